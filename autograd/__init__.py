@@ -1,0 +1,1 @@
+"""neurarust.autograd: not built yet (see the open issues)."""

@@ -1,0 +1,1 @@
+"""neurarust.data: not built yet (see the open issues)."""

@@ -1,0 +1,6 @@
+"""The op set: registry entries (NumPy references, samples) and their Triton kernels.
+
+Importing this package registers every entry; it imports NumPy only. Each family's Triton kernels
+live in a ``*_triton.py`` module beside its entries and are imported on first Triton use.
+"""
+from . import elementwise  # noqa: F401

@@ -1,0 +1,476 @@
+"""Elementwise ops: one registry entry each, all run by the one elementwise Triton kernel.
+
+An entry names its operands and parameters, its type-promotion rule, its NumPy reference and the
+scalar function (in ``scalar_triton.py``) the kernel applies. The shared front end binds
+arguments, promotes dtypes (PyTorch's rules), broadcasts, checks ``out=``, and runs the reference
+or the kernel.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from neurarust import backends
+from neurarust import dtype as _dt
+from neurarust.creation import scalar_tensor
+from neurarust.dtype import DType
+from neurarust.errors import ArgumentError, DeviceError, DTypeError, ShapeError, SignatureError
+from neurarust.registry import ErrorInput, Op, Sample, register
+from neurarust.shape import broadcast_shapes
+from neurarust.tensor import Tensor
+
+from . import samples as S
+
+TRITON = "neurarust.kernels.elementwise_triton:launch"
+NUMERIC = _dt.NUMERIC_DTYPES
+ALL = _dt.ALL_DTYPES
+HALVES = (_dt.float16, _dt.bfloat16)
+
+
+# ----------------------------------------------------------------------------------------------
+# The shared front end
+# ----------------------------------------------------------------------------------------------
+
+def _bind(op: Op, args: tuple, kwargs: dict) -> tuple[list, dict]:
+    names, defaults = op.attrs["operands"], op.attrs.get("params", {})
+    if len(args) > len(names) + len(defaults):
+        raise SignatureError(f"{op.name}() takes {len(names)} operands and {len(defaults)} parameters, got {len(args)} positional arguments")
+    operands = list(args[:len(names)])
+    params = dict(defaults)
+    for name, value in zip(defaults, args[len(names):]):
+        params[name] = value
+    for key, value in kwargs.items():
+        if key in names and names.index(key) >= len(operands):
+            operands.extend([None] * (names.index(key) + 1 - len(operands)))
+            operands[names.index(key)] = value
+        elif key in params:
+            params[key] = value
+        else:
+            raise SignatureError(f"{op.name}() got an unexpected keyword argument {key!r}")
+    operands.extend([None] * (len(names) - len(operands)))
+    missing = [n for n, v in zip(names, operands) if v is None and n not in op.attrs.get("optional", ())]
+    if missing:
+        raise SignatureError(f"{op.name}() is missing operand(s) {missing}")
+    return operands, params
+
+
+def _compute_dtype(d: DType) -> DType:
+    return _dt.float32 if d in HALVES else d
+
+
+def _kernel_dtype(d: DType) -> DType:
+    """What the kernel computes in: halves in fp32, bools as int8 (Triton's i1 has no arithmetic)."""
+    return _dt.int8 if d is _dt.bool_ else _compute_dtype(d)
+
+
+def _result_dtypes(op: Op, operands: list, params: dict) -> tuple[DType, DType]:
+    """(dtype the op computes in, dtype it returns)."""
+    rule = op.attrs["promote"]
+    if callable(rule):
+        rule = rule(params)
+    present = [x for x in operands if x is not None]
+    if rule == "where":
+        cond = operands[0]
+        if not (isinstance(cond, Tensor) and cond.dtype is _dt.bool_):
+            raise DTypeError(f"where expects a bool condition tensor, got {getattr(cond, 'dtype', type(cond).__name__)}")
+        present = present[1:]
+    if rule == "cast":
+        src = present[-1].dtype
+        return src, _dt.as_dtype(params["dtype"]) if "dtype" in params else operands[0].dtype
+    common = _dt.result_type(*present)
+    if common not in op.dtypes:
+        raise DTypeError(f"{op.name} does not support {common} "
+                         f"(inputs: {', '.join(str(getattr(x, 'dtype', type(x).__name__)) for x in present)}); "
+                         f"supported: {', '.join(d.name for d in op.dtypes)}")
+    if rule == "float" and not common.is_floating_point:
+        return _dt.get_default_dtype(), _dt.get_default_dtype()
+    if rule == "compare":
+        return common, _dt.bool_
+    return common, common
+
+
+def _can_cast(src: DType, dst: DType) -> bool:
+    rank = {"b": 0, "u": 1, "i": 1, "f": 2}
+    return rank[src.kind] <= rank[dst.kind]
+
+
+def _check_out(op: Op, out, shape, result: DType, device) -> None:
+    if not isinstance(out, Tensor):
+        raise ArgumentError(f"{op.name}: out must be a Tensor, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ShapeError(f"{op.name}: output with shape {list(out.shape)} doesn't match the broadcast shape {list(shape)}")
+    if not _can_cast(result, out.dtype):
+        raise DTypeError(f"{op.name}: result type {result} can't be cast to the desired output type {out.dtype}")
+    if out.device != device:
+        raise DeviceError(f"{op.name}: out is on {out.device} but the inputs are on {device}")
+
+
+def elementwise(op: Op, *args, out: Tensor | None = None, **kwargs):
+    operands, params = _bind(op, args, kwargs)
+    tensors = [x for x in operands if isinstance(x, Tensor)]
+    if not tensors:
+        raise ArgumentError(f"{op.name}() needs at least one Tensor operand, got {[type(x).__name__ for x in operands]}")
+    device = tensors[0].device
+    for t in tensors[1:]:
+        if t.device != device:
+            raise DeviceError(f"{op.name}: expected all tensors on one device, got {device} and {t.device}")
+    compute, result = _result_dtypes(op, operands, params)
+    if "check" in op.attrs:
+        op.attrs["check"](operands, params, compute)
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    if out is not None:
+        _check_out(op, out, shape, result, device)
+    if backends.for_device(device) == "reference":
+        return _run_reference(op, operands, params, compute, result, shape, out)
+    return _run_triton(op, operands, params, compute, result, shape, out, device)
+
+
+def _as_array(x, d: DType) -> np.ndarray:
+    if isinstance(x, Tensor):
+        a = x.numpy()
+        return a if a.dtype == d.np else a.astype(d.np)
+    return np.asarray(x, dtype=d.np)
+
+
+def _run_reference(op, operands, params, compute, result, shape, out):
+    np_compute = _compute_dtype(compute)
+    arrays = [None if x is None else _as_array(x, np_compute) for x in operands]
+    with np.errstate(all="ignore"):
+        r = np.asarray(op.reference(*arrays, **params))
+    if r.shape != shape:
+        r = np.broadcast_to(r, shape)
+    if out is None:
+        return Tensor._from_array(r if r.dtype == result.np else r.astype(result.np), result)
+    np.copyto(out.numpy(), r, casting="unsafe")
+    out._bump_version()
+    return out
+
+
+def _run_triton(op, operands, params, compute, result, shape, out, device):
+    from .elementwise_triton import launch
+
+    kc = _compute_dtype(compute)
+    fn, extra = op.attrs["plan"](compute, params)
+    inputs = [x if isinstance(x, Tensor) else scalar_tensor(x, kc, device)
+              for x in operands if x is not None]
+    inputs += [scalar_tensor(v, kc, device) for v in extra]
+    target = out if out is not None else Tensor._empty(shape, result, device)
+    launch(target, inputs, fn, _kernel_dtype(compute))
+    if out is not None:
+        out._bump_version()
+    return target
+
+
+# ----------------------------------------------------------------------------------------------
+# Entries
+# ----------------------------------------------------------------------------------------------
+
+def _fixed(fn: str):
+    return lambda compute, params: (fn, ())
+
+
+def elementwise_op(name: str, *, reference, fn, operands=("input",), params=None, promote="same",
+                   dtypes=NUMERIC, samples, errors=lambda: (), optional=(), inplace=True, method=True,
+                   public=True, torch=None, check=None, tolerances=None) -> Op:
+    """Register an elementwise op (see the module docstring for what each field means)."""
+    attrs = {"operands": operands, "params": params or {}, "promote": promote, "optional": optional,
+             "plan": fn if callable(fn) else _fixed(fn), "public": public}
+    if check is not None:
+        attrs["check"] = check
+    return register(Op(
+        name=name, kind="elementwise", frontend=elementwise, reference=reference, triton=TRITON,
+        dtypes=tuple(dtypes), samples=samples, error_inputs=errors, method=method,
+        inplace=f"{name}_" if inplace and method else None, torch_name=torch or name, attrs=attrs,
+        tolerances=tolerances or {},
+        cost=lambda s: (sum(getattr(a, "nbytes", 0) for a in s.args) * 2, max(getattr(a, "size", 1) for a in s.args)),
+    ))
+
+
+def _unary_errors(name):
+    return lambda: [ErrorInput(Sample((np.ones(3),), {"bogus": 1}), TypeError, "unexpected keyword")]
+
+
+def _no_bool_errors(name):
+    def errors():
+        yield ErrorInput(Sample((np.array([True, False]), np.array([True, True]))), TypeError, name)
+        yield ErrorInput(Sample((np.ones((2, 3)), np.ones((4,)))), ValueError, "broadcast")
+    return errors
+
+
+def _binary_errors():
+    yield ErrorInput(Sample((np.ones((2, 3)), np.ones((4,)))), ValueError, "broadcast")
+
+
+def _alpha_plan(base):
+    return lambda compute, params: (base, ()) if params["alpha"] == 1 else (f"{base}_alpha", (params["alpha"],))
+
+
+def _ref_add(a, b, alpha=1):
+    return a + b if alpha == 1 else a + b * np.asarray(alpha, dtype=a.dtype)
+
+
+def _ref_sub(a, b, alpha=1):
+    return a - b if alpha == 1 else a - b * np.asarray(alpha, dtype=a.dtype)
+
+
+def _check_no_bool_sub(operands, params, compute):
+    if compute is _dt.bool_:
+        raise DTypeError("sub: subtracting two bool tensors is not supported; use logical_xor or ~")
+
+
+elementwise_op("add", reference=_ref_add, fn=_alpha_plan("add"), operands=("input", "other"),
+               params={"alpha": 1}, dtypes=ALL, samples=lambda d: S.binary(d), errors=_binary_errors)
+elementwise_op("sub", reference=_ref_sub, fn=_alpha_plan("sub"), operands=("input", "other"),
+               params={"alpha": 1}, dtypes=ALL, samples=lambda d: S.binary(d), check=_check_no_bool_sub,
+               errors=_no_bool_errors("sub"))
+elementwise_op("mul", reference=np.multiply, fn="mul", operands=("input", "other"), dtypes=ALL,
+               samples=lambda d: S.binary(d), errors=_binary_errors)
+
+
+def _ref_div(a, b, rounding_mode=None):
+    if rounding_mode is None:
+        return np.true_divide(a, b)
+    if a.dtype.kind in "iu":
+        if rounding_mode == "floor":
+            return np.floor_divide(a, b)
+        q = np.floor_divide(a, b)
+        return np.where((q * b != a) & ((a < 0) != (b < 0)), q + 1, q)
+    if rounding_mode == "trunc":
+        return np.trunc(a / b)
+    r = np.fmod(a, b)
+    q = (a - r) / b
+    q = np.where((r != 0) & ((b < 0) != (r < 0)), q - 1, q)
+    fq = np.floor(q)
+    fq = np.where(q - fq > 0.5, fq + 1, fq)
+    fq = np.where(q == 0, np.copysign(0.0, a / b).astype(a.dtype), fq)
+    return np.where(b == 0, a / b, fq)
+
+
+def _div_plan(compute, params):
+    mode = params["rounding_mode"]
+    if mode is None:
+        return "div", ()
+    kind = "float" if compute.is_floating_point else "int"
+    return f"div_{mode}_{kind}", ()
+
+
+def _div_check(operands, params, compute):
+    if params["rounding_mode"] not in (None, "trunc", "floor"):
+        raise ArgumentError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {params['rounding_mode']!r}")
+
+
+def _div_samples(d):
+    yield from S.binary(d, positive_rhs=d.kind != "f")
+    for mode in ("trunc", "floor"):
+        for s in S.binary(d, positive_rhs=d.kind != "f"):
+            yield Sample(s.args, {"rounding_mode": mode}, f"{s.name}_{mode}")
+        if d.kind in "i":
+            yield Sample((np.array([-7, 7, -7, 7, 0]), np.array([2, -2, -2, 2, 3])), {"rounding_mode": mode}, f"signs_{mode}")
+
+
+elementwise_op("div", reference=_ref_div, fn=_div_plan, operands=("input", "other"),
+               params={"rounding_mode": None}, dtypes=NUMERIC, check=_div_check,
+               promote=lambda p: "float" if p.get("rounding_mode") is None else "same",
+               samples=_div_samples,
+               errors=lambda: [ErrorInput(Sample((np.ones(2), np.ones(2)), {"rounding_mode": "round"}), ValueError, "rounding_mode")])
+
+elementwise_op("neg", reference=np.negative, fn="neg", samples=S.unary, dtypes=NUMERIC,
+               errors=lambda: [ErrorInput(Sample((np.array([True]),)), TypeError, "neg")])
+elementwise_op("abs", reference=np.abs, fn="abs", samples=S.unary, dtypes=NUMERIC)
+
+_FLOAT_TOL = {_dt.float32: (2e-6, 1e-5)}
+for _name, _ref, _positive in [("exp", np.exp, False), ("log", np.log, True), ("sqrt", np.sqrt, True),
+                               ("rsqrt", lambda a: 1 / np.sqrt(a), True),
+                               ("sigmoid", lambda a: 1 / (1 + np.exp(-a)), False), ("tanh", np.tanh, False)]:
+    elementwise_op(_name, reference=_ref, fn=_name, promote="float", dtypes=ALL, tolerances=_FLOAT_TOL,
+                   samples=(lambda p: lambda d: S.unary(d, positive=p))(_positive), errors=_unary_errors(_name))
+
+
+def _ref_relu(a):
+    return np.where(a < 0, np.zeros((), a.dtype), a)
+
+
+elementwise_op("relu", reference=_ref_relu, fn="relu", samples=S.unary, dtypes=NUMERIC)
+
+
+def _ref_pow(a, b):
+    if a.dtype.kind in "iu":
+        r = np.power(a, np.maximum(b, 0))
+        sign = np.where((a == -1) & (b % 2 == 1), -1, 1).astype(a.dtype)
+        return np.where(b < 0, np.where((a == 1) | (a == -1), sign, 0).astype(a.dtype), r)
+    return np.power(a, b)
+
+
+def _pow_check(operands, params, compute):
+    exponent = operands[1]
+    if compute.kind in "iu" and isinstance(exponent, int) and exponent < 0:
+        raise ArgumentError("pow: integers to negative integer powers are not allowed")
+
+
+def _pow_samples(d):
+    if d.kind == "f":
+        yield from S.binary(d, scalar=0.5)
+        yield Sample((S.values(d, (6,), 3), np.array([2.0, 3.0, -1.0, 0.0, 0.5, -2.0])), name="integer_exponents")
+    else:
+        yield from S.binary(d, positive_rhs=True, scalar=3)
+
+
+elementwise_op("pow", reference=_ref_pow, fn=lambda c, p: ("pow" if c.is_floating_point else "ipow", ()),
+               operands=("input", "exponent"), dtypes=NUMERIC, samples=_pow_samples, check=_pow_check,
+               tolerances={_dt.float32: (1e-5, 1e-5), _dt.float64: (1e-7, 1e-7)},
+               errors=lambda: [ErrorInput(Sample((np.array([2, 3]), -1)), ValueError, "negative integer powers")])
+
+elementwise_op("maximum", reference=np.maximum, fn="maximum", operands=("input", "other"), dtypes=ALL,
+               samples=lambda d: S.binary(d, scalar=None), errors=_binary_errors)
+elementwise_op("minimum", reference=np.minimum, fn="minimum", operands=("input", "other"), dtypes=ALL,
+               samples=lambda d: S.binary(d, scalar=None), errors=_binary_errors)
+
+
+def _where_samples(d):
+    cond = np.array([True, False, True, False, True])
+    yield Sample((cond, S.values(d, (5,)), S.values(d, (5,), 1)), name="same_shape")
+    yield Sample((np.array([[True], [False], [True]]), S.values(d, (4,), 2), S.values(d, (3, 4), 3)), name="broadcast")
+    yield Sample((np.array([True, False]), S.values(d, (2,), 4), 0), name="scalar_other")
+    yield Sample((np.zeros((0, 2), bool), S.values(d, (0, 2), 5), S.values(d, (2,), 6)), name="empty")
+
+
+elementwise_op("where", reference=np.where, fn="where", operands=("condition", "input", "other"),
+               promote="where", dtypes=ALL, samples=_where_samples, method=False, inplace=False,
+               errors=lambda: [ErrorInput(Sample((np.array([1.0, 0.0]), np.ones(2), np.ones(2))), TypeError, "bool condition")])
+
+for _name, _ufunc in [("eq", np.equal), ("ne", np.not_equal), ("lt", np.less), ("le", np.less_equal),
+                      ("gt", np.greater), ("ge", np.greater_equal)]:
+    elementwise_op(_name, reference=_ufunc, fn=_name, operands=("input", "other"), promote="compare",
+                   dtypes=ALL, samples=lambda d: S.binary(d), errors=_binary_errors)
+
+
+def _ref_clamp(a, lo=None, hi=None):
+    r = a
+    if lo is not None:
+        r = np.where(np.isnan(r) if r.dtype.kind == "f" else False, r, np.maximum(r, lo))
+    if hi is not None:
+        r = np.where(np.isnan(r) if r.dtype.kind == "f" else False, r, np.minimum(r, hi))
+    return r
+
+
+def _clamp_plan(compute, params):
+    return "clamp", ()
+
+
+def _clamp_check(operands, params, compute):
+    if operands[1] is None and operands[2] is None:
+        raise ArgumentError("clamp: at least one of 'min' or 'max' must not be None")
+
+
+def _clamp_frontend(op: Op, input, min=None, max=None, *, out=None):
+    """clamp(input, min=None, max=None): bounds may be scalars or tensors; a missing bound is open."""
+    _clamp_check([input, min, max], {}, None)
+    if not isinstance(input, Tensor):
+        raise ArgumentError("clamp: input must be a Tensor")
+    d = _dt.result_type(*(x for x in (input, min, max) if x is not None))
+    lo = min if min is not None else (float("-inf") if d.is_floating_point else _dt.iinfo(d).min)
+    hi = max if max is not None else (float("inf") if d.is_floating_point else _dt.iinfo(d).max)
+    return elementwise(op, input, lo, hi, out=out)
+
+
+def _clamp_samples(d):
+    yield Sample((S.values(d, (3, 4)),), {"min": -1, "max": 2}, "both")
+    yield Sample((S.values(d, (5,), 1),), {"min": 0}, "min_only")
+    yield Sample((S.values(d, (5,), 2),), {"max": 1}, "max_only")
+    yield Sample((S.values(d, (5,), 3),), {"min": 2, "max": 1}, "min_above_max")
+    if d.kind == "f":
+        yield Sample((S.SPECIALS.copy(),), {"min": -1.0, "max": 1.0}, "specials")
+
+
+_clamp = elementwise_op("clamp", reference=_ref_clamp, fn=_clamp_plan, operands=("input", "min", "max"),
+                        dtypes=NUMERIC, samples=_clamp_samples,
+                        errors=lambda: [ErrorInput(Sample((np.ones(2),)), ValueError, "at least one")])
+_clamp.frontend = _clamp_frontend
+
+
+# -- casts and copies: the kernel with the identity function --------------------------------
+
+def _ref_cast(a, dtype=None):
+    return a.astype(_dt.as_dtype(dtype).np)
+
+
+def _cast_samples(d):
+    for target in ALL:
+        safe = d.kind != "f" or target.kind == "f"
+        lo_hi = {"low": 0.0, "high": 3.0} if target.kind in "ub" or d.kind != "f" else {}
+        v = S.values(d, (3, 5), 1, **lo_hi) if d.kind == "f" else S.values(d, (3, 5), 1)
+        if target.kind == "u" and d.kind == "i":
+            v = np.abs(v)
+        yield Sample((v,), {"dtype": target}, f"to_{target.name}")
+        if safe and d.kind == "f":
+            yield Sample((S.SPECIALS.copy(),), {"dtype": target}, f"specials_to_{target.name}")
+    yield Sample((S.TensorSpec(S.values(d, (4, 3), 2), "transposed"),), {"dtype": _dt.float32}, "noncontiguous")
+
+
+elementwise_op("cast", reference=_ref_cast, fn="identity", promote="cast", params={"dtype": None}, dtypes=ALL,
+               samples=_cast_samples, method=False, inplace=False, public=False,
+               torch=lambda x, dtype: x.to(dtype.to_torch()))
+
+
+def _ref_clone(a):
+    return a.copy()
+
+
+elementwise_op("clone", reference=_ref_clone, fn="identity", promote="cast", dtypes=ALL, samples=S.unary,
+               inplace=False, method=False)
+
+
+def _ref_copy(dst, src):
+    return src
+
+
+def _copy_frontend(op: Op, dst: Tensor, src):
+    if not isinstance(dst, Tensor):
+        raise ArgumentError("copy_: the destination must be a Tensor")
+    if isinstance(src, Tensor):
+        broadcast_shapes(dst.shape, src.shape)  # raises a ShapeError naming both shapes
+        if broadcast_shapes(dst.shape, src.shape) != dst.shape:
+            raise ShapeError(f"copy_: source of shape {list(src.shape)} cannot be broadcast to {list(dst.shape)}")
+    else:
+        src = scalar_tensor(src, dst.dtype, dst.device)
+    if backends.for_device(dst.device) == "reference":
+        np.copyto(dst.numpy(), src.numpy(), casting="unsafe")
+        dst._bump_version()
+        return dst
+    from .elementwise_triton import launch
+
+    launch(dst, [src], "identity", _kernel_dtype(src.dtype))
+    dst._bump_version()
+    return dst
+
+
+def _copy_samples(d):
+    yield Sample((S.values(d, (3, 4)), S.values(d, (3, 4), 1)), name="same")
+    yield Sample((S.values(d, (3, 4)), S.values(d, (4,), 2)), name="broadcast")
+    yield Sample((S.TensorSpec(S.values(d, (3, 4))), S.TensorSpec(S.values(d, (3, 4), 3), "transposed")), name="strided")
+
+
+_copy = elementwise_op("copy_", reference=_ref_copy, fn="identity", operands=("self", "src"), promote="cast",
+                       dtypes=ALL, samples=_copy_samples, method=False, inplace=False, public=False,
+                       torch=lambda dst, src: dst.copy_(src))
+_copy.frontend = _copy_frontend
+
+
+def _fill_frontend(op: Op, dst: Tensor, value):
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ShapeError(f"fill_ expects a 0-d tensor or a number, got shape {list(value.shape)}")
+        value = value.item()
+    return _copy_frontend(_copy, dst, scalar_tensor(value, dst.dtype, dst.device))
+
+
+def _fill_samples(d):
+    yield Sample((S.values(d, (3, 4)), 1), name="one")
+    yield Sample((S.TensorSpec(S.values(d, (3, 4))), 0), name="strided_zero")
+    if d.kind == "f":
+        yield Sample((S.values(d, (5,)), float("nan")), name="nan")
+
+
+_fill = elementwise_op("fill_", reference=lambda dst, value: np.full_like(dst, value), fn="identity",
+                       operands=("self",), params={"value": 0}, promote="cast", dtypes=ALL, samples=_fill_samples,
+                       method=False, inplace=False, public=False, torch=lambda dst, value: dst.fill_(value))
+_fill.frontend = _fill_frontend

@@ -1,0 +1,95 @@
+"""The one elementwise Triton kernel, and its launcher.
+
+Every elementwise op (add, exp, where, eq, cast, copy, ...) is this kernel with a different scalar
+function ``FN`` passed as a ``tl.constexpr`` jit function. The kernel:
+
+1. maps each program's block of linear indices to element offsets in the output and up to three
+   inputs (a contiguous fast path, or a 4-D strided walk that also expresses broadcasting through
+   zero strides);
+2. loads the inputs, converts them to the compute dtype (fp16/bf16 compute in fp32);
+3. applies ``FN(a, b, c)`` and stores the result converted to the output's dtype.
+
+Offsets are int32 unless the launcher sees an element offset past 2**31 (``IDX`` = int64).
+"""
+from __future__ import annotations
+
+import neurarust.launch as L
+from neurarust.launch import tl, triton
+from neurarust import shape as _sh
+
+from . import scalar_triton
+
+MAX_DIMS = 4
+
+
+@triton.jit
+def _offsets(idx, s1, s2, s3, st0, st1, st2, st3, CONTIGUOUS: tl.constexpr):
+    if CONTIGUOUS:
+        return idx
+    i3 = idx % s3
+    rest = idx // s3
+    i2 = rest % s2
+    rest = rest // s2
+    i1 = rest % s1
+    i0 = rest // s1
+    return i0 * st0 + i1 * st1 + i2 * st2 + i3 * st3
+
+
+@triton.jit
+def elementwise_kernel(out_ptr, a_ptr, b_ptr, c_ptr, n, s1, s2, s3,
+                       o0, o1, o2, o3, a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3,
+                       FN: tl.constexpr, NUM_IN: tl.constexpr, COMPUTE: tl.constexpr,
+                       CONTIGUOUS: tl.constexpr, IDX: tl.constexpr, BLOCK: tl.constexpr):
+    pid = tl.program_id(0).to(IDX)
+    idx = pid * BLOCK + tl.arange(0, BLOCK).to(IDX)
+    mask = idx < n
+    a = tl.load(a_ptr + _offsets(idx, s1, s2, s3, a0, a1, a2, a3, CONTIGUOUS), mask=mask).to(COMPUTE)
+    b = a
+    c = a
+    if NUM_IN >= 2:
+        b = tl.load(b_ptr + _offsets(idx, s1, s2, s3, b0, b1, b2, b3, CONTIGUOUS), mask=mask).to(COMPUTE)
+    if NUM_IN >= 3:
+        c = tl.load(c_ptr + _offsets(idx, s1, s2, s3, c0, c1, c2, c3, CONTIGUOUS), mask=mask).to(COMPUTE)
+    result = FN(a, b, c)
+    out_offs = _offsets(idx, s1, s2, s3, o0, o1, o2, o3, CONTIGUOUS)
+    tl.store(out_ptr + out_offs, result.to(out_ptr.dtype.element_ty), mask=mask)
+
+
+DEFAULT_BLOCK = 1024
+
+
+def launch(out, inputs, fn_name: str, compute_dtype, *, block: int | None = None, index_dtype=None) -> None:
+    """Write ``FN(*inputs)`` into ``out`` (inputs already broadcastable to ``out.shape``).
+
+    ``compute_dtype`` is a NeuraRust dtype; ``index_dtype`` forces tl.int32/tl.int64 (tests use it).
+    """
+    n = out.numel()
+    if n == 0:
+        return
+    shape = out.shape
+    strides = [out.stride()] + [_sh.broadcast_strides(t.shape, t.stride(), shape) for t in inputs]
+    cshape, cstrides = _sh.collapse_dims(shape, *strides)
+    if len(cshape) > MAX_DIMS:
+        # Rare (a tensor whose dims cannot merge): walk the leading dim on the host.
+        expanded = [t.expand(shape) for t in inputs]
+        for i in range(shape[0]):
+            launch(out[i], [t[i] for t in expanded], fn_name, compute_dtype, block=block, index_dtype=index_dtype)
+        return
+    contiguous = len(cshape) <= 1 and all(st == [1] or not st for st in cstrides)
+    pad = MAX_DIMS - len(cshape)
+    dims = [1] * pad + list(cshape)
+    padded = [[0] * pad + st for st in cstrides]
+    while len(padded) < 4:
+        padded.append(padded[1] if len(padded) > 1 else padded[0])
+    idx = index_dtype or L.index_dtype(dims, *padded)
+    ptrs = [L.pointer(out)] + [L.pointer(t) for t in inputs]
+    while len(ptrs) < 4:
+        ptrs.append(ptrs[1])
+    block = block or DEFAULT_BLOCK
+    grid = (triton.cdiv(n, block),)
+    elementwise_kernel[grid](
+        *ptrs, n, dims[1], dims[2], dims[3], *padded[0], *padded[1], *padded[2], *padded[3],
+        FN=getattr(scalar_triton, fn_name), NUM_IN=len(inputs), COMPUTE=L.TL_DTYPES[compute_dtype.name],
+        CONTIGUOUS=contiguous, IDX=idx, BLOCK=block,
+    )
+    L.count(f"elementwise:{fn_name}")

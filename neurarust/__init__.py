@@ -1,0 +1,71 @@
+"""NeuraRust: a GPU-first deep-learning framework where every op is a readable Triton kernel with a
+plain NumPy reference that runs anywhere.
+
+This module is a lazy façade. The core (dtypes, devices, Tensor, creation) loads with NumPy alone;
+ops come from the registry on first use; ``neurarust.nn``, ``neurarust.optim`` and the other layers
+are imported when first touched; torch and Triton only on first GPU or Triton use::
+
+    >>> import neurarust as nr
+    >>> x = nr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> (x * 2 + 1).tolist()
+    [[3.0, 5.0], [7.0, 9.0]]
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import backends, cuda
+from .creation import (as_tensor, empty, empty_like, from_numpy, full, full_like, ones, ones_like, tensor,
+                       zeros, zeros_like)
+from .device import device
+from .dtype import (DType, bfloat16, bool_, double, finfo, float16, float32, float64, get_default_dtype, half,
+                    iinfo, int8, int16, int32, int64, long, promote_types, result_type, set_default_dtype,
+                    short, uint8)
+from .errors import (ArgumentError, DeviceError, DTypeError, IndexOutOfRangeError, NeuraRustError,
+                     OutOfMemoryError, ShapeError, SignatureError)
+from .shape import Size, broadcast_shapes
+from .tensor import Tensor
+
+__version__ = "0.1.0"
+
+# The dtype module defines ``float`` and ``int`` aliases as torch does (``torch.float``).
+float = float32  # noqa: A001
+int = int32  # noqa: A001
+bool = bool_  # noqa: A001
+
+_SUBMODULES = {"nn", "optim", "data", "autograd", "kernels", "registry", "launch", "autotune", "dtype",
+               "storage", "shape", "printing", "creation", "errors"}
+
+
+def is_tensor(obj: Any) -> bool:
+    """True for a NeuraRust Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def from_dlpack(obj: Any) -> Tensor:
+    """A tensor sharing the memory of any DLPack producer (NumPy, PyTorch, CuPy, JAX), without a copy."""
+    from .interop import from_dlpack as _from_dlpack
+
+    return _from_dlpack(obj)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    from .registry import OPS, load
+
+    load()
+    op = OPS.get(name)
+    if op is not None and op.attrs.get("public", True):
+        return op
+    if name in OPS:
+        raise AttributeError(f"'{name}' is internal; use the Tensor method")
+    raise AttributeError(f"module 'neurarust' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    from .registry import OPS, load
+
+    load()
+    return sorted(set(globals()) | _SUBMODULES | {n for n, op in OPS.items() if op.attrs.get("public", True)})

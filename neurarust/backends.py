@@ -1,0 +1,60 @@
+"""Which implementation runs an op: the Triton kernels or the NumPy reference.
+
+CUDA tensors always run Triton kernels. CPU tensors run the NumPy reference, unless the ``triton``
+backend is chosen (``NEURARUST_BACKEND=triton`` or :func:`use`): then the same Triton kernels run
+on the CPU through Triton's interpreter, which is how the kernels are tested without a GPU::
+
+    >>> import neurarust as nr
+    >>> with nr.backends.using("triton"):
+    ...     y = nr.ones(4) * 2          # runs the elementwise Triton kernel, interpreted
+    >>> y.tolist()
+    [2.0, 2.0, 2.0, 2.0]
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections import Counter
+from typing import Iterator
+
+from .errors import ArgumentError
+
+BACKENDS = ("reference", "triton")
+_local = threading.local()
+_default = os.environ.get("NEURARUST_BACKEND", "reference").lower()
+if _default not in BACKENDS:
+    raise ArgumentError(f"NEURARUST_BACKEND={_default!r}; expected one of {BACKENDS}")
+
+launch_counts: Counter = Counter()
+"""Kernel name -> number of launches since start (tests use it to prove a kernel ran)."""
+
+
+def current() -> str:
+    """The backend CPU tensors use now (``"reference"`` or ``"triton"``)."""
+    return getattr(_local, "name", _default)
+
+
+def use(name: str) -> None:
+    """Choose the backend for CPU tensors in this thread (CUDA tensors always use Triton)."""
+    if name not in BACKENDS:
+        raise ArgumentError(f"unknown backend {name!r}; expected one of {BACKENDS}")
+    _local.name = name
+
+
+@contextlib.contextmanager
+def using(name: str) -> Iterator[None]:
+    """Run a block with ``name`` as the CPU backend."""
+    before = current()
+    use(name)
+    try:
+        yield
+    finally:
+        use(before)
+
+
+def for_device(device) -> str:
+    """The backend an op on ``device`` runs with."""
+    if device.type == "cuda":
+        return "triton"
+    return getattr(_local, "name", _default)

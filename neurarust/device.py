@@ -1,0 +1,78 @@
+"""Devices: where a tensor's memory lives.
+
+    >>> import neurarust as nr
+    >>> nr.device("cuda:1")
+    device(type='cuda', index=1)
+    >>> nr.device("cpu") == nr.device("cpu")
+    True
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import DeviceError
+
+_KNOWN_TYPES = ("cpu", "cuda")
+
+
+class device:
+    """A device type (``"cpu"`` or ``"cuda"``) and an optional index, spelled as in PyTorch."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec: Any, index: int | None = None):
+        if isinstance(spec, device):
+            spec, index = spec.type, spec.index if index is None else index
+        elif isinstance(spec, int) and not isinstance(spec, bool):
+            spec, index = "cuda", spec
+        elif not isinstance(spec, str):
+            spec = str(spec)  # a torch.device
+        kind, _, idx = spec.partition(":")
+        if kind not in _KNOWN_TYPES:
+            raise DeviceError(f"unknown device type {kind!r} in {spec!r}; expected one of {_KNOWN_TYPES}")
+        if idx:
+            if index is not None or not idx.isdigit():
+                raise DeviceError(f"invalid device string {spec!r}")
+            index = int(idx)
+        if kind == "cpu" and index not in (None, 0):
+            raise DeviceError(f"the CPU has no device index {index}")
+        if index is not None and index < 0:
+            raise DeviceError(f"device index must be non-negative, got {index}")
+        self.type = kind
+        self.index = index
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __reduce__(self):
+        return (device, (self.type, self.index))
+
+
+CPU = device("cpu")
+
+
+def as_device(spec: Any) -> device:
+    """Normalise a device spec; ``cuda`` without an index becomes the current CUDA device."""
+    if spec is None:
+        return CPU
+    d = spec if isinstance(spec, device) else device(spec)
+    if d.type == "cpu":
+        return CPU if d.index is None else device("cpu")
+    if d.index is None:
+        from . import cuda
+
+        return device("cuda", cuda.current_device())
+    return d

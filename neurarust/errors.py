@@ -1,0 +1,49 @@
+"""The NeuraRust error hierarchy.
+
+Every error the framework raises for bad input is a ``NeuraRustError`` and also an instance of the
+built-in exception a Python user would expect, so ``except ValueError`` keeps working::
+
+    >>> import neurarust as nr
+    >>> try:
+    ...     nr.zeros(2, 3) + nr.zeros(4)
+    ... except ValueError as e:
+    ...     print(type(e).__name__)
+    ShapeError
+"""
+from __future__ import annotations
+
+
+class NeuraRustError(Exception):
+    """Base class of every error NeuraRust raises on purpose."""
+
+
+class ShapeError(NeuraRustError, ValueError):
+    """Shapes that cannot be broadcast, viewed or multiplied together."""
+
+
+class DTypeError(NeuraRustError, TypeError):
+    """A dtype an op does not support, or a cast that PyTorch would refuse."""
+
+
+class DeviceError(NeuraRustError, RuntimeError):
+    """Tensors on different devices, or a device that is not available."""
+
+
+class IndexOutOfRangeError(NeuraRustError, IndexError):
+    """An index or dimension outside a tensor's bounds."""
+
+
+class SignatureError(NeuraRustError, TypeError):
+    """A call with arguments that do not fit the function: unknown keywords, missing operands."""
+
+
+class ArgumentError(NeuraRustError, ValueError):
+    """A bad non-tensor argument (a negative size, an unknown mode, ...)."""
+
+
+class OutOfMemoryError(NeuraRustError, RuntimeError):
+    """A device allocation failed."""
+
+
+class CacheError(NeuraRustError, RuntimeError):
+    """A persistent cache (the autotune cache) could not be read or written."""

@@ -1,0 +1,654 @@
+"""Tensor: a strided view (shape, strides, offset, dtype) over a :class:`~neurarust.storage.Storage`.
+
+View ops (``view``, ``permute``, ``expand``, slicing, ...) return tensors that share the storage;
+nothing is copied. Compute ops go through the op registry, which picks the Triton kernel on CUDA
+(or under the interpreter) and the NumPy reference on the CPU::
+
+    >>> import neurarust as nr
+    >>> x = nr.arange(6.0).view(2, 3)
+    >>> y = x.t()                     # a view: same storage, swapped strides
+    >>> y.stride(), y.is_contiguous()
+    ((1, 3), False)
+    >>> x[0, 1] = 10.0                # writes through to every view
+    >>> y[1, 0].item()
+    10.0
+"""
+from __future__ import annotations
+
+import builtins
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from . import dtype as _dt
+from . import shape as _sh
+from .device import CPU, as_device, device
+from .dtype import DType
+from .errors import ArgumentError, DeviceError, IndexOutOfRangeError, ShapeError
+from .shape import Size
+from .storage import Storage
+
+
+def _call(name: str, *args, **kwargs):
+    from .registry import call
+
+    return call(name, *args, **kwargs)
+
+
+class Tensor:
+    """An n-dimensional array on a device: see the module docstring."""
+
+    __slots__ = ("_storage", "_shape", "_strides", "_offset", "_dtype", "_version_box", "__weakref__")
+
+    def __init__(self, storage: Storage, shape: Sequence[int], strides: Sequence[int], offset: int,
+                 dtype: DType, version_box: list | None = None):
+        self._storage = storage
+        self._shape = tuple(shape)
+        self._strides = tuple(strides)
+        self._offset = offset
+        self._dtype = dtype
+        # Shared by all views of one storage: in-place writes bump it (autograd reads it).
+        self._version_box = version_box if version_box is not None else [0]
+
+    # -- construction helpers -----------------------------------------------------------------
+    @classmethod
+    def _empty(cls, shape: Sequence[int], dtype: DType, dev: device = CPU) -> "Tensor":
+        shape = tuple(shape)
+        storage = Storage.allocate(_sh.numel(shape) * dtype.itemsize, dev)
+        return cls(storage, shape, _sh.contiguous_strides(shape), 0, dtype)
+
+    @classmethod
+    def _from_array(cls, arr: np.ndarray, dtype: DType | None = None) -> "Tensor":
+        """Wrap a NumPy array without copying when its layout allows (positive, element-aligned strides)."""
+        d = dtype or _dt.as_dtype(arr.dtype)
+        if arr.dtype != d.np:
+            arr = arr.astype(d.np)
+        itemsize = d.itemsize
+        if arr.ndim == 0 or arr.size == 0 or arr.flags.c_contiguous:
+            if not arr.flags.c_contiguous:
+                arr = arr.copy()
+            storage = Storage.from_numpy_buffer(arr.reshape(-1))
+            return cls(storage, arr.shape, _sh.contiguous_strides(arr.shape), 0, d)
+        if any(s < 0 or s % itemsize for s in arr.strides):
+            return cls._from_array(np.ascontiguousarray(arr), d)
+        strides = tuple(s // itemsize for s in arr.strides)
+        extent = 1 + sum((n - 1) * s for n, s in zip(arr.shape, strides))
+        flat = np.lib.stride_tricks.as_strided(arr, shape=(extent,), strides=(itemsize,))
+        return cls(Storage.from_numpy_buffer(flat), arr.shape, strides, 0, d)
+
+    def _view(self, shape: Sequence[int], strides: Sequence[int], offset: int | None = None) -> "Tensor":
+        return Tensor(self._storage, shape, strides, self._offset if offset is None else offset,
+                      self._dtype, self._version_box)
+
+    # -- metadata -----------------------------------------------------------------------------
+    @property
+    def shape(self) -> Size:
+        return Size(self._shape)
+
+    def size(self, dim: int | None = None):
+        """The shape, or the size of one dim."""
+        if dim is None:
+            return Size(self._shape)
+        return self._shape[_sh.normalize_dim(dim, len(self._shape))]
+
+    def stride(self, dim: int | None = None):
+        """Strides in elements, or the stride of one dim."""
+        if dim is None:
+            return self._strides
+        return self._strides[_sh.normalize_dim(dim, len(self._shape))]
+
+    @property
+    def dtype(self) -> DType:
+        return self._dtype
+
+    @property
+    def device(self) -> device:
+        return self._storage.device
+
+    @property
+    def is_cuda(self) -> bool:
+        return self._storage.device.type == "cuda"
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    def dim(self) -> int:
+        return len(self._shape)
+
+    def numel(self) -> int:
+        return _sh.numel(self._shape)
+
+    def element_size(self) -> int:
+        return self._dtype.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        return self._dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel() * self._dtype.itemsize
+
+    def storage_offset(self) -> int:
+        return self._offset
+
+    def untyped_storage(self) -> Storage:
+        return self._storage
+
+    def data_ptr(self) -> int:
+        return self._storage.data_ptr() + self._offset * self._dtype.itemsize
+
+    def is_contiguous(self) -> bool:
+        return _sh.is_contiguous(self._shape, self._strides)
+
+    def is_floating_point(self) -> bool:
+        return self._dtype.is_floating_point
+
+    @property
+    def _version(self) -> int:
+        return self._version_box[0]
+
+    def _bump_version(self) -> None:
+        self._version_box[0] += 1
+
+    # -- views --------------------------------------------------------------------------------
+    def view(self, *shape) -> "Tensor":
+        """Same data, new shape; raises when the strides do not allow it (then use ``reshape``)."""
+        if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, Size)):
+            return self._view_as_dtype(_dt.as_dtype(shape[0]))
+        new_shape = _sh.infer_size(_sh.as_shape(shape), self.numel())
+        strides = _sh.view_strides(self._shape, self._strides, new_shape)
+        if strides is None:
+            raise ShapeError(f"view size {new_shape} is not compatible with input of shape {self._shape} "
+                             f"and strides {self._strides}; use .reshape(...) instead")
+        return self._view(new_shape, strides)
+
+    def _view_as_dtype(self, d: DType) -> "Tensor":
+        if d.itemsize != self._dtype.itemsize:
+            raise ShapeError(f"view({d}) on {self._dtype} needs the same element size")
+        return Tensor(self._storage, self._shape, self._strides, self._offset, d, self._version_box)
+
+    def reshape(self, *shape) -> "Tensor":
+        """A view when the strides allow one, else a contiguous copy."""
+        new_shape = _sh.infer_size(_sh.as_shape(shape), self.numel())
+        strides = _sh.view_strides(self._shape, self._strides, new_shape)
+        if strides is None:
+            return self.contiguous().view(new_shape)
+        return self._view(new_shape, strides)
+
+    def view_as(self, other: "Tensor") -> "Tensor":
+        return self.view(other.shape)
+
+    def reshape_as(self, other: "Tensor") -> "Tensor":
+        return self.reshape(other.shape)
+
+    def permute(self, *dims) -> "Tensor":
+        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        nd = self.ndim
+        if len(dims) != nd:
+            raise ShapeError(f"permute: number of dims {len(dims)} does not match tensor of {nd} dims")
+        norm = [_sh.normalize_dim(d, nd) for d in dims]
+        if sorted(norm) != list(range(nd)):
+            raise ShapeError(f"permute: dims {tuple(dims)} are not a permutation of {nd} dims")
+        return self._view([self._shape[d] for d in norm], [self._strides[d] for d in norm])
+
+    def transpose(self, dim0: int, dim1: int) -> "Tensor":
+        nd = self.ndim
+        d0, d1 = _sh.normalize_dim(dim0, nd), _sh.normalize_dim(dim1, nd)
+        order = list(range(nd))
+        if nd:
+            order[d0], order[d1] = order[d1], order[d0]
+        return self._view([self._shape[d] for d in order], [self._strides[d] for d in order])
+
+    swapaxes = transpose
+    swapdims = transpose
+
+    def t(self) -> "Tensor":
+        if self.ndim > 2:
+            raise ShapeError(f"t() expects a tensor with <= 2 dims, got shape {self._shape}")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    @property
+    def T(self) -> "Tensor":
+        return self.permute(tuple(reversed(range(self.ndim))))
+
+    @property
+    def mT(self) -> "Tensor":
+        if self.ndim < 2:
+            raise ShapeError(f"mT needs at least 2 dims, got shape {self._shape}")
+        return self.transpose(-2, -1)
+
+    def expand(self, *sizes) -> "Tensor":
+        sizes = _sh.as_shape(sizes)
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise ShapeError(f"expand: the number of sizes {len(sizes)} is less than the tensor's dims {self.ndim}")
+        shape, strides = [], []
+        for i, want in enumerate(sizes):
+            if i < lead:
+                if want < 0:
+                    raise ShapeError(f"expand: size -1 is not allowed in a new leading dim {i}")
+                shape.append(want)
+                strides.append(0)
+                continue
+            have, st = self._shape[i - lead], self._strides[i - lead]
+            if want == -1 or want == have:
+                shape.append(have)
+                strides.append(st)
+            elif have == 1:
+                shape.append(want)
+                strides.append(0)
+            else:
+                raise ShapeError(f"expand: cannot expand shape {self._shape} to {sizes} "
+                                 f"(dim {i}: {have} is not 1)")
+        return self._view(shape, strides)
+
+    def expand_as(self, other: "Tensor") -> "Tensor":
+        return self.expand(other.shape)
+
+    def squeeze(self, dim: int | Sequence[int] | None = None) -> "Tensor":
+        if dim is None:
+            dims = {i for i, s in enumerate(self._shape) if s == 1}
+        else:
+            dims = {_sh.normalize_dim(d, self.ndim) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+            dims = {d for d in dims if self._shape[d] == 1}
+        keep = [i for i in range(self.ndim) if i not in dims]
+        return self._view([self._shape[i] for i in keep], [self._strides[i] for i in keep])
+
+    def unsqueeze(self, dim: int) -> "Tensor":
+        d = _sh.normalize_dim(dim, self.ndim, allow_end=True)
+        stride = self._strides[d] * self._shape[d] if d < self.ndim else 1
+        return self._view(self._shape[:d] + (1,) + self._shape[d:], self._strides[:d] + (stride,) + self._strides[d:])
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        if self.ndim == 0:
+            return self.reshape(1)
+        s, e = _sh.normalize_dim(start_dim, self.ndim), _sh.normalize_dim(end_dim, self.ndim)
+        if s > e:
+            raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        return self.reshape(self._shape[:s] + (_sh.numel(self._shape[s:e + 1]),) + self._shape[e + 1:])
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> "Tensor":
+        d = _sh.normalize_dim(dim, self.ndim)
+        sizes = _sh.infer_size(tuple(sizes), self._shape[d])
+        return self.view(self._shape[:d] + sizes + self._shape[d + 1:])
+
+    def narrow(self, dim: int, start: int, length: int) -> "Tensor":
+        d = _sh.normalize_dim(dim, self.ndim)
+        size = self._shape[d]
+        if start < 0:
+            start += size
+        if not (0 <= start <= size and 0 <= length <= size - start):
+            raise IndexOutOfRangeError(f"narrow: start {start} + length {length} exceeds dim {dim} of size {size}")
+        shape = list(self._shape)
+        shape[d] = length
+        return self._view(shape, self._strides, self._offset + start * self._strides[d])
+
+    def unfold(self, dimension: int, size: int, step: int) -> "Tensor":
+        """Sliding windows of ``size`` along ``dimension`` every ``step`` elements, as a new last dim."""
+        d = _sh.normalize_dim(dimension, max(self.ndim, 1)) if self.ndim else 0
+        have = self._shape[d] if self.ndim else 1
+        if size > have or step <= 0 or size < 0:
+            raise ShapeError(f"unfold: size {size} and step {step} do not fit dim {dimension} of size {have}")
+        shape = list(self._shape)
+        strides = list(self._strides)
+        stride = strides[d] if self.ndim else 1
+        if self.ndim:
+            shape[d] = (have - size) // step + 1
+            strides[d] = stride * step
+        return self._view(shape + [size], strides + [stride])
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> "Tensor":
+        d1, d2 = _sh.normalize_dim(dim1, self.ndim), _sh.normalize_dim(dim2, self.ndim)
+        if d1 == d2:
+            raise ShapeError(f"diagonal: dim1 and dim2 cannot be the same ({dim1})")
+        start = self._offset
+        if offset >= 0:
+            length = max(min(self._shape[d1], self._shape[d2] - offset), 0)
+            start += offset * self._strides[d2] if length else 0
+        else:
+            length = max(min(self._shape[d1] + offset, self._shape[d2]), 0)
+            start += -offset * self._strides[d1] if length else 0
+        keep = [i for i in range(self.ndim) if i not in (d1, d2)]
+        return self._view([self._shape[i] for i in keep] + [length],
+                          [self._strides[i] for i in keep] + [self._strides[d1] + self._strides[d2]], start)
+
+    def __getitem__(self, index) -> "Tensor":
+        return _basic_index(self, index)
+
+    def __setitem__(self, index, value) -> None:
+        target = _basic_index(self, index)
+        if isinstance(value, Tensor):
+            target.copy_(value)
+        else:
+            target.fill_(value)
+
+    # -- copies -------------------------------------------------------------------------------
+    def contiguous(self) -> "Tensor":
+        """Self if already contiguous, else a contiguous copy."""
+        return self if self.is_contiguous() else self.clone()
+
+    def clone(self) -> "Tensor":
+        """A contiguous copy with its own storage."""
+        return _call("clone", self)
+
+    def copy_(self, src: "Tensor", non_blocking: bool = False) -> "Tensor":
+        """Copy ``src`` into self, broadcasting and casting; works across devices."""
+        if not isinstance(src, Tensor):
+            raise ArgumentError(f"copy_ expects a Tensor, got {type(src).__name__}")
+        if src.device != self.device:
+            src = src.to(self.device, non_blocking=non_blocking)
+        _call("copy_", self, src)
+        return self
+
+    def fill_(self, value) -> "Tensor":
+        """Set every element to ``value``."""
+        _call("fill_", self, value)
+        return self
+
+    def zero_(self) -> "Tensor":
+        return self.fill_(0)
+
+    # -- conversions --------------------------------------------------------------------------
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """A NumPy array sharing this tensor's memory (CPU only; ``force=True`` copies from CUDA)."""
+        if self._storage.device.type != "cpu":
+            if not force:
+                raise DeviceError(f"numpy() needs a CPU tensor, this one is on {self.device}; use .cpu() first")
+            return self.cpu().numpy()
+        flat = self._storage.numpy(self._dtype)
+        if self._offset == 0 and self.is_contiguous() and flat.shape[0] == _sh.numel(self._shape):
+            return flat.reshape(self._shape)
+        item = self._dtype.itemsize
+        return np.lib.stride_tricks.as_strided(flat[self._offset:], shape=self._shape,
+                                               strides=tuple(s * item for s in self._strides))
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.numpy(force=True)
+        return arr if dtype is None else arr.astype(dtype)
+
+    def tolist(self):
+        return self.numpy(force=True).tolist()
+
+    def item(self):
+        """The value of a one-element tensor as a Python number (synchronises on CUDA)."""
+        if self.numel() != 1:
+            raise ShapeError(f"item() needs a tensor with one element, got shape {self._shape}")
+        return self.numpy(force=True).reshape(()).item()
+
+    def __float__(self):
+        return builtins.float(self.item())
+
+    def __int__(self):
+        return builtins.int(self.item())
+
+    def __index__(self):
+        if self._dtype.kind not in "iu" or self.numel() != 1:
+            raise ArgumentError("only integer tensors of a single element can be used as an index")
+        return builtins.int(self.item())
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise ArgumentError(f"the truth value of a tensor with {self.numel()} elements is ambiguous; "
+                                f"use .any() or .all()")
+        return builtins.bool(self.item())
+
+    def __len__(self) -> int:
+        if not self._shape:
+            raise ArgumentError("len() of a 0-d tensor")
+        return self._shape[0]
+
+    def __iter__(self) -> Iterator["Tensor"]:
+        if not self._shape:
+            raise ArgumentError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._shape[0]))
+
+    def to(self, *args, **kwargs) -> "Tensor":
+        """Move and/or cast: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``."""
+        dev, dt, non_blocking, copy = _parse_to(self, args, kwargs)
+        out = self
+        if dev is not None and dev != out.device:
+            src = out.contiguous()
+            storage = src._storage.copy_to(dev, non_blocking=non_blocking)
+            offset = src._offset
+            out = Tensor(storage, src._shape, src._strides, offset, src._dtype)
+            copy = False
+        if dt is not None and dt is not out._dtype:
+            out = _call("cast", out, dt)
+            copy = False
+        return out.clone() if copy else out
+
+    def cpu(self) -> "Tensor":
+        return self.to(CPU)
+
+    def cuda(self, device=None, non_blocking: bool = False) -> "Tensor":
+        return self.to("cuda" if device is None else as_device(device if not isinstance(device, int) else f"cuda:{device}"),
+                       non_blocking=non_blocking)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"neurarust.{self._dtype.name}"
+        return self.to(_dt.as_dtype(dtype))
+
+    def float(self) -> "Tensor":
+        return self.to(_dt.float32)
+
+    def double(self) -> "Tensor":
+        return self.to(_dt.float64)
+
+    def half(self) -> "Tensor":
+        return self.to(_dt.float16)
+
+    def bfloat16(self) -> "Tensor":
+        return self.to(_dt.bfloat16)
+
+    def int(self) -> "Tensor":
+        return self.to(_dt.int32)
+
+    def long(self) -> "Tensor":
+        return self.to(_dt.int64)
+
+    def bool(self) -> "Tensor":
+        return self.to(_dt.bool_)
+
+    # -- pickling, copying, DLPack -----------------------------------------------------------
+    def __reduce__(self):
+        return (_rebuild, (self.contiguous().numpy(force=True).tobytes(), self._shape, self._dtype.name, str(self.device)))
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        out = self.clone()
+        memo[id(self)] = out
+        return out
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        if self.device.type == "cpu" and self._dtype is not _dt.bfloat16:
+            return self.numpy().__dlpack__(**({} if max_version is None else {"max_version": max_version}))
+        return _torch_alias(self).__dlpack__(stream=stream)
+
+    def __dlpack_device__(self):
+        return (1, 0) if self.device.type == "cpu" else (2, self.device.index or 0)
+
+    # -- printing -----------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        from .printing import tensor_repr
+
+        return tensor_repr(self)
+
+    __hash__ = object.__hash__
+
+    # -- operators (each is a registry op) ----------------------------------------------------
+    def __add__(self, other):
+        return _call("add", self, other)
+
+    def __radd__(self, other):
+        return _call("add", other, self)
+
+    def __iadd__(self, other):
+        return _call("add", self, other, out=self)
+
+    def __sub__(self, other):
+        return _call("sub", self, other)
+
+    def __rsub__(self, other):
+        return _call("sub", other, self)
+
+    def __isub__(self, other):
+        return _call("sub", self, other, out=self)
+
+    def __mul__(self, other):
+        return _call("mul", self, other)
+
+    def __rmul__(self, other):
+        return _call("mul", other, self)
+
+    def __imul__(self, other):
+        return _call("mul", self, other, out=self)
+
+    def __truediv__(self, other):
+        return _call("div", self, other)
+
+    def __rtruediv__(self, other):
+        return _call("div", other, self)
+
+    def __itruediv__(self, other):
+        return _call("div", self, other, out=self)
+
+    def __floordiv__(self, other):
+        return _call("div", self, other, rounding_mode="floor")
+
+    def __rfloordiv__(self, other):
+        return _call("div", other, self, rounding_mode="floor")
+
+    def __pow__(self, other):
+        return _call("pow", self, other)
+
+    def __rpow__(self, other):
+        return _call("pow", other, self)
+
+    def __matmul__(self, other):
+        return _call("matmul", self, other)
+
+    def __rmatmul__(self, other):
+        return _call("matmul", other, self)
+
+    def __neg__(self):
+        return _call("neg", self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _call("abs", self)
+
+    def __eq__(self, other):
+        return _call("eq", self, other)
+
+    def __ne__(self, other):
+        return _call("ne", self, other)
+
+    def __lt__(self, other):
+        return _call("lt", self, other)
+
+    def __le__(self, other):
+        return _call("le", self, other)
+
+    def __gt__(self, other):
+        return _call("gt", self, other)
+
+    def __ge__(self, other):
+        return _call("ge", self, other)
+
+    def __getattr__(self, name: str):
+        # Methods of registry ops (x.exp(), x.sum(dim=1), x.add_(y)) resolve here on first use.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from .registry import tensor_method
+
+        method = tensor_method(name)
+        if method is None:
+            raise AttributeError(f"'Tensor' object has no attribute '{name}'")
+        return method.__get__(self, Tensor)
+
+
+def _rebuild(data: bytes, shape, dtype_name: str, dev: str) -> Tensor:
+    d = _dt.as_dtype(dtype_name)
+    arr = np.frombuffer(bytearray(data), dtype=d.np).reshape(shape)
+    t = Tensor._from_array(arr, d)
+    return t if dev == "cpu" else t.to(dev)
+
+
+def _torch_alias(t: Tensor):
+    """A torch tensor that aliases ``t``'s memory (for Triton launches and DLPack export)."""
+    flat = t._storage.torch(t._dtype)
+    import torch
+
+    return torch.as_strided(flat, t._shape, t._strides, t._offset)
+
+
+def _parse_to(t: Tensor, args, kwargs):
+    dev = kwargs.pop("device", None)
+    dt = kwargs.pop("dtype", None)
+    non_blocking = kwargs.pop("non_blocking", False)
+    copy = kwargs.pop("copy", False)
+    if kwargs:
+        raise ArgumentError(f"to() got unexpected arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dev, dt = a.device, a.dtype
+        elif isinstance(a, DType) or (not isinstance(a, (str, device, int)) and a is not None):
+            dt = a
+        elif isinstance(a, builtins.bool):
+            non_blocking = a
+        else:
+            dev = a
+    return (as_device(dev) if dev is not None else None, _dt.as_dtype(dt) if dt is not None else None,
+            non_blocking, copy)
+
+
+def _basic_index(t: Tensor, index) -> Tensor:
+    """ints, slices (positive steps), None and Ellipsis: always a view."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    if any(isinstance(i, (Tensor, list, np.ndarray)) or isinstance(i, builtins.bool) for i in index):
+        raise IndexOutOfRangeError(
+            "advanced indexing (integer tensors, lists, boolean masks) is not available yet; "
+            "use ints, slices, None and ...")
+    n_real = sum(1 for i in index if i is not None and i is not Ellipsis)
+    if n_real > t.ndim:
+        raise IndexOutOfRangeError(f"too many indices for a tensor of {t.ndim} dims: {n_real}")
+    if sum(1 for i in index if i is Ellipsis) > 1:
+        raise IndexOutOfRangeError("an index can only have a single ellipsis ('...')")
+    expanded = []
+    for i in index:
+        if i is Ellipsis:
+            expanded.extend([slice(None)] * (t.ndim - n_real))
+        else:
+            expanded.append(i)
+    shape, strides, offset, dim = [], [], t._offset, 0
+    for i in expanded:
+        if i is None:
+            shape.append(1)
+            strides.append(1)
+            continue
+        size, stride = t._shape[dim], t._strides[dim]
+        if isinstance(i, slice):
+            start, stop, step = i.indices(size)
+            if i.step is not None and i.step <= 0:
+                raise ArgumentError(f"slice step must be positive, got {i.step}")
+            length = max(0, (stop - start + step - 1) // step)
+            shape.append(length)
+            strides.append(stride * step)
+            if length:
+                offset += start * stride
+        else:
+            k = i.__index__()
+            if not -size <= k < size:
+                raise IndexOutOfRangeError(f"index {k} is out of bounds for dimension {dim} with size {size}")
+            offset += (k % size) * stride
+        dim += 1
+    shape.extend(t._shape[dim:])
+    strides.extend(t._strides[dim:])
+    return t._view(shape, strides, offset)

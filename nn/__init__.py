@@ -1,0 +1,1 @@
+"""neurarust.nn: not built yet (see the open issues)."""

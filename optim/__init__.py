@@ -1,0 +1,1 @@
+"""neurarust.optim: not built yet (see the open issues)."""
