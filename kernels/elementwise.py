@@ -212,15 +212,10 @@ def _ref_sub(a, b, alpha=1):
     return a - b if alpha == 1 else a - b * np.asarray(alpha, dtype=a.dtype)
 
 
-def _check_no_bool_sub(operands, params, compute):
-    if compute is _dt.bool_:
-        raise DTypeError("sub: subtracting two bool tensors is not supported; use logical_xor or ~")
-
-
 elementwise_op("add", reference=_ref_add, fn=_alpha_plan("add"), operands=("input", "other"),
                params={"alpha": 1}, dtypes=ALL, samples=lambda d: S.binary(d), errors=_binary_errors)
 elementwise_op("sub", reference=_ref_sub, fn=_alpha_plan("sub"), operands=("input", "other"),
-               params={"alpha": 1}, dtypes=ALL, samples=lambda d: S.binary(d), check=_check_no_bool_sub,
+               params={"alpha": 1}, dtypes=NUMERIC, samples=lambda d: S.binary(d),
                errors=_no_bool_errors("sub"))
 elementwise_op("mul", reference=np.multiply, fn="mul", operands=("input", "other"), dtypes=ALL,
                samples=lambda d: S.binary(d), errors=_binary_errors)
@@ -373,7 +368,7 @@ def _clamp_frontend(op: Op, input, min=None, max=None, *, out=None):
 
 
 def _clamp_samples(d):
-    yield Sample((S.values(d, (3, 4)),), {"min": -1, "max": 2}, "both")
+    yield Sample((S.values(d, (3, 4)),), {"min": 1 if d.kind == "u" else -1, "max": 2}, "both")
     yield Sample((S.values(d, (5,), 1),), {"min": 0}, "min_only")
     yield Sample((S.values(d, (5,), 2),), {"max": 1}, "max_only")
     yield Sample((S.values(d, (5,), 3),), {"min": 2, "max": 1}, "min_above_max")

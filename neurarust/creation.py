@@ -170,14 +170,21 @@ def scalar_tensor(value, dtype: DType, device=CPU) -> Tensor:
     GPU on every call.
     """
     if device.type == "cpu":
-        return Tensor._from_array(np.asarray(value, dtype=dtype.np), dtype)
+        return Tensor._from_array(_scalar_array(value, dtype), dtype)
     key = (value, type(value), dtype, device)
     t = _DEVICE_SCALARS.get(key)
     if t is None:
-        t = Tensor._from_array(np.asarray(value, dtype=dtype.np), dtype).to(device)
+        t = Tensor._from_array(_scalar_array(value, dtype), dtype).to(device)
         _DEVICE_SCALARS[key] = t
         if len(_DEVICE_SCALARS) > _DEVICE_SCALARS_MAX:
             _DEVICE_SCALARS.popitem(last=False)
     else:
         _DEVICE_SCALARS.move_to_end(key)
     return t
+
+
+def _scalar_array(value, dtype: DType) -> np.ndarray:
+    # Integers out of the dtype's range wrap as a C cast would (PyTorch's behaviour).
+    if isinstance(value, int) and dtype.kind in "iu":
+        return np.asarray(value).astype(dtype.np)
+    return np.asarray(value, dtype=dtype.np)
