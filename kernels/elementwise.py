@@ -128,7 +128,7 @@ def _as_array(x, d: DType) -> np.ndarray:
     if isinstance(x, Tensor):
         a = x.numpy()
         return a if a.dtype == d.np else a.astype(d.np)
-    return np.asarray(x, dtype=d.np)
+    return np.asarray(x).astype(d.np)  # out-of-range integers wrap, as PyTorch's scalar casts do
 
 
 def _run_reference(op, operands, params, compute, result, shape, out):
@@ -403,7 +403,7 @@ def _cast_samples(d):
 
 elementwise_op("cast", reference=_ref_cast, fn="identity", promote="cast", params={"dtype": None}, dtypes=ALL,
                samples=_cast_samples, method=False, inplace=False, public=False,
-               torch=lambda x, dtype: x.to(dtype.to_torch()))
+               torch=lambda x, dtype: x.to(dtype))
 
 
 def _ref_clone(a):

@@ -51,8 +51,11 @@ def elementwise_kernel(out_ptr, a_ptr, b_ptr, c_ptr, n, s1, s2, s3,
     if NUM_IN >= 3:
         c = tl.load(c_ptr + _offsets(idx, s1, s2, s3, c0, c1, c2, c3, CONTIGUOUS), mask=mask).to(COMPUTE)
     result = FN(a, b, c)
+    out_ty = out_ptr.dtype.element_ty
+    if out_ty.is_fp16() or out_ty.is_bf16():
+        result = result.to(tl.float32)  # integers reach halves through fp32 (direct int->bf16 is wrong in the interpreter)
     out_offs = _offsets(idx, s1, s2, s3, o0, o1, o2, o3, CONTIGUOUS)
-    tl.store(out_ptr + out_offs, result.to(out_ptr.dtype.element_ty), mask=mask)
+    tl.store(out_ptr + out_offs, result.to(out_ty), mask=mask)
 
 
 DEFAULT_BLOCK = 1024

@@ -40,7 +40,8 @@ def tanh(x):
     small = x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0 + x2 * (62.0 / 2835.0 + x2 * (-1382.0 / 155925.0))))))
     big = 1.0 - 2.0 / (tl.exp(2.0 * tl.minimum(ax, 20.0)) + 1.0)
     big = tl.where(x < 0, -big, big)
-    return tl.where(ax < 0.3, small, big)
+    # tl.minimum drops NaN, so NaN is passed through explicitly.
+    return tl.where(x != x, x, tl.where(ax < 0.3, small, big))
 
 
 @triton.jit
@@ -71,6 +72,8 @@ def pow(x, y):
     ninf_r = tl.where(y < 0, 0.0, float("inf"))
     ninf_r = tl.where(_is_odd_integer(y), -ninf_r, ninf_r)
     r = tl.where(x == -float("inf"), ninf_r, r)
+    r = tl.where(y != y, y, r)
+    r = tl.where((x == -1) & (tl.abs(y) == float("inf")), 1.0, r)
     r = tl.where(y == 0, 1.0, r)
     r = tl.where(x == 1, 1.0, r)
     return r
@@ -86,6 +89,7 @@ def ipow(x, y):
         result = tl.where((e & 1) != 0, result * base, result)
         base = base * base
         e = e >> 1
-    neg = y < 0
-    one_or_minus = tl.where((x == -1) & ((y & 1) != 0), -1, 1).to(x.dtype)
-    return tl.where(neg, tl.where((x == 1) | (x == -1), one_or_minus, 0), result)
+    if x.dtype.is_int_signed():
+        one_or_minus = tl.where((x == -1) & ((y & 1) != 0), -1, 1).to(x.dtype)
+        result = tl.where(y < 0, tl.where((x == 1) | (x == -1), one_or_minus, 0).to(x.dtype), result)
+    return result

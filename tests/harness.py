@@ -118,16 +118,23 @@ def flatten_outputs(x) -> list:
     return [x]
 
 
-def tolerance(op: Op, dtype, sample: Sample):
+def tolerance(op: Op, dtype, sample: Sample, result_dtype=None):
+    """The entry's tolerance for ``dtype``, loosened to the result dtype's default when that is coarser
+    (a cast to bfloat16 is judged at bfloat16's precision)."""
     tol = op.tolerances.get(dtype)
     if callable(tol):
-        return tol(sample)
-    return tol or DEFAULT_TOLERANCES.get(dtype, (0.0, 0.0))
+        tol = tol(sample)
+    tol = tol or DEFAULT_TOLERANCES.get(dtype, (0.0, 0.0))
+    out_tol = DEFAULT_TOLERANCES.get(result_dtype)
+    if out_tol is not None:
+        tol = (max(tol[0], out_tol[0]), max(tol[1], out_tol[1]))
+    return tol
 
 
 def assert_close(actual, expected, op: Op, dtype, sample: Sample, what: str) -> None:
-    rtol, atol = tolerance(op, dtype, sample)
     acts, exps = flatten_outputs(actual), flatten_outputs(expected)
+    out_dtype = getattr(acts[0], "dtype", None)
+    rtol, atol = tolerance(op, dtype, sample, None if out_dtype is None else _dt.as_dtype(out_dtype))
     assert len(acts) == len(exps), f"{what}: {len(acts)} outputs vs {len(exps)}"
     for a, e in zip(acts, exps):
         a_np, e_np = as_numpy(a), as_numpy(e)
