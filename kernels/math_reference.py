@@ -1,0 +1,86 @@
+"""Float64-accurate special functions for the NumPy references (NumPy has no erf or erfinv).
+
+Both are vectorised and accurate to a few ulp in float64 (checked against Python's ``math.erf``
+and by round trip in ``tests/test_math_helpers.py``)::
+
+    >>> import numpy as np
+    >>> float(erf(np.array(0.5)))
+    0.5204998778130465
+"""
+from __future__ import annotations
+
+import numpy as np
+
+_TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
+_SERIES_TERMS = 80
+_CF_TERMS = 200
+_SERIES_LIMIT = 3.0
+_ERFC_CF_FROM = 1.5  # below it 1 - erf(x) loses < 2 bits; above it the continued fraction converges
+
+
+def _erf_series(x: np.ndarray) -> np.ndarray:
+    # erf(x) = 2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (1*3*...*(2n+1)): every term is positive,
+    # so nothing cancels; 80 terms reach 1e-17 relative for |x| <= 3.
+    x2 = x * x
+    term = x.copy()
+    total = x.copy()
+    for n in range(1, _SERIES_TERMS):
+        term = term * (2.0 * x2) / (2 * n + 1)
+        total += term
+    return _TWO_OVER_SQRT_PI * np.exp(-x2) * total
+
+
+def _erfc_continued_fraction(x: np.ndarray) -> np.ndarray:
+    # erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...))))) for x > 0,
+    # evaluated from the tail; 200 terms reach 1e-16 relative for x >= 1.5.
+    tail = np.zeros_like(x)
+    for k in range(_CF_TERMS, 0, -1):
+        tail = (k / 2.0) / (x + tail)
+    return np.exp(-x * x) / np.sqrt(np.pi) / (x + tail)
+
+
+def erfc(x) -> np.ndarray:
+    """Complementary error function, accurate in the far tail (no 1 - erf cancellation)."""
+    x = np.asarray(x, dtype=np.float64)
+    ax = np.abs(x)
+    with np.errstate(all="ignore"):
+        big = _erfc_continued_fraction(np.maximum(ax, _ERFC_CF_FROM))
+        small = 1.0 - _erf_series(np.minimum(ax, _ERFC_CF_FROM))
+    pos = np.where(ax < _ERFC_CF_FROM, small, big)
+    return np.where(np.isnan(x), x, np.where(x < 0, 2.0 - pos, pos))
+
+
+def erf(x) -> np.ndarray:
+    """Error function erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt; NaN stays NaN, erf(±inf) = ±1."""
+    x = np.asarray(x, dtype=np.float64)
+    ax = np.abs(x)
+    with np.errstate(all="ignore"):
+        small = _erf_series(np.minimum(ax, _SERIES_LIMIT))
+        big = 1.0 - _erfc_continued_fraction(np.maximum(ax, _SERIES_LIMIT))
+    pos = np.where(ax < _SERIES_LIMIT, small, big)
+    return np.where(np.isnan(x), x, np.copysign(pos, x))
+
+
+def erfinv(y) -> np.ndarray:
+    """Inverse error function on [-1, 1]: ±inf at ±1, NaN outside.
+
+    Winitzki's closed form gives three correct digits; Newton steps on erf (or on erfc near ±1, where
+    1 - |y| carries the information) finish the job.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    ay = np.abs(y)
+    with np.errstate(all="ignore"):
+        a = 0.147
+        log_term = np.log1p(-ay * ay)
+        first = 2.0 / (np.pi * a) + log_term / 2.0
+        x = np.sqrt(np.sqrt(first * first - log_term / a) - first)
+        tail = ay > 0.5
+        one_minus = 1.0 - ay  # exact for ay >= 0.5 (Sterbenz)
+        for _ in range(4):
+            slope = _TWO_OVER_SQRT_PI * np.exp(-x * x)
+            # erf(x) - |y|, written through erfc near ±1 so the small difference is not lost.
+            residual = np.where(tail, one_minus - erfc(x), erf(x) - ay)
+            x = x - residual / slope
+    x = np.where(ay == 1.0, np.inf, x)
+    x = np.where((ay > 1.0) | np.isnan(y), np.nan, x)
+    return np.copysign(x, y)
