@@ -1,9 +1,11 @@
 import os
 import warnings
 
-# The kernels run on CPU tensors through Triton's interpreter: it must be on before Triton loads.
-os.environ.setdefault("TRITON_INTERPRET", "1")
+# Without CUDA the kernels run on CPU tensors through Triton's interpreter, which must be switched on
+# before Triton loads: neurarust.launch decides (interpreter here; real GPU on a CUDA machine, where
+# tests/gpu/ is the suite to run).
 os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+import neurarust.launch  # noqa: E402,F401
 
 from hypothesis import settings  # noqa: E402
 

@@ -68,9 +68,11 @@ def _convert(x, dtype, make):
     return x
 
 
-def nr_call(op: Op, sample: Sample, dtype, backend: str):
-    args = [_convert(a, dtype, nr_tensor) for a in sample.args]
-    kwargs = {k: _convert(v, dtype, nr_tensor) for k, v in sample.kwargs.items()}
+def nr_call(op: Op, sample: Sample, dtype, backend: str, device: str = "cpu"):
+    """Run ``op`` on the sample's inputs made ``dtype`` tensors on ``device`` (CUDA always runs Triton)."""
+    make = nr_tensor if device == "cpu" else (lambda a, d: nr_tensor(a, d).to(device))
+    args = [_convert(a, dtype, make) for a in sample.args]
+    kwargs = {k: _convert(v, dtype, make) for k, v in sample.kwargs.items()}
     with nr.backends.using(backend):
         out = op(*args, **kwargs)
     return args[0] if out is None else out
