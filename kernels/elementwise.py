@@ -105,18 +105,24 @@ def _check_out(op: Op, out, shape, result: DType, device) -> None:
 
 
 def elementwise(op: Op, *args, out: Tensor | None = None, **kwargs):
-    operands, params = _bind(op, args, kwargs)
+    attrs = op.attrs
+    if kwargs or len(args) != len(attrs["operands"]):
+        operands, params = _bind(op, args, kwargs)
+    else:  # the common call, all operands positional and default parameters: no binding needed
+        operands, params = args, attrs["params"]
     tensors = [x for x in operands if isinstance(x, Tensor)]
     if not tensors:
         raise ArgumentError(f"{op.name}() needs at least one Tensor operand, got {[type(x).__name__ for x in operands]}")
-    device = tensors[0].device
+    device = tensors[0]._storage.device
     for t in tensors[1:]:
-        if t.device != device:
+        if t._storage.device != device:
             raise DeviceError(f"{op.name}: expected all tensors on one device, got {device} and {t.device}")
     compute, result = _result_dtypes(op, operands, params)
-    if "check" in op.attrs:
-        op.attrs["check"](operands, params, compute)
-    shape = broadcast_shapes(*(t.shape for t in tensors))
+    if "check" in attrs:
+        attrs["check"](operands, params, compute)
+    shape = tensors[0]._shape
+    if any(t._shape != shape for t in tensors[1:]):
+        shape = broadcast_shapes(*(t._shape for t in tensors))
     if out is not None:
         _check_out(op, out, shape, result, device)
     if backends.for_device(device) == "reference":

@@ -224,6 +224,9 @@ def result_type(*operands: Any) -> DType:
     >>> nr.result_type(nr.ones(2, dtype=nr.int8), nr.tensor(1.5, dtype=nr.float64))
     neurarust.float32
     """
+    first = getattr(operands[0], "dtype", None) if operands else None
+    if isinstance(first, DType) and all(getattr(x, "dtype", None) is first for x in operands[1:]):
+        return first  # the common case: tensors of one dtype
     dim = zero = wrapped = None
     for x in operands:
         d = getattr(x, "dtype", None)
