@@ -19,10 +19,13 @@ def _configure_environment() -> None:
             os.environ["TRITON_INTERPRET"] = "1"
 
 
-_configure_environment()
-
-import triton  # noqa: E402
-import triton.language as tl  # noqa: E402
+try:
+    _configure_environment()
+    import triton
+    import triton.language as tl
+except ImportError as e:  # the light install: say what to install, not just what is missing
+    raise ImportError(f"the Triton backend needs torch and triton ({e}); install them with "
+                      f"pip install 'neurarust[gpu]'") from e
 
 from .backends import launch_counts  # noqa: E402
 
