@@ -1,0 +1,230 @@
+"""The matmul Triton kernel (blocked, as in Triton's matmul tutorial), its launcher and AOT specs.
+
+Each program computes one ``BLOCK_M x BLOCK_N`` tile of ``C = A @ B`` for one batch entry:
+
+1. ``program_id(0)`` picks the tile, in *grouped* order: ``GROUP_M`` consecutive programs walk down
+   a column of tiles before moving right, so the A rows and B columns they share stay in L2;
+2. ``program_id(1)`` picks the batch entry (a broadcast batch dim has stride 0);
+3. the K loop loads ``BLOCK_K``-wide slabs of A and B (masked at every edge, zeros beyond), and
+   accumulates ``tl.dot`` products in fp32 (fp64 for fp64 inputs);
+4. the tile is stored converted to C's dtype.
+
+Strides are arbitrary, so transposed and sliced operands need no copy. Offsets are int64 when some
+operand reaches past 2**31 elements (``IDX``). Under the interpreter, fp16/bf16 tiles are widened to
+fp32 before ``tl.dot`` (``UPCAST``): the interpreter's bf16 dot multiplies raw bits.
+"""
+from __future__ import annotations
+
+import inspect
+import itertools
+
+import neurarust.launch as L
+from neurarust import autotune
+from neurarust import shape as _sh
+from neurarust.launch import tl, triton
+from neurarust.registry import TuneSpec
+
+
+@triton.jit
+def matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
+                  stride_ab, stride_am, stride_ak,
+                  stride_bb, stride_bk, stride_bn,
+                  stride_cb, stride_cm, stride_cn,
+                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                  GROUP_M: tl.constexpr, PRECISION: tl.constexpr, ACC: tl.constexpr,
+                  UPCAST: tl.constexpr, IDX: tl.constexpr):
+    pid = tl.program_id(0)
+    num_pid_m = tl.cdiv(M, BLOCK_M)
+    num_pid_n = tl.cdiv(N, BLOCK_N)
+    num_pid_in_group = GROUP_M * num_pid_n
+    first_pid_m = (pid // num_pid_in_group) * GROUP_M
+    # The last group may be shorter than GROUP_M.
+    group_size_m = min(num_pid_m - first_pid_m, GROUP_M)
+    pid_m = first_pid_m + (pid % num_pid_in_group) % group_size_m
+    pid_n = (pid % num_pid_in_group) // group_size_m
+    batch = tl.program_id(1).to(IDX)
+
+    offs_m = pid_m.to(IDX) * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n.to(IDX) * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
+    a_ptrs = a_ptr + batch * stride_ab + offs_m[:, None] * stride_am + offs_k[None, :] * stride_ak
+    b_ptrs = b_ptr + batch * stride_bb + offs_k[:, None] * stride_bk + offs_n[None, :] * stride_bn
+    # The K step is IDX-typed: BLOCK_K * stride may pass int32 even where each offset does not.
+    k_step = tl.full([], BLOCK_K, IDX)
+
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
+    for k in range(0, tl.cdiv(K, BLOCK_K)):
+        k_left = K - k * BLOCK_K
+        a = tl.load(a_ptrs, mask=(offs_m[:, None] < M) & (offs_k[None, :] < k_left), other=0.0)
+        b = tl.load(b_ptrs, mask=(offs_k[:, None] < k_left) & (offs_n[None, :] < N), other=0.0)
+        if UPCAST:
+            a = a.to(tl.float32)
+            b = b.to(tl.float32)
+        acc = tl.dot(a, b, acc, input_precision=PRECISION, out_dtype=ACC)
+        a_ptrs += k_step * stride_ak
+        b_ptrs += k_step * stride_bk
+
+    c_ptrs = c_ptr + batch * stride_cb + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn
+    c_mask = (offs_m[:, None] < M) & (offs_n[None, :] < N)
+    tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=c_mask)
+
+
+# Part of the autotune key: editing the kernel invalidates its tuned configs.
+KERNEL_SOURCE = inspect.getsource(matmul_kernel.fn)
+
+# Under the interpreter every program costs Python time, not the block size: few, small programs
+# keep tests fast, and 16-wide blocks make tiny test shapes cross every tile edge.
+INTERPRET_CONFIG = {"BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 16, "GROUP_M": 2, "num_warps": 4, "num_stages": 1}
+
+MAX_GRID_Y = 65535            # CUDA's limit on grid dim 1: longer batches launch in chunks
+SHARED_BUDGET = 160 * 1024    # bytes; A100 allows ~163 KiB per block, H100 ~227 KiB
+# 32-bit accumulator registers per thread before spills loom (ptxas-checked for sm_80 and sm_90):
+# fp16/bf16 operands pack two to a register, while fp32 (FMA or TF32) and fp64 operand slabs need
+# many registers of their own.
+ACC_REGISTERS = {2: 128, 4: 32, 8: 64}
+WIDE_BLOCK_K = 32
+
+
+def fit_config(cfg: dict, itemsize: int) -> dict:
+    """Shrink a config made for 2-byte inputs until it fits wider dtypes: the accumulator and
+    operand slabs in registers (halve the larger block, BLOCK_K at most 32), the pipelined slabs in
+    shared memory (fewer stages)."""
+    cfg = dict(cfg)
+    acc_bytes = 8 if itemsize == 8 else 4
+    if itemsize > 2:
+        cfg["BLOCK_K"] = min(cfg["BLOCK_K"], WIDE_BLOCK_K)
+    threads = 32 * cfg["num_warps"]
+    while cfg["BLOCK_M"] * cfg["BLOCK_N"] * acc_bytes // 4 > ACC_REGISTERS[itemsize] * threads:
+        big = "BLOCK_M" if cfg["BLOCK_M"] >= cfg["BLOCK_N"] else "BLOCK_N"
+        cfg[big] //= 2
+
+    def shared() -> int:
+        return cfg["num_stages"] * (cfg["BLOCK_M"] + cfg["BLOCK_N"]) * cfg["BLOCK_K"] * itemsize
+
+    while shared() > SHARED_BUDGET and cfg["num_stages"] > 1:
+        cfg["num_stages"] -= 1
+    return cfg
+
+
+_fitted: dict[tuple, TuneSpec] = {}
+
+
+def fitted_spec(tune: TuneSpec, itemsize: int) -> TuneSpec:
+    """The entry's configs fitted to a dtype width, duplicates dropped (memoised: a hot path)."""
+    spec = _fitted.get((id(tune), itemsize))
+    if spec is None:
+        configs = []
+        for cfg in tune.configs:
+            if fit_config(cfg, itemsize) not in configs:
+                configs.append(fit_config(cfg, itemsize))
+        spec = TuneSpec(configs=configs, default=fit_config(tune.default, itemsize), key=tune.key)
+        _fitted[(id(tune), itemsize)] = spec
+    return spec
+
+
+def _precision(dtype_name: str, allow_tf32: bool, upcast: bool) -> str:
+    if dtype_name == "float32" and allow_tf32 and not upcast:
+        return "tf32"
+    return "ieee"
+
+
+def _batch_chunks(c, a, b):
+    """Yield 3-D ``(c, a, b)`` views whose one batch dim covers the (broadcast) batch.
+
+    Batch dims that every operand walks evenly merge into one; any left over are looped on the
+    host, and batches longer than the grid allows are cut into chunks.
+    """
+    strides = [t.stride()[:-2] for t in (c, a, b)]
+    shape, merged = _sh.collapse_dims(c.shape[:-2], *strides)
+    if not shape:
+        shape, merged = [1], [[0], [0], [0]]
+    for lead in itertools.product(*(range(s) for s in shape[:-1])):
+        for start in range(0, shape[-1], MAX_GRID_Y):
+            count = min(MAX_GRID_Y, shape[-1] - start)
+            yield tuple(
+                t._view((count,) + t.shape[-2:], (st[-1],) + t.stride()[-2:],
+                        t._offset + sum(i * s for i, s in zip(lead, st)) + start * st[-1])
+                for t, st in zip((c, a, b), merged))
+
+
+def _index_dtype(views):
+    big = [L.index_dtype(t.shape, t.stride()) for t in views]
+    return tl.int64 if tl.int64 in big else tl.int32
+
+
+def _run(c, a, b, cfg: dict, precision: str, upcast: bool) -> None:
+    """Launch the kernel over every batch chunk with one config."""
+    M, N, K = c.shape[-2], c.shape[-1], a.shape[-1]
+    acc = tl.float64 if c.dtype.name == "float64" else tl.float32
+    tiles = triton.cdiv(M, cfg["BLOCK_M"]) * triton.cdiv(N, cfg["BLOCK_N"])
+    for cc, aa, bb in _batch_chunks(c, a, b):
+        matmul_kernel[(tiles, cc.shape[0])](
+            L.pointer(aa), L.pointer(bb), L.pointer(cc), M, N, K,
+            *aa.stride(), *bb.stride(), *cc.stride(),
+            BLOCK_M=cfg["BLOCK_M"], BLOCK_N=cfg["BLOCK_N"], BLOCK_K=cfg["BLOCK_K"], GROUP_M=cfg["GROUP_M"],
+            PRECISION=precision, ACC=acc, UPCAST=upcast, IDX=_index_dtype((aa, bb, cc)),
+            num_warps=cfg["num_warps"], num_stages=cfg["num_stages"],
+        )
+
+
+def launch(c, a, b, *, tune, allow_tf32: bool = False) -> None:
+    """Write ``a @ b`` into ``c``: ``a`` is ``(*batch, M, K)``, ``b`` ``(*batch, K, N)``, ``c``
+    ``(*batch, M, N)``, with equal batch shapes (broadcast dims are stride-0 views)."""
+    if c.numel() == 0:
+        return
+    dtype = c.dtype
+    upcast = L.INTERPRET and dtype.name in ("float16", "bfloat16")
+    precision = _precision(dtype.name, allow_tf32, upcast)
+    if L.INTERPRET:
+        cfg = INTERPRET_CONFIG
+    else:
+        M, N, K = c.shape[-2], c.shape[-1], a.shape[-1]
+        key = tune.key(dtype.name, precision, M, N, K)
+        cfg = autotune.best_config("matmul", fitted_spec(tune, dtype.itemsize), key,
+                                   lambda cfg: _run(c, a, b, cfg, precision, upcast), source=KERNEL_SOURCE)
+    _run(c, a, b, cfg, precision, upcast)
+    L.count("matmul")
+
+
+# ----------------------------------------------------------------------------------------------
+# Ahead-of-time compile specs
+# ----------------------------------------------------------------------------------------------
+
+_ARGS = ["a_ptr", "b_ptr", "c_ptr", "M", "N", "K", "stride_ab", "stride_am", "stride_ak",
+         "stride_bb", "stride_bk", "stride_bn", "stride_cb", "stride_cm", "stride_cn",
+         "BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M", "PRECISION", "ACC", "UPCAST", "IDX"]
+# The common call: contiguous row-major batches whose sizes are multiples of 16. The JIT then
+# marks pointers and the 16-divisible ints as aligned and makes the unit strides constexpr 1.
+_UNIT_STRIDES = ("stride_ak", "stride_bn", "stride_cn")
+_ALIGNED_INTS = ("M", "N", "K", "stride_ab", "stride_am", "stride_bb", "stride_bk", "stride_cb", "stride_cm")
+_TRITON_TYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "float64": "fp64"}
+
+
+def aot_spec(dtype_name: str, cfg: dict, *, tag: str = "") -> "L.AotSpec":
+    """One AOT compile job of the kernel for ``dtype_name`` at config ``cfg``."""
+    ptr = "*" + _TRITON_TYPES[dtype_name]
+    signature = {name: "i32" for name in _ARGS}
+    signature.update({"a_ptr": ptr, "b_ptr": ptr, "c_ptr": ptr})
+    constants = {name: cfg[name] for name in ("BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M")}
+    constants.update({name: 1 for name in _UNIT_STRIDES})
+    constants.update(PRECISION="ieee", ACC=tl.float64 if dtype_name == "float64" else tl.float32,
+                     UPCAST=False, IDX=tl.int32)
+    for name in constants:
+        signature[name] = "constexpr"
+    aligned = tuple(_ARGS.index(n) for n in ("a_ptr", "b_ptr", "c_ptr") + _ALIGNED_INTS)
+    name = (f"matmul_{dtype_name}_{cfg['BLOCK_M']}x{cfg['BLOCK_N']}x{cfg['BLOCK_K']}"
+            f"_w{cfg['num_warps']}_s{cfg['num_stages']}{tag}")
+    return L.AotSpec(name, matmul_kernel, signature, constants, aligned=aligned,
+                     num_warps=cfg["num_warps"], num_stages=cfg["num_stages"])
+
+
+def aot_specs() -> list:
+    """The default config for each dtype (fitted to its width), and every shipped config for fp16."""
+    from neurarust.registry import get
+
+    tune = get("matmul").tune
+    specs = []
+    for name, itemsize in (("float32", 4), ("float16", 2), ("bfloat16", 2), ("float64", 8)):
+        specs.append(aot_spec(name, fit_config(tune.default, itemsize), tag="_default"))
+    specs += [aot_spec("float16", cfg) for cfg in tune.configs]
+    return specs
