@@ -61,6 +61,12 @@ def elementwise_kernel(out_ptr, a_ptr, b_ptr, c_ptr, n, s1, s2, s3,
 DEFAULT_BLOCK = 1024
 
 
+def num_warps(contiguous: bool, idx) -> int:
+    """Warps per program. The strided int64 walk (64-bit div/mod for every operand) needs 8 warps, i.e.
+    4 elements per thread: with 4 warps ptxas caps it at 128 registers and spills on sm_80."""
+    return 8 if not contiguous and idx == tl.int64 else 4
+
+
 def launch(out, inputs, fn_name: str, compute_dtype, *, block: int | None = None, index_dtype=None) -> None:
     """Write ``FN(*inputs)`` into ``out`` (inputs already broadcastable to ``out.shape``).
 
@@ -93,6 +99,57 @@ def launch(out, inputs, fn_name: str, compute_dtype, *, block: int | None = None
     elementwise_kernel[grid](
         *ptrs, n, dims[1], dims[2], dims[3], *padded[0], *padded[1], *padded[2], *padded[3],
         FN=getattr(scalar_triton, fn_name), NUM_IN=len(inputs), COMPUTE=L.TL_DTYPES[compute_dtype.name],
-        CONTIGUOUS=contiguous, IDX=idx, BLOCK=block,
+        CONTIGUOUS=contiguous, IDX=idx, BLOCK=block, num_warps=num_warps(contiguous, idx),
     )
     L.count(f"elementwise:{fn_name}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Ahead-of-time compile specs: `python -m neurarust.kernels.aot` compiles them for sm_80/sm_90.
+# ----------------------------------------------------------------------------------------------
+
+# dtype class -> (pointer type, compute dtype): halves compute in fp32, bool in int8, as `launch` does.
+_AOT_DTYPES = {
+    "fp32": ("*fp32", tl.float32), "fp16": ("*fp16", tl.float32), "bf16": ("*bf16", tl.float32),
+    "fp64": ("*fp64", tl.float64), "int32": ("*i32", tl.int32), "int64": ("*i64", tl.int64),
+    "int8": ("*i8", tl.int8), "bool": ("*i1", tl.int8),
+}
+# Scalar functions that only make sense on integers (bit tests, integer division).
+_AOT_INT_ONLY = frozenset({"ipow", "div_trunc_int", "div_floor_int"})
+
+
+def _aot_spec(name: str, dtype: str, fn, *, contiguous: bool = True, wide: bool = False,
+              num_in: int = 2) -> L.AotSpec:
+    ptr, compute = _AOT_DTYPES[dtype]
+    idx = tl.int64 if wide else tl.int32
+    constants = {"FN": fn, "NUM_IN": num_in, "COMPUTE": compute, "CONTIGUOUS": contiguous, "IDX": idx,
+                 "BLOCK": DEFAULT_BLOCK}
+    scalar = "i64" if wide else "i32"
+    signature = {arg: "constexpr" if arg in constants else ptr if arg.endswith("_ptr") else scalar
+                 for arg in elementwise_kernel.arg_names}
+    # The JIT marks fresh (16-byte aligned) pointers and ints divisible by 16. With n % 16 == 0 the
+    # mask is uniform over 16 lanes, which is what lets contiguous loads become 128-bit vectors;
+    # other sizes compile a variant with scalar loads.
+    return L.AotSpec(name, elementwise_kernel, signature, constants, aligned=(0, 1, 2, 3, 4),
+                     num_warps=num_warps(contiguous, idx))
+
+
+def _scalar_functions() -> dict:
+    return {name: obj for name, obj in vars(scalar_triton).items()
+            if isinstance(obj, triton.runtime.KernelInterface) and obj.fn.__module__ == scalar_triton.__name__}
+
+
+def aot_specs() -> list[L.AotSpec]:
+    """The elementwise kernel's compile matrix: `add` for every dtype class on the contiguous and the
+    strided path, the int64-offset variants, and every scalar function (fp32, or int32 if int-only)."""
+    specs = []
+    for dtype in _AOT_DTYPES:
+        specs.append(_aot_spec(f"add/{dtype}/contig", dtype, scalar_triton.add))
+        specs.append(_aot_spec(f"add/{dtype}/strided", dtype, scalar_triton.add, contiguous=False))
+    specs.append(_aot_spec("add/fp32/contig/i64", "fp32", scalar_triton.add, wide=True))
+    for dtype in ("fp32", "fp64"):
+        specs.append(_aot_spec(f"add/{dtype}/strided/i64", dtype, scalar_triton.add, contiguous=False, wide=True))
+    for name, fn in _scalar_functions().items():
+        dtype = "int32" if name in _AOT_INT_ONLY else "fp32"
+        specs.append(_aot_spec(f"fn/{name}/{dtype}", dtype, fn, num_in=3))
+    return specs
