@@ -1,0 +1,263 @@
+"""The one reduction Triton kernel (sum, mean, amax, amin, argmax, argmin), and its launcher.
+
+The launcher turns any reduction into an (M kept rows) x (N reduced elements) problem: it permutes
+the kept dims first and the reduced dims last (a view), merges the dims each side walks with one
+stride, and hands the kernel at most two strides per side. The kernel:
+
+1. maps each program's ``BLOCK_M`` rows to their offsets in the input;
+2. walks the ``N`` reduced elements in ``BLOCK_N`` chunks, loading fp16/bf16 as fp32 and keeping a
+   ``[BLOCK_M, BLOCK_N]`` tile of partial results in the accumulator dtype ``ACC`` (fp32, fp64 or
+   int64): running sums, or running (value, index) pairs for max/min/argmax/argmin;
+3. folds the tile's columns into one result per row and stores it in the output's dtype.
+
+``KIND`` (a constexpr) picks the combine. Offsets use ``IDX`` (int32, or int64 when some offset
+passes 2**31), and every size and stride is converted to it before any index math.
+"""
+from __future__ import annotations
+
+import neurarust.launch as L
+from neurarust import shape as _sh
+from neurarust.launch import tl, triton
+
+from .reduction import DEFAULT_CONFIG  # the tune configs live with the entries
+
+KINDS = ("sum", "mean", "max", "min", "argmax", "argmin")
+MAX_SIDE_DIMS = 2  # strides per side the kernel takes; more dims on a side costs one copy
+
+
+@triton.jit
+def _wins(a, ai, b, bi, IS_MAX: tl.constexpr):
+    """Where candidate ``(a, ai)`` replaces ``(b, bi)``: an index < 0 marks an empty slot, NaN beats
+    every number (as in PyTorch), and equal values go to the smaller index."""
+    if IS_MAX:
+        better = a > b
+    else:
+        better = a < b
+    a_nan = a != a
+    b_nan = b != b
+    better = better | (a_nan & ~b_nan)
+    tie = ((a == b) | (a_nan & b_nan)) & (ai < bi)
+    return (ai >= 0) & ((bi < 0) | better | tie)
+
+
+@triton.jit
+def _worst(ACC: tl.constexpr, IS_MAX: tl.constexpr):
+    """The value every element beats or ties: -inf/+inf, or int64's extreme."""
+    if ACC.is_floating():
+        if IS_MAX:
+            return -float("inf")
+        else:
+            return float("inf")
+    else:
+        if IS_MAX:
+            return -9223372036854775807 - 1
+        else:
+            return 9223372036854775807
+
+
+@triton.jit
+def _fold(best, best_idx, N, IS_MAX: tl.constexpr, ACC: tl.constexpr):
+    """Each row's (value, index) from its lanes' bests: a NaN if any, else the max (min); the lowest
+    index among the lanes holding it. Built from max/min/sum reductions, not a custom combine, which
+    the interpreter would run element by element."""
+    valid = best_idx >= 0
+    is_nan = valid & (best != best)
+    row_nan = tl.max(is_nan.to(tl.int32), axis=1) > 0
+    plain = valid & ~is_nan
+    if IS_MAX:
+        top = tl.max(tl.where(plain, best, _worst(ACC, IS_MAX)), axis=1)
+    else:
+        top = tl.min(tl.where(plain, best, _worst(ACC, IS_MAX)), axis=1)
+    hit = tl.where(row_nan[:, None], is_nan, plain & (best == top[:, None]))
+    index = tl.min(tl.where(hit, best_idx, N), axis=1)
+    # Exactly one lane holds ``index``: summing picks its value, NaN included.
+    value = tl.sum(tl.where(hit & (best_idx == index[:, None]), best, 0), axis=1)
+    return value, index
+
+
+@triton.jit
+def _load_chunk(x_ptr, row_offs, row_mask, n, N, N1, red0, red1,
+                ACC: tl.constexpr, TWO_REDUCED: tl.constexpr):
+    """Elements ``n`` (a chunk of reduced indices) of every row, converted to ``ACC``."""
+    if TWO_REDUCED:
+        col_offs = (n // N1) * red0 + (n % N1) * red1
+    else:
+        col_offs = n * red1
+    mask = row_mask[:, None] & (n < N)[None, :]
+    x = tl.load(x_ptr + row_offs[:, None] + col_offs[None, :], mask=mask, other=0)
+    return x.to(ACC), mask
+
+
+@triton.jit
+def _sum_rows(x_ptr, row_offs, row_mask, N, N1, red0, red1, ACC: tl.constexpr, IDX: tl.constexpr,
+              TWO_REDUCED: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    acc = tl.zeros([BLOCK_M, BLOCK_N], ACC)
+    cols = tl.arange(0, BLOCK_N).to(IDX)
+    for start in range(0, N, BLOCK_N):
+        x, _ = _load_chunk(x_ptr, row_offs, row_mask, start + cols, N, N1, red0, red1, ACC, TWO_REDUCED)
+        acc += x  # masked lanes loaded 0
+    return tl.sum(acc, axis=1)
+
+
+@triton.jit
+def _select_rows(x_ptr, row_offs, row_mask, N, N1, red0, red1, IS_MAX: tl.constexpr, ACC: tl.constexpr,
+                 IDX: tl.constexpr, TWO_REDUCED: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Per row, the (value, index) of the max (or min); each lane keeps its own best first."""
+    best = tl.zeros([BLOCK_M, BLOCK_N], ACC)
+    best_idx = tl.full([BLOCK_M, BLOCK_N], -1, IDX)
+    cols = tl.arange(0, BLOCK_N).to(IDX)
+    for start in range(0, N, BLOCK_N):
+        n = start + cols
+        x, mask = _load_chunk(x_ptr, row_offs, row_mask, n, N, N1, red0, red1, ACC, TWO_REDUCED)
+        cand = tl.where(mask, n[None, :], -1)
+        take = _wins(x, cand, best, best_idx, IS_MAX)
+        best = tl.where(take, x, best)
+        best_idx = tl.where(take, cand, best_idx)
+    return _fold(best, best_idx, N, IS_MAX, ACC)
+
+
+@triton.jit
+def reduce_kernel(x_ptr, out_ptr, M, N, M1, N1, row0, row1, red0, red1,
+                  KIND: tl.constexpr, ACC: tl.constexpr, IDX: tl.constexpr, TWO_REDUCED: tl.constexpr,
+                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    # Row m sits at (m // M1) * row0 + (m % M1) * row1; reduced element n at (n // N1) * red0 +
+    # (n % N1) * red1. All index math runs in IDX, so int32 is only chosen when nothing overflows.
+    M = tl.cast(M, IDX)
+    N = tl.cast(N, IDX)
+    M1 = tl.cast(M1, IDX)
+    N1 = tl.cast(N1, IDX)
+    red0 = tl.cast(red0, IDX)
+    red1 = tl.cast(red1, IDX)
+    rows = tl.program_id(0).to(IDX) * BLOCK_M + tl.arange(0, BLOCK_M).to(IDX)
+    row_mask = rows < M
+    row_offs = (rows // M1) * tl.cast(row0, IDX) + (rows % M1) * tl.cast(row1, IDX)
+    if KIND == "sum" or KIND == "mean":
+        result = _sum_rows(x_ptr, row_offs, row_mask, N, N1, red0, red1, ACC, IDX, TWO_REDUCED, BLOCK_M, BLOCK_N)
+        if KIND == "mean":
+            result = result / N.to(ACC)  # N == 0 gives NaN, as in PyTorch
+    else:
+        value, index = _select_rows(x_ptr, row_offs, row_mask, N, N1, red0, red1,
+                                    KIND == "max" or KIND == "argmax", ACC, IDX, TWO_REDUCED, BLOCK_M, BLOCK_N)
+        if KIND == "argmax" or KIND == "argmin":
+            result = index
+        else:
+            result = value
+    tl.store(out_ptr + rows, result.to(out_ptr.dtype.element_ty), mask=row_mask)
+
+
+# ----------------------------------------------------------------------------------------------
+# Launcher
+# ----------------------------------------------------------------------------------------------
+
+def _acc_dtype(d):
+    """What the kernel accumulates in for a tensor of NeuraRust dtype ``d``."""
+    if d.name == "float64":
+        return tl.float64
+    return tl.float32 if d.is_floating_point else tl.int64
+
+
+def _side(shape, strides):
+    """Merge one side's dims; () becomes one dim of size 1."""
+    cshape, (cstrides,) = _sh.collapse_dims(shape, strides)
+    return (cshape, cstrides) if cshape else ([1], [0])
+
+
+def _problem(x, dims):
+    """(kept sizes, kept strides, reduced sizes, reduced strides), at most two dims each side."""
+    kept = [d for d in range(x.ndim) if d not in dims]
+    shape, strides = x.shape, x.stride()
+    kshape, kstrides = _side([shape[d] for d in kept], [strides[d] for d in kept])
+    rshape, rstrides = _side([shape[d] for d in dims], [strides[d] for d in dims])
+    if _sh.numel(rshape) == 0:
+        rshape, rstrides = [0], [0]
+    if len(kshape) > MAX_SIDE_DIMS or len(rshape) > MAX_SIDE_DIMS:
+        # Rare: a side whose dims cannot merge. One copy puts each row's elements together.
+        m, n = _sh.numel(kshape), _sh.numel(rshape)
+        flat = x.permute(kept + list(dims)).contiguous()
+        return [m], [n], [n], [1], flat
+    return kshape, kstrides, rshape, rstrides, x
+
+
+def _pad2(sizes, strides):
+    """(inner size, outer stride, inner stride) of a one- or two-dim side (outer stride 0 if one)."""
+    if len(sizes) == 1:
+        return sizes[0], 0, strides[0]
+    return sizes[1], strides[0], strides[1]
+
+
+def _blocks(M, N, config, rows_contiguous):
+    bm, bn = config["BLOCK_M"], config["BLOCK_N"]
+    tile = bm * bn
+    if rows_contiguous:  # reducing over a strided dim: read along the kept (contiguous) dim
+        bm = min(bn, triton.next_power_of_2(M))
+        bn = min(triton.next_power_of_2(max(N, 1)), max(tile // bm, 1))
+    else:
+        bn = min(bn, triton.next_power_of_2(max(N, 1)))
+        bm = min(triton.next_power_of_2(M), max(tile // bn, 1))
+    return bm, bn
+
+
+def launch(out, x, dims, kind: str, *, config: dict | None = None, index_dtype=None) -> None:
+    """Reduce ``x`` over ``dims`` (sorted, distinct) into ``out``: a contiguous tensor of the kept
+    dims' sizes. ``kind`` is one of :data:`KINDS`; ``config`` is a tune config (default
+    :data:`DEFAULT_CONFIG`); ``index_dtype`` forces tl.int32/tl.int64 (tests use it)."""
+    kshape, kstrides, rshape, rstrides, x = _problem(x, tuple(dims))
+    M, N = _sh.numel(kshape), _sh.numel(rshape)
+    if M == 0:
+        return
+    M1, row0, row1 = _pad2(kshape, kstrides)
+    N1, red0, red1 = _pad2(rshape, rstrides)
+    idx = index_dtype or L.index_dtype(kshape + rshape, kstrides + rstrides)
+    config = config or DEFAULT_CONFIG
+    bm, bn = _blocks(M, N, config, rows_contiguous=kstrides[-1] == 1 and rstrides[-1] != 1)
+    grid = (triton.cdiv(M, bm),)
+    reduce_kernel[grid](
+        L.pointer(x), L.pointer(out), M, N, M1, N1, row0, row1, red0, red1,
+        KIND=kind, ACC=_acc_dtype(out.dtype if kind in ("sum", "mean") else x.dtype), IDX=idx,
+        TWO_REDUCED=len(rshape) == 2, BLOCK_M=bm, BLOCK_N=bn, num_warps=config.get("num_warps", 4),
+    )
+    L.count(f"reduction:{kind}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Ahead-of-time compile jobs
+# ----------------------------------------------------------------------------------------------
+
+_AOT_DTYPES = {  # dtype class -> (input Triton type, NeuraRust dtype name of the input)
+    "fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "fp64": "float64", "i32": "int32", "i64": "int64",
+}
+
+
+def _aot_out_type(kind: str, src: str) -> str:
+    if kind in ("argmax", "argmin") or (kind == "sum" and src.startswith("i")):
+        return "i64"
+    return src
+
+
+def aot_specs() -> list:
+    """One :class:`~neurarust.launch.AotSpec` per combine kind x dtype class at the default config,
+    plus an int64-offset and a two-reduced-dims variant."""
+    from neurarust import dtype as _dt
+
+    specs = []
+    bm, bn, warps = DEFAULT_CONFIG["BLOCK_M"], DEFAULT_CONFIG["BLOCK_N"], DEFAULT_CONFIG["num_warps"]
+
+    def spec(kind, src, idx="i32", two=False):
+        out = _aot_out_type(kind, src)
+        acc_src = _dt.as_dtype(_AOT_DTYPES[out if kind in ("sum", "mean") else src])
+        sig = {"x_ptr": f"*{src}", "out_ptr": f"*{out}"}
+        sig.update({name: idx for name in ("M", "N", "M1", "N1", "row0", "row1", "red0", "red1")})
+        sig.update({name: "constexpr" for name in ("KIND", "ACC", "IDX", "TWO_REDUCED", "BLOCK_M", "BLOCK_N")})
+        constants = {"KIND": kind, "ACC": _acc_dtype(acc_src), "IDX": tl.int64 if idx == "i64" else tl.int32,
+                     "TWO_REDUCED": two, "BLOCK_M": bm, "BLOCK_N": bn}
+        name = f"reduce_{kind}_{src}" + ("_i64idx" if idx == "i64" else "") + ("_2d" if two else "")
+        return L.AotSpec(name, reduce_kernel, sig, constants, aligned=(0, 1), num_warps=warps)
+
+    for kind in KINDS:
+        for src in _AOT_DTYPES:
+            if kind == "mean" and src.startswith("i"):
+                continue
+            specs.append(spec(kind, src))
+    specs.append(spec("sum", "fp32", idx="i64"))
+    specs.append(spec("argmax", "fp16", idx="i64", two=True))
+    return specs
