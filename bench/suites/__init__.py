@@ -1,0 +1,21 @@
+"""Benchmark suites by name. A suite is a module with ``run(ctx: Context) -> SuiteResult``; adding
+one (``models``, ``data``) means adding its module and one line here.
+
+    >>> from bench.suites import SUITES
+    >>> "ops" in SUITES
+    True
+"""
+from __future__ import annotations
+
+import importlib
+
+from bench.harness import Context, SuiteResult
+
+SUITES: dict[str, str] = {
+    "ops": "bench.suites.ops",
+}
+
+
+def run(name: str, ctx: Context) -> SuiteResult:
+    """Run suite ``name``."""
+    return importlib.import_module(SUITES[name]).run(ctx)
