@@ -139,7 +139,9 @@ def _as_array(x, d: DType) -> np.ndarray:
 
 def _run_reference(op, operands, params, compute, result, shape, out):
     np_compute = _compute_dtype(compute)
-    arrays = [None if x is None else _as_array(x, np_compute) for x in operands]
+    keep = op.attrs.get("keep_dtype", ())  # operands used as they are (where's bool condition)
+    arrays = [None if x is None else x.numpy() if i in keep else _as_array(x, np_compute)
+              for i, x in enumerate(operands)]
     with np.errstate(all="ignore"):
         r = np.asarray(op.reference(*arrays, **params))
     if r.shape != shape:
@@ -170,16 +172,23 @@ def _run_triton(op, operands, params, compute, result, shape, out, device):
 # Entries
 # ----------------------------------------------------------------------------------------------
 
+def _elementwise_cost(sample: Sample) -> tuple[int, int]:
+    """Bytes: every input read once and the output written once; FLOPs: one per output element."""
+    arrays = [getattr(a, "values", a) for a in sample.args if hasattr(getattr(a, "values", a), "nbytes")]
+    out = max(a.size for a in arrays)
+    return sum(a.nbytes for a in arrays) + out * arrays[0].itemsize, out
+
+
 def _fixed(fn: str):
     return lambda compute, params: (fn, ())
 
 
 def elementwise_op(name: str, *, reference, fn, operands=("input",), params=None, promote="same",
                    dtypes=NUMERIC, samples, errors=lambda: (), optional=(), inplace=True, method=True,
-                   public=True, torch=None, check=None, tolerances=None) -> Op:
+                   public=True, torch=None, check=None, tolerances=None, keep_dtype=()) -> Op:
     """Register an elementwise op (see the module docstring for what each field means)."""
     attrs = {"operands": operands, "params": params or {}, "promote": promote, "optional": optional,
-             "plan": fn if callable(fn) else _fixed(fn), "public": public}
+             "plan": fn if callable(fn) else _fixed(fn), "public": public, "keep_dtype": keep_dtype}
     if check is not None:
         attrs["check"] = check
     return register(Op(
@@ -187,7 +196,7 @@ def elementwise_op(name: str, *, reference, fn, operands=("input",), params=None
         dtypes=tuple(dtypes), samples=samples, error_inputs=errors, method=method,
         inplace=f"{name}_" if inplace and method else None, torch_name=torch or name, attrs=attrs,
         tolerances=tolerances or {},
-        cost=lambda s: (sum(getattr(a, "nbytes", 0) for a in s.args) * 2, max(getattr(a, "size", 1) for a in s.args)),
+        cost=_elementwise_cost,
     ))
 
 
@@ -287,7 +296,7 @@ for _name, _ref, _positive in [("exp", np.exp, False), ("log", np.log, True), ("
 
 
 def _ref_relu(a):
-    return np.where(a < 0, np.zeros((), a.dtype), a)
+    return np.maximum(a, np.zeros_like(a))  # NumPy vectorises max against an array, not a scalar
 
 
 elementwise_op("relu", reference=_ref_relu, fn="relu", samples=S.unary, dtypes=NUMERIC)
@@ -335,7 +344,7 @@ def _where_samples(d):
 
 
 elementwise_op("where", reference=np.where, fn="where", operands=("condition", "input", "other"),
-               promote="where", dtypes=ALL, samples=_where_samples, method=False, inplace=False,
+               promote="where", dtypes=ALL, samples=_where_samples, method=False, inplace=False, keep_dtype=(0,),
                errors=lambda: [ErrorInput(Sample((np.array([1.0, 0.0]), np.ones(2), np.ones(2))), TypeError, "bool condition")])
 
 for _name, _ufunc in [("eq", np.equal), ("ne", np.not_equal), ("lt", np.less), ("le", np.less_equal),
@@ -345,12 +354,12 @@ for _name, _ufunc in [("eq", np.equal), ("ne", np.not_equal), ("lt", np.less), (
 
 
 def _ref_clamp(a, lo=None, hi=None):
-    r = a
-    if lo is not None:
-        r = np.where(np.isnan(r) if r.dtype.kind == "f" else False, r, np.maximum(r, lo))
-    if hi is not None:
-        r = np.where(np.isnan(r) if r.dtype.kind == "f" else False, r, np.minimum(r, hi))
-    return r
+    # np.maximum/np.minimum propagate NaN, as clamp must; min > max gives max, as in PyTorch.
+    r = a if lo is None else np.maximum(a, lo)
+    if hi is None:
+        return r
+    reuse = r is not a and np.broadcast_shapes(r.shape, np.shape(hi)) == r.shape
+    return np.minimum(r, hi, out=r if reuse else None)
 
 
 def _clamp_plan(compute, params):

@@ -125,7 +125,7 @@ def _run_reference(op: Op, x: Tensor, dims, shape, out_dtype: DType, cast: DType
         a = a.astype(cast.np)
     acc = _acc_dtype(out_dtype if op.attrs["kind"] in SUMS else x.dtype)
     with np.errstate(all="ignore"):
-        r = np.asarray(op.reference(a.astype(acc.np), dims))
+        r = np.asarray(op.reference(a.astype(acc.np, copy=False), dims))
     return Tensor._from_array(np.array(r.reshape(shape), dtype=out_dtype.np), out_dtype)
 
 
