@@ -17,7 +17,7 @@ import numpy as np
 from . import dtype as _dt
 from .device import CPU, as_device
 from .dtype import DType
-from .errors import ArgumentError, DTypeError
+from .errors import ArgumentError, DTypeError, ShapeError
 from .shape import as_shape
 from .tensor import Tensor
 
@@ -60,7 +60,10 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None, *, _copy: bool =
     from_python = not isinstance(data, (np.ndarray, np.generic))
     if from_python and _contains_tensor(data):
         data = _tensors_to_lists(data)
-    arr = np.asarray(data)
+    try:
+        arr = np.asarray(data)
+    except ValueError as e:  # NumPy's words for ragged nesting
+        raise ShapeError(f"cannot make a tensor from ragged {type(data).__name__} data: {e}") from None
     if arr.dtype == object:
         raise DTypeError(f"cannot make a tensor from {type(data).__name__} data (ragged or non-numeric)")
     if dtype is not None:
@@ -109,7 +112,12 @@ def from_numpy(arr: np.ndarray) -> Tensor:
 
 
 def empty(*size, dtype: Any = None, device: Any = None) -> Tensor:
-    """An uninitialised tensor."""
+    """An uninitialised tensor of ``size`` (``empty(2, 3)`` or ``empty((2, 3))``).
+
+    >>> import neurarust as nr
+    >>> nr.empty(2, 3, dtype=nr.int8).shape
+    neurarust.Size([2, 3])
+    """
     shape = as_shape(size)
     if any(s < 0 for s in shape):
         raise ArgumentError(f"empty: negative dimension in size {shape}")
@@ -118,19 +126,34 @@ def empty(*size, dtype: Any = None, device: Any = None) -> Tensor:
 
 
 def full(size, fill_value, *, dtype: Any = None, device: Any = None) -> Tensor:
-    """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from the value as PyTorch does)."""
+    """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from the value as PyTorch does).
+
+    >>> import neurarust as nr
+    >>> nr.full((2,), 7).dtype, nr.full((2,), 0.5).tolist()
+    (neurarust.int64, [0.5, 0.5])
+    """
     d = _dt.as_dtype(dtype) if dtype is not None else _dt.scalar_dtype(fill_value)
     return empty(size, dtype=d, device=device).fill_(fill_value)
 
 
 def zeros(*size, dtype: Any = None, device: Any = None) -> Tensor:
-    """A tensor of zeros."""
+    """A tensor of zeros (default dtype unless ``dtype`` is given).
+
+    >>> import neurarust as nr
+    >>> nr.zeros(2, 2).tolist()
+    [[0.0, 0.0], [0.0, 0.0]]
+    """
     d = _dt.as_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
     return full(as_shape(size), 0, dtype=d, device=device)
 
 
 def ones(*size, dtype: Any = None, device: Any = None) -> Tensor:
-    """A tensor of ones."""
+    """A tensor of ones (default dtype unless ``dtype`` is given).
+
+    >>> import neurarust as nr
+    >>> nr.ones(3, dtype=nr.int32).tolist()
+    [1, 1, 1]
+    """
     d = _dt.as_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
     return full(as_shape(size), 1, dtype=d, device=device)
 
@@ -140,21 +163,45 @@ def _like(t: Tensor, dtype, device):
 
 
 def empty_like(input: Tensor, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """An uninitialised tensor with ``input``'s shape, and its dtype and device unless given.
+
+    >>> import neurarust as nr
+    >>> nr.empty_like(nr.zeros(2, 3), dtype=nr.int64).dtype
+    neurarust.int64
+    """
     shape, d, dev = _like(input, dtype, device)
     return empty(shape, dtype=d, device=dev)
 
 
 def zeros_like(input: Tensor, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """Zeros with ``input``'s shape, dtype and device (unless given).
+
+    >>> import neurarust as nr
+    >>> nr.zeros_like(nr.tensor([1, 2])).tolist()
+    [0, 0]
+    """
     shape, d, dev = _like(input, dtype, device)
     return zeros(shape, dtype=d, device=dev)
 
 
 def ones_like(input: Tensor, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """Ones with ``input``'s shape, dtype and device (unless given).
+
+    >>> import neurarust as nr
+    >>> nr.ones_like(nr.tensor([1.5])).tolist()
+    [1.0]
+    """
     shape, d, dev = _like(input, dtype, device)
     return ones(shape, dtype=d, device=dev)
 
 
 def full_like(input: Tensor, fill_value, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """``fill_value`` everywhere, with ``input``'s shape, dtype and device (unless given).
+
+    >>> import neurarust as nr
+    >>> nr.full_like(nr.zeros(2, dtype=nr.int8), 3).tolist()
+    [3, 3]
+    """
     shape, d, dev = _like(input, dtype, device)
     return full(shape, fill_value, dtype=d, device=dev)
 

@@ -60,13 +60,18 @@ def get_device_name(device: Any = None) -> str:
 
 
 def memory_allocated(device: Any = None) -> int:
-    """Bytes held by live tensors on ``device`` (torch's caching allocator backs our storages)."""
-    return _require().cuda.memory_allocated(None if device is None else str(device))
+    """Bytes held by live tensors on ``device`` (torch's caching allocator backs our storages); 0
+    without CUDA, as in torch."""
+    if not is_available():
+        return 0
+    return _torch().cuda.memory_allocated(None if device is None else str(device))
 
 
 def max_memory_allocated(device: Any = None) -> int:
-    """Peak of :func:`memory_allocated` since the start or the last reset."""
-    return _require().cuda.max_memory_allocated(None if device is None else str(device))
+    """Peak of :func:`memory_allocated` since the start or the last reset (0 without CUDA)."""
+    if not is_available():
+        return 0
+    return _torch().cuda.max_memory_allocated(None if device is None else str(device))
 
 
 def reset_peak_memory_stats(device: Any = None) -> None:

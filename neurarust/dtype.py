@@ -101,8 +101,8 @@ def _dtype_by_name(name: str) -> DType:
 def as_dtype(obj: Any) -> DType:
     """Turn a DType, NumPy dtype, torch dtype, Python type or name into a :class:`DType`.
 
-    >>> as_dtype("float16"), as_dtype(float)
-    (neurarust.float16, neurarust.float64)
+    >>> as_dtype("float16"), as_dtype(np.float64), as_dtype("torch.long")
+    (neurarust.float16, neurarust.float64, neurarust.int64)
     """
     if isinstance(obj, DType):
         return obj
@@ -222,7 +222,7 @@ def result_type(*operands: Any) -> DType:
     >>> nr.result_type(nr.ones(2, dtype=nr.int8), 1000)
     neurarust.int8
     >>> nr.result_type(nr.ones(2, dtype=nr.int8), nr.tensor(1.5, dtype=nr.float64))
-    neurarust.float32
+    neurarust.float64
     """
     first = getattr(operands[0], "dtype", None) if operands else None
     if isinstance(first, DType) and all(getattr(x, "dtype", None) is first for x in operands[1:]):
@@ -267,7 +267,8 @@ class finfo:
         self.min = _py_float(info.min)
         self.tiny = _py_float(info.tiny)
         self.smallest_normal = self.tiny
-        self.resolution = _py_float(info.resolution)
+        # 10**-precision as a double, as torch reports it (NumPy's is rounded to the dtype).
+        self.resolution = 10.0 ** -_py_int(info.precision)
 
     def __repr__(self) -> str:
         return (f"finfo(resolution={self.resolution}, min={self.min}, max={self.max}, eps={self.eps}, "

@@ -24,7 +24,7 @@ from . import dtype as _dt
 from . import shape as _sh
 from .device import CPU, as_device, device
 from .dtype import DType
-from .errors import ArgumentError, DeviceError, IndexOutOfRangeError, ShapeError
+from .errors import ArgumentError, DeviceError, DTypeError, IndexOutOfRangeError, ShapeError, SignatureError
 from .shape import Size
 from .storage import Storage
 
@@ -83,6 +83,7 @@ class Tensor:
     # -- metadata -----------------------------------------------------------------------------
     @property
     def shape(self) -> Size:
+        """The size of every dim, as a :class:`~neurarust.shape.Size` (a tuple)."""
         return Size(self._shape)
 
     def size(self, dim: int | None = None):
@@ -99,50 +100,64 @@ class Tensor:
 
     @property
     def dtype(self) -> DType:
+        """The element type."""
         return self._dtype
 
     @property
     def device(self) -> device:
+        """Where the memory lives."""
         return self._storage.device
 
     @property
     def is_cuda(self) -> bool:
+        """True for a tensor on a CUDA device."""
         return self._storage.device.type == "cuda"
 
     @property
     def ndim(self) -> int:
+        """The number of dims."""
         return len(self._shape)
 
     def dim(self) -> int:
+        """The number of dims."""
         return len(self._shape)
 
     def numel(self) -> int:
+        """The number of elements."""
         return _sh.numel(self._shape)
 
     def element_size(self) -> int:
+        """Bytes per element."""
         return self._dtype.itemsize
 
     @property
     def itemsize(self) -> int:
+        """Bytes per element."""
         return self._dtype.itemsize
 
     @property
     def nbytes(self) -> int:
+        """Bytes the elements take (``numel() * element_size()``)."""
         return self.numel() * self._dtype.itemsize
 
     def storage_offset(self) -> int:
+        """Where the view starts in its storage, in elements."""
         return self._offset
 
     def untyped_storage(self) -> Storage:
+        """The :class:`~neurarust.storage.Storage` this view reads (shared by all its views)."""
         return self._storage
 
     def data_ptr(self) -> int:
+        """The address of the first element."""
         return self._storage.data_ptr() + self._offset * self._dtype.itemsize
 
     def is_contiguous(self) -> bool:
+        """True when the elements lie in row-major order with no gaps (then ``view`` always works)."""
         return _sh.is_contiguous(self._shape, self._strides)
 
     def is_floating_point(self) -> bool:
+        """True for float16, bfloat16, float32 and float64 tensors."""
         return self._dtype.is_floating_point
 
     @property
@@ -154,8 +169,16 @@ class Tensor:
 
     # -- views --------------------------------------------------------------------------------
     def view(self, *shape) -> "Tensor":
-        """Same data, new shape; raises when the strides do not allow it (then use ``reshape``)."""
-        if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, Size)):
+        """Same data, new shape (one size may be -1); raises when the strides do not allow it (then use
+        ``reshape``). ``view(dtype)`` reinterprets the bytes as another dtype.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2, 3).view(-1).shape
+        neurarust.Size([6])
+        >>> nr.ones(2, dtype=nr.float32).view(nr.int16).shape
+        neurarust.Size([4])
+        """
+        if len(shape) == 1 and _is_dtype_like(shape[0]):
             return self._view_as_dtype(_dt.as_dtype(shape[0]))
         new_shape = _sh.infer_size(_sh.as_shape(shape), self.numel())
         strides = _sh.view_strides(self._shape, self._strides, new_shape)
@@ -165,9 +188,27 @@ class Tensor:
         return self._view(new_shape, strides)
 
     def _view_as_dtype(self, d: DType) -> "Tensor":
-        if d.itemsize != self._dtype.itemsize:
-            raise ShapeError(f"view({d}) on {self._dtype} needs the same element size")
-        return Tensor(self._storage, self._shape, self._strides, self._offset, d, self._version_box)
+        old, new = self._dtype.itemsize, d.itemsize
+        if old == new:
+            return Tensor(self._storage, self._shape, self._strides, self._offset, d, self._version_box)
+        # Like torch: the last dim (contiguous) is split or merged; everything else is rescaled.
+        if not self._shape:
+            raise ShapeError(f"view({d}) of a 0-d {self._dtype} tensor needs the same element size")
+        if self._strides[-1] != 1:
+            raise ShapeError(f"view({d}) on {self._dtype} needs a last dim with stride 1, got strides {self._strides}")
+        shape, strides = list(self._shape), list(self._strides)
+        if new < old:
+            ratio = old // new
+            shape[-1] *= ratio
+            strides = [st * ratio for st in strides[:-1]] + [1]
+            return Tensor(self._storage, shape, strides, self._offset * ratio, d, self._version_box)
+        ratio = new // old
+        if shape[-1] % ratio or self._offset % ratio or any(st % ratio for st in strides[:-1]):
+            raise ShapeError(f"view({d}) on {self._dtype} with shape {self._shape}, strides {self._strides} and "
+                             f"offset {self._offset}: the last dim and every stride must be divisible by {ratio}")
+        shape[-1] //= ratio
+        strides = [st // ratio for st in strides[:-1]] + [1]
+        return Tensor(self._storage, shape, strides, self._offset // ratio, d, self._version_box)
 
     def reshape(self, *shape) -> "Tensor":
         """A view when the strides allow one, else a contiguous copy."""
@@ -178,12 +219,20 @@ class Tensor:
         return self._view(new_shape, strides)
 
     def view_as(self, other: "Tensor") -> "Tensor":
+        """``view(other.shape)``."""
         return self.view(other.shape)
 
     def reshape_as(self, other: "Tensor") -> "Tensor":
+        """``reshape(other.shape)``."""
         return self.reshape(other.shape)
 
     def permute(self, *dims) -> "Tensor":
+        """The dims reordered (a view).
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2, 3, 4).permute(2, 0, 1).shape
+        neurarust.Size([4, 2, 3])
+        """
         dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
         nd = self.ndim
         if len(dims) != nd:
@@ -194,6 +243,12 @@ class Tensor:
         return self._view([self._shape[d] for d in norm], [self._strides[d] for d in norm])
 
     def transpose(self, dim0: int, dim1: int) -> "Tensor":
+        """``dim0`` and ``dim1`` swapped (a view).
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2, 3).transpose(0, 1).stride()
+        (1, 3)
+        """
         nd = self.ndim
         d0, d1 = _sh.normalize_dim(dim0, nd), _sh.normalize_dim(dim1, nd)
         order = list(range(nd))
@@ -205,21 +260,36 @@ class Tensor:
     swapdims = transpose
 
     def t(self) -> "Tensor":
+        """The transpose of a tensor with at most 2 dims (a view).
+
+        >>> import neurarust as nr
+        >>> nr.tensor([[1, 2, 3]]).t().tolist()
+        [[1], [2], [3]]
+        """
         if self.ndim > 2:
             raise ShapeError(f"t() expects a tensor with <= 2 dims, got shape {self._shape}")
-        return self.transpose(0, 1) if self.ndim == 2 else self
+        return self.transpose(0, 1) if self.ndim == 2 else self._view(self._shape, self._strides)
 
     @property
     def T(self) -> "Tensor":
+        """All dims reversed (a view)."""
         return self.permute(tuple(reversed(range(self.ndim))))
 
     @property
     def mT(self) -> "Tensor":
+        """The last two dims swapped (a view): a batch of transposed matrices."""
         if self.ndim < 2:
             raise ShapeError(f"mT needs at least 2 dims, got shape {self._shape}")
         return self.transpose(-2, -1)
 
     def expand(self, *sizes) -> "Tensor":
+        """Size-1 dims repeated to ``sizes`` (and new leading dims) with stride 0: a view, no copy.
+
+        >>> import neurarust as nr
+        >>> y = nr.tensor([[1], [2]]).expand(2, 3)
+        >>> y.tolist(), y.stride()
+        ([[1, 1, 1], [2, 2, 2]], (1, 0))
+        """
         sizes = _sh.as_shape(sizes)
         lead = len(sizes) - self.ndim
         if lead < 0:
@@ -245,9 +315,16 @@ class Tensor:
         return self._view(shape, strides)
 
     def expand_as(self, other: "Tensor") -> "Tensor":
+        """``expand(other.shape)``."""
         return self.expand(other.shape)
 
     def squeeze(self, dim: int | Sequence[int] | None = None) -> "Tensor":
+        """Size-1 dims removed: all of them, or those of ``dim`` (an int or a tuple) that have size 1.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(1, 3, 1).squeeze().shape, nr.zeros(1, 3, 1).squeeze(0).shape
+        (neurarust.Size([3]), neurarust.Size([3, 1]))
+        """
         if dim is None:
             dims = {i for i, s in enumerate(self._shape) if s == 1}
         else:
@@ -257,11 +334,23 @@ class Tensor:
         return self._view([self._shape[i] for i in keep], [self._strides[i] for i in keep])
 
     def unsqueeze(self, dim: int) -> "Tensor":
+        """A size-1 dim inserted at ``dim`` (a view).
+
+        >>> import neurarust as nr
+        >>> nr.zeros(3).unsqueeze(-1).shape
+        neurarust.Size([3, 1])
+        """
         d = _sh.normalize_dim(dim, self.ndim, allow_end=True)
         stride = self._strides[d] * self._shape[d] if d < self.ndim else 1
         return self._view(self._shape[:d] + (1,) + self._shape[d:], self._strides[:d] + (stride,) + self._strides[d:])
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        """Dims ``start_dim..end_dim`` merged into one (a view when the strides allow, else a copy).
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2, 3, 4).flatten(1).shape
+        neurarust.Size([2, 12])
+        """
         if self.ndim == 0:
             return self.reshape(1)
         s, e = _sh.normalize_dim(start_dim, self.ndim), _sh.normalize_dim(end_dim, self.ndim)
@@ -270,11 +359,23 @@ class Tensor:
         return self.reshape(self._shape[:s] + (_sh.numel(self._shape[s:e + 1]),) + self._shape[e + 1:])
 
     def unflatten(self, dim: int, sizes: Sequence[int]) -> "Tensor":
+        """Dim ``dim`` split into ``sizes`` (one may be -1), a view.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2, 12).unflatten(1, (3, -1)).shape
+        neurarust.Size([2, 3, 4])
+        """
         d = _sh.normalize_dim(dim, self.ndim)
         sizes = _sh.infer_size(tuple(sizes), self._shape[d])
         return self.view(self._shape[:d] + sizes + self._shape[d + 1:])
 
     def narrow(self, dim: int, start: int, length: int) -> "Tensor":
+        """``length`` items of dim ``dim`` from ``start`` (a view).
+
+        >>> import neurarust as nr
+        >>> nr.tensor([0, 1, 2, 3, 4]).narrow(0, 1, 3).tolist()
+        [1, 2, 3]
+        """
         d = _sh.normalize_dim(dim, self.ndim)
         size = self._shape[d]
         if start < 0:
@@ -300,6 +401,12 @@ class Tensor:
         return self._view(shape + [size], strides + [stride])
 
     def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> "Tensor":
+        """The diagonal of dims ``dim1``/``dim2`` (above it for ``offset > 0``) as a last dim: a view.
+
+        >>> import neurarust as nr
+        >>> nr.tensor([[1, 2], [3, 4]]).diagonal().tolist()
+        [1, 4]
+        """
         d1, d2 = _sh.normalize_dim(dim1, self.ndim), _sh.normalize_dim(dim2, self.ndim)
         if d1 == d2:
             raise ShapeError(f"diagonal: dim1 and dim2 cannot be the same ({dim1})")
@@ -321,6 +428,10 @@ class Tensor:
         target = _basic_index(self, index)
         if isinstance(value, Tensor):
             target.copy_(value)
+        elif isinstance(value, (list, tuple, np.ndarray)):
+            from .creation import as_tensor
+
+            target.copy_(as_tensor(value, dtype=self._dtype, device=self.device))
         else:
             target.fill_(value)
 
@@ -348,6 +459,7 @@ class Tensor:
         return self
 
     def zero_(self) -> "Tensor":
+        """Set every element to 0."""
         return self.fill_(0)
 
     # -- conversions --------------------------------------------------------------------------
@@ -365,17 +477,34 @@ class Tensor:
                                                strides=tuple(s * item for s in self._strides))
 
     def __array__(self, dtype=None, copy=None):
+        if self._storage.device.type != "cpu" or (dtype is not None and np.dtype(dtype) != self._dtype.np):
+            if copy is False:
+                raise ArgumentError(f"a NumPy array of this {self._dtype} tensor on {self.device} needs a copy")
+            copy = False
         arr = self.numpy(force=True)
-        return arr if dtype is None else arr.astype(dtype)
+        if dtype is not None:
+            arr = arr.astype(dtype)
+        return arr.copy() if copy else arr
+
+    def _python_values(self) -> np.ndarray:
+        arr = self.numpy(force=True)
+        # ml_dtypes' bfloat16 scalars are not Python floats; float32 holds every bfloat16 exactly.
+        return arr.astype(np.float32) if self._dtype is _dt.bfloat16 else arr
 
     def tolist(self):
-        return self.numpy(force=True).tolist()
+        """The values as (nested lists of) Python numbers.
+
+        >>> import neurarust as nr
+        >>> nr.tensor([[1, 2], [3, 4]]).tolist()
+        [[1, 2], [3, 4]]
+        """
+        return self._python_values().tolist()
 
     def item(self):
         """The value of a one-element tensor as a Python number (synchronises on CUDA)."""
         if self.numel() != 1:
             raise ShapeError(f"item() needs a tensor with one element, got shape {self._shape}")
-        return self.numpy(force=True).reshape(()).item()
+        return self._python_values().reshape(()).item()
 
     def __float__(self):
         return builtins.float(self.item())
@@ -384,8 +513,10 @@ class Tensor:
         return builtins.int(self.item())
 
     def __index__(self):
-        if self._dtype.kind not in "iu" or self.numel() != 1:
-            raise ArgumentError("only integer tensors of a single element can be used as an index")
+        if self._dtype.kind not in "iu":
+            raise DTypeError(f"only integer tensors can be used as an index, got {self._dtype}")
+        if self.numel() != 1:
+            raise ShapeError(f"only one-element tensors can be used as an index, got shape {self._shape}")
         return builtins.int(self.item())
 
     def __bool__(self):
@@ -394,14 +525,17 @@ class Tensor:
                                 f"use .any() or .all()")
         return builtins.bool(self.item())
 
+    def __format__(self, spec: str) -> str:
+        return format(self.item(), spec) if not self._shape else object.__format__(self, spec)
+
     def __len__(self) -> int:
         if not self._shape:
-            raise ArgumentError("len() of a 0-d tensor")
+            raise SignatureError("len() of a 0-d tensor")
         return self._shape[0]
 
     def __iter__(self) -> Iterator["Tensor"]:
         if not self._shape:
-            raise ArgumentError("iteration over a 0-d tensor")
+            raise SignatureError("iteration over a 0-d tensor")
         return (self[i] for i in range(self._shape[0]))
 
     def to(self, *args, **kwargs) -> "Tensor":
@@ -410,9 +544,8 @@ class Tensor:
         out = self
         if dev is not None and dev != out.device:
             src = out.contiguous()
-            storage = src._storage.copy_to(dev, non_blocking=non_blocking)
-            offset = src._offset
-            out = Tensor(storage, src._shape, src._strides, offset, src._dtype)
+            storage = _own_bytes(src).copy_to(dev, non_blocking=non_blocking)
+            out = Tensor(storage, src._shape, _sh.contiguous_strides(src._shape), 0, src._dtype)
             copy = False
         if dt is not None and dt is not out._dtype:
             out = _call("cast", out, dt)
@@ -420,36 +553,46 @@ class Tensor:
         return out.clone() if copy else out
 
     def cpu(self) -> "Tensor":
+        """This tensor on the CPU (itself if it already is)."""
         return self.to(CPU)
 
     def cuda(self, device=None, non_blocking: bool = False) -> "Tensor":
+        """A copy on a CUDA device (the current one by default); DeviceError without CUDA."""
         return self.to("cuda" if device is None else as_device(device if not isinstance(device, int) else f"cuda:{device}"),
                        non_blocking=non_blocking)
 
     def type(self, dtype=None):
+        """The dtype name (``"neurarust.float32"``), or a cast to ``dtype``."""
         if dtype is None:
             return f"neurarust.{self._dtype.name}"
         return self.to(_dt.as_dtype(dtype))
 
     def float(self) -> "Tensor":
+        """A float32 copy (itself if already float32)."""
         return self.to(_dt.float32)
 
     def double(self) -> "Tensor":
+        """A float64 copy (itself if already float64)."""
         return self.to(_dt.float64)
 
     def half(self) -> "Tensor":
+        """A float16 copy (itself if already float16)."""
         return self.to(_dt.float16)
 
     def bfloat16(self) -> "Tensor":
+        """A bfloat16 copy (itself if already bfloat16)."""
         return self.to(_dt.bfloat16)
 
     def int(self) -> "Tensor":
+        """An int32 copy (itself if already int32)."""
         return self.to(_dt.int32)
 
     def long(self) -> "Tensor":
+        """An int64 copy (itself if already int64)."""
         return self.to(_dt.int64)
 
     def bool(self) -> "Tensor":
+        """A bool copy (itself if already bool)."""
         return self.to(_dt.bool_)
 
     # -- pickling, copying, DLPack -----------------------------------------------------------
@@ -464,11 +607,21 @@ class Tensor:
         return out
 
     def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
-        if self.device.type == "cpu" and self._dtype is not _dt.bfloat16:
-            return self.numpy().__dlpack__(**({} if max_version is None else {"max_version": max_version}))
-        return _torch_alias(self).__dlpack__(stream=stream)
+        """Export as a DLPack capsule without a copy (``neurarust.from_dlpack`` reads one back).
 
-    def __dlpack_device__(self):
+        >>> import numpy as np, neurarust as nr
+        >>> t = nr.ones(3)
+        >>> np.shares_memory(np.from_dlpack(t), t.numpy())
+        True
+        """
+        kwargs = {k: v for k, v in (("max_version", max_version), ("dl_device", dl_device), ("copy", copy))
+                  if v is not None}
+        if self.device.type == "cpu" and self._dtype is not _dt.bfloat16:
+            return self.numpy().__dlpack__(**kwargs)
+        # NumPy has no DLPack bfloat16, and CUDA memory is torch's: torch exports both.
+        return _torch_alias(self).__dlpack__(stream=stream, **kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
         return (1, 0) if self.device.type == "cpu" else (2, self.device.index or 0)
 
     # -- printing -----------------------------------------------------------------------------
@@ -608,47 +761,65 @@ def _parse_to(t: Tensor, args, kwargs):
             non_blocking, copy)
 
 
+def _own_bytes(t: Tensor) -> Storage:
+    """The bytes of contiguous ``t`` alone (a view into its storage), so a device copy moves no more."""
+    start = t._offset * t._dtype.itemsize
+    stop = start + t.numel() * t._dtype.itemsize
+    if start == 0 and stop == t._storage.nbytes:
+        return t._storage
+    return Storage(t._storage._bytes[start:stop], t._storage.device)
+
+
+def _is_dtype_like(x) -> bool:
+    return not isinstance(x, (tuple, list)) and not hasattr(x, "__index__")
+
+
+def _int_index(i):
+    """``i`` as a Python int if it is one (ints, NumPy ints, one-element integer tensors), else None."""
+    if isinstance(i, builtins.bool):
+        return None
+    if isinstance(i, Tensor):
+        return i.__index__() if i.ndim == 0 and i._dtype.kind in "iu" else None
+    return i.__index__() if hasattr(i, "__index__") and not isinstance(i, np.ndarray) else None
+
+
 def _basic_index(t: Tensor, index) -> Tensor:
-    """ints, slices (positive steps), None and Ellipsis: always a view."""
+    """ints, slices (positive steps), None and Ellipsis, applied left to right as torch does: a view."""
     if not isinstance(index, tuple):
         index = (index,)
-    if any(isinstance(i, (Tensor, list, np.ndarray)) or isinstance(i, builtins.bool) for i in index):
-        raise IndexOutOfRangeError(
-            "advanced indexing (integer tensors, lists, boolean masks) is not available yet; "
-            "use ints, slices, None and ...")
-    n_real = sum(1 for i in index if i is not None and i is not Ellipsis)
+    items = []
+    for i in index:
+        k = _int_index(i)
+        if k is None and not (i is None or i is Ellipsis or isinstance(i, slice)):
+            raise IndexOutOfRangeError(
+                f"advanced indexing ({type(i).__name__} index) is not available yet; use ints, slices, None and ...")
+        items.append(i if k is None else k)
+    n_real = sum(1 for i in items if i is not None and i is not Ellipsis)
     if n_real > t.ndim:
         raise IndexOutOfRangeError(f"too many indices for a tensor of {t.ndim} dims: {n_real}")
-    if sum(1 for i in index if i is Ellipsis) > 1:
+    if sum(1 for i in items if i is Ellipsis) > 1:
         raise IndexOutOfRangeError("an index can only have a single ellipsis ('...')")
-    expanded = []
-    for i in index:
+    shape, strides, offset, dim = list(t._shape), list(t._strides), t._offset, 0
+    for i in items:
         if i is Ellipsis:
-            expanded.extend([slice(None)] * (t.ndim - n_real))
-        else:
-            expanded.append(i)
-    shape, strides, offset, dim = [], [], t._offset, 0
-    for i in expanded:
-        if i is None:
-            shape.append(1)
-            strides.append(1)
-            continue
-        size, stride = t._shape[dim], t._strides[dim]
-        if isinstance(i, slice):
-            start, stop, step = i.indices(size)
+            dim += t.ndim - n_real
+        elif i is None:
+            # torch's unsqueeze stride: the size x stride of the dim it is inserted before.
+            strides.insert(dim, shape[dim] * strides[dim] if dim < len(shape) else 1)
+            shape.insert(dim, 1)
+            dim += 1
+        elif isinstance(i, slice):
             if i.step is not None and i.step <= 0:
                 raise ArgumentError(f"slice step must be positive, got {i.step}")
-            length = max(0, (stop - start + step - 1) // step)
-            shape.append(length)
-            strides.append(stride * step)
-            if length:
-                offset += start * stride
+            start, stop, step = i.indices(shape[dim])
+            offset += start * strides[dim]
+            shape[dim] = max(0, (stop - start + step - 1) // step)
+            strides[dim] *= step
+            dim += 1
         else:
-            k = i.__index__()
-            if not -size <= k < size:
-                raise IndexOutOfRangeError(f"index {k} is out of bounds for dimension {dim} with size {size}")
-            offset += (k % size) * stride
-        dim += 1
-    shape.extend(t._shape[dim:])
-    strides.extend(t._strides[dim:])
+            size = shape[dim]
+            if not -size <= i < size:
+                raise IndexOutOfRangeError(f"index {i} is out of bounds for dimension {dim} with size {size}")
+            offset += (i % size) * strides[dim]
+            del shape[dim], strides[dim]
     return t._view(shape, strides, offset)
