@@ -88,6 +88,21 @@ def _result_dtypes(op: Op, operands: list, params: dict) -> tuple[DType, DType]:
     return common, common
 
 
+def _cached_result_dtypes(op: Op, operands, params: dict) -> tuple[DType, DType]:
+    """:func:`_result_dtypes`, remembered per operand signature for calls with default parameters."""
+    if params is not op.attrs["params"]:
+        return _result_dtypes(op, operands, params)
+    key = [_dt.get_default_dtype()]
+    for x in operands:
+        key.append((x._dtype, not x._shape) if type(x) is Tensor else type(x))
+    key = tuple(key)
+    cache = op.attrs["dtype_cache"]
+    hit = cache.get(key)
+    if hit is None:
+        hit = cache[key] = _result_dtypes(op, operands, params)
+    return hit
+
+
 def _can_cast(src: DType, dst: DType) -> bool:
     rank = {"b": 0, "u": 1, "i": 1, "f": 2}
     return rank[src.kind] <= rank[dst.kind]
@@ -110,45 +125,54 @@ def elementwise(op: Op, *args, out: Tensor | None = None, **kwargs):
         operands, params = _bind(op, args, kwargs)
     else:  # the common call, all operands positional and default parameters: no binding needed
         operands, params = args, attrs["params"]
-    tensors = [x for x in operands if isinstance(x, Tensor)]
+    tensors = [x for x in operands if type(x) is Tensor or isinstance(x, Tensor)]
     if not tensors:
         raise ArgumentError(f"{op.name}() needs at least one Tensor operand, got {[type(x).__name__ for x in operands]}")
-    device = tensors[0]._storage.device
+    first = tensors[0]
+    device, shape = first._storage.device, first._shape
+    broadcast = False
     for t in tensors[1:]:
-        if t._storage.device != device:
+        if t._storage.device is not device and t._storage.device != device:
             raise DeviceError(f"{op.name}: expected all tensors on one device, got {device} and {t.device}")
-    compute, result = _result_dtypes(op, operands, params)
+        broadcast = broadcast or t._shape != shape
+    compute, result = _cached_result_dtypes(op, operands, params)
     if "check" in attrs:
         attrs["check"](operands, params, compute)
-    shape = tensors[0]._shape
-    if any(t._shape != shape for t in tensors[1:]):
+    if broadcast:
         shape = broadcast_shapes(*(t._shape for t in tensors))
     if out is not None:
         _check_out(op, out, shape, result, device)
-    if backends.for_device(device) == "reference":
+    if device.type == "cpu" and backends.current() == "reference":
         return _run_reference(op, operands, params, compute, result, shape, out)
     return _run_triton(op, operands, params, compute, result, shape, out, device)
 
 
 def _as_array(x, d: DType) -> np.ndarray:
     if isinstance(x, Tensor):
-        a = x.numpy()
+        a = x._np()
         return a if a.dtype == d.np else a.astype(d.np)
     return np.asarray(x).astype(d.np)  # out-of-range integers wrap, as PyTorch's scalar casts do
 
 
 def _run_reference(op, operands, params, compute, result, shape, out):
     np_compute = _compute_dtype(compute)
-    keep = op.attrs.get("keep_dtype", ())  # operands used as they are (where's bool condition)
-    arrays = [None if x is None else x.numpy() if i in keep else _as_array(x, np_compute)
+    keep = op.attrs["keep_dtype"]  # operands used as they are (where's bool condition)
+    arrays = [None if x is None else x._np() if i in keep else _as_array(x, np_compute)
               for i, x in enumerate(operands)]
-    with np.errstate(all="ignore"):
-        r = np.asarray(op.reference(*arrays, **params))
+    if np_compute.kind == "f":  # PyTorch does not warn on inf/NaN results; NumPy would
+        with np.errstate(all="ignore"):
+            r = op.reference(*arrays, **params)
+    else:
+        r = op.reference(*arrays, **params)
+    if type(r) is not np.ndarray:
+        r = np.asarray(r)  # ufuncs return NumPy scalars for 0-d inputs
     if r.shape != shape:
         r = np.broadcast_to(r, shape)
     if out is None:
-        return Tensor._from_array(r if r.dtype == result.np else r.astype(result.np), result)
-    np.copyto(out.numpy(), r, casting="unsafe")
+        if r.dtype != result.np:
+            r = r.astype(result.np)
+        return Tensor._wrap(r, result) if r.flags.c_contiguous else Tensor._from_array(r, result)
+    np.copyto(out._np(), r, casting="unsafe")
     out._bump_version()
     return out
 
@@ -188,7 +212,8 @@ def elementwise_op(name: str, *, reference, fn, operands=("input",), params=None
                    public=True, torch=None, check=None, tolerances=None, keep_dtype=()) -> Op:
     """Register an elementwise op (see the module docstring for what each field means)."""
     attrs = {"operands": operands, "params": params or {}, "promote": promote, "optional": optional,
-             "plan": fn if callable(fn) else _fixed(fn), "public": public, "keep_dtype": keep_dtype}
+             "plan": fn if callable(fn) else _fixed(fn), "public": public, "keep_dtype": keep_dtype,
+             "dtype_cache": {}}
     if check is not None:
         attrs["check"] = check
     return register(Op(
@@ -443,7 +468,7 @@ def _copy_frontend(op: Op, dst: Tensor, src):
     else:
         src = scalar_tensor(src, dst.dtype, dst.device)
     if backends.for_device(dst.device) == "reference":
-        np.copyto(dst.numpy(), src.numpy(), casting="unsafe")
+        np.copyto(dst._np(), src._np(), casting="unsafe")
         dst._bump_version()
         return dst
     from .elementwise_triton import launch

@@ -95,10 +95,20 @@ def register(op: Op) -> Op:
         raise ArgumentError(f"op {op.name!r} is registered twice")
     OPS[op.name] = op
     if op.method:
-        _METHODS[op.name] = _as_method(op)
+        _install_method(op.name, _as_method(op))
     if op.inplace:
-        _METHODS[op.inplace] = _as_inplace_method(op)
+        _install_method(op.inplace, _as_inplace_method(op))
     return op
+
+
+def _install_method(name: str, method: Callable) -> None:
+    """Make ``method`` a real attribute of Tensor (a plain lookup is much cheaper than __getattr__);
+    methods Tensor defines itself are never replaced."""
+    from .tensor import Tensor
+
+    _METHODS[name] = method
+    if name not in vars(Tensor):
+        setattr(Tensor, name, method)
 
 
 def _as_method(op: Op) -> Callable:

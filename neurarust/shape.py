@@ -1,6 +1,7 @@
 """Shape and stride arithmetic shared by views, broadcasting and kernel launchers."""
 from __future__ import annotations
 
+import functools
 from typing import Iterable, Sequence
 
 from .errors import IndexOutOfRangeError, ShapeError
@@ -39,6 +40,11 @@ def as_shape(args: Sequence) -> tuple[int, ...]:
 
 
 def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
+    return _contiguous_strides(tuple(shape))
+
+
+@functools.lru_cache(maxsize=1024)
+def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     strides = []
     acc = 1
     for s in reversed(shape):

@@ -49,6 +49,16 @@ class Storage:
         return cls(raw, dev)
 
     @classmethod
+    def _adopt(cls, raw: np.ndarray) -> "Storage":
+        """Own a 1-D uint8 CPU array (hot path of the reference backend: no checks)."""
+        s = object.__new__(cls)
+        s.device = CPU
+        s._bytes = raw
+        s.nbytes = raw.shape[0]
+        s._typed = {}
+        return s
+
+    @classmethod
     def from_numpy_buffer(cls, flat: np.ndarray) -> "Storage":
         """Wrap a 1-D contiguous array's memory without copying (the array stays alive with us)."""
         return cls(flat.view(np.uint8).reshape(-1), CPU)

@@ -30,15 +30,14 @@ from .storage import Storage
 
 
 def _call(name: str, *args, **kwargs):
-    from .registry import call
-
-    return call(name, *args, **kwargs)
+    op = _OPS.get(name) or _get_op(name)
+    return op.frontend(op, *args, **kwargs)
 
 
 class Tensor:
     """An n-dimensional array on a device: see the module docstring."""
 
-    __slots__ = ("_storage", "_shape", "_strides", "_offset", "_dtype", "_version_box", "__weakref__")
+    __slots__ = ("_storage", "_shape", "_strides", "_offset", "_dtype", "_version_box", "_array", "__weakref__")
 
     def __init__(self, storage: Storage, shape: Sequence[int], strides: Sequence[int], offset: int,
                  dtype: DType, version_box: list | None = None):
@@ -49,6 +48,7 @@ class Tensor:
         self._dtype = dtype
         # Shared by all views of one storage: in-place writes bump it (autograd reads it).
         self._version_box = version_box if version_box is not None else [0]
+        self._array = None  # the NumPy view of a CPU tensor, made on first use (the reference path's input)
 
     # -- construction helpers -----------------------------------------------------------------
     @classmethod
@@ -67,14 +67,29 @@ class Tensor:
         if arr.ndim == 0 or arr.size == 0 or arr.flags.c_contiguous:
             if not arr.flags.c_contiguous:
                 arr = arr.copy()
-            storage = Storage.from_numpy_buffer(arr.reshape(-1))
-            return cls(storage, arr.shape, _sh.contiguous_strides(arr.shape), 0, d)
+            t = cls(Storage.from_numpy_buffer(arr.reshape(-1)), arr.shape, _sh.contiguous_strides(arr.shape), 0, d)
+            t._array = arr
+            return t
         if any(s < 0 or s % itemsize for s in arr.strides):
             return cls._from_array(np.ascontiguousarray(arr), d)
         strides = tuple(s // itemsize for s in arr.strides)
         extent = 1 + sum((n - 1) * s for n, s in zip(arr.shape, strides))
         flat = np.lib.stride_tricks.as_strided(arr, shape=(extent,), strides=(itemsize,))
         return cls(Storage.from_numpy_buffer(flat), arr.shape, strides, 0, d)
+
+    @classmethod
+    def _wrap(cls, arr: np.ndarray, dtype: DType) -> "Tensor":
+        """Adopt a C-contiguous array of ``dtype`` as a new CPU tensor: the reference backend's results."""
+        # Slots set directly: this runs once per op on the CPU path, where construction cost shows.
+        t = object.__new__(cls)
+        t._storage = Storage._adopt(arr.reshape(-1).view(np.uint8))
+        t._shape = arr.shape
+        t._strides = _sh.contiguous_strides(arr.shape)
+        t._offset = 0
+        t._dtype = dtype
+        t._version_box = [0]
+        t._array = arr
+        return t
 
     def _view(self, shape: Sequence[int], strides: Sequence[int], offset: int | None = None) -> "Tensor":
         return Tensor(self._storage, shape, strides, self._offset if offset is None else offset,
@@ -465,10 +480,20 @@ class Tensor:
     # -- conversions --------------------------------------------------------------------------
     def numpy(self, *, force: bool = False) -> np.ndarray:
         """A NumPy array sharing this tensor's memory (CPU only; ``force=True`` copies from CUDA)."""
-        if self._storage.device.type != "cpu":
+        if self._array is None and self._storage.device.type != "cpu":
             if not force:
                 raise DeviceError(f"numpy() needs a CPU tensor, this one is on {self.device}; use .cpu() first")
             return self.cpu().numpy()
+        return self._np().view()  # a fresh ndarray object: callers may reshape theirs without touching the cache
+
+    def _np(self) -> np.ndarray:
+        """The cached NumPy view of a CPU tensor (internal: the reference backend reads it)."""
+        arr = self._array
+        if arr is None:
+            arr = self._array = self._make_array()
+        return arr
+
+    def _make_array(self) -> np.ndarray:
         flat = self._storage.numpy(self._dtype)
         if self._offset == 0 and self.is_contiguous() and flat.shape[0] == _sh.numel(self._shape):
             return flat.reshape(self._shape)
@@ -823,3 +848,6 @@ def _basic_index(t: Tensor, index) -> Tensor:
             offset += (i % size) * strides[dim]
             del shape[dim], strides[dim]
     return t._view(shape, strides, offset)
+
+
+from .registry import OPS as _OPS, get as _get_op  # noqa: E402  (registry imports tensor lazily only)
