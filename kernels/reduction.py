@@ -111,7 +111,7 @@ def _reduce(op: Op, x: Tensor, dim, keepdim: bool = False, dtype=None) -> Tensor
     cast_first = dtype is not None and out_dtype is not x.dtype and not np.can_cast(x.dtype.np, out_dtype.np, "safe")
     kept = tuple(s for i, s in enumerate(x.shape) if i not in dims)
     shape = tuple(1 if i in dims else s for i, s in enumerate(x.shape)) if keepdim else kept
-    if backends.for_device(x.device) == "reference":
+    if x._storage.device.type == "cpu" and backends.current() == "reference":
         return _run_reference(op, x, dims, shape, out_dtype, out_dtype if cast_first else None)
     src = call("cast", x, out_dtype) if cast_first else x
     out = Tensor._empty(kept, out_dtype, x.device)
@@ -120,13 +120,16 @@ def _reduce(op: Op, x: Tensor, dim, keepdim: bool = False, dtype=None) -> Tensor
 
 
 def _run_reference(op: Op, x: Tensor, dims, shape, out_dtype: DType, cast: DType | None) -> Tensor:
-    a = x.numpy()
+    a = x._np()
     if cast is not None:
         a = a.astype(cast.np)
     acc = _acc_dtype(out_dtype if op.attrs["kind"] in SUMS else x.dtype)
     with np.errstate(all="ignore"):
         r = np.asarray(op.reference(a.astype(acc.np, copy=False), dims))
-    return Tensor._from_array(np.array(r.reshape(shape), dtype=out_dtype.np), out_dtype)
+    r = r.reshape(shape).astype(out_dtype.np, copy=False)
+    if np.may_share_memory(r, a) or not r.flags.c_contiguous:
+        r = np.array(r, order="C")  # the result must own its memory
+    return Tensor._wrap(r, out_dtype)
 
 
 def sum_mean(op: Op, input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False, *,
@@ -172,7 +175,7 @@ def argmax_argmin(op: Op, input: Tensor, dim: int | None = None, keepdim: bool =
 # ----------------------------------------------------------------------------------------------
 
 def _ref_sum(a: np.ndarray, dims) -> np.ndarray:
-    return np.sum(a, axis=dims)
+    return np.add.reduce(a, axis=dims)
 
 
 def _ref_mean(a: np.ndarray, dims) -> np.ndarray:
