@@ -379,12 +379,8 @@ for _name, _ufunc in [("eq", np.equal), ("ne", np.not_equal), ("lt", np.less), (
 
 
 def _ref_clamp(a, lo=None, hi=None):
-    # np.maximum/np.minimum propagate NaN, as clamp must; min > max gives max, as in PyTorch.
-    r = a if lo is None else np.maximum(a, lo)
-    if hi is None:
-        return r
-    reuse = r is not a and np.broadcast_shapes(r.shape, np.shape(hi)) == r.shape
-    return np.minimum(r, hi, out=r if reuse else None)
+    # np.clip propagates NaN, as clamp must, and gives max when min > max, as PyTorch does.
+    return np.clip(a, lo, hi)
 
 
 def _clamp_plan(compute, params):
@@ -462,12 +458,11 @@ def _copy_frontend(op: Op, dst: Tensor, src):
     if not isinstance(dst, Tensor):
         raise ArgumentError("copy_: the destination must be a Tensor")
     if isinstance(src, Tensor):
-        broadcast_shapes(dst.shape, src.shape)  # raises a ShapeError naming both shapes
-        if broadcast_shapes(dst.shape, src.shape) != dst.shape:
+        if src._shape != dst._shape and broadcast_shapes(dst._shape, src._shape) != dst._shape:
             raise ShapeError(f"copy_: source of shape {list(src.shape)} cannot be broadcast to {list(dst.shape)}")
     else:
         src = scalar_tensor(src, dst.dtype, dst.device)
-    if backends.for_device(dst.device) == "reference":
+    if dst._storage.device.type == "cpu" and backends.current() == "reference":
         np.copyto(dst._np(), src._np(), casting="unsafe")
         dst._bump_version()
         return dst

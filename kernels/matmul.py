@@ -78,9 +78,9 @@ def _check_operands(op: Op, a, b, out) -> None:
     for what, x in (("input", a), ("other", b)):
         if not isinstance(x, Tensor):
             raise SignatureError(f"{op.name}(): argument {what!r} must be a Tensor, not {type(x).__name__}")
-    if a.device != b.device:
+    if a._storage.device is not b._storage.device and a.device != b.device:
         raise DeviceError(f"{op.name}: expected both operands on one device, got {a.device} and {b.device}")
-    if a.dtype != b.dtype:
+    if a._dtype is not b._dtype:
         raise DTypeError(f"{op.name}: expected both operands to have the same dtype, "
                          f"got {a.dtype.name} and {b.dtype.name}")
     if a.dtype not in op.dtypes:
@@ -101,10 +101,10 @@ def _check_out(op: Op, out: Tensor, shape: tuple, a: Tensor) -> None:
 
 def _product(op: Op, a, b, out: Tensor | None) -> Tensor:
     _check_operands(op, a, b, out)
-    batch, M, K, N, shape = plan(op.name, a.shape, b.shape)
+    batch, M, K, N, shape = plan(op.name, a._shape, b._shape)
     if out is not None:
         _check_out(op, out, shape, a)
-    if backends.for_device(a.device) == "reference":
+    if a._storage.device.type == "cpu" and backends.current() == "reference":
         return _run_reference(op, a, b, out)
     target = out if out is not None else Tensor._empty(shape, a.dtype, a.device)
     # Batched views of the three operands: unit dims for 1-D operands, stride 0 on broadcast dims.
@@ -120,10 +120,11 @@ def _product(op: Op, a, b, out: Tensor | None) -> Tensor:
 
 def _run_reference(op: Op, a: Tensor, b: Tensor, out: Tensor | None) -> Tensor:
     compute = np.float32 if a.dtype in HALVES else a.dtype.np
-    r = np.asarray(op.reference(a.numpy().astype(compute, copy=False), b.numpy().astype(compute, copy=False)))
+    r = np.asarray(op.reference(a._np().astype(compute, copy=False), b._np().astype(compute, copy=False)))
     if out is None:
-        return Tensor._from_array(r.astype(a.dtype.np, copy=False), a.dtype)
-    np.copyto(out.numpy(), r, casting="unsafe")
+        r = r.astype(a.dtype.np, copy=False)
+        return Tensor._wrap(r, a.dtype) if r.flags.c_contiguous else Tensor._from_array(r, a.dtype)
+    np.copyto(out._np(), r, casting="unsafe")
     out._bump_version()
     return out
 
