@@ -159,11 +159,7 @@ def _run_reference(op, operands, params, compute, result, shape, out):
     keep = op.attrs["keep_dtype"]  # operands used as they are (where's bool condition)
     arrays = [None if x is None else x._np() if i in keep else _as_array(x, np_compute)
               for i, x in enumerate(operands)]
-    if np_compute.kind == "f":  # PyTorch does not warn on inf/NaN results; NumPy would
-        with np.errstate(all="ignore"):
-            r = op.reference(*arrays, **params)
-    else:
-        r = op.reference(*arrays, **params)
+    r = backends.run_reference(op.reference, *arrays, **params)
     if type(r) is not np.ndarray:
         r = np.asarray(r)  # ufuncs return NumPy scalars for 0-d inputs
     if r.shape != shape:

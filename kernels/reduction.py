@@ -124,8 +124,7 @@ def _run_reference(op: Op, x: Tensor, dims, shape, out_dtype: DType, cast: DType
     if cast is not None:
         a = a.astype(cast.np)
     acc = _acc_dtype(out_dtype if op.attrs["kind"] in SUMS else x.dtype)
-    with np.errstate(all="ignore"):
-        r = np.asarray(op.reference(a.astype(acc.np, copy=False), dims))
+    r = np.asarray(backends.run_reference(op.reference, a.astype(acc.np, copy=False), dims))
     r = r.reshape(shape).astype(out_dtype.np, copy=False)
     if np.may_share_memory(r, a) or not r.flags.c_contiguous:
         r = np.array(r, order="C")  # the result must own its memory
