@@ -10,6 +10,8 @@ use TF32 tensor cores on the GPU: faster, with ~1e-3 relative error.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from neurarust import autotune, backends
@@ -38,17 +40,20 @@ def _fmt(shape) -> str:
 
 
 def _check_ranks(name: str, a: tuple, b: tuple) -> None:
-    both = f"got shapes {_fmt(a)} and {_fmt(b)}"
+    def both() -> str:
+        return f"got shapes {_fmt(a)} and {_fmt(b)}"
+
     if name == "mm" and (len(a) != 2 or len(b) != 2):
-        raise ShapeError(f"mm: {OPERANDS[name]} must be 2-D matrices, {both}")
+        raise ShapeError(f"mm: {OPERANDS[name]} must be 2-D matrices, {both()}")
     if name == "bmm" and (len(a) != 3 or len(b) != 3):
-        raise ShapeError(f"bmm: {OPERANDS[name]} must be 3-D tensors, {both}")
+        raise ShapeError(f"bmm: {OPERANDS[name]} must be 3-D tensors, {both()}")
     if name == "bmm" and a[0] != b[0]:
-        raise ShapeError(f"bmm: {OPERANDS[name]} must have the same batch size, {both}")
+        raise ShapeError(f"bmm: {OPERANDS[name]} must have the same batch size, {both()}")
     if len(a) == 0 or len(b) == 0:
-        raise ShapeError(f"{name}: both arguments need at least 1 dim, {both}")
+        raise ShapeError(f"{name}: both arguments need at least 1 dim, {both()}")
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of the shapes, asked on every call
 def plan(name: str, a: tuple, b: tuple) -> tuple[tuple, int, int, int, tuple]:
     """``(batch, M, K, N, out_shape)`` of ``name(a, b)`` for operand shapes ``a`` and ``b``.
 
