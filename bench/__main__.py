@@ -21,7 +21,8 @@ from pathlib import Path  # noqa: E402
 from typing import Sequence  # noqa: E402
 
 from bench import suites  # noqa: E402
-from bench.harness import Context, atomic_write, machine_info, render_markdown  # noqa: E402
+from bench.harness import Context, machine_info, render_markdown  # noqa: E402
+from neurarust import atomic  # noqa: E402
 
 DEFAULT_MD = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
@@ -58,9 +59,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     md = render_markdown(machine, results, INTRO)
     print(md)
     if args.md:
-        atomic_write(args.md, md)
+        atomic.write_text(args.md, md)
     if args.json:
-        atomic_write(args.json, json.dumps(doc, indent=1, default=str) + "\n")
+        atomic.write_text(args.json, json.dumps(doc, indent=1, default=str) + "\n")
     return doc
 
 

@@ -20,13 +20,14 @@ import math
 import os
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
+
+from neurarust import atomic
 
 TARGET_NS = 2_000_000      # one batch of calls: ~2 ms, inside the 1-5 ms the timer resolves well
 MAX_BATCH = 1_000_000
@@ -267,21 +268,6 @@ def machine_info() -> dict:
 # ----------------------------------------------------------------------------------------------
 # Output
 # ----------------------------------------------------------------------------------------------
-
-def atomic_write(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, so that a reader
-    never sees half a file and an interrupted run leaves the old one."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
 
 def fmt_time(ns: float | None) -> str:
     if ns is None:

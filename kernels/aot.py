@@ -30,6 +30,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from neurarust import atomic
+
 PACKAGE = "neurarust.kernels"
 KERNELS_DIR = Path(__file__).resolve().parent
 # Libraries of @triton.jit helper functions with no kernel of their own: the elementwise specs
@@ -271,20 +273,6 @@ def render_table(results: list[Result], versions: str, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Replace ``path`` in one step, so a reader never sees half a table."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def summary(results: list[Result], seconds: float) -> str:
     compiled = [r for r in results if r.error is None]
     failed = [r for r in results if not r.ok]
@@ -313,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAIL {r.module}:{r.name} sm_{r.arch}: {'; '.join(r.failures)}", file=sys.stderr)
     if args.table:
         command = "python -m neurarust.kernels.aot --arch " + " ".join(map(str, args.arch)) + f" --table {args.table}"
-        write_atomic(args.table, render_table(results, versions, command))
+        atomic.write_text(args.table, render_table(results, versions, command))
     print(summary(results, seconds))
     return 1 if any(not r.ok for r in results) else 0
 

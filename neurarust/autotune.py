@@ -24,10 +24,11 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import threading
 import warnings
 from typing import Callable, Iterator
+
+from . import atomic
 
 try:
     import fcntl
@@ -146,18 +147,8 @@ def _locked(path: str) -> Iterator[None]:
 
 
 def _write_atomically(path: str, entries: dict[str, dict]) -> None:
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tune-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"version": FORMAT_VERSION, "entries": entries}, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    text = json.dumps({"version": FORMAT_VERSION, "entries": entries}, indent=1, sort_keys=True)
+    atomic.write_text(path, text)
 
 
 def _entries(path: str) -> dict[str, dict]:

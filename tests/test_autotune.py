@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from neurarust import autotune
+from neurarust import atomic, autotune
 from neurarust.registry import TuneSpec
 
 SPEC = TuneSpec(configs=[{"BLOCK": 32}, {"BLOCK": 64}, {"BLOCK": 128}], default={"BLOCK": 32})
@@ -108,11 +108,10 @@ def test_failed_write_leaves_the_old_file_and_no_temp_file(cache, monkeypatch):
     _tune(FakeGPU())
     before = cache.read_text()
 
-    def dump_then_fail(obj, f, **kw):
-        f.write('{"entries": {')
+    def fail(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr(autotune.json, "dump", dump_then_fail)
+    monkeypatch.setattr(atomic.os, "fsync", fail)  # the temp file is half written when this fails
     with pytest.warns(autotune.TuneCacheWarning, match="disk full"):
         _tune(FakeGPU(), "kernel v2")
     assert cache.read_text() == before

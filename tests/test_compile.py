@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from neurarust import atomic
+
 from neurarust.kernels import aot
 from neurarust.kernels.aot import Result, check
 
@@ -127,7 +129,7 @@ def test_compile_error_and_unknown_arch_fail():
 def test_table_marks_failures_and_parses_back(tmp_path):
     results = [_fake(), _fake(arch=80, spill_stores=8, spill_loads=8), _fake(name="<aot_specs>", arch=0, error="x|y")]
     path = tmp_path / "t.md"
-    aot.write_atomic(path, aot.render_table(results, "triton X", "cmd"))
+    atomic.write_text(path, aot.render_table(results, "triton X", "cmd"))
     assert [p.name for p in tmp_path.iterdir()] == ["t.md"]  # no temp file left behind
     rows = _parse_table(path.read_text())
     assert [r["status"] for r in rows][0] == "ok"
