@@ -39,25 +39,24 @@ def _erfc_continued_fraction(x: np.ndarray) -> np.ndarray:
     return np.exp(-x * x) / np.sqrt(np.pi) / (x + tail)
 
 
+def _of_abs(x: np.ndarray, split: float, below, above) -> np.ndarray:
+    """``below(|x|)`` where |x| < split, else ``above(|x|)``; each side sees only its own range."""
+    ax = np.abs(x)
+    with np.errstate(all="ignore"):
+        return np.where(ax < split, below(np.minimum(ax, split)), above(np.maximum(ax, split)))
+
+
 def erfc(x) -> np.ndarray:
     """Complementary error function, accurate in the far tail (no 1 - erf cancellation)."""
     x = np.asarray(x, dtype=np.float64)
-    ax = np.abs(x)
-    with np.errstate(all="ignore"):
-        big = _erfc_continued_fraction(np.maximum(ax, _ERFC_CF_FROM))
-        small = 1.0 - _erf_series(np.minimum(ax, _ERFC_CF_FROM))
-    pos = np.where(ax < _ERFC_CF_FROM, small, big)
+    pos = _of_abs(x, _ERFC_CF_FROM, lambda a: 1.0 - _erf_series(a), _erfc_continued_fraction)
     return np.where(np.isnan(x), x, np.where(x < 0, 2.0 - pos, pos))
 
 
 def erf(x) -> np.ndarray:
     """Error function erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt; NaN stays NaN, erf(±inf) = ±1."""
     x = np.asarray(x, dtype=np.float64)
-    ax = np.abs(x)
-    with np.errstate(all="ignore"):
-        small = _erf_series(np.minimum(ax, _SERIES_LIMIT))
-        big = 1.0 - _erfc_continued_fraction(np.maximum(ax, _SERIES_LIMIT))
-    pos = np.where(ax < _SERIES_LIMIT, small, big)
+    pos = _of_abs(x, _SERIES_LIMIT, _erf_series, lambda a: 1.0 - _erfc_continued_fraction(a))
     return np.where(np.isnan(x), x, np.copysign(pos, x))
 
 
