@@ -7,6 +7,8 @@ or the kernel.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from neurarust import backends
@@ -14,6 +16,7 @@ from neurarust import dtype as _dt
 from neurarust.creation import scalar_tensor
 from neurarust.dtype import DType
 from neurarust.errors import ArgumentError, DeviceError, DTypeError, ShapeError, SignatureError
+from neurarust.overlap import check_out
 from neurarust.registry import ErrorInput, Op, Sample, register
 from neurarust.shape import broadcast_shapes
 from neurarust.tensor import Tensor
@@ -94,7 +97,7 @@ def _cached_result_dtypes(op: Op, operands, params: dict) -> tuple[DType, DType]
         return _result_dtypes(op, operands, params)
     key = [_dt.get_default_dtype()]
     for x in operands:
-        key.append((x._dtype, not x._shape) if type(x) is Tensor else type(x))
+        key.append((x._dtype, not x._shape) if isinstance(x, Tensor) else type(x))
     key = tuple(key)
     cache = op.attrs["dtype_cache"]
     hit = cache.get(key)
@@ -142,6 +145,7 @@ def elementwise(op: Op, *args, out: Tensor | None = None, **kwargs):
         shape = broadcast_shapes(*(t._shape for t in tensors))
     if out is not None:
         _check_out(op, out, shape, result, device)
+        check_out(op.inplace if out is operands[0] and op.inplace else op.name, out, tensors)
     if device.type == "cpu" and backends.current() == "reference":
         return _run_reference(op, operands, params, compute, result, shape, out)
     return _run_triton(op, operands, params, compute, result, shape, out, device)
@@ -236,8 +240,25 @@ def _binary_errors():
     yield ErrorInput(Sample((np.ones((2, 3)), np.ones((4,)))), ValueError, "broadcast")
 
 
+def _alpha_samples(d):
+    yield from S.binary(d)
+    if d is not _dt.bool_:
+        yield Sample((S.values(d, (4,)), S.values(d, (4,), 1)), {"alpha": 2 if d.kind != "f" else 0.5}, "alpha")
+
+
+def _alpha_errors():
+    yield from _binary_errors()
+    yield ErrorInput(Sample((np.array([1, 2]), np.array([1, 2])), {"alpha": 0.5}), TypeError, "alpha")
+
+
 def _alpha_plan(base):
     return lambda compute, params: (base, ()) if params["alpha"] == 1 else (f"{base}_alpha", (params["alpha"],))
+
+
+def _check_alpha(operands, params, compute):
+    alpha = params["alpha"]
+    if not compute.is_floating_point and isinstance(alpha, float) and not alpha.is_integer():
+        raise DTypeError(f"alpha {alpha!r} must be an integer for {compute} inputs (floats need a floating input)")
 
 
 def _ref_add(a, b, alpha=1):
@@ -249,10 +270,11 @@ def _ref_sub(a, b, alpha=1):
 
 
 elementwise_op("add", reference=_ref_add, fn=_alpha_plan("add"), operands=("input", "other"),
-               params={"alpha": 1}, dtypes=ALL, samples=lambda d: S.binary(d), errors=_binary_errors)
+               params={"alpha": 1}, dtypes=ALL, samples=lambda d: _alpha_samples(d), errors=_alpha_errors,
+               check=_check_alpha)
 elementwise_op("sub", reference=_ref_sub, fn=_alpha_plan("sub"), operands=("input", "other"),
-               params={"alpha": 1}, dtypes=NUMERIC, samples=lambda d: S.binary(d),
-               errors=_no_bool_errors("sub"))
+               params={"alpha": 1}, dtypes=NUMERIC, samples=lambda d: _alpha_samples(d),
+               errors=_no_bool_errors("sub"), check=_check_alpha)
 elementwise_op("mul", reference=np.multiply, fn="mul", operands=("input", "other"), dtypes=ALL,
                samples=lambda d: S.binary(d), errors=_binary_errors)
 
@@ -318,7 +340,10 @@ for _name, _ref, _positive in [("exp", np.exp, False), ("log", np.log, True), ("
 
 def _ref_relu(a):
     # NumPy vectorises max against an array, not a scalar; the scalar form wins only on tiny inputs.
-    return np.maximum(a, a.dtype.type(0) if a.size < 4096 else np.zeros_like(a))
+    r = np.asarray(np.maximum(a, a.dtype.type(0) if a.size < 4096 else np.zeros_like(a)))
+    if a.dtype.kind == "f":
+        np.copyto(r, a, where=(a == 0))  # relu(-0.0) is -0.0 in PyTorch; max(-0.0, 0) is +0.0
+    return r
 
 
 elementwise_op("relu", reference=_ref_relu, fn="relu", samples=S.unary, dtypes=NUMERIC)
@@ -334,7 +359,7 @@ def _ref_pow(a, b):
 
 def _pow_check(operands, params, compute):
     exponent = operands[1]
-    if compute.kind in "iu" and isinstance(exponent, int) and exponent < 0:
+    if compute.kind in "iu" and isinstance(exponent, numbers.Integral) and exponent < 0:
         raise ArgumentError("pow: integers to negative integer powers are not allowed")
 
 
@@ -344,6 +369,8 @@ def _pow_samples(d):
         yield Sample((S.values(d, (6,), 3), np.array([2.0, 3.0, -1.0, 0.0, 0.5, -2.0])), name="integer_exponents")
     else:
         yield from S.binary(d, positive_rhs=True, scalar=3)
+        if d.kind == "i":
+            yield Sample((np.array([2, -1, 1, -1, 3, 0]), np.array([-1, -3, -2, -2, 0, 2])), name="negative_exponents")
 
 
 elementwise_op("pow", reference=_ref_pow, fn=lambda c, p: ("pow" if c.is_floating_point else "ipow", ()),
@@ -380,10 +407,6 @@ def _ref_clamp(a, lo=None, hi=None):
     return np.clip(a, lo, hi)
 
 
-def _clamp_plan(compute, params):
-    return "clamp", ()
-
-
 def _clamp_check(operands, params, compute):
     if operands[1] is None and operands[2] is None:
         raise ArgumentError("clamp: at least one of 'min' or 'max' must not be None")
@@ -405,11 +428,15 @@ def _clamp_samples(d):
     yield Sample((S.values(d, (5,), 1),), {"min": 0}, "min_only")
     yield Sample((S.values(d, (5,), 2),), {"max": 1}, "max_only")
     yield Sample((S.values(d, (5,), 3),), {"min": 2, "max": 1}, "min_above_max")
+    yield Sample((S.values(d, (3, 4), 4),), {"min": S.values(d, (4,), 5), "max": S.values(d, (3, 1), 6, low=1.0)},
+                 "tensor_bounds")
     if d.kind == "f":
         yield Sample((S.SPECIALS.copy(),), {"min": -1.0, "max": 1.0}, "specials")
+        yield Sample((S.values(d, (4,)),), {"min": float("nan")}, "nan_min")
+        yield Sample((S.values(d, (4,)),), {"max": float("nan")}, "nan_max")
 
 
-_clamp = elementwise_op("clamp", reference=_ref_clamp, fn=_clamp_plan, operands=("input", "min", "max"),
+_clamp = elementwise_op("clamp", reference=_ref_clamp, fn="clamp", operands=("input", "min", "max"),
                         dtypes=NUMERIC, samples=_clamp_samples,
                         errors=lambda: [ErrorInput(Sample((np.ones(2),)), ValueError, "at least one")])
 _clamp.frontend = _clamp_frontend
@@ -457,6 +484,7 @@ def _copy_frontend(op: Op, dst: Tensor, src):
     if isinstance(src, Tensor):
         if src._shape != dst._shape and broadcast_shapes(dst._shape, src._shape) != dst._shape:
             raise ShapeError(f"copy_: source of shape {list(src.shape)} cannot be broadcast to {list(dst.shape)}")
+        check_out("copy_", dst, (src,))
     else:
         src = scalar_tensor(src, dst.dtype, dst.device)
     if dst._storage.device.type == "cpu" and backends.current() == "reference":
@@ -484,9 +512,9 @@ _copy.frontend = _copy_frontend
 
 def _fill_frontend(op: Op, dst: Tensor, value):
     if isinstance(value, Tensor):
-        if value.numel() != 1:
-            raise ShapeError(f"fill_ expects a 0-d tensor or a number, got shape {list(value.shape)}")
-        value = value.item()
+        if value.ndim != 0:
+            raise ShapeError(f"fill_ only supports a 0-d value tensor, got shape {list(value.shape)}")
+        return _copy_frontend(_copy, dst, value.to(dst.device))  # no .item(): no host sync on CUDA
     return _copy_frontend(_copy, dst, scalar_tensor(value, dst.dtype, dst.device))
 
 

@@ -68,8 +68,7 @@ def pow(x, y):
     r = tl.where((x < 0) & ~y_is_int & (ax != float("inf")), float("nan"), r)
     # x == ±0: sign kept for odd integer y.
     zero_r = tl.where(y < 0, float("inf"), 0.0)
-    zero_r = tl.where(_is_odd_integer(y) & (x < 0), -zero_r, zero_r)
-    zero_r = tl.where(_is_odd_integer(y) & (x == 0) & (1.0 / x < 0), -zero_r, zero_r)
+    zero_r = tl.where(_is_odd_integer(y) & (1.0 / x < 0), -zero_r, zero_r)  # 1 / -0.0 = -inf
     r = tl.where(x == 0, zero_r, r)
     # x == -inf
     ninf_r = tl.where(y < 0, 0.0, float("inf"))

@@ -72,7 +72,7 @@ def div_floor_float(a, b, c):
     q = tl.where((r != 0) & ((b < 0) != (r < 0)), q - 1.0, q)
     fq = tl.floor(q)
     fq = tl.where(q - fq > 0.5, fq + 1.0, fq)
-    fq = tl.where(q == 0, tl.where(a / b < 0, -0.0, 0.0), fq)
+    fq = tl.where(q == 0, (a / b) * 0.0, fq)  # a zero quotient keeps the sign of a / b
     return tl.where(b == 0, a / b, fq)
 
 
@@ -149,8 +149,9 @@ def where(a, b, c):
 
 @triton.jit
 def clamp(a, b, c):
-    lo = tl.where(a < b, b, a)
-    hi = tl.where(lo > c, c, lo)
+    # A NaN input or NaN bound gives NaN, as in PyTorch.
+    lo = tl.where((a < b) | (b != b), b, a)
+    hi = tl.where((lo > c) | (c != c), c, lo)
     return tl.where(a != a, a, hi)
 
 

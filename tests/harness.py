@@ -142,8 +142,12 @@ def assert_close(actual, expected, op: Op, dtype, sample: Sample, what: str) -> 
         a_np, e_np = as_numpy(a), as_numpy(e)
         assert a_np.shape == e_np.shape, f"{op.name}[{sample.name}] {what}: shape {a_np.shape} != {e_np.shape}"
         if a_np.dtype.kind in "fc" or e_np.dtype.kind in "fc":
-            np.testing.assert_allclose(a_np.astype(np.float64), e_np.astype(np.float64), rtol=rtol, atol=atol,
-                                       equal_nan=True, err_msg=f"{op.name}[{sample.name}] {dtype.name}: {what}")
+            a64, e64 = a_np.astype(np.float64), e_np.astype(np.float64)
+            np.testing.assert_allclose(a64, e64, rtol=rtol, atol=atol, equal_nan=True,
+                                       err_msg=f"{op.name}[{sample.name}] {dtype.name}: {what}")
+            zeros = (e64 == 0) & (a64 == 0)  # assert_allclose cannot see the sign of zero
+            np.testing.assert_array_equal(np.signbit(a64[zeros]), np.signbit(e64[zeros]),
+                                          err_msg=f"{op.name}[{sample.name}] {dtype.name}: {what}: sign of zero")
         else:
             np.testing.assert_array_equal(a_np, e_np, err_msg=f"{op.name}[{sample.name}] {dtype.name}: {what}")
 

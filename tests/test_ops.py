@@ -28,7 +28,12 @@ def test_triton_kernel_matches_float64_reference(op, dtype):
             assert sum(nr.backends.launch_counts.values()) > before, f"{op.name}[{sample.name}]: no kernel ran"
 
 
-@pytest.mark.parametrize("op,dtype", CASES)
+# Only where the reference computes in a narrower type than its float64 evaluation: elsewhere the
+# two are the same computation.
+NARROW_FLOAT_CASES = [c for c in CASES if c.values[1] in (nr.float32, nr.float16, nr.bfloat16)]
+
+
+@pytest.mark.parametrize("op,dtype", NARROW_FLOAT_CASES)
 def test_reference_matches_float64_reference(op, dtype):
     for sample in op.samples(dtype):
         got = H.nr_call(op, sample, dtype, "reference")
