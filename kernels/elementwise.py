@@ -209,7 +209,7 @@ def _fixed(fn: str):
 
 def elementwise_op(name: str, *, reference, fn, operands=("input",), params=None, promote="same",
                    dtypes=NUMERIC, samples, errors=lambda: (), optional=(), inplace=True, method=True,
-                   public=True, torch=None, check=None, tolerances=None, keep_dtype=()) -> Op:
+                   public=True, torch=None, check=None, tolerances=None, keep_dtype=(), doc="") -> Op:
     """Register an elementwise op (see the module docstring for what each field means)."""
     attrs = {"operands": operands, "params": params or {}, "promote": promote, "optional": optional,
              "plan": fn if callable(fn) else _fixed(fn), "public": public, "keep_dtype": keep_dtype,
@@ -221,8 +221,15 @@ def elementwise_op(name: str, *, reference, fn, operands=("input",), params=None
         dtypes=tuple(dtypes), samples=samples, error_inputs=errors, method=method,
         inplace=f"{name}_" if inplace and method else None, torch_name=torch or name, attrs=attrs,
         tolerances=tolerances or {},
-        cost=_elementwise_cost,
+        cost=_elementwise_cost, doc=doc,
     ))
+
+
+def _doc(signature: str, summary: str, example: str, result: str) -> str:
+    """An op's docstring: signature, what it computes, and a runnable example."""
+    return (f"{signature} -> Tensor\n\n{summary}\nBroadcasts and promotes dtypes as PyTorch does; "
+            f"``out=`` and the in-place method write into an existing tensor.\n\n"
+            f"    >>> import neurarust as nr\n    >>> {example}\n    {result}\n")
 
 
 def _unary_errors(name):
@@ -269,13 +276,16 @@ def _ref_sub(a, b, alpha=1):
     return a - b if alpha == 1 else a - b * np.asarray(alpha, dtype=a.dtype)
 
 
-elementwise_op("add", reference=_ref_add, fn=_alpha_plan("add"), operands=("input", "other"),
+elementwise_op("add", doc=_doc("add(input, other, *, alpha=1, out=None)", "``input + alpha * other``.", "nr.add(nr.tensor([1.0, 2.0]), nr.tensor([3.0, 4.0]), alpha=2).tolist()", "[7.0, 10.0]"),
+               reference=_ref_add, fn=_alpha_plan("add"), operands=("input", "other"),
                params={"alpha": 1}, dtypes=ALL, samples=lambda d: _alpha_samples(d), errors=_alpha_errors,
                check=_check_alpha)
-elementwise_op("sub", reference=_ref_sub, fn=_alpha_plan("sub"), operands=("input", "other"),
+elementwise_op("sub", doc=_doc("sub(input, other, *, alpha=1, out=None)", "``input - alpha * other``.", "nr.sub(nr.tensor([5, 6]), 1).tolist()", "[4, 5]"),
+               reference=_ref_sub, fn=_alpha_plan("sub"), operands=("input", "other"),
                params={"alpha": 1}, dtypes=NUMERIC, samples=lambda d: _alpha_samples(d),
                errors=_no_bool_errors("sub"), check=_check_alpha)
-elementwise_op("mul", reference=np.multiply, fn="mul", operands=("input", "other"), dtypes=ALL,
+elementwise_op("mul", doc=_doc("mul(input, other, *, out=None)", "``input * other``.", "nr.mul(nr.tensor([1.5, 2.0]), 2).tolist()", "[3.0, 4.0]"),
+               reference=np.multiply, fn="mul", operands=("input", "other"), dtypes=ALL,
                samples=lambda d: S.binary(d), errors=_binary_errors)
 
 
@@ -320,22 +330,32 @@ def _div_samples(d):
             yield Sample((np.array([-7, 7, -7, 7, 0]), np.array([2, -2, -2, 2, 3])), {"rounding_mode": mode}, f"signs_{mode}")
 
 
-elementwise_op("div", reference=_ref_div, fn=_div_plan, operands=("input", "other"),
+elementwise_op("div", doc=_doc("div(input, other, *, rounding_mode=None, out=None)", "``input / other``; ``rounding_mode`` 'trunc' or 'floor' rounds the quotient (integers stay integers).", "nr.div(nr.tensor([-7, 7]), 2, rounding_mode='floor').tolist()", "[-4, 3]"),
+               reference=_ref_div, fn=_div_plan, operands=("input", "other"),
                params={"rounding_mode": None}, dtypes=NUMERIC, check=_div_check,
                promote=lambda p: "float" if p.get("rounding_mode") is None else "same",
                samples=_div_samples,
                errors=lambda: [ErrorInput(Sample((np.ones(2), np.ones(2)), {"rounding_mode": "round"}), ValueError, "rounding_mode")])
 
-elementwise_op("neg", reference=np.negative, fn="neg", samples=S.unary, dtypes=NUMERIC,
+elementwise_op("neg", doc=_doc("neg(input, *, out=None)", "``-input``.", "nr.neg(nr.tensor([1, -2])).tolist()", "[-1, 2]"),
+               reference=np.negative, fn="neg", samples=S.unary, dtypes=NUMERIC,
                errors=lambda: [ErrorInput(Sample((np.array([True]),)), TypeError, "neg")])
-elementwise_op("abs", reference=np.abs, fn="abs", samples=S.unary, dtypes=NUMERIC)
+elementwise_op("abs", doc=_doc("abs(input, *, out=None)", "``|input|``.", "nr.abs(nr.tensor([-1.5, 2.0])).tolist()", "[1.5, 2.0]"),
+               reference=np.abs, fn="abs", samples=S.unary, dtypes=NUMERIC)
 
 _FLOAT_TOL = {_dt.float32: (2e-6, 1e-5)}
-for _name, _ref, _positive in [("exp", np.exp, False), ("log", np.log, True), ("sqrt", np.sqrt, True),
-                               ("rsqrt", lambda a: 1 / np.sqrt(a), True),
-                               ("sigmoid", lambda a: 1 / (1 + np.exp(-a)), False), ("tanh", np.tanh, False)]:
+for _name, _ref, _positive, _math, _example in [
+        ("exp", np.exp, False, "``e ** input``", "[1.0, 2.7183]"),
+        ("log", np.log, True, "the natural logarithm", "[-inf, 0.0]"),
+        ("sqrt", np.sqrt, True, "the square root", "[0.0, 1.0]"),
+        ("rsqrt", lambda a: 1 / np.sqrt(a), True, "``1 / sqrt(input)``", "[inf, 1.0]"),
+        ("sigmoid", lambda a: 1 / (1 + np.exp(-a)), False, "``1 / (1 + exp(-input))``", "[0.5, 0.7311]"),
+        ("tanh", np.tanh, False, "the hyperbolic tangent", "[0.0, 0.7616]")]:
     elementwise_op(_name, reference=_ref, fn=_name, promote="float", dtypes=ALL, tolerances=_FLOAT_TOL,
-                   samples=(lambda p: lambda d: S.unary(d, positive=p))(_positive), errors=_unary_errors(_name))
+                   samples=(lambda p: lambda d: S.unary(d, positive=p))(_positive), errors=_unary_errors(_name),
+                   doc=_doc(f"{_name}(input, *, out=None)", f"{_math[0].upper()}{_math[1:]} of each element "
+                            f"(integers give the default float dtype).",
+                            f"[round(v, 4) for v in nr.{_name}(nr.tensor([0.0, 1.0])).tolist()]", _example))
 
 
 def _ref_relu(a):
@@ -346,7 +366,8 @@ def _ref_relu(a):
     return r
 
 
-elementwise_op("relu", reference=_ref_relu, fn="relu", samples=S.unary, dtypes=NUMERIC)
+elementwise_op("relu", doc=_doc("relu(input, *, out=None)", "``max(input, 0)``; NaN stays NaN.", "nr.relu(nr.tensor([-1.0, 2.0])).tolist()", "[0.0, 2.0]"),
+               reference=_ref_relu, fn="relu", samples=S.unary, dtypes=NUMERIC)
 
 
 def _ref_pow(a, b):
@@ -373,14 +394,17 @@ def _pow_samples(d):
             yield Sample((np.array([2, -1, 1, -1, 3, 0]), np.array([-1, -3, -2, -2, 0, 2])), name="negative_exponents")
 
 
-elementwise_op("pow", reference=_ref_pow, fn=lambda c, p: ("pow" if c.is_floating_point else "ipow", ()),
+elementwise_op("pow", doc=_doc("pow(input, exponent, *, out=None)", "``input ** exponent`` with C99's special cases; integers wrap on overflow.", "nr.pow(nr.tensor([2, 3]), 3).tolist()", "[8, 27]"),
+               reference=_ref_pow, fn=lambda c, p: ("pow" if c.is_floating_point else "ipow", ()),
                operands=("input", "exponent"), dtypes=NUMERIC, samples=_pow_samples, check=_pow_check,
                tolerances={_dt.float32: (1e-5, 1e-5), _dt.float64: (1e-7, 1e-7)},
                errors=lambda: [ErrorInput(Sample((np.array([2, 3]), -1)), ValueError, "negative integer powers")])
 
-elementwise_op("maximum", reference=np.maximum, fn="maximum", operands=("input", "other"), dtypes=ALL,
+elementwise_op("maximum", doc=_doc("maximum(input, other, *, out=None)", "The larger of each pair; NaN wins.", "nr.maximum(nr.tensor([1.0, 5.0]), nr.tensor([3.0, 2.0])).tolist()", "[3.0, 5.0]"),
+               reference=np.maximum, fn="maximum", operands=("input", "other"), dtypes=ALL,
                samples=lambda d: S.binary(d, scalar=None), errors=_binary_errors)
-elementwise_op("minimum", reference=np.minimum, fn="minimum", operands=("input", "other"), dtypes=ALL,
+elementwise_op("minimum", doc=_doc("minimum(input, other, *, out=None)", "The smaller of each pair; NaN wins.", "nr.minimum(nr.tensor([1.0, 5.0]), nr.tensor([3.0, 2.0])).tolist()", "[1.0, 2.0]"),
+               reference=np.minimum, fn="minimum", operands=("input", "other"), dtypes=ALL,
                samples=lambda d: S.binary(d, scalar=None), errors=_binary_errors)
 
 
@@ -392,14 +416,19 @@ def _where_samples(d):
     yield Sample((np.zeros((0, 2), bool), S.values(d, (0, 2), 5), S.values(d, (2,), 6)), name="empty")
 
 
-elementwise_op("where", reference=np.where, fn="where", operands=("condition", "input", "other"),
+elementwise_op("where", doc=_doc("where(condition, input, other)", "``input`` where ``condition`` (a bool tensor) holds, else ``other``.", "nr.where(nr.tensor([True, False]), nr.tensor([1.0, 2.0]), 0.0).tolist()", "[1.0, 0.0]"),
+               reference=np.where, fn="where", operands=("condition", "input", "other"),
                promote="where", dtypes=ALL, samples=_where_samples, method=False, inplace=False, keep_dtype=(0,),
                errors=lambda: [ErrorInput(Sample((np.array([1.0, 0.0]), np.ones(2), np.ones(2))), TypeError, "bool condition")])
 
-for _name, _ufunc in [("eq", np.equal), ("ne", np.not_equal), ("lt", np.less), ("le", np.less_equal),
-                      ("gt", np.greater), ("ge", np.greater_equal)]:
+for _name, _ufunc, _symbol, _example in [
+        ("eq", np.equal, "==", "[False, True, False]"), ("ne", np.not_equal, "!=", "[True, False, True]"),
+        ("lt", np.less, "<", "[True, False, False]"), ("le", np.less_equal, "<=", "[True, True, False]"),
+        ("gt", np.greater, ">", "[False, False, True]"), ("ge", np.greater_equal, ">=", "[False, True, True]")]:
     elementwise_op(_name, reference=_ufunc, fn=_name, operands=("input", "other"), promote="compare",
-                   dtypes=ALL, samples=lambda d: S.binary(d), errors=_binary_errors)
+                   dtypes=ALL, samples=lambda d: S.binary(d), errors=_binary_errors,
+                   doc=_doc(f"{_name}(input, other, *, out=None)", f"``input {_symbol} other`` as a bool tensor.",
+                            f"nr.{_name}(nr.tensor([1, 2, 3]), 2).tolist()", _example))
 
 
 def _ref_clamp(a, lo=None, hi=None):
@@ -436,7 +465,8 @@ def _clamp_samples(d):
         yield Sample((S.values(d, (4,)),), {"max": float("nan")}, "nan_max")
 
 
-_clamp = elementwise_op("clamp", reference=_ref_clamp, fn="clamp", operands=("input", "min", "max"),
+_clamp = elementwise_op("clamp", doc=_doc("clamp(input, min=None, max=None, *, out=None)", "``input`` limited to ``[min, max]`` (scalars or tensors; a missing bound is open).", "nr.clamp(nr.tensor([-2.0, 0.5, 3.0]), min=0, max=1).tolist()", "[0.0, 0.5, 1.0]"),
+                        reference=_ref_clamp, fn="clamp", operands=("input", "min", "max"),
                         dtypes=NUMERIC, samples=_clamp_samples,
                         errors=lambda: [ErrorInput(Sample((np.ones(2),)), ValueError, "at least one")])
 _clamp.frontend = _clamp_frontend
@@ -470,7 +500,8 @@ def _ref_clone(a):
     return a.copy()
 
 
-elementwise_op("clone", reference=_ref_clone, fn="identity", promote="cast", dtypes=ALL, samples=S.unary,
+elementwise_op("clone", doc=_doc("clone(input)", "A contiguous copy with its own memory.", "nr.clone(nr.tensor([[1, 2], [3, 4]]).t()).is_contiguous()", "True"),
+               reference=_ref_clone, fn="identity", promote="cast", dtypes=ALL, samples=S.unary,
                inplace=False, method=False)
 
 

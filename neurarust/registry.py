@@ -70,11 +70,16 @@ class Op:
     inplace: str | None = None                   # name of the in-place method (``add_``)
     torch_name: str | None = None                # the PyTorch function the oracle calls
     attrs: dict = field(default_factory=dict)    # kind-specific data (scalar function, promotion rule)
+    doc: str = ""                                # the public docstring (else the front end's)
     # Slots filled by later layers: the backward formula, autocast class, ONNX mapping.
     backward: Callable | None = None
     autocast: str | None = None
     onnx: Any = None
     _launcher: Callable | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        # ``help(nr.add)`` and ``nr.add.__doc__`` show the op's own documentation.
+        self.__doc__ = self.doc or self.frontend.__doc__
 
     def __call__(self, *args, **kwargs):
         return self.frontend(self, *args, **kwargs)
@@ -116,7 +121,7 @@ def _as_method(op: Op) -> Callable:
         return op.frontend(op, self, *args, **kwargs)
 
     method.__name__ = op.name
-    method.__doc__ = op.frontend.__doc__
+    method.__doc__ = op.__doc__
     return method
 
 

@@ -34,3 +34,17 @@ def test_docstring_examples_run(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"
+
+
+def _public_ops():
+    from neurarust.registry import all_ops
+
+    return [op for op in all_ops() if op.attrs.get("public", True)]
+
+
+@pytest.mark.parametrize("op", _public_ops(), ids=lambda op: op.name)
+def test_every_public_op_documents_a_runnable_example(op):
+    assert ">>>" in (op.__doc__ or ""), f"{op.name} has no example"
+    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(parser.get_doctest(op.__doc__, {}, op.name, None, 0))
+    assert runner.failures == 0, f"the example of {op.name} fails"
