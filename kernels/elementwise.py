@@ -13,7 +13,7 @@ import numpy as np
 
 from neurarust import backends
 from neurarust import dtype as _dt
-from neurarust.creation import scalar_tensor
+from neurarust.creation import scalar_array, scalar_tensor
 from neurarust.dtype import DType
 from neurarust.errors import ArgumentError, DeviceError, DTypeError, ShapeError, SignatureError
 from neurarust.overlap import check_out
@@ -155,7 +155,7 @@ def _as_array(x, d: DType) -> np.ndarray:
     if isinstance(x, Tensor):
         a = x._np()
         return a if a.dtype == d.np else a.astype(d.np)
-    return np.asarray(x).astype(d.np)  # out-of-range integers wrap, as PyTorch's scalar casts do
+    return scalar_array(x, d)  # in-range integers wrap to the dtype, as PyTorch's scalar casts do
 
 
 def _run_reference(op, operands, params, compute, result, shape, out):

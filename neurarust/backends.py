@@ -31,12 +31,24 @@ launch_counts: Counter = Counter()
 
 
 def current() -> str:
-    """The backend CPU tensors use now (``"reference"`` or ``"triton"``)."""
+    """The backend CPU tensors use now (``"reference"`` or ``"triton"``).
+
+    >>> import neurarust as nr
+    >>> nr.backends.current() in nr.backends.BACKENDS
+    True
+    """
     return getattr(_local, "name", _default)
 
 
 def use(name: str) -> None:
-    """Choose the backend for CPU tensors in this thread (CUDA tensors always use Triton)."""
+    """Choose the backend for CPU tensors in this thread (CUDA tensors always use Triton).
+
+    >>> import neurarust as nr
+    >>> before = nr.backends.current()
+    >>> nr.backends.use("reference"); nr.backends.current()
+    'reference'
+    >>> nr.backends.use(before)
+    """
     if name not in BACKENDS:
         raise ArgumentError(f"unknown backend {name!r}; expected one of {BACKENDS}")
     _local.name = name
@@ -44,7 +56,14 @@ def use(name: str) -> None:
 
 @contextlib.contextmanager
 def using(name: str) -> Iterator[None]:
-    """Run a block with ``name`` as the CPU backend."""
+    """Run a block with ``name`` as the CPU backend (the previous one comes back after it).
+
+    >>> import neurarust as nr
+    >>> with nr.backends.using("triton"):
+    ...     inside = nr.backends.current()
+    >>> inside
+    'triton'
+    """
     before = current()
     use(name)
     try:

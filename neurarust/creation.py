@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+import math
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -35,16 +37,25 @@ def _infer_dtype(arr: np.ndarray, from_python: bool) -> DType:
     return _dt.as_dtype(arr.dtype)
 
 
-def tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
-    """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays or tensors).
+# Only these take PyTorch's Python-data dtypes (float -> default dtype, int -> int64); anything else
+# (NumPy arrays and scalars, torch tensors, objects with __array__ or __dlpack__) keeps its own dtype.
+_PYTHON_DATA = (list, tuple, bool, int, float, complex)
 
-    >>> import neurarust as nr
+
+def tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays or tensors): it never
+    shares memory with ``data``. Python floats take the default dtype and ints int64; arrays and
+    tensors of other libraries keep their dtype.
+
+    >>> import numpy as np, neurarust as nr
     >>> nr.tensor([[1, 2], [3, 4]]).shape
     neurarust.Size([2, 2])
+    >>> a = np.zeros(2, dtype=np.int32)
+    >>> t = nr.tensor(a); t[0] = 5
+    >>> t.dtype, a.tolist()
+    (neurarust.int32, [0, 0])
     """
-    if isinstance(data, Tensor):
-        return data.to(device=device or data.device, dtype=dtype or data.dtype, copy=True)
-    return as_tensor(np.array(data, copy=True) if isinstance(data, np.ndarray) else data, dtype, device, _copy=True)
+    return as_tensor(data, dtype, device, _copy=True)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None, *, _copy: bool = False) -> Tensor:
@@ -56,8 +67,15 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None, *, _copy: bool =
     True
     """
     if isinstance(data, Tensor):
-        return data.to(device=device or data.device, dtype=dtype or data.dtype)
-    from_python = not isinstance(data, (np.ndarray, np.generic))
+        return data.to(device=data.device if device is None else device,
+                       dtype=data.dtype if dtype is None else dtype, copy=_copy)
+    # np.float64 is a float subclass, yet a NumPy scalar keeps its dtype as arrays do.
+    from_python = isinstance(data, _PYTHON_DATA) and not isinstance(data, np.generic)
+    if not from_python and not isinstance(data, (np.ndarray, np.generic)) and hasattr(data, "__dlpack__"):
+        # torch and friends: DLPack reads bfloat16 and CUDA memory, which np.asarray cannot.
+        from .interop import from_dlpack
+
+        return as_tensor(from_dlpack(data), dtype, device, _copy=_copy)
     if from_python and _contains_tensor(data):
         data = _tensors_to_lists(data)
     try:
@@ -73,7 +91,9 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None, *, _copy: bool =
     else:
         d = _infer_dtype(arr, from_python)
     if arr.dtype != d.np:
-        arr = arr.astype(d.np)
+        arr = arr.astype(d.np)  # a new array already
+    elif _copy and not from_python:  # np.asarray of Python data is always a new array
+        arr = arr.copy()
     t = Tensor._from_array(arr, d)
     dev = as_device(device)
     return t.to(dev) if dev != CPU else t
@@ -208,30 +228,77 @@ def full_like(input: Tensor, fill_value, *, dtype: Any = None, device: Any = Non
 
 _DEVICE_SCALARS: OrderedDict = OrderedDict()
 _DEVICE_SCALARS_MAX = 256
+_DEVICE_SCALARS_LOCK = threading.Lock()
 
 
-def scalar_tensor(value, dtype: DType, device=CPU) -> Tensor:
+def scalar_tensor(value, dtype: DType, device=CPU, *, check_range: bool = False) -> Tensor:
     """A 0-d tensor holding ``value``: how Python scalars enter kernels as operands.
 
-    CUDA scalars are cached (least recently used first out), so ``x * 2`` does not copy ``2`` to the
-    GPU on every call.
+    ``check_range`` as in :func:`scalar_array`. CUDA scalars are cached (least recently used first
+    out), so ``x * 2`` does not copy ``2`` to the GPU on every call.
+
+    >>> import neurarust as nr
+    >>> nr.creation.scalar_tensor(1000, nr.int8).item()    # ops wrap, as a C cast does
+    -24
+    >>> nr.creation.scalar_tensor(2.5, nr.float16).shape
+    neurarust.Size([])
     """
     if device.type == "cpu":
-        return Tensor._from_array(_scalar_array(value, dtype), dtype)
-    key = (value, type(value), dtype, device)
-    t = _DEVICE_SCALARS.get(key)
-    if t is None:
-        t = Tensor._from_array(_scalar_array(value, dtype), dtype).to(device)
+        return Tensor._from_array(scalar_array(value, dtype, check_range), dtype)
+    # float.hex() keeps -0.0 apart from 0.0 and gives NaN a key equal to itself.
+    v = float(value).hex() if isinstance(value, (float, np.floating)) else value
+    key = (v, type(value), dtype, device, check_range)
+    with _DEVICE_SCALARS_LOCK:
+        t = _DEVICE_SCALARS.get(key)
+        if t is not None:
+            _DEVICE_SCALARS.move_to_end(key)
+            return t
+    t = Tensor._from_array(scalar_array(value, dtype, check_range), dtype).to(device)  # no lock held over a copy
+    with _DEVICE_SCALARS_LOCK:
         _DEVICE_SCALARS[key] = t
         if len(_DEVICE_SCALARS) > _DEVICE_SCALARS_MAX:
             _DEVICE_SCALARS.popitem(last=False)
-    else:
-        _DEVICE_SCALARS.move_to_end(key)
     return t
 
 
-def _scalar_array(value, dtype: DType) -> np.ndarray:
-    # Integers out of the dtype's range wrap as a C cast would (PyTorch's behaviour).
-    if isinstance(value, int) and dtype.kind in "iu":
-        return np.asarray(value).astype(dtype.np)
+_INT64_MIN, _UINT64_END = -(1 << 63), 1 << 64
+
+
+def scalar_array(value, dtype: DType, check_range: bool = False) -> np.ndarray:
+    """A 0-d NumPy array of ``dtype`` holding the scalar ``value``.
+
+    With ``check_range`` (``fill_``, ``full``) a value ``dtype`` cannot hold raises ArgumentError,
+    as PyTorch does; without it (operands of ops) integers wrap as a C cast would. Integers that do
+    not fit 64 bits raise ArgumentError either way.
+
+    >>> import neurarust as nr
+    >>> scalar_array(300, nr.int8).item()
+    44
+    >>> scalar_array(300, nr.int8, check_range=True)
+    Traceback (most recent call last):
+        ...
+    neurarust.errors.ArgumentError: value 300 cannot be converted to type int8 without overflow
+    """
+    if check_range:
+        _check_fits(value, dtype)
+    if isinstance(value, (int, np.integer)):
+        if not _INT64_MIN <= value < _UINT64_END:
+            raise ArgumentError(f"value {value} does not fit in 64 bits, so it cannot become a {dtype.name} scalar")
+        if dtype.kind in "iu":
+            return np.asarray(value).astype(dtype.np)  # wraps; np.asarray(300, dtype=int8) would raise
     return np.asarray(value, dtype=dtype.np)
+
+
+def _check_fits(value, dtype: DType) -> None:
+    if dtype.kind == "b" or not isinstance(value, (int, float, np.integer, np.floating)):
+        return
+    if dtype.kind in "iu":
+        info = _dt.iinfo(dtype)
+        # PyTorch lets an unsigned dtype take down to -max (uint8.fill_(-1) gives 255).
+        lo = -info.max if dtype.kind == "u" else info.min
+        fits = (math.isfinite(value) if isinstance(value, (float, np.floating)) else True) \
+            and lo <= value <= info.max
+    else:
+        fits = not math.isfinite(value) or abs(value) <= _dt.finfo(dtype).max
+    if not fits:
+        raise ArgumentError(f"value {value!r} cannot be converted to type {dtype.name} without overflow")

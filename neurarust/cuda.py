@@ -23,7 +23,12 @@ def _torch():
 
 
 def is_available() -> bool:
-    """True when torch is installed and sees at least one CUDA device."""
+    """True when torch is installed and sees at least one CUDA device.
+
+    >>> import neurarust as nr
+    >>> nr.cuda.is_available() == (nr.cuda.device_count() > 0)
+    True
+    """
     torch = _torch()
     return bool(torch is not None and torch.cuda.is_available())
 
@@ -35,12 +40,26 @@ def _require() -> Any:
 
 
 def device_count() -> int:
-    """Number of visible CUDA devices (0 without CUDA)."""
+    """Number of visible CUDA devices (0 without CUDA).
+
+    >>> import neurarust as nr
+    >>> nr.cuda.device_count() >= 0
+    True
+    """
     return _torch().cuda.device_count() if is_available() else 0
 
 
 def current_device() -> int:
-    """Index of the current CUDA device."""
+    """Index of the current CUDA device (DeviceError without CUDA).
+
+    >>> import neurarust as nr
+    >>> try:
+    ...     index = nr.cuda.current_device()
+    ... except nr.DeviceError:
+    ...     index = None                 # no GPU here
+    >>> index is None or index >= 0
+    True
+    """
     return _require().cuda.current_device()
 
 
@@ -61,7 +80,12 @@ def get_device_name(device: Any = None) -> str:
 
 def memory_allocated(device: Any = None) -> int:
     """Bytes held by live tensors on ``device`` (torch's caching allocator backs our storages); 0
-    without CUDA, as in torch."""
+    without CUDA, as in torch.
+
+    >>> import neurarust as nr
+    >>> nr.cuda.memory_allocated() >= 0
+    True
+    """
     if not is_available():
         return 0
     return _torch().cuda.memory_allocated(None if device is None else str(device))

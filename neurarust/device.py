@@ -65,7 +65,12 @@ CPU = device("cpu")
 
 
 def as_device(spec: Any) -> device:
-    """Normalise a device spec; ``cuda`` without an index becomes the current CUDA device."""
+    """Normalise a device spec (a string, a CUDA index, ``nr.device`` or ``torch.device``); ``cuda``
+    without an index becomes the current CUDA device, and ``None`` the CPU.
+
+    >>> as_device(None), as_device("cpu"), as_device(3)
+    (device(type='cpu'), device(type='cpu'), device(type='cuda', index=3))
+    """
     if spec is None:
         return CPU
     d = spec if isinstance(spec, device) else device(spec)

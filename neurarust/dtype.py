@@ -177,12 +177,25 @@ _state = threading.local()
 
 
 def get_default_dtype() -> DType:
-    """The floating dtype of new tensors made from Python floats (float32 unless changed)."""
+    """The floating dtype of new tensors made from Python floats (float32 unless changed).
+
+    >>> import neurarust as nr
+    >>> nr.get_default_dtype(), nr.tensor(1.5).dtype
+    (neurarust.float32, neurarust.float32)
+    """
     return getattr(_state, "default", float32)
 
 
 def set_default_dtype(d: Any) -> None:
-    """Set the default floating dtype (one of the floating dtypes), like ``torch.set_default_dtype``."""
+    """Set the default floating dtype (one of the floating dtypes), like ``torch.set_default_dtype``.
+    It is per thread.
+
+    >>> import neurarust as nr
+    >>> nr.set_default_dtype(nr.float64)
+    >>> nr.tensor(1.5).dtype
+    neurarust.float64
+    >>> nr.set_default_dtype(nr.float32)
+    """
     d = as_dtype(d)
     if not d.is_floating_point:
         raise DTypeError(f"set_default_dtype needs a floating dtype, got {d}")
@@ -190,7 +203,11 @@ def set_default_dtype(d: Any) -> None:
 
 
 def scalar_dtype(value: Any) -> DType:
-    """The dtype a Python scalar takes when wrapped: bool, int64 or the default float dtype."""
+    """The dtype a Python scalar takes when wrapped: bool, int64 or the default float dtype.
+
+    >>> scalar_dtype(True), scalar_dtype(3), scalar_dtype(0.5)
+    (neurarust.bool, neurarust.int64, neurarust.float32)
+    """
     if isinstance(value, _py_bool) or isinstance(value, np.bool_):
         return bool_
     if isinstance(value, (_py_int, np.integer)):

@@ -95,7 +95,13 @@ class Op:
 
 
 def register(op: Op) -> Op:
-    """Add an entry; its public function and Tensor methods appear at once."""
+    """Add an entry; its public function and Tensor methods appear at once.
+
+    Entries are registered when their ``kernels/<family>.py`` module is imported, each with a call
+    such as ``register(elementwise_op("exp", ...))``; a name registered twice raises ArgumentError.
+    Registration cannot be undone, so see :func:`get` and :func:`all_ops` for examples of what an
+    entry looks like once registered.
+    """
     if op.name in OPS:
         raise ArgumentError(f"op {op.name!r} is registered twice")
     OPS[op.name] = op
@@ -142,7 +148,12 @@ def load() -> None:
 
 
 def get(name: str) -> Op:
-    """The entry called ``name``."""
+    """The entry called ``name`` (ArgumentError if there is none).
+
+    >>> from neurarust.registry import get
+    >>> get("mul").name, get("mul").inplace
+    ('mul', 'mul_')
+    """
     op = OPS.get(name)
     if op is None:
         load()
@@ -153,13 +164,24 @@ def get(name: str) -> Op:
 
 
 def call(name: str, *args, **kwargs):
-    """Run op ``name`` as its public function would."""
+    """Run op ``name`` as its public function would.
+
+    >>> import neurarust as nr
+    >>> from neurarust.registry import call
+    >>> call("add", nr.tensor([1, 2]), 3).tolist()
+    [4, 5]
+    """
     op = OPS.get(name) or get(name)
     return op.frontend(op, *args, **kwargs)
 
 
 def all_ops() -> list[Op]:
-    """Every entry, in registration order."""
+    """Every entry, in registration order.
+
+    >>> from neurarust.registry import all_ops
+    >>> "add" in [op.name for op in all_ops()]
+    True
+    """
     load()
     return list(OPS.values())
 

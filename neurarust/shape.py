@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import functools
+import operator
 from typing import Iterable, Sequence
 
-from .errors import IndexOutOfRangeError, ShapeError
+from .errors import IndexOutOfRangeError, ShapeError, SignatureError
 
 
 class Size(tuple):
@@ -29,17 +30,44 @@ class Size(tuple):
 
 
 def as_shape(args: Sequence) -> tuple[int, ...]:
-    """Accept ``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` alike."""
+    """Accept ``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` alike; every entry must be an integer
+    (have ``__index__``), else SignatureError. ``-1`` is allowed (``view`` infers it).
+
+    >>> as_shape((2, 3)), as_shape(([2, 3],))
+    ((2, 3), (2, 3))
+    >>> as_shape((2.5,))
+    Traceback (most recent call last):
+        ...
+    neurarust.errors.SignatureError: size entries must be integers, got 2.5 (float) in (2.5,)
+    """
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = args[0]
-    shape = tuple(int(s) for s in args)
+    try:
+        shape = tuple([operator.index(s) for s in args])
+    except TypeError:
+        _raise_bad_entry(args)
+        raise  # the TypeError came from inside an entry's __index__: keep it
     for s in shape:
         if s < 0 and s != -1:
             raise ShapeError(f"negative dimension {s} in shape {shape}")
     return shape
 
 
+def _raise_bad_entry(args: Sequence) -> None:
+    for s in args:
+        try:
+            operator.index(s)
+        except TypeError:
+            raise SignatureError(f"size entries must be integers, got {s!r} ({type(s).__name__}) "
+                                 f"in {tuple(args)!r}") from None
+
+
 def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
+    """Row-major strides (in elements) of a contiguous tensor of ``shape``.
+
+    >>> contiguous_strides((2, 3, 4))
+    (12, 4, 1)
+    """
     return _contiguous_strides(tuple(shape))
 
 
@@ -54,14 +82,32 @@ def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def numel(shape: Iterable[int]) -> int:
+    """The number of elements of ``shape`` (1 for ``()``).
+
+    >>> numel((2, 3)), numel(())
+    (6, 1)
+    """
     n = 1
     for s in shape:
         n *= s
     return n
 
 
-def normalize_dim(dim: int, ndim: int, *, allow_end: bool = False) -> int:
-    """Map a possibly negative dim into ``range(ndim)`` (``range(ndim + 1)`` with ``allow_end``)."""
+def normalize_dim(dim: int, ndim: int, *, allow_end: bool = False, scalar_ok: bool = True) -> int:
+    """Map a possibly negative dim into ``range(ndim)`` (``range(ndim + 1)`` with ``allow_end``).
+
+    A 0-d tensor takes dim 0 or -1 as PyTorch's reductions do (``x.sum(0)``), unless ``scalar_ok``
+    is False: for ``size(dim)``, ``narrow`` and the like, which need a real dim.
+
+    >>> normalize_dim(-1, 3), normalize_dim(3, 3, allow_end=True), normalize_dim(-1, 0)
+    (2, 3, 0)
+    >>> normalize_dim(0, 0, scalar_ok=False)
+    Traceback (most recent call last):
+        ...
+    neurarust.errors.IndexOutOfRangeError: dimension 0 is out of range for a 0-d tensor (it has no dims)
+    """
+    if ndim == 0 and not scalar_ok:
+        raise IndexOutOfRangeError(f"dimension {dim} is out of range for a 0-d tensor (it has no dims)")
     top = ndim + 1 if allow_end else ndim
     lo, hi = -max(top, 1), max(top, 1) - 1
     if not lo <= dim <= hi:
@@ -91,7 +137,11 @@ def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
 
 
 def broadcast_strides(shape: Sequence[int], strides: Sequence[int], target: Sequence[int]) -> tuple[int, ...]:
-    """Strides that read a tensor of ``shape``/``strides`` as if it had shape ``target`` (0 = repeat)."""
+    """Strides that read a tensor of ``shape``/``strides`` as if it had shape ``target`` (0 = repeat).
+
+    >>> broadcast_strides((3, 1), (1, 1), (2, 3, 4))
+    (0, 1, 0)
+    """
     lead = len(target) - len(shape)
     out = [0] * lead
     for s, st, t in zip(shape, strides, target[lead:]):
@@ -103,6 +153,9 @@ def view_strides(shape: Sequence[int], strides: Sequence[int], new_shape: Sequen
     """Strides that show the same elements as ``new_shape`` without a copy, or None if impossible.
 
     The rule is PyTorch's: each group of old dims that is contiguous with itself can be re-split.
+
+    >>> view_strides((2, 3), (3, 1), (6,)), view_strides((2, 3), (1, 2), (6,))
+    ((1,), None)
     """
     if numel(shape) == 0 or not shape:
         return contiguous_strides(new_shape)
@@ -130,7 +183,11 @@ def view_strides(shape: Sequence[int], strides: Sequence[int], new_shape: Sequen
 
 
 def infer_size(shape: Sequence[int], total: int) -> tuple[int, ...]:
-    """Resolve one ``-1`` in a requested shape."""
+    """Resolve one ``-1`` in a requested shape (ShapeError when ``total`` elements do not fit).
+
+    >>> infer_size((2, -1), 6)
+    (2, 3)
+    """
     shape = list(shape)
     if shape.count(-1) > 1:
         raise ShapeError(f"only one dimension can be inferred, got shape {tuple(shape)}")
@@ -145,6 +202,11 @@ def infer_size(shape: Sequence[int], total: int) -> tuple[int, ...]:
 
 
 def is_contiguous(shape: Sequence[int], strides: Sequence[int]) -> bool:
+    """True when ``strides`` walk ``shape`` in row-major order without gaps (size-1 dims ignored).
+
+    >>> is_contiguous((2, 3), (3, 1)), is_contiguous((2, 3), (1, 2))
+    (True, False)
+    """
     expected = 1
     for s, st in zip(reversed(shape), reversed(strides)):
         if s == 1:
@@ -159,6 +221,11 @@ def collapse_dims(shape: Sequence[int], *stride_sets: Sequence[int]) -> tuple[li
     """Merge adjacent dims that every operand walks contiguously, and drop size-1 dims.
 
     Kernel launchers use it to hand Triton the fewest dims: a contiguous tensor becomes 1-D.
+
+    >>> collapse_dims((2, 3, 4), (12, 4, 1))
+    ([24], [[1]])
+    >>> collapse_dims((2, 3), (3, 1), (1, 2))
+    ([2, 3], [[3, 1], [1, 2]])
     """
     dims = [i for i, s in enumerate(shape) if s != 1]
     out_shape: list[int] = []

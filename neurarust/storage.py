@@ -23,18 +23,25 @@ from .errors import DeviceError, OutOfMemoryError
 class Storage:
     """Raw memory: an address, a size in bytes and a device."""
 
-    __slots__ = ("device", "nbytes", "_bytes", "_typed", "__weakref__")
+    __slots__ = ("device", "nbytes", "version", "_bytes", "_typed", "__weakref__")
 
     def __init__(self, raw: Any, dev: device):
         self.device = dev
         self._bytes = raw  # np.ndarray[uint8] on CPU, torch.Tensor[uint8] on CUDA
         self.nbytes = int(raw.shape[0])
+        # Bumped by every in-place write through any view of these bytes (autograd compares it).
+        self.version = 0
         self._typed: dict = {}
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def allocate(cls, nbytes: int, dev: Any = CPU) -> "Storage":
-        """Uninitialised memory of ``nbytes`` bytes on ``dev``."""
+        """Uninitialised memory of ``nbytes`` bytes on ``dev`` (DeviceError when ``dev`` is unusable).
+
+        >>> s = Storage.allocate(8, "cpu")
+        >>> s.nbytes, s.version
+        (8, 0)
+        """
         dev = as_device(dev)
         if dev.type == "cpu":
             try:
@@ -55,6 +62,7 @@ class Storage:
         s.device = CPU
         s._bytes = raw
         s.nbytes = raw.shape[0]
+        s.version = 0
         s._typed = {}
         return s
 
@@ -94,7 +102,13 @@ class Storage:
 
     # -- copies -------------------------------------------------------------------------------
     def copy_to(self, dev: Any, non_blocking: bool = False) -> "Storage":
-        """A copy of all bytes on ``dev``."""
+        """A copy of all bytes on ``dev`` (a new Storage, even on the same device).
+
+        >>> s = Storage.allocate(4, "cpu")
+        >>> c = s.copy_to("cpu")
+        >>> c.nbytes, c.data_ptr() != s.data_ptr()
+        (4, True)
+        """
         dev = as_device(dev)
         if dev.type == "cpu" and self.device.type == "cpu":
             return Storage(self._bytes.copy(), CPU)

@@ -37,17 +37,15 @@ def _call(name: str, *args, **kwargs):
 class Tensor:
     """An n-dimensional array on a device: see the module docstring."""
 
-    __slots__ = ("_storage", "_shape", "_strides", "_offset", "_dtype", "_version_box", "_array", "__weakref__")
+    __slots__ = ("_storage", "_shape", "_strides", "_offset", "_dtype", "_array", "__weakref__")
 
     def __init__(self, storage: Storage, shape: Sequence[int], strides: Sequence[int], offset: int,
-                 dtype: DType, version_box: list | None = None):
+                 dtype: DType):
         self._storage = storage
         self._shape = tuple(shape)
         self._strides = tuple(strides)
         self._offset = offset
         self._dtype = dtype
-        # Shared by all views of one storage: in-place writes bump it (autograd reads it).
-        self._version_box = version_box if version_box is not None else [0]
         self._array = None  # the NumPy view of a CPU tensor, made on first use (the reference path's input)
 
     # -- construction helpers -----------------------------------------------------------------
@@ -87,13 +85,11 @@ class Tensor:
         t._strides = _sh.contiguous_strides(arr.shape)
         t._offset = 0
         t._dtype = dtype
-        t._version_box = [0]
         t._array = arr
         return t
 
     def _view(self, shape: Sequence[int], strides: Sequence[int], offset: int | None = None) -> "Tensor":
-        return Tensor(self._storage, shape, strides, self._offset if offset is None else offset,
-                      self._dtype, self._version_box)
+        return Tensor(self._storage, shape, strides, self._offset if offset is None else offset, self._dtype)
 
     # -- metadata -----------------------------------------------------------------------------
     @property
@@ -105,13 +101,13 @@ class Tensor:
         """The shape, or the size of one dim."""
         if dim is None:
             return Size(self._shape)
-        return self._shape[_sh.normalize_dim(dim, len(self._shape))]
+        return self._shape[_sh.normalize_dim(dim, len(self._shape), scalar_ok=False)]
 
     def stride(self, dim: int | None = None):
         """Strides in elements, or the stride of one dim."""
         if dim is None:
             return self._strides
-        return self._strides[_sh.normalize_dim(dim, len(self._shape))]
+        return self._strides[_sh.normalize_dim(dim, len(self._shape), scalar_ok=False)]
 
     @property
     def dtype(self) -> DType:
@@ -177,10 +173,11 @@ class Tensor:
 
     @property
     def _version(self) -> int:
-        return self._version_box[0]
+        # Kept on the Storage, so every view of the same bytes sees every in-place write.
+        return self._storage.version
 
     def _bump_version(self) -> None:
-        self._version_box[0] += 1
+        self._storage.version += 1
 
     # -- views --------------------------------------------------------------------------------
     def view(self, *shape) -> "Tensor":
@@ -205,7 +202,7 @@ class Tensor:
     def _view_as_dtype(self, d: DType) -> "Tensor":
         old, new = self._dtype.itemsize, d.itemsize
         if old == new:
-            return Tensor(self._storage, self._shape, self._strides, self._offset, d, self._version_box)
+            return Tensor(self._storage, self._shape, self._strides, self._offset, d)
         # Like torch: the last dim (contiguous) is split or merged; everything else is rescaled.
         if not self._shape:
             raise ShapeError(f"view({d}) of a 0-d {self._dtype} tensor needs the same element size")
@@ -216,17 +213,25 @@ class Tensor:
             ratio = old // new
             shape[-1] *= ratio
             strides = [st * ratio for st in strides[:-1]] + [1]
-            return Tensor(self._storage, shape, strides, self._offset * ratio, d, self._version_box)
+            return Tensor(self._storage, shape, strides, self._offset * ratio, d)
         ratio = new // old
         if shape[-1] % ratio or self._offset % ratio or any(st % ratio for st in strides[:-1]):
             raise ShapeError(f"view({d}) on {self._dtype} with shape {self._shape}, strides {self._strides} and "
                              f"offset {self._offset}: the last dim and every stride must be divisible by {ratio}")
         shape[-1] //= ratio
         strides = [st // ratio for st in strides[:-1]] + [1]
-        return Tensor(self._storage, shape, strides, self._offset // ratio, d, self._version_box)
+        return Tensor(self._storage, shape, strides, self._offset // ratio, d)
 
     def reshape(self, *shape) -> "Tensor":
-        """A view when the strides allow one, else a contiguous copy."""
+        """A view when the strides allow one, else a contiguous copy (one size may be -1).
+
+        >>> import neurarust as nr
+        >>> x = nr.arange(6).view(2, 3)
+        >>> x.reshape(3, -1).tolist()
+        [[0, 1], [2, 3], [4, 5]]
+        >>> x.t().reshape(6).tolist()        # a transposed view cannot be viewed flat: copied
+        [0, 3, 1, 4, 2, 5]
+        """
         new_shape = _sh.infer_size(_sh.as_shape(shape), self.numel())
         strides = _sh.view_strides(self._shape, self._strides, new_shape)
         if strides is None:
@@ -339,12 +344,15 @@ class Tensor:
         >>> import neurarust as nr
         >>> nr.zeros(1, 3, 1).squeeze().shape, nr.zeros(1, 3, 1).squeeze(0).shape
         (neurarust.Size([3]), neurarust.Size([3, 1]))
+        >>> nr.tensor(1.0).squeeze(0).shape
+        neurarust.Size([])
         """
         if dim is None:
             dims = {i for i, s in enumerate(self._shape) if s == 1}
         else:
             dims = {_sh.normalize_dim(d, self.ndim) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
-            dims = {d for d in dims if self._shape[d] == 1}
+            # A 0-d tensor takes dim 0 or -1 (PyTorch) and has nothing to squeeze.
+            dims = {d for d in dims if self.ndim and self._shape[d] == 1}
         keep = [i for i in range(self.ndim) if i not in dims]
         return self._view([self._shape[i] for i in keep], [self._strides[i] for i in keep])
 
@@ -380,7 +388,7 @@ class Tensor:
         >>> nr.zeros(2, 12).unflatten(1, (3, -1)).shape
         neurarust.Size([2, 3, 4])
         """
-        d = _sh.normalize_dim(dim, self.ndim)
+        d = _sh.normalize_dim(dim, self.ndim, scalar_ok=False)
         sizes = _sh.infer_size(tuple(sizes), self._shape[d])
         return self.view(self._shape[:d] + sizes + self._shape[d + 1:])
 
@@ -391,7 +399,7 @@ class Tensor:
         >>> nr.tensor([0, 1, 2, 3, 4]).narrow(0, 1, 3).tolist()
         [1, 2, 3]
         """
-        d = _sh.normalize_dim(dim, self.ndim)
+        d = _sh.normalize_dim(dim, self.ndim, scalar_ok=False)
         size = self._shape[d]
         if start < 0:
             start += size
@@ -402,7 +410,13 @@ class Tensor:
         return self._view(shape, self._strides, self._offset + start * self._strides[d])
 
     def unfold(self, dimension: int, size: int, step: int) -> "Tensor":
-        """Sliding windows of ``size`` along ``dimension`` every ``step`` elements, as a new last dim."""
+        """Sliding windows of ``size`` along ``dimension`` every ``step`` elements, as a new last dim
+        (a view).
+
+        >>> import neurarust as nr
+        >>> nr.arange(5).unfold(0, 2, 2).tolist()
+        [[0, 1], [2, 3]]
+        """
         d = _sh.normalize_dim(dimension, max(self.ndim, 1)) if self.ndim else 0
         have = self._shape[d] if self.ndim else 1
         if size > have or step <= 0 or size < 0:
@@ -452,15 +466,34 @@ class Tensor:
 
     # -- copies -------------------------------------------------------------------------------
     def contiguous(self) -> "Tensor":
-        """Self if already contiguous, else a contiguous copy."""
+        """Self if already contiguous, else a contiguous copy.
+
+        >>> import neurarust as nr
+        >>> x = nr.zeros(2, 3)
+        >>> x.contiguous() is x, x.t().contiguous().is_contiguous()
+        (True, True)
+        """
         return self if self.is_contiguous() else self.clone()
 
     def clone(self) -> "Tensor":
-        """A contiguous copy with its own storage."""
+        """A contiguous copy with its own storage.
+
+        >>> import neurarust as nr
+        >>> x = nr.tensor([1, 2])
+        >>> y = x.clone(); y[0] = 9
+        >>> x.tolist(), y.tolist()
+        ([1, 2], [9, 2])
+        """
         return _call("clone", self)
 
     def copy_(self, src: "Tensor", non_blocking: bool = False) -> "Tensor":
-        """Copy ``src`` into self, broadcasting and casting; works across devices."""
+        """Copy ``src`` into self, broadcasting and casting; works across devices.
+
+        >>> import neurarust as nr
+        >>> x = nr.zeros(2, 2, dtype=nr.int32)
+        >>> x.copy_(nr.tensor([1.7, 2.2])).tolist()
+        [[1, 2], [1, 2]]
+        """
         if not isinstance(src, Tensor):
             raise ArgumentError(f"copy_ expects a Tensor, got {type(src).__name__}")
         if src.device != self.device:
@@ -469,7 +502,21 @@ class Tensor:
         return self
 
     def fill_(self, value) -> "Tensor":
-        """Set every element to ``value``."""
+        """Set every element to ``value`` (a number or a 0-d tensor); a number the dtype cannot hold
+        raises ArgumentError, as in PyTorch.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(3, dtype=nr.int8).fill_(7).tolist()
+        [7, 7, 7]
+        >>> nr.zeros(3, dtype=nr.int8).fill_(300)
+        Traceback (most recent call last):
+            ...
+        neurarust.errors.ArgumentError: value 300 cannot be converted to type int8 without overflow
+        """
+        if not isinstance(value, Tensor):
+            from .creation import scalar_tensor
+
+            value = scalar_tensor(value, self._dtype, self._storage.device, check_range=True)
         _call("fill_", self, value)
         return self
 
@@ -479,7 +526,14 @@ class Tensor:
 
     # -- conversions --------------------------------------------------------------------------
     def numpy(self, *, force: bool = False) -> np.ndarray:
-        """A NumPy array sharing this tensor's memory (CPU only; ``force=True`` copies from CUDA)."""
+        """A NumPy array sharing this tensor's memory (CPU only; ``force=True`` copies from CUDA).
+
+        >>> import neurarust as nr
+        >>> x = nr.zeros(2)
+        >>> a = x.numpy(); a[0] = 5.0
+        >>> x.tolist()
+        [5.0, 0.0]
+        """
         if self._array is None and self._storage.device.type != "cpu":
             if not force:
                 raise DeviceError(f"numpy() needs a CPU tensor, this one is on {self.device}; use .cpu() first")
@@ -526,7 +580,12 @@ class Tensor:
         return self._python_values().tolist()
 
     def item(self):
-        """The value of a one-element tensor as a Python number (synchronises on CUDA)."""
+        """The value of a one-element tensor as a Python number (synchronises on CUDA).
+
+        >>> import neurarust as nr
+        >>> nr.tensor([[2.5]]).item(), nr.tensor(3).item()
+        (2.5, 3)
+        """
         if self.numel() != 1:
             raise ShapeError(f"item() needs a tensor with one element, got shape {self._shape}")
         return self._python_values().reshape(()).item()
@@ -564,7 +623,18 @@ class Tensor:
         return (self[i] for i in range(self._shape[0]))
 
     def to(self, *args, **kwargs) -> "Tensor":
-        """Move and/or cast: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``."""
+        """Move and/or cast: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``.
+
+        Devices may be strings, ints (CUDA indices), ``nr.device`` or ``torch.device``; dtypes may be
+        NeuraRust, NumPy or torch dtypes. Returns self when nothing changes, unless ``copy=True``.
+
+        >>> import torch, neurarust as nr
+        >>> x = nr.tensor([1, 2])
+        >>> x.to(nr.float64).dtype, x.to(torch.device("cpu"), torch.float16).dtype
+        (neurarust.float64, neurarust.float16)
+        >>> x.to("cpu") is x, x.to("cpu", copy=True) is x
+        (True, False)
+        """
         dev, dt, non_blocking, copy = _parse_to(self, args, kwargs)
         out = self
         if dev is not None and dev != out.device:
@@ -578,11 +648,26 @@ class Tensor:
         return out.clone() if copy else out
 
     def cpu(self) -> "Tensor":
-        """This tensor on the CPU (itself if it already is)."""
+        """This tensor on the CPU (itself if it already is).
+
+        >>> import neurarust as nr
+        >>> x = nr.ones(2)
+        >>> x.cpu() is x
+        True
+        """
         return self.to(CPU)
 
     def cuda(self, device=None, non_blocking: bool = False) -> "Tensor":
-        """A copy on a CUDA device (the current one by default); DeviceError without CUDA."""
+        """A copy on a CUDA device (the current one by default); DeviceError without CUDA.
+
+        >>> import neurarust as nr
+        >>> try:
+        ...     on_gpu = nr.ones(2).cuda().is_cuda
+        ... except nr.DeviceError:
+        ...     on_gpu = False           # no GPU on this machine
+        >>> on_gpu == nr.cuda.is_available()
+        True
+        """
         return self.to("cuda" if device is None else as_device(device if not isinstance(device, int) else f"cuda:{device}"),
                        non_blocking=non_blocking)
 
@@ -700,11 +785,17 @@ class Tensor:
     def __rfloordiv__(self, other):
         return _call("div", other, self, rounding_mode="floor")
 
+    def __ifloordiv__(self, other):
+        return _call("div", self, other, rounding_mode="floor", out=self)
+
     def __pow__(self, other):
         return _call("pow", self, other)
 
     def __rpow__(self, other):
         return _call("pow", other, self)
+
+    def __ipow__(self, other):
+        return _call("pow", self, other, out=self)
 
     def __matmul__(self, other):
         return _call("matmul", self, other)
@@ -776,12 +867,12 @@ def _parse_to(t: Tensor, args, kwargs):
     for a in args:
         if isinstance(a, Tensor):
             dev, dt = a.device, a.dtype
-        elif isinstance(a, DType) or (not isinstance(a, (str, device, int)) and a is not None):
-            dt = a
         elif isinstance(a, builtins.bool):
             non_blocking = a
-        else:
+        elif _is_device_like(a):
             dev = a
+        elif a is not None:
+            dt = a
     return (as_device(dev) if dev is not None else None, _dt.as_dtype(dt) if dt is not None else None,
             non_blocking, copy)
 
@@ -793,6 +884,11 @@ def _own_bytes(t: Tensor) -> Storage:
     if start == 0 and stop == t._storage.nbytes:
         return t._storage
     return Storage(t._storage._bytes[start:stop], t._storage.device)
+
+
+def _is_device_like(x) -> bool:
+    """Strings, ints, NeuraRust and torch devices (``torch.device`` is a type in module torch)."""
+    return isinstance(x, (str, device, builtins.int)) or (type(x).__name__ == "device" and type(x).__module__ == "torch")
 
 
 def _is_dtype_like(x) -> bool:

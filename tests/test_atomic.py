@@ -33,3 +33,22 @@ def test_creates_missing_folders(tmp_path):
     path = tmp_path / "a" / "b" / "out.txt"
     atomic.write_text(path, "x")
     assert path.read_text() == "x"
+
+
+def test_new_files_get_the_umask_mode_not_0600(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        os.umask(mask)
+        path = tmp_path / "report.md"
+        atomic.write_text(path, "x")
+        assert os.stat(path).st_mode & 0o777 == 0o666 & ~atomic._read_umask()
+    finally:
+        os.umask(mask)
+
+
+def test_existing_files_keep_their_mode(tmp_path):
+    path = tmp_path / "script.sh"
+    path.write_text("old")
+    os.chmod(path, 0o751)
+    atomic.write_text(path, "new")
+    assert os.stat(path).st_mode & 0o777 == 0o751 and path.read_text() == "new"

@@ -161,3 +161,48 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.float16, torch.bfloat16, torch.uint8, torch.float64])
+def test_tensor_copies_a_torch_tensor_and_keeps_its_dtype(dtype):
+    src = torch.arange(4).to(dtype)
+    t = nr.tensor(src)
+    assert t.dtype.name == str(dtype).removeprefix("torch.")
+    src[0] = 3
+    assert t[0].item() == 0
+    assert nr.tensor(src.t() if src.ndim == 2 else src[::2]).tolist() == src[::2].tolist()
+
+
+def test_tensor_keeps_the_dtype_of_array_likes_but_infers_python_data():
+    a = np.arange(3, dtype=np.int32)
+    t = nr.tensor(a)
+    assert t.dtype is nr.int32 and not np.shares_memory(t.numpy(), a)
+    assert nr.tensor(memoryview(np.arange(3, dtype=np.int16))).dtype is nr.int16  # a buffer
+    assert nr.tensor([1, 2]).dtype is nr.int64 and nr.tensor((1.5,)).dtype is nr.float32
+    x = nr.ones(2)
+    y = nr.tensor(x)
+    assert y is not x and y.data_ptr() != x.data_ptr()
+
+
+def test_as_tensor_honours_device_zero():
+    with pytest.raises(nr.DeviceError, match="cuda:0"):
+        nr.as_tensor(nr.ones(2), device=0)
+    with pytest.raises(nr.DeviceError, match="cuda:0"):
+        nr.tensor(nr.ones(2), device=0)
+
+
+def test_full_and_fill_check_the_value_fits():
+    with pytest.raises(nr.ArgumentError, match="300.*int8"):
+        nr.full((2,), 300, dtype=nr.int8)
+    t = nr.zeros(2, dtype=nr.int16)
+    with pytest.raises(nr.ArgumentError, match="nan.*int16"):
+        t.fill_(float("nan"))
+    assert t.tolist() == [0, 0]
+    assert nr.full((2,), -128, dtype=nr.int8).tolist() == [-128, -128]
+
+
+@pytest.mark.parametrize("size", ["a", 2.5, (2, 1.0), [None]])
+def test_sizes_must_be_integers(size):
+    with pytest.raises(nr.SignatureError):
+        nr.zeros(size)
+    assert nr.zeros(np.int64(2), nr.tensor(1)).shape == (2, 1)

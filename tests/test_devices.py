@@ -91,3 +91,42 @@ def test_cuda_memory_statistics_follow_allocations():
     assert nr.cuda.max_memory_allocated() >= nr.cuda.memory_allocated()
     nr.cuda.synchronize()
     del x
+
+
+def test_device_scalar_cache_keys_floats_by_bits(monkeypatch):
+    from neurarust import creation
+
+    monkeypatch.setattr(nr.Tensor, "to", lambda self, dev: self)  # no GPU: the copy is the identity
+    monkeypatch.setattr(creation, "_DEVICE_SCALARS", creation.OrderedDict())
+    gpu = nr.device("cuda", 0)
+    zero, neg_zero = creation.scalar_tensor(0.0, nr.float32, gpu), creation.scalar_tensor(-0.0, nr.float32, gpu)
+    assert zero is not neg_zero and str(neg_zero.item()) == "-0.0"
+    assert creation.scalar_tensor(float("nan"), nr.float32, gpu) is creation.scalar_tensor(float("nan"), nr.float32, gpu)
+    assert creation.scalar_tensor(0.0, nr.float32, gpu) is zero
+    assert creation.scalar_tensor(0, nr.float32, gpu) is not zero  # int 0 and float 0.0 stay apart
+    assert len(creation._DEVICE_SCALARS) == 4
+
+
+def test_device_scalar_cache_is_thread_safe(monkeypatch):
+    import threading
+
+    from neurarust import creation
+
+    monkeypatch.setattr(nr.Tensor, "to", lambda self, dev: self)
+    monkeypatch.setattr(creation, "_DEVICE_SCALARS", creation.OrderedDict())
+    monkeypatch.setattr(creation, "_DEVICE_SCALARS_MAX", 8)
+    gpu, errors = nr.device("cuda", 0), []
+
+    def work(seed):
+        try:
+            for i in range(300):
+                creation.scalar_tensor(float((i * seed) % 13), nr.float32, gpu)
+        except Exception as e:  # noqa: BLE001  (reported below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(creation._DEVICE_SCALARS) <= 8

@@ -72,6 +72,19 @@ CASES = [
     ("len_0d", lambda: len(nr.tensor(1.0)), nr.SignatureError, ["0-d"]),
     ("bool", lambda: bool(nr.zeros(3)), nr.ArgumentError, ["3 elements"]),
     ("ragged", lambda: nr.tensor([[1], [2, 3]]), nr.ShapeError, ["ragged"]),
+    ("size_0d", lambda: nr.tensor(1.0).size(0), nr.IndexOutOfRangeError, ["dimension 0", "0-d tensor"]),
+    ("stride_0d", lambda: nr.tensor(1.0).stride(-1), nr.IndexOutOfRangeError, ["dimension -1", "0-d tensor"]),
+    ("narrow_0d", lambda: nr.tensor(1.0).narrow(0, 0, 1), nr.IndexOutOfRangeError, ["dimension 0", "0-d tensor"]),
+    ("unflatten_0d", lambda: nr.tensor(1.0).unflatten(0, (1,)), nr.IndexOutOfRangeError, ["dimension 0", "0-d tensor"]),
+    ("fill_nan_int", lambda: nr.zeros(2, dtype=nr.int32).fill_(float("nan")), nr.ArgumentError, ["nan", "int32"]),
+    ("fill_overflow", lambda: nr.zeros(2, dtype=nr.int8).fill_(300), nr.ArgumentError, ["300", "int8", "overflow"]),
+    ("full_overflow", lambda: nr.full((2,), 300, dtype=nr.int8), nr.ArgumentError, ["300", "int8", "overflow"]),
+    ("full_half_overflow", lambda: nr.full((2,), 1e6, dtype=nr.float16), nr.ArgumentError, ["1000000.0", "float16"]),
+    ("scalar_beyond_64_bits", lambda: nr.creation.scalar_array(2 ** 70, nr.int8), nr.ArgumentError,
+     [str(2 ** 70), "64 bits", "int8"]),
+    ("zeros_str", lambda: nr.zeros("a"), nr.SignatureError, ["'a'", "str"]),
+    ("zeros_float", lambda: nr.zeros(2.5), nr.SignatureError, ["2.5", "float"]),
+    ("view_float", lambda: nr.zeros(4).view(2, 2.0), nr.SignatureError, ["2.0", "float"]),
 ]
 
 
@@ -82,3 +95,19 @@ def test_errors_name_what_is_at_fault(name, call, error, fragments):
     assert isinstance(info.value, nr.NeuraRustError)
     for fragment in fragments:
         assert fragment in str(info.value), f"{fragment!r} not in {str(info.value)!r}"
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_op_with_an_int_beyond_64_bits_raises_argument_error(backend):
+    with nr.backends.using(backend), pytest.raises(nr.ArgumentError, match="64 bits"):
+        nr.zeros(2, dtype=nr.int8) + 2 ** 70
+
+
+def test_ops_wrap_scalars_but_fill_checks_them():
+    assert (nr.zeros(2, dtype=nr.int8) + 1000).tolist() == [-24, -24]  # PyTorch wraps operands
+    assert nr.full((2,), -1, dtype=nr.uint8).tolist() == [255, 255]  # as torch.full does
+    assert nr.full((1,), float("inf"), dtype=nr.float16).tolist() == [float("inf")]
+    assert nr.zeros(1, dtype=nr.int32).fill_(2.7).tolist() == [2]
+    assert nr.zeros(1, dtype=nr.bool).fill_(300).tolist() == [True]
+    assert nr.creation.scalar_array(300, nr.int8).item() == 44
+    assert nr.creation.scalar_array(2 ** 64 - 1, nr.int64).item() == -1

@@ -284,3 +284,15 @@ def test_repr_follows_default_dtype_and_print_options():
     finally:
         set_printoptions(precision=4, threshold=1000, edgeitems=3, linewidth=80)
         torch.set_printoptions(profile="default")
+
+
+def test_to_accepts_torch_devices_and_dtypes():
+    x = nr.tensor([1, 2])
+    assert x.to(torch.device("cpu")) is x
+    assert x.to(torch.float64).dtype is nr.float64
+    y = x.to(torch.device("cpu"), torch.float64)
+    assert y.dtype is nr.float64 and y.device == nr.device("cpu")
+    assert x.to(device=torch.device("cpu"), dtype=torch.int16).dtype is nr.int16
+    assert x.to(nr.device("cpu"), nr.float16).dtype is nr.float16
+    with pytest.raises(nr.DeviceError):
+        x.to(0)  # an int is a CUDA index, and there is no GPU here

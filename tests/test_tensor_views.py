@@ -223,3 +223,37 @@ def test_view_errors(call, error, match):
     x, _ = _pair()
     with pytest.raises(error, match=match):
         call(x)
+
+
+def test_squeeze_of_a_0d_tensor_returns_it_like_torch():
+    x = nr.tensor(1.5)
+    for dim in (0, -1, (0,)):
+        y = x.squeeze(dim)
+        assert y.shape == torch.tensor(1.5).squeeze(dim).shape == ()
+        assert y.data_ptr() == x.data_ptr()
+
+
+def test_inplace_floordiv_and_pow_write_through_a_view():
+    base = nr.arange(6).view(2, 3)
+    row = base[1]
+    row //= 2
+    assert base.tolist() == [[0, 1, 2], [1, 2, 2]]
+    row **= 2
+    assert base.tolist() == [[0, 1, 2], [1, 4, 4]]
+    f = nr.tensor([[-3.0, 3.0]])
+    view = f[0]
+    view //= 2
+    assert f.tolist() == [[-2.0, 1.0]]
+
+
+def test_version_counter_lives_on_the_storage():
+    base = nr.zeros(2, 3)
+    view, other_view = base[0], base.t()
+    v = base._version
+    view.add_(1)
+    assert base._version == other_view._version == view._version == v + 1
+    assert base.untyped_storage().version == v + 1
+    late_view = base.view(6)  # made after the write: sees the same counter
+    late_view.fill_(0)
+    assert view._version == v + 2
+    assert nr.empty(2)._version == 0  # a fresh storage starts at 0
