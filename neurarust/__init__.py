@@ -39,12 +39,23 @@ _SUBMODULES = {"nn", "optim", "data", "autograd", "kernels", "registry", "launch
 
 
 def is_tensor(obj: Any) -> bool:
-    """True for a NeuraRust Tensor."""
+    """True for a NeuraRust Tensor.
+
+    >>> import neurarust as nr
+    >>> nr.is_tensor(nr.zeros(2)), nr.is_tensor([0.0, 0.0])
+    (True, False)
+    """
     return isinstance(obj, Tensor)
 
 
 def from_dlpack(obj: Any) -> Tensor:
-    """A tensor sharing the memory of any DLPack producer (NumPy, PyTorch, CuPy, JAX), without a copy."""
+    """A tensor sharing the memory of any DLPack producer (NumPy, PyTorch, CuPy, JAX), without a copy.
+
+    >>> import numpy as np, neurarust as nr
+    >>> a = np.arange(3.0)
+    >>> t = nr.from_dlpack(a); a[0] = 7.0; t.tolist()
+    [7.0, 1.0, 2.0]
+    """
     from .interop import from_dlpack as _from_dlpack
 
     return _from_dlpack(obj)
