@@ -7,6 +7,7 @@ Each program writes one block of indices. The values are computed in float64, fl
 from __future__ import annotations
 
 import neurarust.launch as L
+from neurarust import dtype as _dt
 from neurarust.launch import tl, triton
 
 from .creation import compute_dtype
@@ -39,26 +40,25 @@ def launch_arange(out, start, step, *, block: int = DEFAULT_BLOCK) -> None:
         return
     c = compute_dtype(out.dtype)
     integer = c.kind == "i"
-    arange_kernel[(triton.cdiv(n, block),)](
-        L.pointer(out), n, 0.0 if integer else float(start), 0.0 if integer else float(step),
-        int(start) if integer else 0, int(step) if integer else 0,
-        COMPUTE=L.TL_DTYPES[c.name], INTEGER=integer, IDX=L.index_dtype((n,), (1,)), BLOCK=block,
-    )
+    with L.on_device(out):
+        arange_kernel[(triton.cdiv(n, block),)](
+            L.pointer(out), n, 0.0 if integer else float(start), 0.0 if integer else float(step),
+            int(start) if integer else 0, int(step) if integer else 0,
+            COMPUTE=L.TL_DTYPES[c.name], INTEGER=integer, IDX=L.index_dtype((n,), (1,)), BLOCK=block,
+        )
     L.count("arange")
 
 
-_AOT_OUTPUTS = {"fp32": "float32", "fp64": "float64", "fp16": "float16", "bf16": "bfloat16",
-                "i8": "int8", "u8": "uint8", "i16": "int16", "i32": "int32", "i64": "int64"}
+_AOT_OUTPUTS = (_dt.float32, _dt.float64, _dt.float16, _dt.bfloat16, _dt.int8, _dt.uint8, _dt.int16, _dt.int32,
+                _dt.int64)
 
 
 def aot_specs() -> list[L.AotSpec]:
     """arange for every output dtype, with int32 indices (and int64 for float32)."""
-    from neurarust import dtype as _dt
-
     specs = []
-    for ptr, name in _AOT_OUTPUTS.items():
-        c = compute_dtype(_dt.as_dtype(name))
-        for wide in (False, True) if name == "float32" else (False,):
+    for d in _AOT_OUTPUTS:
+        c, ptr = compute_dtype(d), d.triton_name
+        for wide in (False, True) if d is _dt.float32 else (False,):
             constants = {"COMPUTE": L.TL_DTYPES[c.name], "INTEGER": c.kind == "i",
                          "IDX": tl.int64 if wide else tl.int32, "BLOCK": DEFAULT_BLOCK}
             signature = {"out_ptr": f"*{ptr}", "n": "i64" if wide else "i32", "start_f": "fp64", "step_f": "fp64",

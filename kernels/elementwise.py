@@ -60,7 +60,7 @@ def _compute_dtype(d: DType) -> DType:
     return _dt.float32 if d in HALVES else d
 
 
-def _kernel_dtype(d: DType) -> DType:
+def kernel_dtype(d: DType) -> DType:
     """What the kernel computes in: halves in fp32, bools as int8 (Triton's i1 has no arithmetic)."""
     return _dt.int8 if d is _dt.bool_ else _compute_dtype(d)
 
@@ -178,15 +178,13 @@ def _run_reference(op, operands, params, compute, result, shape, out):
 
 
 def _run_triton(op, operands, params, compute, result, shape, out, device):
-    from .elementwise_triton import launch
-
     kc = _compute_dtype(compute)
     fn, extra = op.attrs["plan"](compute, params)
     inputs = [x if isinstance(x, Tensor) else scalar_tensor(x, kc, device)
               for x in operands if x is not None]
     inputs += [scalar_tensor(v, kc, device) for v in extra]
     target = out if out is not None else Tensor._empty(shape, result, device)
-    launch(target, inputs, fn, _kernel_dtype(compute))
+    op.launcher()(target, inputs, fn, kernel_dtype(compute))
     if out is not None:
         out._bump_version()
     return target
@@ -522,9 +520,7 @@ def _copy_frontend(op: Op, dst: Tensor, src):
         np.copyto(dst._np(), src._np(), casting="unsafe")
         dst._bump_version()
         return dst
-    from .elementwise_triton import launch
-
-    launch(dst, [src], "identity", _kernel_dtype(src.dtype))
+    op.launcher()(dst, [src], "identity", kernel_dtype(src.dtype))
     dst._bump_version()
     return dst
 

@@ -17,7 +17,10 @@ import neurarust.launch as L
 from neurarust.launch import tl, triton
 from neurarust import shape as _sh
 
+from neurarust import dtype as _dt
+
 from . import scalar_triton
+from .elementwise import kernel_dtype
 
 MAX_DIMS = 4
 
@@ -96,11 +99,12 @@ def launch(out, inputs, fn_name: str, compute_dtype, *, block: int | None = None
         ptrs.append(ptrs[1])
     block = block or DEFAULT_BLOCK
     grid = (triton.cdiv(n, block),)
-    elementwise_kernel[grid](
-        *ptrs, n, dims[1], dims[2], dims[3], *padded[0], *padded[1], *padded[2], *padded[3],
-        FN=getattr(scalar_triton, fn_name), NUM_IN=len(inputs), COMPUTE=L.TL_DTYPES[compute_dtype.name],
-        CONTIGUOUS=contiguous, IDX=idx, BLOCK=block, num_warps=num_warps(contiguous, idx),
-    )
+    with L.on_device(out):
+        elementwise_kernel[grid](
+            *ptrs, n, dims[1], dims[2], dims[3], *padded[0], *padded[1], *padded[2], *padded[3],
+            FN=getattr(scalar_triton, fn_name), NUM_IN=len(inputs), COMPUTE=L.TL_DTYPES[compute_dtype.name],
+            CONTIGUOUS=contiguous, IDX=idx, BLOCK=block, num_warps=num_warps(contiguous, idx),
+        )
     L.count(f"elementwise:{fn_name}")
 
 
@@ -109,11 +113,9 @@ def launch(out, inputs, fn_name: str, compute_dtype, *, block: int | None = None
 # ----------------------------------------------------------------------------------------------
 
 # dtype class -> (pointer type, compute dtype): halves compute in fp32, bool in int8, as `launch` does.
-_AOT_DTYPES = {
-    "fp32": ("*fp32", tl.float32), "fp16": ("*fp16", tl.float32), "bf16": ("*bf16", tl.float32),
-    "fp64": ("*fp64", tl.float64), "int32": ("*i32", tl.int32), "int64": ("*i64", tl.int64),
-    "int8": ("*i8", tl.int8), "bool": ("*i1", tl.int8),
-}
+_AOT_DTYPES = {d.triton_name: ("*" + d.triton_name, L.TL_DTYPES[kernel_dtype(d).name])
+               for d in (_dt.float32, _dt.float16, _dt.bfloat16, _dt.float64, _dt.int32, _dt.int64, _dt.int8,
+                         _dt.bool_)}
 # Scalar functions that only make sense on integers (bit tests, integer division).
 _AOT_INT_ONLY = frozenset({"ipow", "div_trunc_int", "div_floor_int"})
 
@@ -150,6 +152,6 @@ def aot_specs() -> list[L.AotSpec]:
     for dtype in ("fp32", "fp64"):
         specs.append(_aot_spec(f"add/{dtype}/strided/i64", dtype, scalar_triton.add, contiguous=False, wide=True))
     for name, fn in _scalar_functions().items():
-        dtype = "int32" if name in _AOT_INT_ONLY else "fp32"
+        dtype = "i32" if name in _AOT_INT_ONLY else "fp32"
         specs.append(_aot_spec(f"fn/{name}/{dtype}", dtype, fn, num_in=3))
     return specs

@@ -17,17 +17,17 @@ import numpy as np
 from neurarust import autotune, backends
 from neurarust import dtype as _dt
 from neurarust.errors import DeviceError, DTypeError, ShapeError, SignatureError
+from neurarust.overlap import check_out
 from neurarust.registry import ErrorInput, Op, Sample, TuneSpec, register
 from neurarust.shape import broadcast_shapes, numel
 from neurarust.tensor import Tensor
 
 from . import samples as S
+from .elementwise import HALVES
 
 allow_tf32: bool = False
 
 TRITON = "neurarust.kernels.matmul_triton:launch"
-FLOATS = (_dt.float32, _dt.float64, _dt.float16, _dt.bfloat16)
-HALVES = (_dt.float16, _dt.bfloat16)
 OPERANDS = {"matmul": "mat1 and mat2", "mm": "mat1 and mat2", "bmm": "batch1 and batch2"}
 
 
@@ -95,20 +95,23 @@ def _check_operands(op: Op, a, b, out) -> None:
         raise SignatureError(f"{op.name}(): out must be a Tensor, not {type(out).__name__}")
 
 
-def _check_out(op: Op, out: Tensor, shape: tuple, a: Tensor) -> None:
+def _check_out(op: Op, out: Tensor, shape: tuple, a: Tensor, b: Tensor) -> None:
     if out.shape != shape:
         raise ShapeError(f"{op.name}: out has shape {_fmt(out.shape)} but the result has shape {_fmt(shape)}")
     if out.dtype != a.dtype:
         raise DTypeError(f"{op.name}: expected out to have dtype {a.dtype.name}, got {out.dtype.name}")
     if out.device != a.device:
         raise DeviceError(f"{op.name}: out is on {out.device} but the operands are on {a.device}")
+    # Each input element is read many times, and autotuning reruns the kernel into out: an out that
+    # shares memory with an input, even as the very same view, would be read after being written.
+    check_out(op.name, out, (a, b), allow_same_view=False)
 
 
 def _product(op: Op, a, b, out: Tensor | None) -> Tensor:
     _check_operands(op, a, b, out)
     batch, M, K, N, shape = plan(op.name, a._shape, b._shape)
     if out is not None:
-        _check_out(op, out, shape, a)
+        _check_out(op, out, shape, a, b)
     if a._storage.device.type == "cpu" and backends.current() == "reference":
         return _run_reference(op, a, b, out)
     target = out if out is not None else Tensor._empty(shape, a.dtype, a.device)
@@ -264,7 +267,7 @@ TOLERANCES = {
 
 
 def _cost(sample: Sample) -> tuple[int, int]:
-    a, b = (np.asarray(getattr(x, "values", x)) for x in sample.args[:2])
+    a, b = (S.array_of(x) for x in sample.args[:2])
     batch, M, K, N, out = plan("matmul", a.shape, b.shape)
     return (a.size + b.size + numel(out)) * a.itemsize, 2 * numel(batch) * M * N * K
 
@@ -295,7 +298,7 @@ TUNE = TuneSpec(
 
 def _matmul_op(name: str, frontend, samples, errors) -> Op:
     return register(Op(
-        name=name, kind="matmul", frontend=frontend, reference=_ref_matmul, triton=TRITON, dtypes=FLOATS,
+        name=name, kind="matmul", frontend=frontend, reference=_ref_matmul, triton=TRITON, dtypes=_dt.FLOAT_DTYPES,
         samples=samples, error_inputs=errors, tolerances=TOLERANCES, cost=_cost, tune=TUNE, torch_name=name,
     ))
 

@@ -20,6 +20,7 @@ import itertools
 
 import neurarust.launch as L
 from neurarust import autotune
+from neurarust import dtype as _dt
 from neurarust import shape as _sh
 from neurarust.launch import tl, triton
 from neurarust.registry import TuneSpec
@@ -157,7 +158,7 @@ def _run(c, a, b, cfg: dict, precision: str, upcast: bool) -> None:
     M, N, K = c.shape[-2], c.shape[-1], a.shape[-1]
     acc = tl.float64 if c.dtype.name == "float64" else tl.float32
     tiles = triton.cdiv(M, cfg["BLOCK_M"]) * triton.cdiv(N, cfg["BLOCK_N"])
-    for cc, aa, bb in _batch_chunks(c, a, b):
+    for cc, aa, bb in _batch_chunks(c, a, b):  # the caller holds L.on_device(c)
         matmul_kernel[(tiles, cc.shape[0])](
             L.pointer(aa), L.pointer(bb), L.pointer(cc), M, N, K,
             *aa.stride(), *bb.stride(), *cc.stride(),
@@ -175,14 +176,16 @@ def launch(c, a, b, *, tune, allow_tf32: bool = False) -> None:
     dtype = c.dtype
     upcast = L.INTERPRET and dtype.name in ("float16", "bfloat16")
     precision = _precision(dtype.name, allow_tf32, upcast)
-    if L.INTERPRET:
-        cfg = INTERPRET_CONFIG
-    else:
-        M, N, K = c.shape[-2], c.shape[-1], a.shape[-1]
-        key = tune.key(dtype.name, precision, M, N, K)
-        cfg = autotune.best_config("matmul", fitted_spec(tune, dtype.itemsize), key,
-                                   lambda cfg: _run(c, a, b, cfg, precision, upcast), source=KERNEL_SOURCE)
-    _run(c, a, b, cfg, precision, upcast)
+    with L.on_device(c):  # tuning runs launch too
+        if L.INTERPRET:
+            cfg = INTERPRET_CONFIG
+        else:
+            M, N, K = c.shape[-2], c.shape[-1], a.shape[-1]
+            key = tune.key(dtype.name, precision, M, N, K)
+            cfg = autotune.best_config("matmul", fitted_spec(tune, dtype.itemsize), key,
+                                       lambda cfg: _run(c, a, b, cfg, precision, upcast), source=KERNEL_SOURCE,
+                                       device=c._storage.device.index)
+        _run(c, a, b, cfg, precision, upcast)
     L.count("matmul")
 
 
@@ -197,12 +200,11 @@ _ARGS = ["a_ptr", "b_ptr", "c_ptr", "M", "N", "K", "stride_ab", "stride_am", "st
 # marks pointers and the 16-divisible ints as aligned and makes the unit strides constexpr 1.
 _UNIT_STRIDES = ("stride_ak", "stride_bn", "stride_cn")
 _ALIGNED_INTS = ("M", "N", "K", "stride_ab", "stride_am", "stride_bb", "stride_bk", "stride_cb", "stride_cm")
-_TRITON_TYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "float64": "fp64"}
 
 
 def aot_spec(dtype_name: str, cfg: dict, *, tag: str = "") -> "L.AotSpec":
     """One AOT compile job of the kernel for ``dtype_name`` at config ``cfg``."""
-    ptr = "*" + _TRITON_TYPES[dtype_name]
+    ptr = "*" + _dt.as_dtype(dtype_name).triton_name
     signature = {name: "i32" for name in _ARGS}
     signature.update({"a_ptr": ptr, "b_ptr": ptr, "c_ptr": ptr})
     constants = {name: cfg[name] for name in ("BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M")}

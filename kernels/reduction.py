@@ -64,8 +64,13 @@ def _reduced_dims(op: Op, dim, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(norm)) if ndim else ()
 
 
-def _acc_dtype(d: DType) -> DType:
-    """What the reference and the kernel accumulate in for values of dtype ``d``."""
+def acc_dtype(d: DType) -> DType:
+    """What the reference and the kernel accumulate in for values of dtype ``d``.
+
+    >>> from neurarust import dtype as dt
+    >>> acc_dtype(dt.bfloat16), acc_dtype(dt.float64), acc_dtype(dt.int8)
+    (neurarust.float32, neurarust.float64, neurarust.int64)
+    """
     if d.is_floating_point:
         return _dt.float64 if d is _dt.float64 else _dt.float32
     return _dt.int64
@@ -123,7 +128,7 @@ def _run_reference(op: Op, x: Tensor, dims, shape, out_dtype: DType, cast: DType
     a = x._np()
     if cast is not None:
         a = a.astype(cast.np)
-    acc = _acc_dtype(out_dtype if op.attrs["kind"] in SUMS else x.dtype)
+    acc = acc_dtype(out_dtype if op.attrs["kind"] in SUMS else x.dtype)
     r = np.asarray(backends.run_reference(op.reference, a.astype(acc.np, copy=False), dims))
     r = r.reshape(shape).astype(out_dtype.np, copy=False)
     if np.may_share_memory(r, a) or not r.flags.c_contiguous:
@@ -202,12 +207,8 @@ def _ref_argmin(a: np.ndarray, dims) -> np.ndarray:
 # Samples, errors and tolerances
 # ----------------------------------------------------------------------------------------------
 
-def _values(arg) -> np.ndarray:
-    return arg.values if isinstance(arg, S.TensorSpec) else np.asarray(arg)
-
-
 def _reduced_size(sample: Sample) -> int:
-    x = _values(sample.args[0])
+    x = S.array_of(sample.args[0])
     dim = sample.args[1] if len(sample.args) > 1 else sample.kwargs.get("dim")
     if dim is None or (isinstance(dim, (tuple, list)) and not dim) or x.ndim == 0:
         return x.size
@@ -220,7 +221,7 @@ def _sum_tolerance(d: DType, per_element: bool):
     def tolerance(sample: Sample) -> tuple[float, float]:
         target = sample.kwargs.get("dtype")
         eps = max(_dt.finfo(t).eps for t in (d, target or d) if _dt.as_dtype(t).is_floating_point)
-        x = np.abs(_values(sample.args[0]).astype(np.float64))
+        x = np.abs(S.array_of(sample.args[0]).astype(np.float64))
         biggest = float(x[np.isfinite(x)].max(initial=0.0))
         n = 1 if per_element else max(_reduced_size(sample), 1)
         return 2 * eps, eps * n * biggest + 1e-30
@@ -311,7 +312,7 @@ def _max_errors(name: str):
 
 
 def _cost(sample: Sample) -> tuple[int, int]:
-    x = _values(sample.args[0])
+    x = S.array_of(sample.args[0])
     return x.nbytes + x.nbytes // max(_reduced_size(sample), 1), x.size
 
 

@@ -16,10 +16,11 @@ passes 2**31), and every size and stride is converted to it before any index mat
 from __future__ import annotations
 
 import neurarust.launch as L
+from neurarust import dtype as _dt
 from neurarust import shape as _sh
 from neurarust.launch import tl, triton
 
-from .reduction import DEFAULT_CONFIG  # the tune configs live with the entries
+from .reduction import DEFAULT_CONFIG, acc_dtype  # the tune configs live with the entries
 
 KINDS = ("sum", "mean", "max", "min", "argmax", "argmin")
 MAX_SIDE_DIMS = 2  # strides per side the kernel takes; more dims on a side costs one copy
@@ -56,22 +57,31 @@ def _worst(ACC: tl.constexpr, IS_MAX: tl.constexpr):
 
 
 @triton.jit
+def _extreme(x, IS_MAX: tl.constexpr):
+    if IS_MAX:
+        return tl.max(x, axis=1)
+    else:
+        return tl.min(x, axis=1)
+
+
+@triton.jit
 def _fold(best, best_idx, N, IS_MAX: tl.constexpr, ACC: tl.constexpr):
     """Each row's (value, index) from its lanes' bests: a NaN if any, else the max (min); the lowest
-    index among the lanes holding it. Built from max/min/sum reductions, not a custom combine, which
+    index among the lanes holding it. Built from max/min reductions, not a custom combine, which
     the interpreter would run element by element."""
     valid = best_idx >= 0
     is_nan = valid & (best != best)
     row_nan = tl.max(is_nan.to(tl.int32), axis=1) > 0
     plain = valid & ~is_nan
-    if IS_MAX:
-        top = tl.max(tl.where(plain, best, _worst(ACC, IS_MAX)), axis=1)
-    else:
-        top = tl.min(tl.where(plain, best, _worst(ACC, IS_MAX)), axis=1)
+    worst = _worst(ACC, IS_MAX)
+    top = _extreme(tl.where(plain, best, worst), IS_MAX)
     hit = tl.where(row_nan[:, None], is_nan, plain & (best == top[:, None]))
     index = tl.min(tl.where(hit, best_idx, N), axis=1)
-    # Exactly one lane holds ``index``: summing picks its value, NaN included.
-    value = tl.sum(tl.where(hit & (best_idx == index[:, None]), best, 0), axis=1)
+    # The value of the one lane holding ``index``, bit for bit: -0.0 stays -0.0 (a sum with +0.0
+    # lanes, or of -0.0s in the interpreter, gives +0.0). max/min may drop a NaN: put it back.
+    value = _extreme(tl.where(hit & (best_idx == index[:, None]), best, worst), IS_MAX)
+    if ACC.is_floating():
+        value = tl.where(row_nan, float("nan"), value)
     return value, index
 
 
@@ -149,13 +159,6 @@ def reduce_kernel(x_ptr, out_ptr, M, N, M1, N1, row0, row1, red0, red1,
 # Launcher
 # ----------------------------------------------------------------------------------------------
 
-def _acc_dtype(d):
-    """What the kernel accumulates in for a tensor of NeuraRust dtype ``d``."""
-    if d.name == "float64":
-        return tl.float64
-    return tl.float32 if d.is_floating_point else tl.int64
-
-
 def _side(shape, strides):
     """Merge one side's dims; () becomes one dim of size 1."""
     cshape, (cstrides,) = _sh.collapse_dims(shape, strides)
@@ -211,11 +214,12 @@ def launch(out, x, dims, kind: str, *, config: dict | None = None, index_dtype=N
     config = config or DEFAULT_CONFIG
     bm, bn = _blocks(M, N, config, rows_contiguous=kstrides[-1] == 1 and rstrides[-1] != 1)
     grid = (triton.cdiv(M, bm),)
-    reduce_kernel[grid](
-        L.pointer(x), L.pointer(out), M, N, M1, N1, row0, row1, red0, red1,
-        KIND=kind, ACC=_acc_dtype(out.dtype if kind in ("sum", "mean") else x.dtype), IDX=idx,
-        TWO_REDUCED=len(rshape) == 2, BLOCK_M=bm, BLOCK_N=bn, num_warps=config.get("num_warps", 4),
-    )
+    with L.on_device(out):
+        reduce_kernel[grid](
+            L.pointer(x), L.pointer(out), M, N, M1, N1, row0, row1, red0, red1,
+            KIND=kind, ACC=L.TL_DTYPES[acc_dtype(out.dtype if kind in ("sum", "mean") else x.dtype).name], IDX=idx,
+            TWO_REDUCED=len(rshape) == 2, BLOCK_M=bm, BLOCK_N=bn, num_warps=config.get("num_warps", 4),
+        )
     L.count(f"reduction:{kind}")
 
 
@@ -223,41 +227,37 @@ def launch(out, x, dims, kind: str, *, config: dict | None = None, index_dtype=N
 # Ahead-of-time compile jobs
 # ----------------------------------------------------------------------------------------------
 
-_AOT_DTYPES = {  # dtype class -> (input Triton type, NeuraRust dtype name of the input)
-    "fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "fp64": "float64", "i32": "int32", "i64": "int64",
-}
+_AOT_DTYPES = (_dt.float32, _dt.float16, _dt.bfloat16, _dt.float64, _dt.int32, _dt.int64)  # one per class
 
 
-def _aot_out_type(kind: str, src: str) -> str:
-    if kind in ("argmax", "argmin") or (kind == "sum" and src.startswith("i")):
-        return "i64"
+def _aot_out_dtype(kind: str, src):
+    if kind in ("argmax", "argmin") or (kind == "sum" and not src.is_floating_point):
+        return _dt.int64
     return src
 
 
 def aot_specs() -> list:
     """One :class:`~neurarust.launch.AotSpec` per combine kind x dtype class at the default config,
     plus an int64-offset and a two-reduced-dims variant."""
-    from neurarust import dtype as _dt
-
     specs = []
     bm, bn, warps = DEFAULT_CONFIG["BLOCK_M"], DEFAULT_CONFIG["BLOCK_N"], DEFAULT_CONFIG["num_warps"]
 
     def spec(kind, src, idx="i32", two=False):
-        out = _aot_out_type(kind, src)
-        acc_src = _dt.as_dtype(_AOT_DTYPES[out if kind in ("sum", "mean") else src])
-        sig = {"x_ptr": f"*{src}", "out_ptr": f"*{out}"}
+        out = _aot_out_dtype(kind, src)
+        sig = {"x_ptr": f"*{src.triton_name}", "out_ptr": f"*{out.triton_name}"}
         sig.update({name: idx for name in ("M", "N", "M1", "N1", "row0", "row1", "red0", "red1")})
         sig.update({name: "constexpr" for name in ("KIND", "ACC", "IDX", "TWO_REDUCED", "BLOCK_M", "BLOCK_N")})
-        constants = {"KIND": kind, "ACC": _acc_dtype(acc_src), "IDX": tl.int64 if idx == "i64" else tl.int32,
+        acc = acc_dtype(out if kind in ("sum", "mean") else src)
+        constants = {"KIND": kind, "ACC": L.TL_DTYPES[acc.name], "IDX": tl.int64 if idx == "i64" else tl.int32,
                      "TWO_REDUCED": two, "BLOCK_M": bm, "BLOCK_N": bn}
-        name = f"reduce_{kind}_{src}" + ("_i64idx" if idx == "i64" else "") + ("_2d" if two else "")
+        name = f"reduce_{kind}_{src.triton_name}" + ("_i64idx" if idx == "i64" else "") + ("_2d" if two else "")
         return L.AotSpec(name, reduce_kernel, sig, constants, aligned=(0, 1), num_warps=warps)
 
     for kind in KINDS:
         for src in _AOT_DTYPES:
-            if kind == "mean" and src.startswith("i"):
+            if kind == "mean" and not src.is_floating_point:
                 continue
             specs.append(spec(kind, src))
-    specs.append(spec("sum", "fp32", idx="i64"))
-    specs.append(spec("argmax", "fp16", idx="i64", two=True))
+    specs.append(spec("sum", _dt.float32, idx="i64"))
+    specs.append(spec("argmax", _dt.float16, idx="i64", two=True))
     return specs

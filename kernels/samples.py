@@ -31,6 +31,15 @@ class TensorSpec:
         return self.values.shape
 
 
+def array_of(arg) -> np.ndarray:
+    """The values of a sample's tensor argument: a :class:`TensorSpec`'s array, or the array itself.
+
+    >>> array_of(TensorSpec(np.zeros((2, 3)), "transposed")).shape, array_of([1, 2]).shape
+    ((2, 3), (2,))
+    """
+    return arg.values if isinstance(arg, TensorSpec) else np.asarray(arg)
+
+
 def values(dtype: DType, shape, seed: int = 0, *, low: float = -3.0, high: float = 3.0,
            positive: bool = False) -> np.ndarray:
     """Random values exactly representable in ``dtype`` (returned as float64, int64 or bool)."""
@@ -77,8 +86,3 @@ def binary(dtype: DType, *, positive_rhs: bool = False, scalar=2) -> Iterator[Sa
     s = specials(dtype)
     t = specials(dtype, rhs)
     yield Sample((np.repeat(s, len(t)), np.tile(t, len(s))), name="specials")
-
-
-def broadcast_layouts(dtype: DType) -> Iterator[Sample]:
-    """Higher-rank broadcasting that cannot collapse below 4 dims (exercises the host loop)."""
-    yield Sample((values(dtype, (2, 1, 3, 1, 2), 12), values(dtype, (2, 3, 1, 2, 1), 13)), name="rank5")

@@ -63,12 +63,13 @@ def source_hash(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
-def _device_name() -> str:
+def _device_name(index: int | None = None) -> str:
+    """The GPU's name: CUDA device ``index`` (the current one if None), or "cpu" without CUDA."""
     try:
         import torch
 
         if torch.cuda.is_available():
-            return _cuda_name(torch.cuda.current_device())
+            return _cuda_name(torch.cuda.current_device() if index is None else index)
     except ImportError:
         pass
     return "cpu"
@@ -210,7 +211,7 @@ def _time_configs(configs: list[dict], run: Callable[[dict], None],
 
 
 def best_config(op_name: str, spec, key: tuple, run: Callable[[dict], None], *, source: str = "",
-                timer: Callable[[Callable[[], None]], float] | None = None) -> dict:
+                timer: Callable[[Callable[[], None]], float] | None = None, device: int | None = None) -> dict:
     """The config to launch ``op_name`` with for the call described by ``key``.
 
     ``spec`` is the entry's :class:`~neurarust.registry.TuneSpec`; ``run(config)`` launches the
@@ -218,13 +219,14 @@ def best_config(op_name: str, spec, key: tuple, run: Callable[[dict], None], *, 
     editing a kernel re-tunes it). Where configs cannot be timed (no GPU, interpreter) the default
     is returned and ``run`` is never called. Otherwise the first call for a key times each config
     with ``timer`` (``triton.testing.do_bench`` unless given; tests pass a fake) and stores the
-    fastest; later calls, in this process or any other, reuse it without timing.
+    fastest; later calls, in this process or any other, reuse it without timing. ``device`` is the
+    CUDA index of the call's tensors (its GPU's name is part of the key; default: the current one).
     """
     if timer is None:
         if not can_time():
             return dict(spec.default)
         timer = _do_bench
-    full_key = make_key(op_name, key, source)
+    full_key = make_key(op_name, key, source, device=_device_name(device))
     cached = lookup(full_key)
     if cached is not None:
         return cached

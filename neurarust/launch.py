@@ -7,6 +7,7 @@ pointers; it computes nothing here.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 
@@ -27,9 +28,15 @@ except ImportError as e:  # the light install: say what to install, not just wha
     raise ImportError(f"the Triton backend needs torch and triton ({e}); install them with "
                       f"pip install 'neurarust[gpu]'") from e
 
+import torch  # noqa: E402
+
 from .backends import launch_counts  # noqa: E402
+from .errors import DeviceError  # noqa: E402
 
 INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
+# Whether Triton takes CPU tensors: only its interpreter does. Fixed when the kernels are defined, so
+# a test that patches INTERPRET to walk the GPU code paths on CPU tensors leaves it alone.
+CPU_POINTERS = INTERPRET
 TRITON_VERSION = triton.__version__
 
 INT32_MAX = 2**31 - 1
@@ -44,9 +51,36 @@ TL_DTYPES = {
 
 def pointer(t):
     """The object Triton takes as ``t``'s data pointer: a torch tensor aliasing ``t``'s memory from
-    its storage offset on (the interpreter needs a real torch tensor; on CUDA it gives alignment)."""
+    its storage offset on (the interpreter needs a real torch tensor; on CUDA it gives alignment).
+
+    A CPU tensor outside the interpreter raises :class:`~neurarust.errors.DeviceError`: compiled
+    Triton would take its address for a GPU one."""
+    if not CPU_POINTERS and t._storage.device.type == "cpu":
+        raise DeviceError(f"a Triton kernel got a CPU tensor (shape {list(t._shape)}, {t._dtype.name}), but CPU "
+                          f"tensors run Triton kernels only under the interpreter: set TRITON_INTERPRET=1 "
+                          f"before starting Python, or use the reference backend")
     flat = t._storage.torch(t._dtype)
     return flat[t._offset:] if t._offset else flat
+
+
+_SAME_DEVICE = contextlib.nullcontext()
+
+
+def on_device(t):
+    """A context in which Triton launches on ``t``'s CUDA device and that device's current stream.
+
+    Triton launches on torch's *current* device, so a kernel on ``cuda:1`` tensors while device 0 is
+    current would read the wrong memory. Every launcher wraps its launches in ``with
+    on_device(out):``; it is a shared no-op for CPU tensors and tensors on the current device::
+
+        >>> import neurarust as nr
+        >>> with on_device(nr.zeros(2)):
+        ...     pass
+    """
+    dev = t._storage.device
+    if dev.type != "cuda" or dev.index == torch.cuda.current_device():
+        return _SAME_DEVICE
+    return torch.cuda.device(dev.index)
 
 
 def max_offset(shape, *stride_sets) -> int:

@@ -92,6 +92,30 @@ def test_out_checks_shape_and_dtype():
         nr.matmul(a, b, out=nr.zeros(2, 4, dtype=nr.float64))
 
 
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_out_overlapping_an_input_is_refused(backend):
+    """Every input element is read many times (and autotuning reruns the kernel into out)."""
+    a = nr.from_numpy(_rand((3, 3)))
+    buf = nr.zeros(2, 3, 3)
+    b = buf[0]
+    b.copy_(a)
+    with nr.backends.using(backend):
+        for x, y, out in ((a, a, a), (a, b, buf[0]), (buf[0], a, buf[0].T)):
+            with pytest.raises(nr.ArgumentError, match="mm"):
+                nr.mm(x, y, out=out)
+        got = nr.mm(a, b, out=buf[1])  # the same storage, elements apart: fine
+    _assert_matches_numpy(got, a.numpy(), b.numpy())
+
+
+def test_autotune_key_names_the_tensors_gpu(monkeypatch):
+    from neurarust import autotune
+
+    monkeypatch.setattr(autotune, "_cuda_name", lambda index: f"GPU{index}")
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("torch.cuda.current_device", lambda: 0)
+    assert autotune._device_name(1) == "GPU1" and autotune._device_name() == "GPU0"
+
+
 def test_uncollapsible_batches_loop_on_the_host():
     # Batch (3, 2) where A repeats along dim 1 and B along dim 0: no single batch stride exists.
     a, b = _rand((3, 1, 5, 7)), _rand((2, 7, 4))

@@ -74,3 +74,41 @@ def test_mean_of_integers_with_a_float_dtype(backend):
     want = torch.mean(torch.from_numpy(a), 1, dtype=torch.float32)
     assert got.dtype is nr.float32
     np.testing.assert_allclose(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+@pytest.mark.parametrize("name", ["amax", "amin"])
+@pytest.mark.parametrize("values", [[-0.0, -0.0], [-1.0, -0.0], [-0.0, 0.0, -0.0]], ids=str)
+def test_amax_amin_keep_the_sign_of_zero(backend, name, values):
+    a = np.array(values, dtype=np.float32)
+    want = getattr(torch, name)(torch.from_numpy(a), 0).numpy()
+    with nr.backends.using(backend):
+        got = getattr(nr, name)(nr.from_numpy(a), 0).numpy()
+    assert got == want and np.signbit(got) == np.signbit(want), (got, want)
+
+
+def test_cpu_tensors_outside_the_interpreter_raise_device_error(monkeypatch):
+    from neurarust import launch as L
+
+    monkeypatch.setattr(L, "CPU_POINTERS", False)  # what a GPU machine without TRITON_INTERPRET sees
+    with nr.backends.using("triton"), pytest.raises(nr.DeviceError, match="TRITON_INTERPRET=1"):
+        nr.sum(nr.ones(3))
+
+
+class _FakeCudaTensor:
+    def __init__(self, index):
+        self._storage = type("S", (), {"device": nr.device("cuda", index)})()
+
+
+def test_on_device_switches_only_to_another_cuda_device(monkeypatch):
+    from neurarust import launch as L
+
+    entered = []
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "device", lambda index: entered.append(index) or L._SAME_DEVICE)
+    with L.on_device(nr.ones(2)), L.on_device(_FakeCudaTensor(0)):
+        pass
+    assert entered == []  # CPU and current-device tensors: no switch
+    with L.on_device(_FakeCudaTensor(1)):
+        pass
+    assert entered == [1]

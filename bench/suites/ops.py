@@ -25,7 +25,7 @@ import numpy as np
 import neurarust as nr
 from neurarust import dtype as _dt
 from neurarust.dtype import DType
-from neurarust.kernels.samples import TensorSpec
+from neurarust.kernels.samples import TensorSpec, array_of
 from neurarust.registry import Op, Sample, all_ops
 from neurarust.tensor import Tensor
 
@@ -88,9 +88,8 @@ def _arrays(sample: Sample) -> Iterator[np.ndarray]:
 
 
 def _values(a) -> np.ndarray | None:
-    if isinstance(a, TensorSpec):
-        return a.values
-    return a if isinstance(a, np.ndarray) else None
+    """A tensor argument's array; None for scalars and other arguments."""
+    return array_of(a) if isinstance(a, (TensorSpec, np.ndarray)) else None
 
 
 def _first_sample(op: Op, dtype: DType) -> Sample | None:
