@@ -117,3 +117,22 @@ def test_scalar_operand_keeps_the_tensor_dtype():
         with nr.backends.using(backend):
             y = x + 1000  # 1000 wraps to int8 as in PyTorch
         assert y.dtype is nr.int8 and y.tolist() == [-23, -22, -21]
+
+
+MIXED = [(nr.int8, nr.uint8), (nr.int32, nr.float16), (nr.bfloat16, nr.float16), (nr.bool_, nr.int64),
+         (nr.float32, nr.float64), (nr.uint8, nr.float32)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("left,right", MIXED, ids=lambda d: d.name)
+def test_mixed_dtype_operands_promote_and_compute_like_pytorch(left, right, backend):
+    import torch
+
+    a = np.array([[1, 2, 3]], dtype=np.int64)
+    b = np.array([[1], [0]], dtype=np.int64)
+    x, y = nr.tensor(a, dtype=left), nr.tensor(b, dtype=right)
+    with nr.backends.using(backend):
+        got = x * y + x
+    want = torch.tensor(a).to(left.to_torch()) * torch.tensor(b).to(right.to_torch()) + torch.tensor(a).to(left.to_torch())
+    assert got.dtype.name == str(want.dtype).removeprefix("torch.")
+    np.testing.assert_array_equal(got.float().numpy(), want.float().numpy())
