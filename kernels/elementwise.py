@@ -118,7 +118,7 @@ def _check_out(op: Op, out, shape, result: DType, device) -> None:
         raise ShapeError(f"{op.name}: output with shape {list(out.shape)} doesn't match the broadcast shape {list(shape)}")
     if not _can_cast(result, out.dtype):
         raise DTypeError(f"{op.name}: result type {result} can't be cast to the desired output type {out.dtype}")
-    if out.device != device:
+    if out._storage.device is not device and out.device != device:
         raise DeviceError(f"{op.name}: out is on {out.device} but the inputs are on {device}")
 
 
@@ -516,6 +516,11 @@ def _copy_frontend(op: Op, dst: Tensor, src):
         check_out("copy_", dst, (src,))
     else:
         src = scalar_tensor(src, dst.dtype, dst.device)
+    return _copy_into(op, dst, src)
+
+
+def _copy_into(op: Op, dst: Tensor, src: Tensor) -> Tensor:
+    """The copy itself; the caller has checked that ``src`` broadcasts to ``dst`` and does not overlap it."""
     if dst._storage.device.type == "cpu" and backends.current() == "reference":
         np.copyto(dst._np(), src._np(), casting="unsafe")
         dst._bump_version()
@@ -541,8 +546,12 @@ def _fill_frontend(op: Op, dst: Tensor, value):
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise ShapeError(f"fill_ only supports a 0-d value tensor, got shape {list(value.shape)}")
-        return _copy_frontend(_copy, dst, value.to(dst.device))  # no .item(): no host sync on CUDA
-    return _copy_frontend(_copy, dst, scalar_tensor(value, dst.dtype, dst.device))
+        if value._storage is dst._storage:
+            value = value.clone()  # x.fill_(x[0]): read the value before any element is written
+        if value._storage.device is not dst._storage.device:
+            value = value.to(dst.device)
+        return _copy_into(_copy, dst, value)  # no .item(): no host sync on CUDA
+    return _copy_into(_copy, dst, scalar_tensor(value, dst.dtype, dst.device))
 
 
 def _fill_samples(d):

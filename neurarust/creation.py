@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections import OrderedDict
@@ -289,16 +290,23 @@ def scalar_array(value, dtype: DType, check_range: bool = False) -> np.ndarray:
     return np.asarray(value, dtype=dtype.np)
 
 
-def _check_fits(value, dtype: DType) -> None:
-    if dtype.kind == "b" or not isinstance(value, (int, float, np.integer, np.floating)):
-        return
+@functools.lru_cache(maxsize=None)
+def _limits(dtype: DType) -> tuple:
+    """(lowest, highest) value ``fill_`` accepts for ``dtype``."""
     if dtype.kind in "iu":
         info = _dt.iinfo(dtype)
         # PyTorch lets an unsigned dtype take down to -max (uint8.fill_(-1) gives 255).
-        lo = -info.max if dtype.kind == "u" else info.min
-        fits = (math.isfinite(value) if isinstance(value, (float, np.floating)) else True) \
-            and lo <= value <= info.max
+        return (-info.max if dtype.kind == "u" else info.min), info.max
+    return -_dt.finfo(dtype).max, _dt.finfo(dtype).max
+
+
+def _check_fits(value, dtype: DType) -> None:
+    if dtype.kind == "b" or not isinstance(value, (int, float, np.integer, np.floating)):
+        return
+    lo, hi = _limits(dtype)
+    if dtype.kind in "iu":
+        fits = (math.isfinite(value) if isinstance(value, (float, np.floating)) else True) and lo <= value <= hi
     else:
-        fits = not math.isfinite(value) or abs(value) <= _dt.finfo(dtype).max
+        fits = not math.isfinite(value) or abs(value) <= hi
     if not fits:
         raise ArgumentError(f"value {value!r} cannot be converted to type {dtype.name} without overflow")

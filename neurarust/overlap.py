@@ -61,12 +61,16 @@ def check_out(op_name: str, out, inputs: Iterable, *, allow_same_view: bool = Tr
     if has_internal_overlap(out):
         raise ArgumentError(f"{op_name}: more than one element of the written-to tensor (shape {list(out.shape)}, "
                             f"strides {list(out.stride())}) refers to a single memory location; clone() it first")
-    lo, hi = _address_range(out)
+    lo = hi = None
     for t in inputs:
-        if not hasattr(t, "_storage") or t.numel() == 0 or t._storage.device != out._storage.device:
+        if t is out and allow_same_view:  # x.add_(y): the common in-place call
+            continue
+        if not hasattr(t, "_storage") or t.numel() == 0 or t._storage.device is not out._storage.device:
             continue
         if allow_same_view and _same_view(t, out):
             continue
+        if lo is None:
+            lo, hi = _address_range(out)
         t_lo, t_hi = _address_range(t)
         # Like PyTorch, only dense layouts are judged: interleaved strided views (x[::2], x[1::2])
         # share a range without sharing an element, and telling those apart is not worth the cost.

@@ -23,7 +23,7 @@ from .errors import DeviceError, OutOfMemoryError
 class Storage:
     """Raw memory: an address, a size in bytes and a device."""
 
-    __slots__ = ("device", "nbytes", "version", "_bytes", "_typed", "__weakref__")
+    __slots__ = ("device", "nbytes", "version", "_bytes", "_typed", "_ptr", "__weakref__")
 
     def __init__(self, raw: Any, dev: device):
         self.device = dev
@@ -32,6 +32,7 @@ class Storage:
         # Bumped by every in-place write through any view of these bytes (autograd compares it).
         self.version = 0
         self._typed: dict = {}
+        self._ptr: int | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -64,6 +65,7 @@ class Storage:
         s.nbytes = raw.shape[0]
         s.version = 0
         s._typed = {}
+        s._ptr = None
         return s
 
     @classmethod
@@ -73,10 +75,10 @@ class Storage:
 
     # -- access -------------------------------------------------------------------------------
     def data_ptr(self) -> int:
-        """The address of the first byte."""
-        if self.device.type == "cpu":
-            return self._bytes.ctypes.data
-        return self._bytes.data_ptr()
+        """The address of the first byte (it never changes, so it is looked up once)."""
+        if self._ptr is None:
+            self._ptr = self._bytes.ctypes.data if self.device.type == "cpu" else self._bytes.data_ptr()
+        return self._ptr
 
     def numpy(self, dtype: DType) -> np.ndarray:
         """The bytes as a flat NumPy array of ``dtype`` (CPU only, no copy)."""
