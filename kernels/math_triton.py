@@ -68,11 +68,12 @@ def pow(x, y):
     r = tl.where((x < 0) & ~y_is_int & (ax != float("inf")), float("nan"), r)
     # x == ±0: sign kept for odd integer y.
     zero_r = tl.where(y < 0, float("inf"), 0.0)
-    zero_r = tl.where(_is_odd_integer(y) & (1.0 / x < 0), -zero_r, zero_r)  # 1 / -0.0 = -inf
+    # Negation as * -1: Triton 3.6 lowers unary minus to 0 - v, which loses the sign of zero.
+    zero_r = tl.where(_is_odd_integer(y) & (1.0 / x < 0), zero_r * -1.0, zero_r)  # 1 / -0.0 = -inf
     r = tl.where(x == 0, zero_r, r)
     # x == -inf
     ninf_r = tl.where(y < 0, 0.0, float("inf"))
-    ninf_r = tl.where(_is_odd_integer(y), -ninf_r, ninf_r)
+    ninf_r = tl.where(_is_odd_integer(y), ninf_r * -1.0, ninf_r)
     r = tl.where(x == -float("inf"), ninf_r, r)
     r = tl.where(y != y, y, r)
     r = tl.where((x == -1) & (tl.abs(y) == float("inf")), 1.0, r)

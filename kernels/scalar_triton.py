@@ -78,7 +78,10 @@ def div_floor_float(a, b, c):
 
 @triton.jit
 def neg(a, b, c):
-    return -a
+    # Multiplying by -1 flips the sign of zero too; Triton 3.6 lowers unary minus to 0 - a (+0.0 for 0.0).
+    if a.dtype.is_int_unsigned():
+        return 0 - a  # wraps, as unsigned negation does
+    return a * -1
 
 
 @triton.jit
