@@ -124,6 +124,10 @@ def _check_out(op: Op, out, shape, result: DType, device) -> None:
 
 def elementwise(op: Op, *args, out: Tensor | None = None, **kwargs):
     attrs = op.attrs
+    if out is None and not kwargs:
+        result = _small_call_fast_lane(op, args)
+        if result is not None:
+            return result
     if kwargs or len(args) != len(attrs["operands"]):
         operands, params = _bind(op, args, kwargs)
     else:  # the common call, all operands positional and default parameters: no binding needed
@@ -151,6 +155,43 @@ def elementwise(op: Op, *args, out: Tensor | None = None, **kwargs):
     return _run_triton(op, operands, params, compute, result, shape, out, device)
 
 
+def _small_call_fast_lane(op: Op, args: tuple):
+    """The call small ops spend their time on, with nothing to decide: CPU tensors of one dtype and
+    shape, default parameters, reference backend. Returns None for anything else (general path)."""
+    attrs = op.attrs
+    if len(args) != len(attrs["operands"]):
+        return None
+    first = args[0]
+    if type(first) is not Tensor:
+        return None
+    dtype, shape, device = first._dtype, first._shape, first._storage.device
+    for x in args[1:]:
+        if type(x) is not Tensor or x._dtype is not dtype or x._shape != shape or x._storage.device is not device:
+            return None
+    if device.type != "cpu" or backends.current() != "reference":
+        return None
+    compute, result = _cached_result_dtypes(op, args, attrs["params"])
+    if "check" in attrs:
+        attrs["check"](args, attrs["params"], compute)
+    np_compute = _compute_dtype(compute).np
+    keep = attrs["keep_dtype"]
+    arrays = [x._np() if x._dtype.np is np_compute or i in keep else x._np().astype(np_compute)
+              for i, x in enumerate(args)]
+    r = backends.run_reference(op.reference, *arrays)
+    if type(r) is np.ndarray and r.dtype is result.np and r.flags.c_contiguous:
+        return Tensor._wrap(r, result)
+    return _finish(np.asarray(r), result, shape)
+
+
+def _finish(r: np.ndarray, result: DType, shape) -> Tensor:
+    """A reference's raw result as the op's output tensor: broadcast, cast, adopted without a copy."""
+    if r.shape != shape:
+        r = np.broadcast_to(r, shape)
+    if r.dtype != result.np:
+        r = r.astype(result.np)
+    return Tensor._wrap(r, result) if r.flags.c_contiguous else Tensor._from_array(r, result)
+
+
 def _as_array(x, d: DType) -> np.ndarray:
     if isinstance(x, Tensor):
         a = x._np()
@@ -163,15 +204,9 @@ def _run_reference(op, operands, params, compute, result, shape, out):
     keep = op.attrs["keep_dtype"]  # operands used as they are (where's bool condition)
     arrays = [None if x is None else x._np() if i in keep else _as_array(x, np_compute)
               for i, x in enumerate(operands)]
-    r = backends.run_reference(op.reference, *arrays, **params)
-    if type(r) is not np.ndarray:
-        r = np.asarray(r)  # ufuncs return NumPy scalars for 0-d inputs
-    if r.shape != shape:
-        r = np.broadcast_to(r, shape)
+    r = np.asarray(backends.run_reference(op.reference, *arrays, **params))
     if out is None:
-        if r.dtype != result.np:
-            r = r.astype(result.np)
-        return Tensor._wrap(r, result) if r.flags.c_contiguous else Tensor._from_array(r, result)
+        return _finish(r, result, shape)
     np.copyto(out._np(), r, casting="unsafe")
     out._bump_version()
     return out

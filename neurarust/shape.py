@@ -157,6 +157,8 @@ def view_strides(shape: Sequence[int], strides: Sequence[int], new_shape: Sequen
     >>> view_strides((2, 3), (3, 1), (6,)), view_strides((2, 3), (1, 2), (6,))
     ((1,), None)
     """
+    if numel(shape) == 0 and tuple(shape) == tuple(new_shape):
+        return tuple(strides)  # an empty tensor viewed as itself keeps its strides (PyTorch does)
     if numel(shape) == 0 or not shape:
         return contiguous_strides(new_shape)
     new_strides = [0] * len(new_shape)

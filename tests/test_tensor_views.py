@@ -257,3 +257,11 @@ def test_version_counter_lives_on_the_storage():
     late_view.fill_(0)
     assert view._version == v + 2
     assert nr.empty(2)._version == 0  # a fresh storage starts at 0
+
+
+def test_empty_view_with_the_same_shape_keeps_its_strides_like_torch():
+    import torch
+
+    t = nr.arange(4.0)[0:0:2].view(-1)
+    want = torch.arange(4.0)[0:0:2].view(-1)
+    assert t.stride() == want.stride() == (2,)
