@@ -13,6 +13,8 @@ Offsets are int32 unless the launcher sees an element offset past 2**31 (``IDX``
 """
 from __future__ import annotations
 
+import importlib
+
 import neurarust.launch as L
 from neurarust.launch import tl, triton
 from neurarust import shape as _sh
@@ -64,6 +66,15 @@ def elementwise_kernel(out_ptr, a_ptr, b_ptr, c_ptr, n, s1, s2, s3,
 DEFAULT_BLOCK = 1024
 
 
+def scalar_function(name: str):
+    """The jit function an entry names: ``"add"`` is ``scalar_triton.add``; ``"unary_triton.sin"`` is
+    ``neurarust.kernels.unary_triton.sin`` (families keep their scalar functions in their own file)."""
+    module, _, fn = name.rpartition(".")
+    if not module:
+        return getattr(scalar_triton, fn)
+    return getattr(importlib.import_module(f"neurarust.kernels.{module}"), fn)
+
+
 def num_warps(contiguous: bool, idx) -> int:
     """Warps per program. The strided int64 walk (64-bit div/mod for every operand) needs 8 warps, i.e.
     4 elements per thread: with 4 warps ptxas caps it at 128 registers and spills on sm_80."""
@@ -102,7 +113,7 @@ def launch(out, inputs, fn_name: str, compute_dtype, *, block: int | None = None
     with L.on_device(out):
         elementwise_kernel[grid](
             *ptrs, n, dims[1], dims[2], dims[3], *padded[0], *padded[1], *padded[2], *padded[3],
-            FN=getattr(scalar_triton, fn_name), NUM_IN=len(inputs), COMPUTE=L.TL_DTYPES[compute_dtype.name],
+            FN=scalar_function(fn_name), NUM_IN=len(inputs), COMPUTE=L.TL_DTYPES[compute_dtype.name],
             CONTIGUOUS=contiguous, IDX=idx, BLOCK=block, num_warps=num_warps(contiguous, idx),
         )
     L.count(f"elementwise:{fn_name}")
