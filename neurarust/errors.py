@@ -43,7 +43,3 @@ class ArgumentError(NeuraRustError, ValueError):
 
 class OutOfMemoryError(NeuraRustError, RuntimeError):
     """A device allocation failed."""
-
-
-class CacheError(NeuraRustError, RuntimeError):
-    """A persistent cache (the autotune cache) could not be read or written."""

@@ -19,7 +19,7 @@ CORE_FILES = ["neurarust/tensor.py", "neurarust/creation.py", "neurarust/printin
 BUILTIN_OF = {
     nr.ShapeError: ValueError, nr.DTypeError: TypeError, nr.DeviceError: RuntimeError,
     nr.IndexOutOfRangeError: IndexError, nr.ArgumentError: ValueError, nr.SignatureError: TypeError,
-    nr.OutOfMemoryError: RuntimeError, errors.CacheError: RuntimeError,
+    nr.OutOfMemoryError: RuntimeError,
 }
 
 
