@@ -4,6 +4,8 @@ Importing this package registers every entry; it imports NumPy only. Each family
 live in a ``*_triton.py`` module beside its entries and are imported on first Triton use.
 """
 from . import elementwise  # noqa: F401
+from . import unary  # noqa: F401
+from . import binary  # noqa: F401
 from . import creation  # noqa: F401
 from . import reduction  # noqa: F401
 from . import matmul  # noqa: F401

@@ -1,0 +1,154 @@
+"""Scalar functions of the binary/ternary elementwise family (``kernels/binary.py``).
+
+Each takes the loaded operands ``(a, b, c)`` already in the compute dtype, as the elementwise kernel
+passes them. Triton's integer ``%`` truncates toward zero and its float ``%`` is C's ``fmod``, so
+Python-style remainders correct the sign afterwards. ``atan`` is built from arithmetic and ``sqrt``
+only (libdevice does not run in the interpreter).
+"""
+from __future__ import annotations
+
+from neurarust.launch import tl, triton
+
+
+@triton.jit
+def _signbit(x):
+    # -0.0 counts as negative: 1 / -0.0 is -inf.
+    return (x < 0) | ((x == 0) & (1.0 / x < 0))
+
+
+@triton.jit
+def fmod(a, b, c):
+    return a % b
+
+
+@triton.jit
+def remainder(a, b, c):
+    r = a % b
+    return tl.where((r != 0) & ((r < 0) != (b < 0)), r + b, r)
+
+
+@triton.jit
+def copysign(a, b, c):
+    m = tl.abs(a)
+    return tl.where(_signbit(b), m * -1.0, m)  # * -1.0: unary minus would give +0.0 for 0.0
+
+
+@triton.jit
+def lerp(a, b, c):
+    # PyTorch's two-sided formula: exact at both ends (weight 0 gives a, weight 1 gives b).
+    d = b - a
+    return tl.where(tl.abs(c) < 0.5, a + c * d, b - d * (1.0 - c))
+
+
+@triton.jit
+def addcmul(a, b, c):
+    return a + b * c
+
+
+@triton.jit
+def addcdiv(a, b, c):
+    return a + b / c
+
+
+@triton.jit
+def logical_and(a, b, c):
+    return (a != 0) & (b != 0)
+
+
+@triton.jit
+def logical_or(a, b, c):
+    return (a != 0) | (b != 0)
+
+
+@triton.jit
+def logical_xor(a, b, c):
+    return (a != 0) != (b != 0)
+
+
+@triton.jit
+def bitwise_and(a, b, c):
+    return a & b
+
+
+@triton.jit
+def bitwise_or(a, b, c):
+    return a | b
+
+
+@triton.jit
+def bitwise_xor(a, b, c):
+    return a ^ b
+
+
+@triton.jit
+def _atan_unit(t):
+    """atan(t) for t in [0, 1]: above tan(pi/12), atan(t) = pi/6 + atan((t*sqrt3 - 1) / (t + sqrt3))
+    brings the argument to |u| <= tan(pi/12) = 0.268, where the Taylor series to u**27 is below fp64's
+    rounding (the next term is 0.268**29 / 29 < 1e-18)."""
+    big = t > 0.2679491924311227
+    s3 = tl.sqrt(t * 0.0 + 3.0)
+    u = tl.where(big, (t * s3 - 1.0) / (t + s3), t)
+    z = u * u
+    p = -1.0 / 27.0 + z * 0.0
+    p = p * z + 1.0 / 25.0
+    p = p * z - 1.0 / 23.0
+    p = p * z + 1.0 / 21.0
+    p = p * z - 1.0 / 19.0
+    p = p * z + 1.0 / 17.0
+    p = p * z - 1.0 / 15.0
+    p = p * z + 1.0 / 13.0
+    p = p * z - 1.0 / 11.0
+    p = p * z + 1.0 / 9.0
+    p = p * z - 1.0 / 7.0
+    p = p * z + 1.0 / 5.0
+    p = p * z - 1.0 / 3.0
+    r = u + u * (z * p)
+    # pi/6 as an fp32-exact head plus its tail, so fp64 keeps the digits a float literal would lose.
+    return tl.where(big, (r + 0.5235987901687622) + -1.4570463391372357e-08, r)
+
+
+@triton.jit
+def atan2(a, b, c):
+    """atan2(y=a, x=b) with C99's special cases (signed zeros, infinities); NaN in gives NaN."""
+    ax = tl.abs(b)
+    ay = tl.abs(a)
+    mx = tl.maximum(ax, ay)
+    mn = tl.minimum(ax, ay)
+    both_inf = (ax == float("inf")) & (ay == float("inf"))
+    t = tl.where(both_inf, 1.0, tl.where(mx == 0, 0.0, mn / tl.where(mx == 0, 1.0, mx)))
+    r = _atan_unit(t)
+    r = tl.where(ay > ax, (1.5707963705062866 - r) + -4.371139006309477e-08, r)
+    r = tl.where(_signbit(b), (3.1415927410125732 - r) + -8.742278012618954e-08, r)
+    r = tl.where(_signbit(a), r * -1.0, r)
+    return tl.where((a != a) | (b != b), a + b, r)
+
+
+@triton.jit
+def isclose(a, b, c):
+    """``c`` is the allowed error ``atol + rtol * |b|``, computed beforehand (the kernel has three operands)."""
+    d = tl.abs(a - b)
+    return (a == b) | ((d <= c) & (d != float("inf")))
+
+
+@triton.jit
+def isclose_equal_nan(a, b, c):
+    return isclose(a, b, c) | ((a != a) & (b != b))
+
+
+# Functions that only make sense on integers (or bools): compiled with int32 operands.
+_INT_ONLY = frozenset({"bitwise_and", "bitwise_or", "bitwise_xor"})
+
+
+def aot_specs():
+    """One fp32 (int32 for the bitwise ones) compile job per scalar function of this family."""
+    from .elementwise_triton import _aot_spec
+
+    specs = []
+    for name, obj in sorted(globals().items()):
+        if name.startswith("_") or not isinstance(obj, triton.runtime.KernelInterface):
+            continue
+        dtype = "i32" if name in _INT_ONLY else "fp32"
+        specs.append(_aot_spec(f"binary/{name}/{dtype}", dtype, obj, num_in=3))
+    specs.append(_aot_spec("binary/remainder/i32", "i32", remainder, num_in=3))
+    specs.append(_aot_spec("binary/fmod/i32", "i32", fmod, num_in=3))
+    return specs
