@@ -101,7 +101,8 @@ def logical_not(a, b, c):
 
 @triton.jit
 def bitwise_not(a, b, c):
-    return ~a
+    # x ^ all-ones rather than ~x: triton 3.6's interpreter builds ~x from a -1 that uint8 cannot hold.
+    return a ^ (tl.zeros_like(a) - 1)
 
 
 @triton.jit
