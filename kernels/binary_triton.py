@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from neurarust.launch import tl, triton
 
+from . import math_triton as m
+
 
 @triton.jit
 def _signbit(x):
@@ -81,33 +83,6 @@ def bitwise_xor(a, b, c):
 
 
 @triton.jit
-def _atan_unit(t):
-    """atan(t) for t in [0, 1]: above tan(pi/12), atan(t) = pi/6 + atan((t*sqrt3 - 1) / (t + sqrt3))
-    brings the argument to |u| <= tan(pi/12) = 0.268, where the Taylor series to u**27 is below fp64's
-    rounding (the next term is 0.268**29 / 29 < 1e-18)."""
-    big = t > 0.2679491924311227
-    s3 = tl.sqrt(t * 0.0 + 3.0)
-    u = tl.where(big, (t * s3 - 1.0) / (t + s3), t)
-    z = u * u
-    p = -1.0 / 27.0 + z * 0.0
-    p = p * z + 1.0 / 25.0
-    p = p * z - 1.0 / 23.0
-    p = p * z + 1.0 / 21.0
-    p = p * z - 1.0 / 19.0
-    p = p * z + 1.0 / 17.0
-    p = p * z - 1.0 / 15.0
-    p = p * z + 1.0 / 13.0
-    p = p * z - 1.0 / 11.0
-    p = p * z + 1.0 / 9.0
-    p = p * z - 1.0 / 7.0
-    p = p * z + 1.0 / 5.0
-    p = p * z - 1.0 / 3.0
-    r = u + u * (z * p)
-    # pi/6 as an fp32-exact head plus its tail, so fp64 keeps the digits a float literal would lose.
-    return tl.where(big, (r + 0.5235987901687622) + -1.4570463391372357e-08, r)
-
-
-@triton.jit
 def atan2(a, b, c):
     """atan2(y=a, x=b) with C99's special cases (signed zeros, infinities); NaN in gives NaN."""
     ax = tl.abs(b)
@@ -116,7 +91,7 @@ def atan2(a, b, c):
     mn = tl.minimum(ax, ay)
     both_inf = (ax == float("inf")) & (ay == float("inf"))
     t = tl.where(both_inf, 1.0, tl.where(mx == 0, 0.0, mn / tl.where(mx == 0, 1.0, mx)))
-    r = _atan_unit(t)
+    r = m.atan_nonneg(t)
     r = tl.where(ay > ax, (1.5707963705062866 - r) + -4.371139006309477e-08, r)
     r = tl.where(_signbit(b), (3.1415927410125732 - r) + -8.742278012618954e-08, r)
     r = tl.where(_signbit(a), r * -1.0, r)

@@ -12,10 +12,6 @@ from . import elementwise_triton as E
 from . import math_triton as m
 
 _LOG10_2 = tl.constexpr(0.30102999566398120)
-_PI_2 = tl.constexpr(1.5707963267948966)
-_PI_4 = tl.constexpr(0.7853981633974483)
-_TAN_3PI_8 = tl.constexpr(2.414213562373095)
-_TAN_PI_8 = tl.constexpr(0.41421356237309503)
 _SQRT1_2 = tl.constexpr(0.7071067811865476)
 _SQRT_2_PI = tl.constexpr(0.7978845608028654)
 
@@ -191,36 +187,8 @@ def softplus(a, b, c):
 # -- inverse trigonometric functions -----------------------------------------------------------
 
 @triton.jit
-def _atan_nonneg(x):
-    """atan(x) for x >= 0 (or NaN): Cephes' reduction to |t| <= tan(pi/8), one half-angle step to
-    |t| <= 0.2, then the Taylor series to t^25 (error < 1e-17 relative: fp64-accurate too)."""
-    big = x > _TAN_3PI_8
-    mid = (x > _TAN_PI_8) & ~big
-    # Full-width constants: tl.where on two Python floats would make an fp32 tensor (fp64 would lose digits).
-    base = tl.where(big, tl.full(x.shape, _PI_2, x.dtype), tl.where(mid, tl.full(x.shape, _PI_4, x.dtype), 0.0))
-    t = tl.where(big, -1.0 / x, tl.where(mid, (x - 1.0) / (x + 1.0), x))
-    t = t / (1.0 + tl.sqrt(1.0 + t * t))  # atan(t) = 2 atan(t / (1 + sqrt(1 + t^2)))
-    t2 = t * t
-    # Horner in t^2 over the coefficients (-1)^k / (2k + 1), k = 0..12.
-    p = 1.0 / 25.0
-    p = -1.0 / 23.0 + t2 * p
-    p = 1.0 / 21.0 + t2 * p
-    p = -1.0 / 19.0 + t2 * p
-    p = 1.0 / 17.0 + t2 * p
-    p = -1.0 / 15.0 + t2 * p
-    p = 1.0 / 13.0 + t2 * p
-    p = -1.0 / 11.0 + t2 * p
-    p = 1.0 / 9.0 + t2 * p
-    p = -1.0 / 7.0 + t2 * p
-    p = 1.0 / 5.0 + t2 * p
-    p = -1.0 / 3.0 + t2 * p
-    p = 1.0 + t2 * p
-    return base + 2.0 * t * p
-
-
-@triton.jit
 def atan(a, b, c):
-    r = _atan_nonneg(tl.abs(a))
+    r = m.atan_nonneg(tl.abs(a))
     r = tl.where(a < 0, r * -1.0, r)
     return tl.where(a == 0, a, r)
 
@@ -229,7 +197,7 @@ def atan(a, b, c):
 def asin(a, b, c):
     # asin(x) = atan(x / sqrt((1 - x)(1 + x))); 1 - x is exact near |x| = 1, where it matters.
     ax = tl.abs(a)
-    r = _atan_nonneg(ax / tl.sqrt((1.0 - ax) * (1.0 + ax)))
+    r = m.atan_nonneg(ax / tl.sqrt((1.0 - ax) * (1.0 + ax)))
     r = tl.where(ax > 1.0, float("nan"), r)
     r = tl.where(a < 0, r * -1.0, r)
     return tl.where(a == 0, a, r)
@@ -238,7 +206,7 @@ def asin(a, b, c):
 @triton.jit
 def acos(a, b, c):
     # acos(x) = 2 atan(sqrt((1 - x) / (1 + x))): no cancellation near x = 1 (unlike pi/2 - asin x).
-    r = 2.0 * _atan_nonneg(tl.sqrt((1.0 - a) / (1.0 + a)))
+    r = 2.0 * m.atan_nonneg(tl.sqrt((1.0 - a) / (1.0 + a)))
     return tl.where(tl.abs(a) > 1.0, float("nan"), r)
 
 

@@ -78,6 +78,15 @@ def test_unary_helper_relative_error_within_stated_bound(name, fn, ref, lo, hi, 
     assert rel_error(got, want) <= bound, name
 
 
+def test_atan_nonneg_relative_error_and_limits():
+    x = np.concatenate([np.linspace(0.0, 10.0, 8000), np.geomspace(1e-30, 1e30, 2000)]).astype(np.float32)
+    x = np.concatenate([x, np.array([np.inf, np.nan, 0.0], np.float32)])
+    got = run1(M.atan_nonneg, x)
+    want = np.arctan(x.astype(np.float64))
+    assert_specials_match(got, want)
+    assert rel_error(got, want) <= 3e-7
+
+
 def test_erf_absolute_error_on_dense_grid():
     x = grid(-6.0, 6.0)
     got = run1(M.erf, x)
