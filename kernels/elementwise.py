@@ -150,7 +150,7 @@ def elementwise(op: Op, *args, out: Tensor | None = None, **kwargs):
     if out is not None:
         _check_out(op, out, shape, result, device)
         check_out(op.inplace if out is operands[0] and op.inplace else op.name, out, tensors)
-    if device.type == "cpu" and backends.current() == "reference":
+    if backends.for_device(device) == "reference":
         return _run_reference(op, operands, params, compute, result, shape, out)
     return _run_triton(op, operands, params, compute, result, shape, out, device)
 
@@ -168,7 +168,7 @@ def _small_call_fast_lane(op: Op, args: tuple):
     for x in args[1:]:
         if type(x) is not Tensor or x._dtype is not dtype or x._shape != shape or x._storage.device is not device:
             return None
-    if device.type != "cpu" or backends.current() != "reference":
+    if backends.for_device(device) != "reference":
         return None
     compute, result = _cached_result_dtypes(op, args, attrs["params"])
     if "check" in attrs:
@@ -559,7 +559,7 @@ def _copy_frontend(op: Op, dst: Tensor, src):
 
 def _copy_into(op: Op, dst: Tensor, src: Tensor) -> Tensor:
     """The copy itself; the caller has checked that ``src`` broadcasts to ``dst`` and does not overlap it."""
-    if dst._storage.device.type == "cpu" and backends.current() == "reference":
+    if backends.for_device(dst._storage.device) == "reference":
         np.copyto(dst._np(), src._np(), casting="unsafe")
         dst._bump_version()
         return dst

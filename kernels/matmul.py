@@ -112,7 +112,7 @@ def _product(op: Op, a, b, out: Tensor | None) -> Tensor:
     batch, M, K, N, shape = plan(op.name, a._shape, b._shape)
     if out is not None:
         _check_out(op, out, shape, a, b)
-    if a._storage.device.type == "cpu" and backends.current() == "reference":
+    if backends.for_device(a._storage.device) == "reference":
         return _run_reference(op, a, b, out)
     target = out if out is not None else Tensor._empty(shape, a.dtype, a.device)
     # Batched views of the three operands: unit dims for 1-D operands, stride 0 on broadcast dims.

@@ -116,7 +116,7 @@ def _reduce(op: Op, x: Tensor, dim, keepdim: bool = False, dtype=None) -> Tensor
     cast_first = dtype is not None and out_dtype is not x.dtype and not np.can_cast(x.dtype.np, out_dtype.np, "safe")
     kept = tuple(s for i, s in enumerate(x.shape) if i not in dims)
     shape = tuple(1 if i in dims else s for i, s in enumerate(x.shape)) if keepdim else kept
-    if x._storage.device.type == "cpu" and backends.current() == "reference":
+    if backends.for_device(x._storage.device) == "reference":
         return _run_reference(op, x, dims, shape, out_dtype, out_dtype if cast_first else None)
     src = call("cast", x, out_dtype) if cast_first else x
     out = Tensor._empty(kept, out_dtype, x.device)

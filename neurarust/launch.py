@@ -30,6 +30,7 @@ except ImportError as e:  # the light install: say what to install, not just wha
 
 import torch  # noqa: E402
 
+from . import shape as _sh  # noqa: E402
 from .backends import launch_counts  # noqa: E402
 from .errors import DeviceError  # noqa: E402
 
@@ -90,10 +91,7 @@ def max_offset(shape, *stride_sets) -> int:
 
 def index_dtype(shape, *stride_sets):
     """``tl.int64`` when some offset (or the element count) passes int32, else ``tl.int32``."""
-    n = 1
-    for s in shape:
-        n *= s
-    big = n > INT32_MAX or max_offset(shape, *stride_sets) > INT32_MAX
+    big = _sh.numel(shape) > INT32_MAX or max_offset(shape, *stride_sets) > INT32_MAX
     return tl.int64 if big else tl.int32
 
 

@@ -16,10 +16,7 @@ class Size(tuple):
     """
 
     def numel(self) -> int:
-        n = 1
-        for s in self:
-            n *= s
-        return n
+        return numel(self)
 
     def __repr__(self) -> str:
         return f"neurarust.Size({list(self)})"

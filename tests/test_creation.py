@@ -152,17 +152,6 @@ def test_arange_errors(args, kwargs, error, match):
         nr.arange(*args, **kwargs)
 
 
-@pytest.mark.parametrize("module", ["neurarust.tensor", "neurarust.creation", "neurarust.printing", "neurarust.interop",
-                                    "neurarust.dtype", "neurarust.device", "neurarust.shape", "neurarust.cuda",
-                                    "neurarust.kernels.creation"])
-def test_docstring_examples_run(module):
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(module))
-    assert result.failed == 0 and result.attempted > 0
-
-
 @pytest.mark.parametrize("dtype", [torch.int32, torch.float16, torch.bfloat16, torch.uint8, torch.float64])
 def test_tensor_copies_a_torch_tensor_and_keeps_its_dtype(dtype):
     src = torch.arange(4).to(dtype)

@@ -13,6 +13,11 @@ import neurarust
 SKIP = {"neurarust.kernels.aot"}
 
 
+# Modules whose public API is documented by examples: they must have at least one.
+MUST_HAVE_EXAMPLES = {"neurarust.tensor", "neurarust.creation", "neurarust.printing", "neurarust.interop",
+                      "neurarust.dtype", "neurarust.device", "neurarust.shape", "neurarust.cuda",
+                      "neurarust.kernels.creation"}
+
 # Sibling folders installed as subpackages (package-dir mapping): not under neurarust/ on disk.
 MAPPED = ("kernels", "autograd", "nn", "optim", "data")
 
@@ -34,6 +39,7 @@ def test_docstring_examples_run(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"
+    assert result.attempted > 0 or name not in MUST_HAVE_EXAMPLES, f"{name} has no examples"
 
 
 def _public_ops():
