@@ -37,6 +37,14 @@ bool = bool_  # noqa: A001
 _SUBMODULES = {"nn", "optim", "data", "autograd", "kernels", "registry", "launch", "autotune", "dtype",
                "storage", "shape", "printing", "creation", "errors"}
 
+# Public names that are not registry ops, each imported from its module on first use:
+# name -> module under ``neurarust``.
+_LAZY_ATTRS: dict[str, str] = {
+    "use_deterministic_algorithms": "determinism",
+    "are_deterministic_algorithms_enabled": "determinism",
+    "is_deterministic_algorithms_warn_only_enabled": "determinism",
+}
+
 
 def is_tensor(obj: Any) -> bool:
     """True for a NeuraRust Tensor.
@@ -64,6 +72,8 @@ def from_dlpack(obj: Any) -> Tensor:
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_ATTRS:
+        return getattr(importlib.import_module(f".{_LAZY_ATTRS[name]}", __name__), name)
     from .registry import OPS, load
 
     load()
@@ -79,4 +89,4 @@ def __dir__() -> list[str]:
     from .registry import OPS, load
 
     load()
-    return sorted(set(globals()) | _SUBMODULES | {n for n, op in OPS.items() if op.attrs.get("public", True)})
+    return sorted(set(globals()) | _SUBMODULES | set(_LAZY_ATTRS) | {n for n, op in OPS.items() if op.attrs.get("public", True)})

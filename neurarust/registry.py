@@ -71,8 +71,15 @@ class Op:
     torch_name: str | None = None                # the PyTorch function the oracle calls
     attrs: dict = field(default_factory=dict)    # kind-specific data (scalar function, promotion rule)
     doc: str = ""                                # the public docstring (else the front end's)
-    # Slots filled by later layers: the backward formula, autocast class, ONNX mapping.
+    # The derivative (see neurarust.autograd): ``backward(grad, <names>) -> gradients``. The names
+    # after ``grad`` pick what the graph saves: the op's own argument names, or ``result``. It returns
+    # one gradient (or None) per name in ``differentiable``, the tensor arguments gradients flow to.
+    # ``differentiable=None`` means no derivative is declared yet (recording raises); ``()`` means the
+    # result never requires grad (comparisons, argmax, integer results).
     backward: Callable | None = None
+    differentiable: tuple[str, ...] | None = None
+    bind: Callable[[tuple, dict], dict] | None = None  # (args, kwargs) -> {argument name: value}
+    # Slots filled by later layers: autocast class, ONNX mapping.
     autocast: str | None = None
     onnx: Any = None
     _launcher: Callable | None = field(default=None, repr=False)
