@@ -8,4 +8,11 @@ from . import unary  # noqa: F401
 from . import binary  # noqa: F401
 from . import creation  # noqa: F401
 from . import reduction  # noqa: F401
+from . import scan  # noqa: F401
+from . import softmax  # noqa: F401
 from . import matmul  # noqa: F401
+from . import linalg  # noqa: F401
+from . import sorting  # noqa: F401
+from . import movement  # noqa: F401
+from . import random  # noqa: F401
+from . import indexing  # noqa: F401

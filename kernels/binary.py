@@ -4,14 +4,18 @@ with a scalar function from ``binary_triton.py``.
 """
 from __future__ import annotations
 
+import math
+
 import numbers
 
 import numpy as np
 
+import neurarust as nr
+
 from neurarust import dtype as _dt
 from neurarust.creation import scalar_tensor
 from neurarust.errors import ArgumentError, DTypeError, ShapeError
-from neurarust.registry import ErrorInput, Op, Sample, get
+from neurarust.registry import ErrorInput, Op, Sample, derivative, get
 from neurarust.tensor import Tensor
 
 from . import samples as S
@@ -276,3 +280,46 @@ elementwise_op("isclose", doc=_doc("isclose(input, other, rtol=1e-05, atol=1e-08
                errors=lambda: [ErrorInput(Sample((np.array([1, 2]), np.array([1, 2]))), TypeError, "floating"),
                                ErrorInput(Sample((np.ones(2), np.ones(2)), {"rtol": -1.0}), ValueError, "rtol")]
                ).frontend = _isclose_frontend
+
+
+# ----------------------------------------------------------------------------------------------
+# Derivatives (autograd); see the block at the end of elementwise.py for the convention.
+# ----------------------------------------------------------------------------------------------
+
+def _atan2_backward(grad, input, other):
+    scale = grad / (input * input + other * other)
+    return scale * other, -scale * input
+
+
+def _lerp_backward(grad, input, end, weight, needs_input_grad):
+    return (grad * (1 - weight) if needs_input_grad[0] else None,
+            grad * weight if needs_input_grad[1] else None,
+            grad * (end - input) if needs_input_grad[2] else None)
+
+
+def _addcmul_backward(grad, tensor1, tensor2, value):
+    return grad, grad * tensor2 * value, grad * tensor1 * value
+
+
+def _addcdiv_backward(grad, tensor1, tensor2, value):
+    return grad, grad * value / tensor2, -grad * value * tensor1 / (tensor2 * tensor2)
+
+
+def _masked_fill_backward(grad, mask, value):
+    return nr.where(mask, 0.0, grad), (nr.where(mask, grad, 0.0).sum() if isinstance(value, Tensor) else None)
+
+
+for _name, _args, _backward in [
+        ("floor_divide", ("input", "other"), lambda grad: (nr.zeros_like(grad), nr.zeros_like(grad))),
+        ("remainder", ("input", "other"), lambda grad, input, other: (grad, -grad * nr.floor_divide(input, other))),
+        ("fmod", ("input", "other"), lambda grad, input, other: (grad, -grad * (input / other).trunc())),
+        ("atan2", ("input", "other"), _atan2_backward),
+        ("copysign", ("input", "other"),
+         lambda grad, input, result: (nr.where(input == 0, 0.0, grad * result / input), None)),
+        ("lerp", ("input", "end", "weight"), _lerp_backward),
+        ("addcmul", ("input", "tensor1", "tensor2"), _addcmul_backward),
+        ("addcdiv", ("input", "tensor1", "tensor2"), _addcdiv_backward),
+        ("masked_fill", ("input", "value"), _masked_fill_backward)]:
+    derivative(_name, _args, _backward)
+for _name in ("logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "isclose"):
+    derivative(_name, ())

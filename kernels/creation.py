@@ -83,7 +83,7 @@ def reference(start, end=None, step=1, *, dtype=None) -> np.ndarray:
     return values.astype(d.np)
 
 
-def arange(op: Op, start, end=None, step=1, *, dtype=None, device=None) -> Tensor:
+def arange(op: Op, start, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Values from ``start`` (default 0) up to, not including, ``end``, ``step`` apart, like torch.arange.
 
     >>> import neurarust as nr
@@ -95,10 +95,11 @@ def arange(op: Op, start, end=None, step=1, *, dtype=None, device=None) -> Tenso
     first, delta, n, d = plan(start, end, step, dtype)
     dev = as_device(device)
     if backends.for_device(dev) == "reference":
-        return Tensor._from_array(reference(start, end, step, dtype=d), d)
-    out = Tensor._empty((n,), d, dev)
-    op.launcher()(out, first, delta)
-    return out
+        out = Tensor._from_array(reference(start, end, step, dtype=d), d)
+    else:
+        out = Tensor._empty((n,), d, dev)
+        op.launcher()(out, first, delta)
+    return out.requires_grad_() if requires_grad else out
 
 
 def _samples(d: DType):
@@ -136,5 +137,5 @@ register(Op(
     name="arange", kind="creation", frontend=arange, reference=reference,
     triton="neurarust.kernels.creation_triton:launch_arange", dtypes=DTYPES, samples=_samples,
     error_inputs=_errors, method=False, torch_name="arange",
-    cost=_cost,
+    cost=_cost, differentiable=(),  # a creation op: its result is a leaf (``requires_grad=True`` makes one)
 ))

@@ -7,17 +7,20 @@ or the kernel.
 """
 from __future__ import annotations
 
+import inspect
+import math
 import numbers
 
 import numpy as np
 
+import neurarust as nr
 from neurarust import backends
 from neurarust import dtype as _dt
 from neurarust.creation import scalar_array, scalar_tensor
 from neurarust.dtype import DType
 from neurarust.errors import ArgumentError, DeviceError, DTypeError, ShapeError, SignatureError
 from neurarust.overlap import check_out
-from neurarust.registry import ErrorInput, Op, Sample, register
+from neurarust.registry import ErrorInput, Op, Sample, derivative, register, signature_bind
 from neurarust.shape import broadcast_shapes
 from neurarust.tensor import Tensor
 
@@ -249,13 +252,39 @@ def elementwise_op(name: str, *, reference, fn, operands=("input",), params=None
              "dtype_cache": {}}
     if check is not None:
         attrs["check"] = check
-    return register(Op(
+    op = register(Op(
         name=name, kind="elementwise", frontend=elementwise, reference=reference, triton=TRITON,
         dtypes=tuple(dtypes), samples=samples, error_inputs=errors, method=method,
         inplace=f"{name}_" if inplace and method else None, torch_name=torch or name, attrs=attrs,
         tolerances=tolerances or {},
         cost=_elementwise_cost, doc=doc,
     ))
+    op.bind = _named_binder(op)
+    return op
+
+
+def _named_binder(op: Op):
+    """``(args, kwargs) -> {name: value}`` for autograd: operands by their names, then parameters.
+    Entries with a front end of their own (masked_fill reorders its operands) bind to its signature."""
+    names = op.attrs["operands"]
+
+    def bind(args, kwargs):
+        if op.frontend is not elementwise and not op.attrs.setdefault("_var_args", _takes_var_args(op.frontend)):
+            return signature_bind(op, args, kwargs)
+        if not kwargs and len(args) == len(names):  # the common call: operands only
+            bound = dict(op.attrs["params"])
+            bound.update(zip(names, args))
+            return bound
+        operands, params = _bind(op, args, kwargs)
+        bound = dict(zip(names, operands))
+        bound.update(params)
+        return bound
+
+    return bind
+
+
+def _takes_var_args(fn) -> bool:
+    return any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in inspect.signature(fn).parameters.values())
 
 
 def _doc(signature: str, summary: str, example: str, result: str) -> str:
@@ -452,10 +481,28 @@ def _where_samples(d):
     yield Sample((np.zeros((0, 2), bool), S.values(d, (0, 2), 5), S.values(d, (2,), 6)), name="empty")
 
 
-elementwise_op("where", doc=_doc("where(condition, input, other)", "``input`` where ``condition`` (a bool tensor) holds, else ``other``.", "nr.where(nr.tensor([True, False]), nr.tensor([1.0, 2.0]), 0.0).tolist()", "[1.0, 0.0]"),
-               reference=np.where, fn="where", operands=("condition", "input", "other"),
-               promote="where", dtypes=ALL, samples=_where_samples, method=False, inplace=False, keep_dtype=(0,),
-               errors=lambda: [ErrorInput(Sample((np.array([1.0, 0.0]), np.ones(2), np.ones(2))), TypeError, "bool condition")])
+_ONLY_CONDITION = object()
+
+
+def _where_frontend(op: Op, condition, input=_ONLY_CONDITION, other=_ONLY_CONDITION, *, out=None):
+    if input is _ONLY_CONDITION and other is _ONLY_CONDITION:  # where(condition): the indices of True
+        from .indexing import where_single
+
+        return where_single(condition)
+    if input is _ONLY_CONDITION or other is _ONLY_CONDITION:
+        raise SignatureError("where() takes a condition alone, or a condition, input and other")
+    return elementwise(op, condition, input, other, out=out)
+
+
+_where = elementwise_op(
+    "where", doc=_doc("where(condition, input, other)", "``input`` where ``condition`` (a bool tensor) holds, "
+                      "else ``other``. ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``.",
+                      "nr.where(nr.tensor([True, False]), nr.tensor([1.0, 2.0]), 0.0).tolist()", "[1.0, 0.0]"),
+    reference=np.where, fn="where", operands=("condition", "input", "other"),
+    promote="where", dtypes=ALL, samples=_where_samples, method=False, inplace=False, keep_dtype=(0,),
+    errors=lambda: [ErrorInput(Sample((np.array([1.0, 0.0]), np.ones(2), np.ones(2))), TypeError, "bool condition"),
+                    ErrorInput(Sample((np.array([True, False]), np.ones(2))), TypeError, "condition alone")])
+_where.frontend = _where_frontend
 
 for _name, _ufunc, _symbol, _example in [
         ("eq", np.equal, "==", "[False, True, False]"), ("ne", np.not_equal, "!=", "[True, False, True]"),
@@ -578,6 +625,7 @@ _copy = elementwise_op("copy_", reference=_ref_copy, fn="identity", operands=("s
                        dtypes=ALL, samples=_copy_samples, method=False, inplace=False, public=False,
                        torch=lambda dst, src: dst.copy_(src))
 _copy.frontend = _copy_frontend
+_copy.attrs["writes_first"] = True  # autograd: the first argument is written in place
 
 
 def _fill_frontend(op: Op, dst: Tensor, value):
@@ -603,3 +651,92 @@ _fill = elementwise_op("fill_", reference=lambda dst, value: np.full_like(dst, v
                        operands=("self",), params={"value": 0}, promote="cast", dtypes=ALL, samples=_fill_samples,
                        method=False, inplace=False, public=False, torch=lambda dst, value: dst.fill_(value))
 _fill.frontend = _fill_frontend
+_fill.attrs["writes_first"] = True
+
+
+# ----------------------------------------------------------------------------------------------
+# Derivatives (autograd): ``backward(grad, <saved names>) -> one gradient per differentiable
+# argument``. Written with NeuraRust ops, so they run as kernels and differentiate again; the engine
+# sums over broadcast dims and casts to each input's dtype.
+# ----------------------------------------------------------------------------------------------
+
+def _scale(grad, factor):
+    return grad if isinstance(factor, numbers.Number) and factor == 1 else grad * factor
+
+
+def _mul_backward(grad, input, other, needs_input_grad):
+    return (grad * other if needs_input_grad[0] else None,
+            grad * input if needs_input_grad[1] else None)
+
+
+def _div_backward(grad, other, result, rounding_mode, needs_input_grad):
+    if rounding_mode is not None:  # a step function: zero almost everywhere
+        return nr.zeros_like(grad), nr.zeros_like(grad)
+    return (grad / other if needs_input_grad[0] else None,
+            -grad * result / other if needs_input_grad[1] else None)
+
+
+def _pow_backward(grad, input, exponent, result, needs_input_grad):
+    d_input = d_exponent = None
+    if needs_input_grad[0]:
+        if isinstance(exponent, numbers.Number):
+            d_input = nr.zeros_like(grad) if exponent == 0 else grad * exponent * input ** (exponent - 1)
+        else:
+            d_input = nr.where(exponent == 0, 0.0, grad * exponent * input ** (exponent - 1))
+    if needs_input_grad[1]:
+        log_base = input.log() if isinstance(input, Tensor) else math.log(input)
+        # 0 ** e has derivative 0 in e for e >= 0 (PyTorch masks the -inf * 0)
+        d_exponent = nr.where((input == 0) & (exponent >= 0), 0.0, grad * result * log_base)
+    return d_input, d_exponent
+
+
+def _pick_larger(grad, input, other, larger: bool):
+    """max/min backward: the gradient goes to the chosen operand, split evenly on ties."""
+    wins_input = input > other if larger else input < other
+    ties = input == other
+    return (nr.where(wins_input, grad, nr.where(ties, grad / 2, 0.0)),
+            nr.where(wins_input | ties, nr.where(ties, grad / 2, 0.0), grad))
+
+
+def _clamp_backward(grad, input, min, max):
+    inside = nr.ones_like(input, dtype=_dt.bool_)
+    if min is not None:
+        inside = inside & (input >= min)
+    if max is not None:
+        inside = inside & (input <= max)
+    d_min = nr.where(input < min, grad, 0.0) if isinstance(min, Tensor) else None
+    d_max = nr.where(input > max, grad, 0.0) if isinstance(max, Tensor) else None
+    return nr.where(inside, grad, 0.0), d_min, d_max
+
+
+def _fill_backward(grad, value):
+    return None, grad.sum() if isinstance(value, Tensor) else None
+
+
+for _name, _args, _backward in [
+        ("add", ("input", "other"), lambda grad, alpha: (grad, _scale(grad, alpha))),
+        ("sub", ("input", "other"), lambda grad, alpha: (grad, -_scale(grad, alpha))),
+        ("mul", ("input", "other"), _mul_backward),
+        ("div", ("input", "other"), _div_backward),
+        ("neg", ("input",), lambda grad: -grad),
+        ("abs", ("input",), lambda grad, input: grad * input.sign()),
+        ("exp", ("input",), lambda grad, result: grad * result),
+        ("log", ("input",), lambda grad, input: grad / input),
+        ("sqrt", ("input",), lambda grad, result: grad / (2 * result)),
+        ("rsqrt", ("input",), lambda grad, result: grad * result * result * result * -0.5),
+        ("sigmoid", ("input",), lambda grad, result: grad * result * (1 - result)),
+        ("tanh", ("input",), lambda grad, result: grad * (1 - result * result)),
+        ("relu", ("input",), lambda grad, result: nr.where(result > 0, grad, 0.0)),
+        ("pow", ("input", "exponent"), _pow_backward),
+        ("maximum", ("input", "other"), lambda grad, input, other: _pick_larger(grad, input, other, True)),
+        ("minimum", ("input", "other"), lambda grad, input, other: _pick_larger(grad, input, other, False)),
+        ("where", ("input", "other"), lambda grad, condition: (nr.where(condition, grad, 0.0),
+                                                               nr.where(condition, 0.0, grad))),
+        ("clamp", ("input", "min", "max"), _clamp_backward),
+        ("cast", ("input",), lambda grad: grad),
+        ("clone", ("input",), lambda grad: grad),
+        ("copy_", ("dst", "src"), lambda grad: (None, grad)),
+        ("fill_", ("dst", "value"), _fill_backward)]:
+    derivative(_name, _args, _backward)
+for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
+    derivative(_name, ())

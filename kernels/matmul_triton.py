@@ -7,7 +7,10 @@ Each program computes one ``BLOCK_M x BLOCK_N`` tile of ``C = A @ B`` for one ba
 2. ``program_id(1)`` picks the batch entry (a broadcast batch dim has stride 0);
 3. the K loop loads ``BLOCK_K``-wide slabs of A and B (masked at every edge, zeros beyond), and
    accumulates ``tl.dot`` products in fp32 (fp64 for fp64 inputs);
-4. the tile is stored converted to C's dtype.
+4. the tile is stored converted to C's dtype; ``addmm``-style calls first scale it, ``alpha * acc``,
+   and add ``beta * X`` (``X`` broadcast to C through stride-0 views; skipped when ``beta == 0``, so
+   NaN in X does not leak, as in PyTorch). ``alpha``/``beta`` are read from 0-d tensors of the
+   accumulator's dtype: runtime values, exact in fp64, no recompile per value.
 
 Strides are arbitrary, so transposed and sliced operands need no copy. Offsets are int64 when some
 operand reaches past 2**31 elements (``IDX``). Under the interpreter, fp16/bf16 tiles are widened to
@@ -31,9 +34,10 @@ def matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
                   stride_ab, stride_am, stride_ak,
                   stride_bb, stride_bk, stride_bn,
                   stride_cb, stride_cm, stride_cn,
+                  x_ptr, alpha_ptr, beta_ptr, stride_xb, stride_xm, stride_xn,
                   BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                   GROUP_M: tl.constexpr, PRECISION: tl.constexpr, ACC: tl.constexpr,
-                  UPCAST: tl.constexpr, IDX: tl.constexpr):
+                  UPCAST: tl.constexpr, IDX: tl.constexpr, SCALE: tl.constexpr, HAS_INPUT: tl.constexpr):
     pid = tl.program_id(0)
     num_pid_m = tl.cdiv(M, BLOCK_M)
     num_pid_n = tl.cdiv(N, BLOCK_N)
@@ -67,6 +71,12 @@ def matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
 
     c_ptrs = c_ptr + batch * stride_cb + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn
     c_mask = (offs_m[:, None] < M) & (offs_n[None, :] < N)
+    if SCALE:
+        acc = acc * tl.load(alpha_ptr)
+        if HAS_INPUT:
+            x_ptrs = x_ptr + batch * stride_xb + offs_m[:, None] * stride_xm + offs_n[None, :] * stride_xn
+            x = tl.load(x_ptrs, mask=c_mask, other=0.0).to(ACC)
+            acc += tl.load(beta_ptr) * x
     tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=c_mask)
 
 
@@ -86,16 +96,18 @@ ACC_REGISTERS = {2: 128, 4: 32, 8: 64}
 WIDE_BLOCK_K = 32
 
 
-def fit_config(cfg: dict, itemsize: int) -> dict:
+def fit_config(cfg: dict, itemsize: int, epilogue: bool = False) -> dict:
     """Shrink a config made for 2-byte inputs until it fits wider dtypes: the accumulator and
     operand slabs in registers (halve the larger block, BLOCK_K at most 32), the pipelined slabs in
-    shared memory (fewer stages)."""
+    shared memory (fewer stages). The addmm ``epilogue`` holds a tile of ``input`` beside the
+    accumulator: half the register budget each."""
     cfg = dict(cfg)
+    budget = ACC_REGISTERS[itemsize] // (2 if epilogue else 1)
     acc_bytes = 8 if itemsize == 8 else 4
     if itemsize > 2:
         cfg["BLOCK_K"] = min(cfg["BLOCK_K"], WIDE_BLOCK_K)
     threads = 32 * cfg["num_warps"]
-    while cfg["BLOCK_M"] * cfg["BLOCK_N"] * acc_bytes // 4 > ACC_REGISTERS[itemsize] * threads:
+    while cfg["BLOCK_M"] * cfg["BLOCK_N"] * acc_bytes // 4 > budget * threads:
         big = "BLOCK_M" if cfg["BLOCK_M"] >= cfg["BLOCK_N"] else "BLOCK_N"
         cfg[big] //= 2
 
@@ -110,16 +122,16 @@ def fit_config(cfg: dict, itemsize: int) -> dict:
 _fitted: dict[tuple, TuneSpec] = {}
 
 
-def fitted_spec(tune: TuneSpec, itemsize: int) -> TuneSpec:
+def fitted_spec(tune: TuneSpec, itemsize: int, epilogue: bool = False) -> TuneSpec:
     """The entry's configs fitted to a dtype width, duplicates dropped (memoised: a hot path)."""
-    spec = _fitted.get((id(tune), itemsize))
+    spec = _fitted.get((id(tune), itemsize, epilogue))
     if spec is None:
         configs = []
         for cfg in tune.configs:
-            if fit_config(cfg, itemsize) not in configs:
-                configs.append(fit_config(cfg, itemsize))
-        spec = TuneSpec(configs=configs, default=fit_config(tune.default, itemsize), key=tune.key)
-        _fitted[(id(tune), itemsize)] = spec
+            if fit_config(cfg, itemsize, epilogue) not in configs:
+                configs.append(fit_config(cfg, itemsize, epilogue))
+        spec = TuneSpec(configs=configs, default=fit_config(tune.default, itemsize, epilogue), key=tune.key)
+        _fitted[(id(tune), itemsize, epilogue)] = spec
     return spec
 
 
@@ -129,23 +141,25 @@ def _precision(dtype_name: str, allow_tf32: bool, upcast: bool) -> str:
     return "ieee"
 
 
-def _batch_chunks(c, a, b):
-    """Yield 3-D ``(c, a, b)`` views whose one batch dim covers the (broadcast) batch.
+def _batch_chunks(*views):
+    """Yield 3-D versions of ``views`` (``c, a, b`` and maybe the epilogue's ``x``) whose one batch
+    dim covers the (broadcast) batch.
 
     Batch dims that every operand walks evenly merge into one; any left over are looped on the
     host, and batches longer than the grid allows are cut into chunks.
     """
-    strides = [t.stride()[:-2] for t in (c, a, b)]
+    c = views[0]
+    strides = [t.stride()[:-2] for t in views]
     shape, merged = _sh.collapse_dims(c.shape[:-2], *strides)
     if not shape:
-        shape, merged = [1], [[0], [0], [0]]
+        shape, merged = [1], [[0]] * len(views)
     for lead in itertools.product(*(range(s) for s in shape[:-1])):
         for start in range(0, shape[-1], MAX_GRID_Y):
             count = min(MAX_GRID_Y, shape[-1] - start)
             yield tuple(
                 t._view((count,) + t.shape[-2:], (st[-1],) + t.stride()[-2:],
                         t._offset + sum(i * s for i, s in zip(lead, st)) + start * st[-1])
-                for t, st in zip((c, a, b), merged))
+                for t, st in zip(views, merged))
 
 
 def _index_dtype(views):
@@ -153,39 +167,58 @@ def _index_dtype(views):
     return tl.int64 if tl.int64 in big else tl.int32
 
 
-def _run(c, a, b, cfg: dict, precision: str, upcast: bool) -> None:
-    """Launch the kernel over every batch chunk with one config."""
+def _run(c, a, b, cfg: dict, precision: str, upcast: bool, epilogue=None) -> None:
+    """Launch the kernel over every batch chunk with one config; ``epilogue`` is ``None`` or
+    ``(x, alpha, beta)`` with ``x`` (or None when beta is 0) shaped like ``c`` and 0-d
+    ``alpha``/``beta`` tensors."""
     M, N, K = c.shape[-2], c.shape[-1], a.shape[-1]
     acc = tl.float64 if c.dtype.name == "float64" else tl.float32
+    x, alpha, beta = epilogue or (None, c, c)  # unused pointers: never read when SCALE is off
+    views = (c, a, b) if x is None else (c, a, b, x)
     tiles = triton.cdiv(M, cfg["BLOCK_M"]) * triton.cdiv(N, cfg["BLOCK_N"])
-    for cc, aa, bb in _batch_chunks(c, a, b):  # the caller holds L.on_device(c)
+    for chunk in _batch_chunks(*views):  # the caller holds L.on_device(c)
+        cc, aa, bb = chunk[:3]
+        xx = chunk[3] if x is not None else cc
         matmul_kernel[(tiles, cc.shape[0])](
             L.pointer(aa), L.pointer(bb), L.pointer(cc), M, N, K,
             *aa.stride(), *bb.stride(), *cc.stride(),
+            L.pointer(xx), L.pointer(alpha), L.pointer(beta), *xx.stride(),
             BLOCK_M=cfg["BLOCK_M"], BLOCK_N=cfg["BLOCK_N"], BLOCK_K=cfg["BLOCK_K"], GROUP_M=cfg["GROUP_M"],
-            PRECISION=precision, ACC=acc, UPCAST=upcast, IDX=_index_dtype((aa, bb, cc)),
+            PRECISION=precision, ACC=acc, UPCAST=upcast, IDX=_index_dtype(chunk),
+            SCALE=epilogue is not None, HAS_INPUT=x is not None,
             num_warps=cfg["num_warps"], num_stages=cfg["num_stages"],
         )
 
 
-def launch(c, a, b, *, tune, allow_tf32: bool = False) -> None:
+def launch(c, a, b, *, tune, allow_tf32: bool = False, epilogue=None) -> None:
     """Write ``a @ b`` into ``c``: ``a`` is ``(*batch, M, K)``, ``b`` ``(*batch, K, N)``, ``c``
-    ``(*batch, M, N)``, with equal batch shapes (broadcast dims are stride-0 views)."""
+    ``(*batch, M, N)``, with equal batch shapes (broadcast dims are stride-0 views).
+
+    ``epilogue=(x, alpha, beta)`` writes ``beta * x + alpha * (a @ b)`` instead (``x`` shaped like
+    ``c``, Python scalars ``alpha``/``beta``; ``x`` is not read when ``beta == 0``). ``c`` must not
+    overlap ``x``: tuning reruns the kernel."""
     if c.numel() == 0:
         return
     dtype = c.dtype
     upcast = L.INTERPRET and dtype.name in ("float16", "bfloat16")
     precision = _precision(dtype.name, allow_tf32, upcast)
+    if epilogue is not None:
+        from neurarust.creation import scalar_tensor
+
+        x, alpha, beta = epilogue
+        scal = _dt.float64 if dtype.name == "float64" else _dt.float32
+        epilogue = (None if beta == 0 else x, scalar_tensor(alpha, scal, c.device), scalar_tensor(beta, scal, c.device))
     with L.on_device(c):  # tuning runs launch too
         if L.INTERPRET:
             cfg = INTERPRET_CONFIG
         else:
             M, N, K = c.shape[-2], c.shape[-1], a.shape[-1]
             key = tune.key(dtype.name, precision, M, N, K)
-            cfg = autotune.best_config("matmul", fitted_spec(tune, dtype.itemsize), key,
-                                       lambda cfg: _run(c, a, b, cfg, precision, upcast), source=KERNEL_SOURCE,
-                                       device=c._storage.device.index)
-        _run(c, a, b, cfg, precision, upcast)
+            fused = epilogue is not None
+            cfg = autotune.best_config("addmm" if fused else "matmul", fitted_spec(tune, dtype.itemsize, fused), key,
+                                       lambda cfg: _run(c, a, b, cfg, precision, upcast, epilogue),
+                                       source=KERNEL_SOURCE, device=c._storage.device.index)
+        _run(c, a, b, cfg, precision, upcast, epilogue)
     L.count("matmul")
 
 
@@ -195,33 +228,37 @@ def launch(c, a, b, *, tune, allow_tf32: bool = False) -> None:
 
 _ARGS = ["a_ptr", "b_ptr", "c_ptr", "M", "N", "K", "stride_ab", "stride_am", "stride_ak",
          "stride_bb", "stride_bk", "stride_bn", "stride_cb", "stride_cm", "stride_cn",
-         "BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M", "PRECISION", "ACC", "UPCAST", "IDX"]
+         "x_ptr", "alpha_ptr", "beta_ptr", "stride_xb", "stride_xm", "stride_xn",
+         "BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M", "PRECISION", "ACC", "UPCAST", "IDX", "SCALE", "HAS_INPUT"]
 # The common call: contiguous row-major batches whose sizes are multiples of 16. The JIT then
 # marks pointers and the 16-divisible ints as aligned and makes the unit strides constexpr 1.
 _UNIT_STRIDES = ("stride_ak", "stride_bn", "stride_cn")
 _ALIGNED_INTS = ("M", "N", "K", "stride_ab", "stride_am", "stride_bb", "stride_bk", "stride_cb", "stride_cm")
 
 
-def aot_spec(dtype_name: str, cfg: dict, *, tag: str = "") -> "L.AotSpec":
-    """One AOT compile job of the kernel for ``dtype_name`` at config ``cfg``."""
+def aot_spec(dtype_name: str, cfg: dict, *, tag: str = "", epilogue: bool = False) -> "L.AotSpec":
+    """One AOT compile job of the kernel for ``dtype_name`` at config ``cfg`` (``epilogue``: the
+    ``beta * x + alpha * (a @ b)`` variant of addmm/baddbmm)."""
     ptr = "*" + _dt.as_dtype(dtype_name).triton_name
+    scal = "*fp64" if dtype_name == "float64" else "*fp32"
     signature = {name: "i32" for name in _ARGS}
-    signature.update({"a_ptr": ptr, "b_ptr": ptr, "c_ptr": ptr})
+    signature.update({"a_ptr": ptr, "b_ptr": ptr, "c_ptr": ptr, "x_ptr": ptr, "alpha_ptr": scal, "beta_ptr": scal})
     constants = {name: cfg[name] for name in ("BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M")}
     constants.update({name: 1 for name in _UNIT_STRIDES})
     constants.update(PRECISION="ieee", ACC=tl.float64 if dtype_name == "float64" else tl.float32,
-                     UPCAST=False, IDX=tl.int32)
+                     UPCAST=False, IDX=tl.int32, SCALE=epilogue, HAS_INPUT=epilogue)
     for name in constants:
         signature[name] = "constexpr"
     aligned = tuple(_ARGS.index(n) for n in ("a_ptr", "b_ptr", "c_ptr") + _ALIGNED_INTS)
     name = (f"matmul_{dtype_name}_{cfg['BLOCK_M']}x{cfg['BLOCK_N']}x{cfg['BLOCK_K']}"
-            f"_w{cfg['num_warps']}_s{cfg['num_stages']}{tag}")
+            f"_w{cfg['num_warps']}_s{cfg['num_stages']}{tag}{'_addmm' if epilogue else ''}")
     return L.AotSpec(name, matmul_kernel, signature, constants, aligned=aligned,
                      num_warps=cfg["num_warps"], num_stages=cfg["num_stages"])
 
 
 def aot_specs() -> list:
-    """The default config for each dtype (fitted to its width), and every shipped config for fp16."""
+    """The default config for each dtype (fitted to its width), and every shipped config for fp16;
+    the addmm epilogue at the default config for fp16 and fp32."""
     from neurarust.registry import get
 
     tune = get("matmul").tune
@@ -229,4 +266,6 @@ def aot_specs() -> list:
     for name, itemsize in (("float32", 4), ("float16", 2), ("bfloat16", 2), ("float64", 8)):
         specs.append(aot_spec(name, fit_config(tune.default, itemsize), tag="_default"))
     specs += [aot_spec("float16", cfg) for cfg in tune.configs]
+    specs += [aot_spec(name, fit_config(tune.default, itemsize, epilogue=True), tag="_default", epilogue=True)
+              for name, itemsize in (("float16", 2), ("float32", 4))]
     return specs

@@ -6,11 +6,15 @@ dtype on integers (``promote="float"``), rounding keeps integers unchanged, test
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+import neurarust as nr
 
 from neurarust import dtype as _dt
 from neurarust.errors import ArgumentError
-from neurarust.registry import ErrorInput, Op, Sample, get
+from neurarust.registry import ErrorInput, Op, Sample, derivative, get
 from neurarust.tensor import Tensor
 
 from . import math_reference as MR
@@ -249,3 +253,68 @@ _entry("softplus", "``log(1 + exp(beta * input)) / beta``, linear where ``beta *
        reference=_ref_softplus, fn=lambda c, p: (_fn("softplus"), (p["beta"], p["threshold"])),
        params={"beta": 1.0, "threshold": 20.0}, dtypes=FLOATS, samples=_softplus_samples,
        torch=_torch_nn("softplus"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Derivatives (autograd); see the block at the end of elementwise.py for the convention.
+# ----------------------------------------------------------------------------------------------
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2.0
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _gelu_backward(grad, input, approximate):
+    if approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (input + 0.044715 * input * input * input)
+        t = inner.tanh()
+        d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * input * input)
+        return grad * (0.5 * (1 + t) + 0.5 * input * (1 - t * t) * d_inner)
+    cdf = 0.5 * (1 + (input * (1 / math.sqrt(2.0))).erf())
+    pdf = (input * input * -0.5).exp() * _INV_SQRT_2PI
+    return grad * (cdf + input * pdf)
+
+
+def _silu_backward(grad, input):
+    s = input.sigmoid()
+    return grad * s * (1 + input * (1 - s))
+
+
+def _softplus_backward(grad, input, beta, threshold):
+    z = input * beta
+    return nr.where(z > threshold, grad, grad * z.sigmoid())
+
+
+def _step(grad):
+    """Rounding and sign: piecewise constant, so the gradient is zero (as PyTorch)."""
+    return nr.zeros_like(grad)
+
+
+for _name, _backward in [
+        ("exp2", lambda grad, result: grad * result * _LN2),
+        ("expm1", lambda grad, result: grad * (result + 1)),
+        ("log2", lambda grad, input: grad / (input * _LN2)),
+        ("log10", lambda grad, input: grad / (input * _LN10)),
+        ("log1p", lambda grad, input: grad / (input + 1)),
+        ("sin", lambda grad, input: grad * input.cos()),
+        ("cos", lambda grad, input: -grad * input.sin()),
+        ("tan", lambda grad, result: grad * (1 + result * result)),
+        ("asin", lambda grad, input: grad * (1 - input * input).rsqrt()),
+        ("acos", lambda grad, input: -grad * (1 - input * input).rsqrt()),
+        ("atan", lambda grad, input: grad / (1 + input * input)),
+        ("sinh", lambda grad, input: grad * input.cosh()),
+        ("cosh", lambda grad, input: grad * input.sinh()),
+        ("erf", lambda grad, input: grad * _TWO_OVER_SQRT_PI * (-(input * input)).exp()),
+        ("erfinv", lambda grad, result: grad * _SQRT_PI_OVER_2 * (result * result).exp()),
+        ("reciprocal", lambda grad, result: -grad * result * result),
+        ("sign", _step), ("floor", _step), ("ceil", _step), ("trunc", _step), ("round", _step),
+        ("square", lambda grad, input: grad * 2 * input),
+        ("nan_to_num", lambda grad, input: nr.where(input.isfinite(), grad, 0.0)),
+        ("gelu", _gelu_backward),
+        ("silu", _silu_backward),
+        ("softplus", _softplus_backward)]:
+    derivative(_name, ("input",), _backward)
+for _name in ("logical_not", "bitwise_not", "isnan", "isinf", "isfinite"):
+    derivative(_name, ())

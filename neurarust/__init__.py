@@ -35,7 +35,7 @@ int = int32  # noqa: A001
 bool = bool_  # noqa: A001
 
 _SUBMODULES = {"nn", "optim", "data", "autograd", "kernels", "registry", "launch", "autotune", "dtype",
-               "storage", "shape", "printing", "creation", "errors"}
+               "storage", "shape", "printing", "creation", "errors", "linalg"}
 
 # Public names that are not registry ops, each imported from its module on first use:
 # name -> module under ``neurarust``.
@@ -43,6 +43,21 @@ _LAZY_ATTRS: dict[str, str] = {
     "use_deterministic_algorithms": "determinism",
     "are_deterministic_algorithms_enabled": "determinism",
     "is_deterministic_algorithms_warn_only_enabled": "determinism",
+    "manual_seed": "random",
+    "seed": "random",
+    "initial_seed": "random",
+    "get_rng_state": "random",
+    "set_rng_state": "random",
+    "Generator": "random",
+    "default_generator": "random",
+    "no_grad": "autograd.grad_mode",
+    "enable_grad": "autograd.grad_mode",
+    "set_grad_enabled": "autograd.grad_mode",
+    "inference_mode": "autograd.grad_mode",
+    "is_grad_enabled": "autograd.grad_mode",
+    "is_inference_mode_enabled": "autograd.grad_mode",
+    "concat": "kernels.movement",
+    "concatenate": "kernels.movement",
 }
 
 
@@ -89,4 +104,4 @@ def __dir__() -> list[str]:
     from .registry import OPS, load
 
     load()
-    return sorted(set(globals()) | _SUBMODULES | set(_LAZY_ATTRS) | {n for n, op in OPS.items() if op.attrs.get("public", True)})
+    return sorted(set(globals()) | _SUBMODULES | set(_LAZY_ATTRS) | {n for n, op in OPS.items() if op.attrs.get("public", True) and "." not in n})

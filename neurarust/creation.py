@@ -43,7 +43,7 @@ def _infer_dtype(arr: np.ndarray, from_python: bool) -> DType:
 _PYTHON_DATA = (list, tuple, bool, int, float, complex)
 
 
-def tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays or tensors): it never
     shares memory with ``data``. Python floats take the default dtype and ints int64; arrays and
     tensors of other libraries keep their dtype.
@@ -56,7 +56,7 @@ def tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     >>> t.dtype, a.tolist()
     (neurarust.int32, [0, 0])
     """
-    return as_tensor(data, dtype, device, _copy=True)
+    return _maybe_requires_grad(as_tensor(data, dtype, device, _copy=True), requires_grad)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None, *, _copy: bool = False) -> Tensor:
@@ -132,7 +132,7 @@ def from_numpy(arr: np.ndarray) -> Tensor:
     return Tensor._from_array(arr, d)
 
 
-def empty(*size, dtype: Any = None, device: Any = None) -> Tensor:
+def empty(*size, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """An uninitialised tensor of ``size`` (``empty(2, 3)`` or ``empty((2, 3))``).
 
     >>> import neurarust as nr
@@ -143,10 +143,10 @@ def empty(*size, dtype: Any = None, device: Any = None) -> Tensor:
     if any(s < 0 for s in shape):
         raise ArgumentError(f"empty: negative dimension in size {shape}")
     d = _dt.as_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    return Tensor._empty(shape, d, as_device(device))
+    return _maybe_requires_grad(Tensor._empty(shape, d, as_device(device)), requires_grad)
 
 
-def full(size, fill_value, *, dtype: Any = None, device: Any = None) -> Tensor:
+def full(size, fill_value, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from the value as PyTorch does).
 
     >>> import neurarust as nr
@@ -154,10 +154,10 @@ def full(size, fill_value, *, dtype: Any = None, device: Any = None) -> Tensor:
     (neurarust.int64, [0.5, 0.5])
     """
     d = _dt.as_dtype(dtype) if dtype is not None else _dt.scalar_dtype(fill_value)
-    return empty(size, dtype=d, device=device).fill_(fill_value)
+    return _maybe_requires_grad(empty(size, dtype=d, device=device).fill_(fill_value), requires_grad)
 
 
-def zeros(*size, dtype: Any = None, device: Any = None) -> Tensor:
+def zeros(*size, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros (default dtype unless ``dtype`` is given).
 
     >>> import neurarust as nr
@@ -165,10 +165,10 @@ def zeros(*size, dtype: Any = None, device: Any = None) -> Tensor:
     [[0.0, 0.0], [0.0, 0.0]]
     """
     d = _dt.as_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    return full(as_shape(size), 0, dtype=d, device=device)
+    return full(as_shape(size), 0, dtype=d, device=device, requires_grad=requires_grad)
 
 
-def ones(*size, dtype: Any = None, device: Any = None) -> Tensor:
+def ones(*size, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones (default dtype unless ``dtype`` is given).
 
     >>> import neurarust as nr
@@ -176,14 +176,19 @@ def ones(*size, dtype: Any = None, device: Any = None) -> Tensor:
     [1, 1, 1]
     """
     d = _dt.as_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    return full(as_shape(size), 1, dtype=d, device=device)
+    return full(as_shape(size), 1, dtype=d, device=device, requires_grad=requires_grad)
+
+
+def _maybe_requires_grad(t: Tensor, requires_grad: bool) -> Tensor:
+    return t.requires_grad_() if requires_grad else t
 
 
 def _like(t: Tensor, dtype, device):
     return t.shape, dtype if dtype is not None else t.dtype, device if device is not None else t.device
 
 
-def empty_like(input: Tensor, *, dtype: Any = None, device: Any = None) -> Tensor:
+def empty_like(input: Tensor, *, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
     """An uninitialised tensor with ``input``'s shape, and its dtype and device unless given.
 
     >>> import neurarust as nr
@@ -191,10 +196,11 @@ def empty_like(input: Tensor, *, dtype: Any = None, device: Any = None) -> Tenso
     neurarust.int64
     """
     shape, d, dev = _like(input, dtype, device)
-    return empty(shape, dtype=d, device=dev)
+    return empty(shape, dtype=d, device=dev, requires_grad=requires_grad)
 
 
-def zeros_like(input: Tensor, *, dtype: Any = None, device: Any = None) -> Tensor:
+def zeros_like(input: Tensor, *, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
     """Zeros with ``input``'s shape, dtype and device (unless given).
 
     >>> import neurarust as nr
@@ -202,10 +208,11 @@ def zeros_like(input: Tensor, *, dtype: Any = None, device: Any = None) -> Tenso
     [0, 0]
     """
     shape, d, dev = _like(input, dtype, device)
-    return zeros(shape, dtype=d, device=dev)
+    return zeros(shape, dtype=d, device=dev, requires_grad=requires_grad)
 
 
-def ones_like(input: Tensor, *, dtype: Any = None, device: Any = None) -> Tensor:
+def ones_like(input: Tensor, *, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
     """Ones with ``input``'s shape, dtype and device (unless given).
 
     >>> import neurarust as nr
@@ -213,10 +220,11 @@ def ones_like(input: Tensor, *, dtype: Any = None, device: Any = None) -> Tensor
     [1.0]
     """
     shape, d, dev = _like(input, dtype, device)
-    return ones(shape, dtype=d, device=dev)
+    return ones(shape, dtype=d, device=dev, requires_grad=requires_grad)
 
 
-def full_like(input: Tensor, fill_value, *, dtype: Any = None, device: Any = None) -> Tensor:
+def full_like(input: Tensor, fill_value, *, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
     """``fill_value`` everywhere, with ``input``'s shape, dtype and device (unless given).
 
     >>> import neurarust as nr
@@ -224,7 +232,7 @@ def full_like(input: Tensor, fill_value, *, dtype: Any = None, device: Any = Non
     [3, 3]
     """
     shape, d, dev = _like(input, dtype, device)
-    return full(shape, fill_value, dtype=d, device=dev)
+    return full(shape, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 _DEVICE_SCALARS: OrderedDict = OrderedDict()

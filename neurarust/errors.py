@@ -43,3 +43,12 @@ class ArgumentError(NeuraRustError, ValueError):
 
 class OutOfMemoryError(NeuraRustError, RuntimeError):
     """A device allocation failed."""
+
+
+class AutogradError(NeuraRustError, RuntimeError):
+    """A gradient computation that cannot run: a graph freed by an earlier backward, a tensor needed
+    by backward modified in place, backward of a tensor that does not require grad."""
+
+
+class DerivativeNotImplementedError(AutogradError, NotImplementedError):
+    """An op with no derivative declared was asked for one."""

@@ -15,7 +15,7 @@ at each end of every dim. Only those corner items are copied to the host, so pri
 tensor is cheap.
 
 Known differences from PyTorch: dtypes print as ``neurarust.<name>``; there are no complex,
-sparse or named tensors; ``grad_fn``/``requires_grad`` suffixes are left to the autograd layer.
+sparse or named tensors.
 """
 from __future__ import annotations
 
@@ -178,7 +178,11 @@ def tensor_repr(t) -> str:
             suffixes.append(f"dtype=neurarust.{t.dtype.name}")
         summarize = t.numel() > OPTIONS.threshold
         cut = tuple(summarize and s > 2 * OPTIONS.edgeitems for s in t.shape)
-        values = _corners(t, 0, cut)
+        values = _corners(t.detach(), 0, cut)  # printing records nothing in a graph
         fmt = _Formatter(values, t.dtype.is_floating_point)
         body = _nested_str(values, len(prefix), cut, fmt)
+    if t.grad_fn is not None:
+        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
+    elif t.requires_grad:
+        suffixes.append("requires_grad=True")
     return _add_suffixes(prefix + body, suffixes, len(prefix))

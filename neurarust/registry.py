@@ -13,6 +13,7 @@ test harnesses, ``neurarust check``, the autotuner and the benchmarks all iterat
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -22,6 +23,15 @@ from .errors import ArgumentError
 OPS: dict[str, "Op"] = {}
 _METHODS: dict[str, Callable] = {}
 _loaded = False
+# Set by neurarust.autograd when it loads: ``hook(op, args, kwargs)`` runs the op and records the graph.
+# Until then (CPU inference, scripts that never ask for gradients) ops call their front end directly.
+_grad_hook: Callable | None = None
+
+
+def set_grad_hook(hook: Callable | None) -> None:
+    """Route every op call through ``hook(op, args, kwargs)`` (autograd's recorder)."""
+    global _grad_hook
+    _grad_hook = hook
 
 
 @dataclass
@@ -89,6 +99,8 @@ class Op:
         self.__doc__ = self.doc or self.frontend.__doc__
 
     def __call__(self, *args, **kwargs):
+        if _grad_hook is not None:
+            return _grad_hook(self, args, kwargs)
         return self.frontend(self, *args, **kwargs)
 
     def launcher(self) -> Callable:
@@ -119,6 +131,63 @@ def register(op: Op) -> Op:
     return op
 
 
+def signature_bind(op: Op, args: tuple, kwargs: dict) -> dict:
+    """``{argument name: value}`` of a call, bound to the front end's signature (defaults filled in).
+
+    >>> from neurarust.registry import get, signature_bind
+    >>> signature_bind(get("sum"), ("x", 1), {"keepdim": True})["dim"]
+    1
+    """
+    binder = op.attrs.get("_binder")
+    if binder is None:
+        binder = op.attrs["_binder"] = _make_binder(op.frontend)
+    return binder(args, kwargs)
+
+
+def _make_binder(frontend: Callable) -> Callable[[tuple, dict], dict]:
+    """A binder for ``frontend``'s signature (minus ``op``): plain dict work for the usual call, and
+    ``inspect`` (with its exact errors) for anything unusual."""
+    params = list(inspect.signature(frontend).parameters.values())[1:]
+    sig = inspect.Signature(params)
+    kinds = inspect.Parameter
+    positional = [p.name for p in params if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)]
+    keywords = {p.name for p in params if p.kind is not kinds.POSITIONAL_ONLY}
+    defaults = {p.name: p.default for p in params if p.default is not p.empty}
+    required = [p.name for p in params if p.default is p.empty and p.kind in (kinds.POSITIONAL_OR_KEYWORD,
+                                                                           kinds.KEYWORD_ONLY, kinds.POSITIONAL_ONLY)]
+    simple = all(p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD) for p in params)
+
+    def slow(args, kwargs):
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    def bind(args, kwargs):
+        if not simple or len(args) > len(positional) or any(k not in keywords for k in kwargs):
+            return slow(args, kwargs)
+        bound = dict(defaults)
+        bound.update(zip(positional, args))
+        bound.update(kwargs)
+        if len(bound) < len(defaults) + len(required) and any(n not in bound for n in required):
+            return slow(args, kwargs)
+        return bound
+
+    return bind
+
+
+def derivative(name: str, differentiable: tuple[str, ...], backward: Callable | None = None) -> None:
+    """Declare the derivative of the registered op ``name`` (for entries made in a loop; other entries
+    pass ``backward=``/``differentiable=`` to ``Op``). ``differentiable=()`` marks a result that never
+    requires grad.
+
+    >>> from neurarust.registry import get
+    >>> get("exp").differentiable, get("eq").differentiable
+    (('input',), ())
+    """
+    op = OPS[name]
+    op.differentiable, op.backward = tuple(differentiable), backward
+
+
 def _install_method(name: str, method: Callable) -> None:
     """Make ``method`` a real attribute of Tensor (a plain lookup is much cheaper than __getattr__);
     methods Tensor defines itself are never replaced."""
@@ -131,6 +200,8 @@ def _install_method(name: str, method: Callable) -> None:
 
 def _as_method(op: Op) -> Callable:
     def method(self, *args, **kwargs):
+        if _grad_hook is not None:
+            return _grad_hook(op, (self, *args), kwargs)
         return op.frontend(op, self, *args, **kwargs)
 
     method.__name__ = op.name
@@ -140,6 +211,8 @@ def _as_method(op: Op) -> Callable:
 
 def _as_inplace_method(op: Op) -> Callable:
     def method(self, *args, **kwargs):
+        if _grad_hook is not None:
+            return _grad_hook(op, (self, *args), {**kwargs, "out": self})
         return op.frontend(op, self, *args, out=self, **kwargs)
 
     method.__name__ = op.inplace
@@ -179,6 +252,8 @@ def call(name: str, *args, **kwargs):
     [4, 5]
     """
     op = OPS.get(name) or get(name)
+    if _grad_hook is not None:
+        return _grad_hook(op, args, kwargs)
     return op.frontend(op, *args, **kwargs)
 
 

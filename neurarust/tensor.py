@@ -24,20 +24,23 @@ from . import dtype as _dt
 from . import shape as _sh
 from .device import CPU, as_device, device
 from .dtype import DType
-from .errors import ArgumentError, DeviceError, DTypeError, IndexOutOfRangeError, ShapeError, SignatureError
+from .errors import (ArgumentError, AutogradError, DeviceError, DTypeError, IndexOutOfRangeError, ShapeError,
+                     SignatureError)
 from .shape import Size
 from .storage import Storage
 
 
 def _call(name: str, *args, **kwargs):
     op = _OPS.get(name) or _get_op(name)
+    if _registry._grad_hook is not None:
+        return _registry._grad_hook(op, args, kwargs)
     return op.frontend(op, *args, **kwargs)
 
 
 class Tensor:
     """An n-dimensional array on a device: see the module docstring."""
 
-    __slots__ = ("_storage", "_shape", "_strides", "_offset", "_dtype", "_array", "__weakref__")
+    __slots__ = ("_storage", "_shape", "_strides", "_offset", "_dtype", "_array", "_autograd", "_base", "__weakref__")
 
     def __init__(self, storage: Storage, shape: Sequence[int], strides: Sequence[int], offset: int,
                  dtype: DType):
@@ -47,6 +50,8 @@ class Tensor:
         self._offset = offset
         self._dtype = dtype
         self._array = None  # the NumPy view of a CPU tensor, made on first use (the reference path's input)
+        self._autograd = None  # neurarust.autograd's AutogradMeta, once the tensor takes part in a graph
+        self._base = None      # the tensor this one is a view of (as PyTorch's ``_base``)
 
     # -- construction helpers -----------------------------------------------------------------
     @classmethod
@@ -86,10 +91,14 @@ class Tensor:
         t._offset = 0
         t._dtype = dtype
         t._array = arr
+        t._autograd = None
+        t._base = None
         return t
 
     def _view(self, shape: Sequence[int], strides: Sequence[int], offset: int | None = None) -> "Tensor":
-        return Tensor(self._storage, shape, strides, self._offset if offset is None else offset, self._dtype)
+        out = Tensor(self._storage, shape, strides, self._offset if offset is None else offset, self._dtype)
+        out._base = self if self._base is None else self._base
+        return out
 
     # -- metadata -----------------------------------------------------------------------------
     @property
@@ -179,6 +188,148 @@ class Tensor:
     def _bump_version(self) -> None:
         self._storage.version += 1
 
+    # -- autograd (the engine is neurarust.autograd, imported on first use) --------------------
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients flow to this tensor (set it on leaves; results of ops inherit it)."""
+        m = self._autograd
+        return m is not None and m.requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Start (or stop) recording operations on this leaf for gradients; returns self.
+
+        >>> import neurarust as nr
+        >>> w = nr.ones(2).requires_grad_()
+        >>> w.requires_grad, w.is_leaf
+        (True, True)
+        """
+        from neurarust.autograd import graph
+
+        if not self.is_leaf:
+            if requires_grad:
+                return self
+            raise AutogradError("you can only change requires_grad flags of leaf variables; use "
+                                "var_no_grad = var.detach() for a computed variable you do not want to differentiate")
+        if requires_grad and not self._dtype.is_floating_point:
+            raise DTypeError(f"only Tensors of floating point dtype can require gradients, got {self._dtype}")
+        graph.meta(self).requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def grad(self) -> "Tensor | None":
+        """The gradient accumulated by ``backward()`` (leaves, and non-leaves that ``retain_grad()``)."""
+        m = self._autograd
+        return None if m is None else m.grad
+
+    @grad.setter
+    def grad(self, value: "Tensor | None") -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise SignatureError(f"grad must be a Tensor or None, got {type(value).__name__}")
+            if value._shape != self._shape or value._dtype is not self._dtype or value.device != self.device:
+                raise ShapeError(f"assigned grad ({list(value._shape)}, {value._dtype}, {value.device}) does not "
+                                 f"match the tensor ({list(self._shape)}, {self._dtype}, {self.device})")
+        if value is None and self._autograd is None:
+            return
+        from neurarust.autograd import graph
+
+        graph.meta(self).grad = value
+
+    @property
+    def grad_fn(self):
+        """The graph node that made this tensor (None for leaves and tensors outside a graph)."""
+        m = self._autograd
+        return None if m is None else m.grad_fn
+
+    @property
+    def is_leaf(self) -> bool:
+        """True unless an op recorded in a graph made this tensor."""
+        m = self._autograd
+        return m is None or m.grad_fn is None
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf after backward (leaves always keep theirs).
+
+        >>> import neurarust as nr
+        >>> x = nr.ones(2, requires_grad=True)
+        >>> y = x * 3; y.retain_grad(); y.sum().backward()
+        >>> y.grad.tolist()
+        [1.0, 1.0]
+        """
+        if not self.requires_grad:
+            raise AutogradError("can't retain_grad on Tensor that has requires_grad=False")
+        if not self.is_leaf:
+            self._autograd.retains_grad = True
+            self._autograd.grad_fn.retain(self._autograd.output_nr, self)
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether this non-leaf keeps its ``.grad`` (see :meth:`retain_grad`)."""
+        m = self._autograd
+        return m is not None and m.retains_grad
+
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph (shares memory; never requires grad).
+
+        >>> import neurarust as nr
+        >>> x = nr.ones(2, requires_grad=True)
+        >>> (x * 2).detach().requires_grad
+        False
+        """
+        return Tensor(self._storage, self._shape, self._strides, self._offset, self._dtype)
+
+    def detach_(self) -> "Tensor":
+        """Cut this tensor from its graph in place: it becomes a leaf that does not require grad."""
+        if self._base is not None and self.requires_grad:
+            raise AutogradError("Can't detach views in-place. Use detach() instead.")
+        self._autograd = None
+        return self
+
+    def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``neurarust.autograd.backward``).
+
+        >>> import neurarust as nr
+        >>> x = nr.tensor([1.0, 2.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad.tolist()
+        [2.0, 4.0]
+        """
+        from neurarust.autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it.
+        Returns a handle whose ``remove()`` unregisters the hook.
+
+        >>> import neurarust as nr
+        >>> x = nr.ones(2, requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 10)
+        >>> (x * 1).sum().backward(); x.grad.tolist()
+        [10.0, 10.0]
+        """
+        from neurarust.autograd.hooks import register_tensor_hook
+
+        return register_tensor_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` on a leaf after its ``.grad`` has been updated by backward.
+
+        >>> import neurarust as nr
+        >>> w = nr.ones(2, requires_grad=True)
+        >>> _ = w.register_post_accumulate_grad_hook(lambda t: print("grad ready", t.grad.tolist()))
+        >>> (w * 2).sum().backward()
+        grad ready [2.0, 2.0]
+        """
+        from neurarust.autograd.hooks import register_post_accumulate_hook
+
+        return register_post_accumulate_hook(self, hook)
+
     # -- views --------------------------------------------------------------------------------
     def view(self, *shape) -> "Tensor":
         """Same data, new shape (one size may be -1); raises when the strides do not allow it (then use
@@ -197,7 +348,7 @@ class Tensor:
         if strides is None:
             raise ShapeError(f"view size {new_shape} is not compatible with input of shape {self._shape} "
                              f"and strides {self._strides}; use .reshape(...) instead")
-        return self._view(new_shape, strides)
+        return _tracked(self, self._view(new_shape, strides), "View", _reshape_back(self._shape))
 
     def _view_as_dtype(self, d: DType) -> "Tensor":
         old, new = self._dtype.itemsize, d.itemsize
@@ -236,7 +387,7 @@ class Tensor:
         strides = _sh.view_strides(self._shape, self._strides, new_shape)
         if strides is None:
             return self.contiguous().view(new_shape)
-        return self._view(new_shape, strides)
+        return _tracked(self, self._view(new_shape, strides), "Reshape", _reshape_back(self._shape))
 
     def view_as(self, other: "Tensor") -> "Tensor":
         """``view(other.shape)``."""
@@ -260,7 +411,9 @@ class Tensor:
         norm = [_sh.normalize_dim(d, nd) for d in dims]
         if sorted(norm) != list(range(nd)):
             raise ShapeError(f"permute: dims {tuple(dims)} are not a permutation of {nd} dims")
-        return self._view([self._shape[d] for d in norm], [self._strides[d] for d in norm])
+        inverse = tuple(sorted(range(nd), key=norm.__getitem__))
+        return _tracked(self, self._view([self._shape[d] for d in norm], [self._strides[d] for d in norm]),
+                        "Permute", lambda g: g.permute(inverse))
 
     def transpose(self, dim0: int, dim1: int) -> "Tensor":
         """``dim0`` and ``dim1`` swapped (a view).
@@ -274,7 +427,8 @@ class Tensor:
         order = list(range(nd))
         if nd:
             order[d0], order[d1] = order[d1], order[d0]
-        return self._view([self._shape[d] for d in order], [self._strides[d] for d in order])
+        return _tracked(self, self._view([self._shape[d] for d in order], [self._strides[d] for d in order]),
+                        "Transpose", lambda g: g.transpose(d0, d1))
 
     swapaxes = transpose
     swapdims = transpose
@@ -288,7 +442,8 @@ class Tensor:
         """
         if self.ndim > 2:
             raise ShapeError(f"t() expects a tensor with <= 2 dims, got shape {self._shape}")
-        return self.transpose(0, 1) if self.ndim == 2 else self._view(self._shape, self._strides)
+        return self.transpose(0, 1) if self.ndim == 2 else _tracked(self, self._view(self._shape, self._strides),
+                                                                     "T", lambda g: g)
 
     @property
     def T(self) -> "Tensor":
@@ -332,7 +487,8 @@ class Tensor:
             else:
                 raise ShapeError(f"expand: cannot expand shape {self._shape} to {sizes} "
                                  f"(dim {i}: {have} is not 1)")
-        return self._view(shape, strides)
+        # the engine sums a gradient over the dims its input was broadcast along
+        return _tracked(self, self._view(shape, strides), "Expand", lambda g: g)
 
     def expand_as(self, other: "Tensor") -> "Tensor":
         """``expand(other.shape)``."""
@@ -354,7 +510,8 @@ class Tensor:
             # A 0-d tensor takes dim 0 or -1 (PyTorch) and has nothing to squeeze.
             dims = {d for d in dims if self.ndim and self._shape[d] == 1}
         keep = [i for i in range(self.ndim) if i not in dims]
-        return self._view([self._shape[i] for i in keep], [self._strides[i] for i in keep])
+        return _tracked(self, self._view([self._shape[i] for i in keep], [self._strides[i] for i in keep]),
+                        "Squeeze", _reshape_back(self._shape))
 
     def unsqueeze(self, dim: int) -> "Tensor":
         """A size-1 dim inserted at ``dim`` (a view).
@@ -365,7 +522,9 @@ class Tensor:
         """
         d = _sh.normalize_dim(dim, self.ndim, allow_end=True)
         stride = self._strides[d] * self._shape[d] if d < self.ndim else 1
-        return self._view(self._shape[:d] + (1,) + self._shape[d:], self._strides[:d] + (stride,) + self._strides[d:])
+        return _tracked(self, self._view(self._shape[:d] + (1,) + self._shape[d:],
+                                         self._strides[:d] + (stride,) + self._strides[d:]),
+                        "Unsqueeze", _reshape_back(self._shape))
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
         """Dims ``start_dim..end_dim`` merged into one (a view when the strides allow, else a copy).
@@ -407,7 +566,8 @@ class Tensor:
             raise IndexOutOfRangeError(f"narrow: start {start} + length {length} exceeds dim {dim} of size {size}")
         shape = list(self._shape)
         shape[d] = length
-        return self._view(shape, self._strides, self._offset + start * self._strides[d])
+        return _tracked(self, self._view(shape, self._strides, self._offset + start * self._strides[d]),
+                        "Narrow", _embed_back(self, lambda t: t.narrow(d, start, length)))
 
     def unfold(self, dimension: int, size: int, step: int) -> "Tensor":
         """Sliding windows of ``size`` along ``dimension`` every ``step`` elements, as a new last dim
@@ -427,7 +587,10 @@ class Tensor:
         if self.ndim:
             shape[d] = (have - size) // step + 1
             strides[d] = stride * step
-        return self._view(shape + [size], strides + [stride])
+        out = self._view(shape + [size], strides + [stride])
+        if step < size:  # overlapping windows: a gradient would need summing where they overlap
+            return _tracked(self, out, "Unfold", None)
+        return _tracked(self, out, "Unfold", _embed_back(self, lambda t: t.unfold(dimension, size, step)))
 
     def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> "Tensor":
         """The diagonal of dims ``dim1``/``dim2`` (above it for ``offset > 0``) as a last dim: a view.
@@ -447,13 +610,22 @@ class Tensor:
             length = max(min(self._shape[d1] + offset, self._shape[d2]), 0)
             start += -offset * self._strides[d1] if length else 0
         keep = [i for i in range(self.ndim) if i not in (d1, d2)]
-        return self._view([self._shape[i] for i in keep] + [length],
-                          [self._strides[i] for i in keep] + [self._strides[d1] + self._strides[d2]], start)
+        out = self._view([self._shape[i] for i in keep] + [length],
+                         [self._strides[i] for i in keep] + [self._strides[d1] + self._strides[d2]], start)
+        return _tracked(self, out, "Diagonal", _embed_back(self, lambda t: t.diagonal(offset, dim1, dim2)))
 
     def __getitem__(self, index) -> "Tensor":
-        return _basic_index(self, index)
+        from neurarust.kernels.indexing import getitem_advanced, is_advanced_key
+
+        if is_advanced_key(index):
+            return getitem_advanced(self, index)
+        return _tracked(self, _basic_index(self, index), "Index", _embed_back(self, lambda t: _basic_index(t, index)))
 
     def __setitem__(self, index, value) -> None:
+        from neurarust.kernels.indexing import is_advanced_key, setitem_advanced
+
+        if is_advanced_key(index):
+            return setitem_advanced(self, index, value)
         target = _basic_index(self, index)
         if isinstance(value, Tensor):
             target.copy_(value)
@@ -534,6 +706,8 @@ class Tensor:
         >>> x.tolist()
         [5.0, 0.0]
         """
+        if not force and self.requires_grad:
+            raise AutogradError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         if self._array is None and self._storage.device.type != "cpu":
             if not force:
                 raise DeviceError(f"numpy() needs a CPU tensor, this one is on {self.device}; use .cpu() first")
@@ -641,6 +815,8 @@ class Tensor:
             src = out.contiguous()
             storage = _own_bytes(src).copy_to(dev, non_blocking=non_blocking)
             out = Tensor(storage, src._shape, _sh.contiguous_strides(src._shape), 0, src._dtype)
+            back = src.device
+            out = _tracked(src, out, "ToCopy", lambda g: g.to(back), view=False)
             copy = False
         if dt is not None and dt is not out._dtype:
             out = _call("cast", out, dt)
@@ -707,12 +883,18 @@ class Tensor:
 
     # -- pickling, copying, DLPack -----------------------------------------------------------
     def __reduce__(self):
-        return (_rebuild, (self.contiguous().numpy(force=True).tobytes(), self._shape, self._dtype.name, str(self.device)))
+        data = self.detach().contiguous().numpy(force=True).tobytes()
+        return (_rebuild, (data, self._shape, self._dtype.name, str(self.device), self.requires_grad))
 
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        out = self.clone()
+        if not self.is_leaf:
+            raise AutogradError("Only Tensors created explicitly by the user (graph leaves) support the "
+                                "deepcopy protocol; detach() first")
+        out = self.detach().clone()
+        if self.requires_grad:
+            out.requires_grad_()
         memo[id(self)] = out
         return out
 
@@ -803,6 +985,45 @@ class Tensor:
     def __rmatmul__(self, other):
         return _call("matmul", other, self)
 
+    def __mod__(self, other):
+        return _call("remainder", self, other)
+
+    def __rmod__(self, other):
+        return _call("remainder", other, self)
+
+    def __imod__(self, other):
+        return _call("remainder", self, other, out=self)
+
+    def __and__(self, other):
+        return _call("bitwise_and", self, other)
+
+    def __rand__(self, other):
+        return _call("bitwise_and", other, self)
+
+    def __iand__(self, other):
+        return _call("bitwise_and", self, other, out=self)
+
+    def __or__(self, other):
+        return _call("bitwise_or", self, other)
+
+    def __ror__(self, other):
+        return _call("bitwise_or", other, self)
+
+    def __ior__(self, other):
+        return _call("bitwise_or", self, other, out=self)
+
+    def __xor__(self, other):
+        return _call("bitwise_xor", self, other)
+
+    def __rxor__(self, other):
+        return _call("bitwise_xor", other, self)
+
+    def __ixor__(self, other):
+        return _call("bitwise_xor", self, other, out=self)
+
+    def __invert__(self):
+        return _call("bitwise_not", self)
+
     def __neg__(self):
         return _call("neg", self)
 
@@ -842,11 +1063,40 @@ class Tensor:
         return method.__get__(self, Tensor)
 
 
-def _rebuild(data: bytes, shape, dtype_name: str, dev: str) -> Tensor:
+def _tracked(base: Tensor, out: Tensor, name: str, backward, view: bool = True) -> Tensor:
+    """Record ``out`` (made from ``base`` without an op: a view or a device copy) in the graph when
+    ``base`` requires grad. ``backward(grad_of_out) -> grad_of_base``; None: not differentiable."""
+    m = base._autograd
+    if m is not None and m.requires_grad:
+        from neurarust.autograd.views import record_view
+
+        record_view(name, base, out, backward, view)
+    return out
+
+
+def _reshape_back(shape: tuple):
+    return lambda g: g.reshape(shape)
+
+
+def _embed_back(base: Tensor, replay):
+    """The backward of a view that picks elements: zeros of ``base``'s shape with the gradient written
+    where ``replay`` (the same view op) puts it."""
+    shape = base._shape
+
+    def backward(g):
+        from neurarust.autograd.views import embed
+
+        return embed(g, shape, replay)
+
+    return backward
+
+
+def _rebuild(data: bytes, shape, dtype_name: str, dev: str, requires_grad: bool = False) -> Tensor:
     d = _dt.as_dtype(dtype_name)
     arr = np.frombuffer(bytearray(data), dtype=d.np).reshape(shape)
     t = Tensor._from_array(arr, d)
-    return t if dev == "cpu" else t.to(dev)
+    t = t if dev == "cpu" else t.to(dev)
+    return t.requires_grad_() if requires_grad else t
 
 
 def _torch_alias(t: Tensor):
@@ -946,4 +1196,5 @@ def _basic_index(t: Tensor, index) -> Tensor:
     return t._view(shape, strides, offset)
 
 
-from .registry import OPS as _OPS, get as _get_op  # noqa: E402  (registry imports tensor lazily only)
+from . import registry as _registry  # noqa: E402  (registry imports tensor lazily only)
+from .registry import OPS as _OPS, get as _get_op  # noqa: E402

@@ -63,6 +63,8 @@ def is_tensor_arg(arg) -> bool:
 def _convert(x, dtype, make):
     if is_tensor_arg(x):
         return make(x, dtype)
+    if isinstance(x, list):  # a sequence of tensors (cat, stack)
+        return [_convert(a, dtype, make) for a in x]
     if isinstance(x, _dt.DType) and make is torch_tensor:
         return x.to_torch()
     return x
@@ -73,6 +75,8 @@ def nr_call(op: Op, sample: Sample, dtype, backend: str, device: str = "cpu"):
     make = nr_tensor if device == "cpu" else (lambda a, d: nr_tensor(a, d).to(device))
     args = [_convert(a, dtype, make) for a in sample.args]
     kwargs = {k: _convert(v, dtype, make) for k, v in sample.kwargs.items()}
+    if op.kind == "random":  # every backend draws the same numbers from the same seed
+        nr.manual_seed(0)
     with nr.backends.using(backend):
         out = op(*args, **kwargs)
     return args[0] if out is None else out
@@ -87,11 +91,13 @@ def torch_call(op: Op, sample: Sample, dtype):
 
 def reference_in_float64(op: Op, sample: Sample, dtype):
     """The reference evaluated on float64 copies of the (dtype-rounded) inputs: the oracle."""
-    if not dtype.is_floating_point:
+    if not dtype.is_floating_point or op.kind == "random":  # random ops: the same draws in the same dtype
         return nr_call(op, sample, dtype, "reference")
     wide = _dt.float64
 
     def up(a):
+        if isinstance(a, list):
+            return [up(x) for x in a]
         if not is_tensor_arg(a):
             return a
         values, layout = _spec_parts(a)
@@ -139,6 +145,9 @@ def assert_close(actual, expected, op: Op, dtype, sample: Sample, what: str) -> 
     rtol, atol = tolerance(op, dtype, sample, None if out_dtype is None else _dt.as_dtype(out_dtype))
     assert len(acts) == len(exps), f"{what}: {len(acts)} outputs vs {len(exps)}"
     for a, e in zip(acts, exps):
+        if isinstance(a, bool) or isinstance(e, bool):  # allclose, equal: a Python bool, exactly
+            assert type(a) is bool and type(e) is bool and a == e, f"{op.name}[{sample.name}] {what}: {a!r} != {e!r}"
+            continue
         a_np, e_np = as_numpy(a), as_numpy(e)
         assert a_np.shape == e_np.shape, f"{op.name}[{sample.name}] {what}: shape {a_np.shape} != {e_np.shape}"
         if a_np.dtype.kind in "fc" or e_np.dtype.kind in "fc":
@@ -152,10 +161,28 @@ def assert_close(actual, expected, op: Op, dtype, sample: Sample, what: str) -> 
             np.testing.assert_array_equal(a_np, e_np, err_msg=f"{op.name}[{sample.name}] {dtype.name}: {what}")
 
 
+class PythonType(str):
+    """The "dtype" of a plain Python result (allclose and equal return a bool): its exact type."""
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+
 def result_dtype(x):
-    return flatten_outputs(x)[0].dtype
+    first = flatten_outputs(x)[0]
+    if isinstance(first, (bool, int, float)):
+        return PythonType(f"python {type(first).__name__}")
+    return first.dtype
+
+
+def result_numel(x) -> int:
+    """Elements of the first result; a Python scalar result counts as one."""
+    first = flatten_outputs(x)[0]
+    return 1 if isinstance(first, (bool, int, float)) else first.numel()
 
 
 def sample_numel(sample: Sample) -> int:
-    sizes = [(_spec_parts(a)[0]).size for a in list(sample.args) + list(sample.kwargs.values()) if is_tensor_arg(a)]
+    args = flatten_outputs(list(sample.args) + list(sample.kwargs.values()))  # lists of tensors too
+    sizes = [(_spec_parts(a)[0]).size for a in args if is_tensor_arg(a)]
     return max(sizes, default=1)

@@ -80,3 +80,13 @@ def test_cuda_without_a_gpu_is_skipped_with_a_message(bench_main, capsys):
     doc = bench_main(["--quick", "--device", "cuda", "--ops", "add", "--md", ""])
     assert doc["suites"]["ops"]["cases"] == []
     assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_autograd_suite_quick_run_reports_its_three_targets(bench_main):
+    doc = bench_main(["--quick", "--suite", "autograd", "--md", ""])
+    suite = doc["suites"]["autograd"]
+    assert [t["name"][:3] for t in suite["targets"]] == ["(c)", "(d)", "(e)"]
+    assert all(_positive(c["ratio"]) for c in suite["cases"])
+    memory = suite["extra"]["memory"]
+    assert memory["peak_bytes"] > memory["needed_bytes"] / 2 and _positive(memory["ratio"])
+    assert suite["extra"]["steady_state"]["steps"] == 100

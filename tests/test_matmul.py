@@ -239,3 +239,144 @@ def test_aot_specs_compile_for_sm80_and_sm90_and_use_wgmma():
     assert results and all(r.ok for r in results), [(r.name, r.arch, r.failures) for r in results if not r.ok]
     wgmma = {r.name for r in results if r.arch == 90 and r.wgmma}
     assert {"matmul_float16_128x128x64_w4_s3_default", "matmul_bfloat16_128x128x64_w4_s3_default"} <= wgmma
+
+
+# -- the fused addmm family: beta * input + alpha * product -------------------------------------
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_addmm_out_and_beta_zero_ignores_nan(backend):
+    x = nr.tensor([[float("nan"), 1.0]])
+    a, b = _rand((3, 4)), _rand((4, 2))
+    out = nr.zeros(2, 3).T
+    with nr.backends.using(backend):
+        got = nr.addmm(x, nr.from_numpy(a), nr.from_numpy(b), beta=0, alpha=2.0, out=out)
+    assert got is out
+    np.testing.assert_allclose(out.numpy(), 2 * (a.astype(np.float64) @ b), rtol=1e-5, atol=1e-5)
+
+
+def test_addmm_epilogue_halves_the_register_budget():
+    from neurarust.kernels import matmul_triton as MT
+
+    for itemsize in (2, 4, 8):
+        plain, fused = MT.fit_config(MM.TUNE.default, itemsize), MT.fit_config(MM.TUNE.default, itemsize, True)
+        assert fused["BLOCK_M"] * fused["BLOCK_N"] * 2 == plain["BLOCK_M"] * plain["BLOCK_N"]
+
+
+def test_addmm_out_overlapping_input_is_refused():
+    x = nr.zeros(2, 2)
+    with pytest.raises(nr.ArgumentError, match="addmm"):
+        nr.addmm(x, nr.ones(2, 3), nr.ones(3, 2), out=x)
+
+
+def test_fused_and_vector_products_are_tensor_methods():
+    x, a, b = nr.ones(2, 2), nr.ones(2, 3), nr.ones(3, 2)
+    assert x.addmm(a, b, beta=2).tolist() == [[5.0, 5.0], [5.0, 5.0]]
+    assert nr.ones(3).dot(nr.ones(3)).item() == 3.0 and a.mv(nr.ones(3)).tolist() == [3.0, 3.0]
+
+
+# -- einsum, tensordot, outer -----------------------------------------------------------------
+
+def test_einsum_accepts_a_list_of_operands_and_implicit_output():
+    a, b = nr.from_numpy(_rand((2, 3))), nr.from_numpy(_rand((3, 4)))
+    want = a.numpy().astype(np.float64) @ b.numpy()
+    for got in (nr.einsum("ij,jk", [a, b]), nr.einsum("ij,jk->ik", a, b), nr.einsum("jk,ij", b, a)):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def test_einsum_lowers_each_contraction_to_one_bmm():
+    ops = [nr.from_numpy(_rand(s)) for s in ((2, 3), (4, 3, 5), (2, 5))]
+    before = nr.backends.launch_counts["matmul"]
+    with nr.backends.using("triton"):
+        got = nr.einsum("bn,anm,bm->ba", *ops)
+    assert nr.backends.launch_counts["matmul"] == before + 2
+    want = np.einsum("bn,anm,bm->ba", *[o.numpy().astype(np.float64) for o in ops])
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def test_einsum_parse_orders_implicit_output_alphabetically_after_ellipsis():
+    from neurarust.kernels import linalg as LA
+
+    plan = LA.parse("...ba,cb", [(5, 2, 3), (4, 2)])
+    assert plan.output == [-1, ord("a"), ord("c")]
+    assert LA.letters_equation(plan) == "Aba,cb->Aac"
+
+
+# -- linalg.qr ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode,shape", [("reduced", (2, 3, 2)), ("complete", (3, 2)), ("complete", (2, 3))])
+def test_qr_triton_path_is_orthonormal_and_triangular(mode, shape):
+    a = np.random.default_rng(1).normal(size=shape)
+    with nr.backends.using("triton"):
+        q, r = nr.linalg.qr(nr.from_numpy(a), mode=mode)
+    q, r = q.numpy(), r.numpy()
+    np.testing.assert_allclose(np.swapaxes(q, -1, -2) @ q, np.eye(q.shape[-1]) + 0 * q[..., :1, :1], atol=1e-12)
+    np.testing.assert_array_equal(r, np.triu(r))
+    np.testing.assert_allclose(q @ r, a, atol=1e-12)
+    want_q, want_r = np.linalg.qr(a, mode=mode)
+    np.testing.assert_allclose(r, want_r, atol=1e-12)  # LAPACK's signs
+
+
+def test_qr_leaves_a_triangular_column_alone_as_lapack_does():
+    """No reflection where the column is already zero below the diagonal (tau = 0): R keeps its signs."""
+    a = np.array([[[2.0, 1.0], [0.0, -3.0]], [[1.0, 2.0], [3.0, 4.0]]])
+    with nr.backends.using("triton"):
+        q, r = nr.linalg.qr(nr.from_numpy(a))
+    want_q, want_r = np.linalg.qr(a)
+    np.testing.assert_allclose(q.numpy(), want_q, atol=1e-12)
+    np.testing.assert_allclose(r.numpy(), want_r, atol=1e-12)
+    assert r.numpy()[0, 0, 0] == 2.0 and r.numpy()[0, 1, 1] == -3.0
+
+
+@pytest.mark.parametrize("mode,shape", [("r", (3, 2)), ("complete", (3, 2))])
+def test_qr_derivative_refuses_what_pytorch_refuses(mode, shape):
+    a = nr.tensor(np.eye(*shape) * 2, requires_grad=True)
+    with pytest.raises(nr.errors.AutogradError, match="linalg.qr|QR"):
+        nr.linalg.qr(a, mode=mode)[1].sum().backward()
+
+
+def test_linalg_namespace_lists_and_resolves_registry_ops():
+    assert "qr" in dir(nr.linalg) and nr.linalg.qr is nr.registry.get("linalg.qr")
+    with pytest.raises(AttributeError, match="nope"):
+        nr.linalg.nope
+
+
+# -- allclose, equal ------------------------------------------------------------------------------
+
+def test_allclose_and_equal_return_python_bools():
+    a = nr.tensor([1.0, float("nan")])
+    assert nr.allclose(a, a) is False and nr.allclose(a, a, equal_nan=True) is True
+    assert nr.equal(a, a) is False and nr.equal(nr.ones(2), nr.ones(3)) is False
+    assert nr.equal(nr.tensor([1, 2]), nr.tensor([1.0, 2.0])) is True
+
+
+# -- derivatives (finite differences, float64, reference backend) ---------------------------------
+
+def _gradcheck(fn, *shapes):
+    from neurarust.autograd import gradcheck
+
+    rng = np.random.default_rng(2)
+    inputs = [nr.tensor(rng.uniform(-1, 1, size=s), dtype=nr.float64, requires_grad=True) for s in shapes]
+    assert gradcheck(fn, tuple(inputs))
+
+
+# Beyond the autograd harness's first samples: 1-D operands of batched products, addbmm's batch
+# sum, and tensordot with negative dims.
+@pytest.mark.parametrize("fn,shapes", [
+    (nr.matmul, [(3,), (2, 3, 4)]),
+    (nr.matmul, [(2, 1, 3, 4), (4,)]),
+    (lambda x, a, b: nr.addbmm(x, a, b, beta=0.5, alpha=-2), [(2, 3), (3, 2, 4), (3, 4, 3)]),
+    (lambda a, b: nr.tensordot(a, b, dims=([-1, 0], [0, 1])), [(2, 3, 4), (4, 2, 3)]),
+], ids=["vec_batch", "batch_vec", "addbmm", "tensordot"])
+def test_product_derivatives(fn, shapes):
+    _gradcheck(fn, *shapes)
+
+
+@pytest.mark.parametrize("equation,shapes", [
+    ("bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)]),
+    ("...ij,...jk", [(2, 1, 3, 2), (3, 2, 4)]),
+    ("iij->ji", [(2, 2, 3)]),
+    ("ij,ij->i", [(3, 4), (1, 4)]),
+    ("ii,ij->j", [(3, 3), (3, 2)]),
+])
+def test_einsum_derivatives(equation, shapes):
+    _gradcheck(lambda *ops: nr.einsum(equation, *ops), *shapes)

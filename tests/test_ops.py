@@ -24,13 +24,17 @@ def test_triton_kernel_matches_float64_reference(op, dtype):
         got = H.nr_call(op, sample, dtype, "triton")
         expected = H.reference_in_float64(op, sample, dtype)
         H.assert_close(got, expected, op, dtype, sample, "triton vs float64 reference")
-        if H.sample_numel(sample) > 0 and H.flatten_outputs(got)[0].numel() > 0:
+        # Ops that only make views (attrs["view"]: split, unbind, ...) launch nothing.
+        if H.sample_numel(sample) > 0 and H.result_numel(got) > 0 and not op.attrs.get("view"):
             assert sum(nr.backends.launch_counts.values()) > before, f"{op.name}[{sample.name}]: no kernel ran"
 
 
 # Only where the reference computes in a narrower type than its float64 evaluation: elsewhere the
 # two are the same computation.
-NARROW_FLOAT_CASES = [c for c in CASES if c.values[1] in (nr.float32, nr.float16, nr.bfloat16)]
+NARROW_FLOAT_CASES = [c for c in CASES if c.values[1] in (nr.float32, nr.float16, nr.bfloat16)
+                      and c.values[0].kind != "random"]
+# Random ops draw other numbers than PyTorch's generator: only their dtypes are compared with it.
+VALUE_CASES = [c for c in CASES if c.values[0].kind != "random"]
 
 
 @pytest.mark.parametrize("op,dtype", NARROW_FLOAT_CASES)
@@ -40,7 +44,7 @@ def test_reference_matches_float64_reference(op, dtype):
         H.assert_close(got, H.reference_in_float64(op, sample, dtype), op, dtype, sample, "reference vs float64")
 
 
-@pytest.mark.parametrize("op,dtype", CASES)
+@pytest.mark.parametrize("op,dtype", VALUE_CASES)
 def test_pytorch_agrees_with_float64_reference(op, dtype):
     for sample in op.samples(dtype):
         expected = H.reference_in_float64(op, sample, dtype)
@@ -62,6 +66,8 @@ ERROR_CASES = [pytest.param(op, e, id=f"{op.name}-{i}") for op in OPS for i, e i
 @pytest.mark.parametrize("op,error", ERROR_CASES)
 def test_error_inputs_raise_declared_error(op, error, backend):
     def natural(a):
+        if isinstance(a, list):
+            return [natural(x) for x in a]
         return nr.from_numpy(a.astype("float32") if a.dtype.kind == "f" else a) if hasattr(a, "dtype") else a
 
     args = [natural(a) for a in error.sample.args]

@@ -1,0 +1,251 @@
+"""The backward engine: walks the graph from the outputs to the leaves in dependency order.
+
+No recursion (a 10,000-op chain is a loop, not a stack): the engine counts, for every node it must
+run, how many edges point at it, keeps the nodes whose count reached zero in a heap (latest-created
+first, as PyTorch orders them), and sums each node's incoming gradients in a buffer until it runs.
+A node's gradients for its inputs are summed over broadcast dims and cast to the input's dtype here,
+so backward formulas never do it. Unless ``retain_graph``, each node drops its saved tensors once it
+has run.
+
+    >>> import neurarust as nr
+    >>> x = nr.tensor([3.0], requires_grad=True)
+    >>> y = x * x
+    >>> nr.autograd.grad(y.sum(), x)[0].tolist()
+    [6.0]
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Sequence
+
+from neurarust.errors import AutogradError, ShapeError
+from neurarust.tensor import Tensor
+
+from . import anomaly, grad_mode
+from .graph import AccumulateGrad, Node, accumulate_into, edge_of, run_hooks
+from .views import sum_to_shape
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, create_graph: bool = False,
+             inputs=None) -> None:
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves (or of ``inputs``).
+
+    ``grad_tensors`` weights each output (needed for non-scalar outputs); ``retain_graph`` keeps saved
+    tensors for another backward (default: ``create_graph``); ``create_graph`` records the backward
+    pass itself, for gradients of gradients.
+
+    >>> import neurarust as nr
+    >>> x = nr.tensor([1.0, 2.0], requires_grad=True)
+    >>> nr.autograd.backward(x * 3, nr.tensor([1.0, 10.0]))
+    >>> x.grad.tolist()
+    [3.0, 30.0]
+    """
+    roots = _as_tuple(tensors)
+    grads = _root_grads(roots, grad_tensors, create_graph)
+    targets = None if inputs is None else _as_tuple(inputs)
+    if targets is not None and not targets:
+        raise AutogradError("backward(): 'inputs' argument to backward() cannot be empty")
+    captured = run(roots, grads, create_graph if retain_graph is None else retain_graph, create_graph, targets)
+    if targets is not None:
+        for t, g in zip(targets, captured):
+            if g is not None:
+                accumulate_into(t, g, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool | None = None, materialize_grads: bool = False) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, returned (``.grad`` is not touched).
+
+    >>> import neurarust as nr
+    >>> x = nr.tensor([2.0], requires_grad=True)
+    >>> (g,) = nr.autograd.grad((x ** 3).sum(), x, create_graph=True)
+    >>> g.tolist(), nr.autograd.grad(g.sum(), x)[0].tolist()      # 3x^2 and 6x
+    ([12.0], [12.0])
+    """
+    roots = _as_tuple(outputs)
+    targets = _as_tuple(inputs)
+    grads = _root_grads(roots, grad_outputs, create_graph)
+    captured = run(roots, grads, create_graph if retain_graph is None else retain_graph, create_graph, targets)
+    result = []
+    for i, (t, g) in enumerate(zip(targets, captured)):
+        if g is None:
+            if materialize_grads:
+                from neurarust.creation import zeros_like
+
+                g = zeros_like(t)
+            elif not (allow_unused or materialize_grads):
+                raise AutogradError(f"One of the differentiated Tensors (input {i}, shape {list(t.shape)}) appears "
+                                    f"to not have been used in the graph. Set allow_unused=True if this is the "
+                                    f"desired behavior.")
+        result.append(g)
+    return tuple(result)
+
+
+def _as_tuple(x) -> tuple:
+    return (x,) if isinstance(x, Tensor) else tuple(x)
+
+
+def _root_grads(roots: tuple, grads, create_graph: bool) -> list:
+    from neurarust.creation import ones_like
+
+    grads = [None] * len(roots) if grads is None else list(_as_tuple(grads) if not isinstance(grads, (list, tuple)) else grads)
+    if len(grads) != len(roots):
+        raise ShapeError(f"got {len(grads)} gradients for {len(roots)} outputs")
+    out = []
+    for i, (t, g) in enumerate(zip(roots, grads)):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise AutogradError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        if g is None:
+            if t.numel() != 1:
+                raise AutogradError(f"grad can be implicitly created only for scalar outputs (output {i} has "
+                                    f"shape {list(t.shape)}); pass a gradient")
+            g = ones_like(t)
+        elif not isinstance(g, Tensor):
+            from neurarust.creation import full_like
+
+            g = full_like(t, g)
+        elif g.shape != t.shape:
+            raise ShapeError(f"Mismatch in shape: grad_output[{i}] has a shape of {list(g.shape)} and output[{i}] "
+                             f"has a shape of {list(t.shape)}")
+        out.append(g if create_graph else g.detach())
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The walk
+# ----------------------------------------------------------------------------------------------
+
+def run(roots: Sequence[Tensor], root_grads: list, retain_graph: bool, create_graph: bool,
+        targets: Sequence[Tensor] | None = None) -> list:
+    """Run backward from ``roots``. Without ``targets`` gradients accumulate into leaves; with them,
+    only what leads to a target runs and the targets' gradients are returned."""
+    buffers: dict[Node, list] = {}
+    for t, g in zip(roots, root_grads):
+        node, nr = edge_of(t)
+        _add(buffers, node, nr, g)
+    capture = _capture_slots(targets)
+    needed = _needed(list(buffers), capture)
+    deps = _dependencies(needed)
+    captured = [None] * (len(targets) if targets is not None else 0)
+    order = itertools.count()
+    ready = [(-n.sequence_nr, next(order), n) for n in buffers if n in needed and deps.get(n, 0) == 0]
+    heapq.heapify(ready)
+    with grad_mode.set_grad_enabled(create_graph):
+        while ready:
+            node = heapq.heappop(ready)[2]
+            in_grads = _run_node(node, buffers.pop(node, None) or [None] * node.n_outputs, capture, captured,
+                                 targets is None, retain_graph, create_graph)
+            for edge, g, meta in zip(node.next_edges, in_grads, node.input_meta):
+                if edge is None or edge[0] not in needed:
+                    continue
+                if g is not None:
+                    _add(buffers, edge[0], edge[1], _conform(g, meta, node))
+                deps[edge[0]] -= 1
+                if deps[edge[0]] == 0:
+                    heapq.heappush(ready, (-edge[0].sequence_nr, next(order), edge[0]))
+    return captured
+
+
+def _run_node(node: Node, grads: list, capture: dict, captured: list, accumulate: bool, retain_graph: bool,
+              create_graph: bool) -> Sequence:
+    for nr, hooks in node.pre_hooks.items():
+        if grads[nr] is not None and hooks:
+            grads[nr] = run_hooks(hooks, grads[nr])
+    if accumulate:
+        for nr, ref in node.retained.items():
+            t = ref()
+            if t is not None and grads[nr] is not None:
+                accumulate_into(t, grads[nr], create_graph)
+    if isinstance(node, AccumulateGrad):
+        if grads[0] is not None:
+            if accumulate:
+                node.accumulate(grads[0], create_graph)
+            elif (node, 0) in capture:
+                leaf = node.variable()
+                captured[capture[(node, 0)]] = run_hooks(leaf._autograd.hooks, grads[0]) if leaf is not None else grads[0]
+        return ()
+    for nr in range(node.n_outputs):
+        slot = capture.get((node, nr))
+        if slot is not None:
+            captured[slot] = grads[nr]
+    if all(g is None for g in grads):
+        return [None] * len(node.next_edges)
+    in_grads = node.apply(grads)
+    if len(in_grads) != len(node.next_edges):
+        raise AutogradError(f"function {node.name()} returned an incorrect number of gradients "
+                            f"(expected {len(node.next_edges)}, got {len(in_grads)})")
+    if anomaly.is_enabled():
+        anomaly.check_gradients(node, in_grads)
+    if not retain_graph:
+        node.release()
+    return in_grads
+
+
+def _add(buffers: dict, node: Node, nr: int, g: Tensor) -> None:
+    slots = buffers.get(node)
+    if slots is None:
+        slots = buffers[node] = [None] * node.n_outputs
+    slots[nr] = g if slots[nr] is None else slots[nr] + g
+
+
+def _conform(g: Tensor, meta, node: Node) -> Tensor:
+    """The gradient in its input's shape (summed over broadcast dims), dtype and device."""
+    shape, dtype, device = meta
+    if not isinstance(g, Tensor):
+        raise AutogradError(f"function {node.name()} returned a {type(g).__name__} as a gradient, not a Tensor")
+    if g._shape != shape:
+        reduced = sum_to_shape(g, shape) if len(g._shape) >= len(shape) else g
+        if reduced.shape != shape:
+            raise AutogradError(f"function {node.name()} returned an invalid gradient - got shape "
+                                f"{list(g._shape)} but expected shape compatible with {list(shape)}")
+        g = reduced
+    if g._dtype is not dtype:
+        g = g.to(dtype)
+    if g.device != device:
+        g = g.to(device)
+    return g
+
+
+def _capture_slots(targets) -> dict:
+    if targets is None:
+        return {}
+    slots = {}
+    for i, t in enumerate(targets):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise AutogradError(f"One of the differentiated Tensors (input {i}) does not require grad")
+        slots[edge_of(t)] = i
+    return slots
+
+
+def _needed(seeds: list, capture: dict) -> set:
+    """The nodes backward must run: all reachable ones, or with targets only those leading to one."""
+    reachable, parents, stack = set(seeds), {}, list(seeds)
+    while stack:
+        node = stack.pop()
+        for edge in node.next_edges:
+            if edge is None:
+                continue
+            parents.setdefault(edge[0], []).append(node)
+            if edge[0] not in reachable:
+                reachable.add(edge[0])
+                stack.append(edge[0])
+    if not capture:
+        return reachable
+    needed = {node for node, _ in capture if node in reachable}
+    stack = list(needed)
+    while stack:
+        for parent in parents.get(stack.pop(), ()):
+            if parent not in needed:
+                needed.add(parent)
+                stack.append(parent)
+    return needed
+
+
+def _dependencies(needed: set) -> dict:
+    deps = dict.fromkeys(needed, 0)
+    for node in needed:
+        for edge in node.next_edges:
+            if edge is not None and edge[0] in needed:
+                deps[edge[0]] += 1
+    return deps

@@ -1,0 +1,139 @@
+"""Gradients of the core's view ops and device copies (they make tensors without a registry op).
+
+``Tensor.view``/``permute``/``narrow``/``__getitem__``... call :func:`record_view` with a backward
+closure that captures shapes and arguments, never the base tensor, so a view's node keeps no
+activation alive. Views that pick elements (``narrow``, ``diagonal``, basic indexing) send the
+gradient back with :func:`embed`, itself differentiable: its backward is the view again.
+
+    >>> import neurarust as nr
+    >>> x = nr.arange(6.0).view(2, 3).requires_grad_()
+    >>> x[1, 1:].sum().backward()
+    >>> x.grad.tolist()
+    [[0.0, 0.0, 0.0], [0.0, 1.0, 1.0]]
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from neurarust.errors import AutogradError, DerivativeNotImplementedError
+from neurarust.tensor import Tensor
+
+from . import grad_mode
+from .graph import AutogradMeta, FunctionNode, _input_meta, attach, edge_of, record
+
+
+def record_view(name: str, base: Tensor, out: Tensor, backward: Callable | None, view: bool = True) -> None:
+    """Make ``out`` a graph output of ``base`` with ``backward(grad_out) -> grad_base``."""
+    if backward is None:
+        def backward(grad, _name=name):
+            raise DerivativeNotImplementedError(f"the derivative of {_name} with overlapping windows is not implemented")
+    record(f"{name}Backward", [base], [out], backward)
+
+
+def embed(grad: Tensor, shape: tuple, replay: Callable[[Tensor], Tensor]) -> Tensor:
+    """Zeros of ``shape`` with ``grad`` written into ``replay(zeros)``: the adjoint of a view that
+    picks elements. Recorded, so gradients of gradients flow through it."""
+    from neurarust.creation import zeros
+
+    with grad_mode.no_grad():
+        out = zeros(shape, dtype=grad.dtype, device=grad.device)
+        replay(out).copy_(grad)
+    record("EmbedBackward", [grad], [out], lambda gg: replay(gg))
+    return out
+
+
+def sum_to_shape(grad: Tensor, shape: tuple) -> Tensor:
+    """Undo broadcasting: sum ``grad`` over the dims that were added or expanded from size 1.
+
+    >>> import neurarust as nr
+    >>> sum_to_shape(nr.ones(2, 3, 4), (3, 1)).tolist()
+    [[8.0], [8.0], [8.0]]
+    """
+    lead = grad.ndim - len(shape)
+    if lead > 0:
+        grad = grad.sum(tuple(range(lead)))
+    dims = tuple(i for i, (want, have) in enumerate(zip(shape, grad.shape)) if want == 1 and have != 1)
+    if dims:
+        grad = grad.sum(dims, keepdim=True)
+    return grad
+
+
+# ----------------------------------------------------------------------------------------------
+# In-place writes into views
+# ----------------------------------------------------------------------------------------------
+
+def _region_of(view: Tensor, base: Tensor) -> Callable[[Tensor], Tensor]:
+    """``region(t)``: the elements of a contiguous tensor shaped like ``base`` that ``view`` covers."""
+    shape, strides, offset = view._shape, view._strides, view._offset - base._offset
+    return lambda t: t._view(shape, strides, t._offset + offset)
+
+
+def _contiguous_base(base: Tensor, op_name: str) -> None:
+    if not base.is_contiguous():
+        raise AutogradError(f"{op_name}: in-place write into a view of a non-contiguous tensor (shape "
+                            f"{list(base._shape)}, strides {base._strides}) while recording gradients is not "
+                            f"supported; use the out-of-place op")
+
+
+def record_inplace_on_view(op, args: tuple, kwargs: dict, view: Tensor):
+    """An in-place op on ``view`` (a view of ``base``): the base's history becomes "``base`` with the
+    view's elements replaced by the op's result", as PyTorch's CopySlices.
+
+    The op runs out of place (recorded: its gradient flows to the view's old values, hence to the old
+    base, and to its other inputs); the result is written into the view; the base gets a node that
+    sends the incoming gradient to the old base with the view's elements zeroed and the view's part
+    to the result; the view becomes a view of the new base.
+    """
+    base = view._base
+    _contiguous_base(base, op.name)
+    region = _region_of(view, base)
+    result = _out_of_place(op, args, kwargs, view)
+    with grad_mode.no_grad():
+        view.copy_(result)
+    base_edge = edge_of(base)
+    result_edge = edge_of(result) if result._autograd is not None and result._autograd.requires_grad else None
+    if base_edge is None and result_edge is None:
+        return view
+    base_shape = base._shape
+
+    def backward(grad):
+        from neurarust.creation import ones
+
+        with grad_mode.no_grad():
+            keep = ones(base_shape, dtype=grad.dtype, device=grad.device)
+            region(keep).fill_(0)
+        return grad * keep, _take_region(grad, region)
+
+    node = FunctionNode("CopySlicesBackward", backward, [base_edge, result_edge],
+                        [_input_meta(base), _input_meta(result)], 1)
+    attach([base], node)
+    view_node = FunctionNode("AsStridedBackward", lambda g: embed(g, base_shape, region), [(node, 0)],
+                             [_input_meta(base)], 1)
+    view._autograd = AutogradMeta(True, view_node, 0)
+    return view
+
+
+def _take_region(grad: Tensor, region: Callable[[Tensor], Tensor]) -> Tensor:
+    """``region(grad)``, recorded (its adjoint is :func:`embed`) so gradients of gradients flow."""
+    g = grad.contiguous()
+    out = region(g)
+    record("AsStridedBackward", [g], [out], lambda gg: embed(gg, g._shape, region))
+    return out
+
+
+def _out_of_place(op, args: tuple, kwargs: dict, view: Tensor) -> Tensor:
+    """What the in-place op writes into ``view``, computed without writing (and recorded)."""
+    from . import graph
+
+    if op.attrs.get("writes_first"):  # copy_(dst, src) / fill_(dst, value): the value, in dst's shape and dtype
+        value = args[1] if len(args) > 1 else next(iter(kwargs.values()))
+        if not isinstance(value, Tensor):
+            from neurarust.creation import full
+
+            return full(view._shape, value, dtype=view._dtype, device=view.device)
+        return value.to(view._dtype).to(view.device).expand(view._shape)
+    rest = {k: v for k, v in kwargs.items() if k != "out"}
+    if op.differentiable == ():  # its values carry no gradient: only the base's other elements will
+        with grad_mode.no_grad():
+            return op.frontend(op, *args, **rest)
+    return graph._record_op(op, args, rest, None, protect=view)

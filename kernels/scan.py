@@ -1,0 +1,138 @@
+"""Scans: cumsum and cumprod, one registry entry each, both run by the one scan Triton kernel
+(``scan_triton.py``) with a different combine (``attrs["kind"]``).
+
+Result dtypes follow PyTorch: bool and integer inputs give int64, floats keep their dtype, and
+``dtype=`` casts the input first. References accumulate as the kernel does (fp16/bf16 in fp32).
+
+    >>> import neurarust as nr
+    >>> x = nr.tensor([[1, 2, 3], [4, 5, 6]])
+    >>> x.cumsum(1).tolist(), nr.cumprod(x, 0).tolist()
+    ([[1, 3, 6], [4, 9, 15]], [[1, 2, 3], [4, 10, 18]])
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from neurarust import backends
+from neurarust import dtype as _dt
+from neurarust.dtype import DType
+from neurarust.errors import SignatureError
+from neurarust.registry import ErrorInput, Op, Sample, call, register
+from neurarust.shape import normalize_dim
+from neurarust.tensor import Tensor
+
+from . import samples as S
+from .reduction import acc_dtype
+
+TRITON = "neurarust.kernels.scan_triton:launch"
+
+
+def scan(op: Op, input: Tensor, dim: int, *, dtype: DType | None = None) -> Tensor:
+    """Running sum (``cumsum``) or product (``cumprod``) of ``input`` along ``dim``.
+
+    Integers and bools give int64 (products wrap on overflow); ``dtype`` casts the input first.
+
+        >>> import neurarust as nr
+        >>> x = nr.tensor([[1.0, 2.0, 3.0], [0.5, 0.5, 4.0]])
+        >>> nr.cumsum(x, dim=1).tolist(), x.cumprod(-1, dtype=nr.float64)[1].tolist()
+        ([[1.0, 3.0, 6.0], [0.5, 1.0, 5.0]], [0.5, 0.25, 1.0])
+    """
+    if not isinstance(input, Tensor):
+        raise SignatureError(f"{op.name}(): argument 'input' must be a Tensor, not {type(input).__name__}")
+    d = normalize_dim(dim, input.ndim)
+    out_dtype = _dt.as_dtype(dtype) if dtype is not None else (
+        input.dtype if input.dtype.is_floating_point else _dt.int64)
+    if out_dtype is not input.dtype and not np.can_cast(input.dtype.np, out_dtype.np, "safe"):
+        input = call("cast", input, out_dtype)  # PyTorch casts first; the kernel widens on load
+    if backends.for_device(input._storage.device) == "reference":
+        a = input._np().astype(acc_dtype(out_dtype).np)
+        r = np.asarray(backends.run_reference(op.reference, a, d if input.ndim else None))
+        return Tensor._wrap(np.array(r.reshape(input.shape).astype(out_dtype.np), order="C"), out_dtype)
+    out = Tensor._empty(input.shape, out_dtype, input.device)
+    op.launcher()(out, input, d, op.attrs["kind"])
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Samples, errors, tolerances
+# ----------------------------------------------------------------------------------------------
+
+def _samples(kind: str):
+    def samples(d: DType):
+        # Products of floats near +-1 so that no row over- or underflows at one order and not another.
+        scale = 2.5 if kind == "cumprod" and d.is_floating_point else 1.0
+        v = lambda shape, seed=0: S.values(d, shape, seed) / scale  # noqa: E731
+        yield Sample((v((3, 37)), 1), name="dim1_odd_length")
+        yield Sample((v((2, 3, 4), 1), -2), name="negative_dim")
+        yield Sample((v((2, 1500), 2), 1), name="longer_than_a_block")
+        yield Sample((v((40, 3), 3), 0), name="strided_dim0")
+        yield Sample((S.TensorSpec(v((5, 6), 4), "transposed"), 1), name="transposed")
+        yield Sample((S.TensorSpec(v((4, 7), 5), "strided"), 1), name="strided")
+        yield Sample((np.array(v((1,), 6)[0]), 0), name="0d")
+        yield Sample((v((0, 4), 7), 1), name="empty")
+        yield Sample((v((3, 0), 8), 1), name="empty_rows")
+        target = _dt.float64 if d.is_floating_point else _dt.float32
+        yield Sample((v((4, 9), 9), 1), {"dtype": target}, name=f"dtype_{target.name}")
+        if d.is_floating_point:
+            yield Sample((S.SPECIALS.reshape(2, 5), 1), name="specials")
+            yield Sample((np.array([[-0.0, -0.0, 1.0], [0.0, -0.0, -1.0]]), 1), name="signed_zeros")
+    return samples
+
+
+def _tolerance(kind: str, d: DType):
+    """Element k of a scan errs like a k-element sum (eps * k * max|x|) or product (k * eps relative)."""
+    def tolerance(sample: Sample):
+        eps = max(_dt.finfo(t).eps for t in (d, sample.kwargs.get("dtype") or d) if _dt.as_dtype(t).is_floating_point)
+        x = np.abs(S.array_of(sample.args[0]).astype(np.float64))
+        n = x.shape[sample.args[1]] if x.ndim else 1
+        biggest = float(x[np.isfinite(x)].max(initial=0.0))
+        if kind == "cumsum":
+            return 2 * eps, eps * n * biggest + 1e-30
+        return (n + 2) * eps, 2 * float(_dt.finfo(d).tiny)
+    return tolerance
+
+
+def _cost(sample: Sample) -> tuple[int, int]:
+    """One read and one write of the tensor; one combine per element."""
+    x = S.array_of(sample.args[0])
+    return 2 * x.nbytes, x.size
+
+
+def _errors():
+    yield ErrorInput(Sample((np.ones((2, 3)), 2)), IndexError, "out of range")
+    yield ErrorInput(Sample((np.ones((2, 3)), -3)), IndexError, "out of range")
+
+
+def _ref_cumsum(a: np.ndarray, dim) -> np.ndarray:
+    return np.cumsum(a, axis=dim) + a.dtype.type(0)  # PyTorch's sums start from +0.0: never -0.0
+
+
+def _ref_cumprod(a: np.ndarray, dim) -> np.ndarray:
+    return np.cumprod(a, axis=dim)  # integers wrap, as in PyTorch
+
+
+def _reversed_cumsum(t: Tensor, dim: int) -> Tensor:
+    return t.flip([dim]).cumsum(dim).flip([dim])
+
+
+def _cumsum_backward(grad, dim):
+    """Each input element feeds every later output: the gradient is the reversed cumsum."""
+    return (grad if grad.ndim == 0 else _reversed_cumsum(grad, dim),)
+
+
+def _cumprod_backward(grad, input, result, dim):
+    """``reversed_cumsum(grad * result) / input``: exact without zeros; where the input holds a
+    zero this gives inf/NaN (PyTorch's zero-safe formula is not reproduced)."""
+    return (grad if grad.ndim == 0 else _reversed_cumsum(grad * result, dim) / input,)
+
+
+_BACKWARDS = {"cumsum": _cumsum_backward, "cumprod": _cumprod_backward}
+
+
+for _name, _ref in (("cumsum", _ref_cumsum), ("cumprod", _ref_cumprod)):
+    register(Op(
+        name=_name, kind="scan", frontend=scan, reference=_ref, triton=TRITON, dtypes=_dt.ALL_DTYPES,
+        samples=_samples(_name), error_inputs=_errors, cost=_cost,
+        tolerances={d: _tolerance(_name, d) for d in _dt.FLOAT_DTYPES},
+        torch_name=_name, attrs={"kind": _name}, backward=_BACKWARDS[_name], differentiable=("input",),
+    ))

@@ -1,0 +1,35 @@
+"""``nr.linalg``: the linear-algebra namespace, as ``torch.linalg``.
+
+Its functions are registry entries named ``"linalg.<name>"`` (``linalg.qr``, ``linalg.vector_norm``
+...), looked up on first use, so this module imports nothing heavy::
+
+    >>> import neurarust as nr
+    >>> Q, R = nr.linalg.qr(nr.tensor([[2.0, 0.0], [0.0, 3.0]]))
+    >>> (Q @ R).tolist()
+    [[2.0, 0.0], [0.0, 3.0]]
+    >>> "qr" in dir(nr.linalg)
+    True
+"""
+from __future__ import annotations
+
+from typing import Any
+
+PREFIX = "linalg."
+
+
+def __getattr__(name: str) -> Any:
+    if not name.startswith("_"):
+        from .registry import OPS, load
+
+        load()
+        op = OPS.get(PREFIX + name)
+        if op is not None:
+            return op
+    raise AttributeError(f"module 'neurarust.linalg' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    from .registry import OPS, load
+
+    load()
+    return sorted(set(globals()) | {n[len(PREFIX):] for n in OPS if n.startswith(PREFIX)})
