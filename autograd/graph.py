@@ -16,7 +16,7 @@ Ops reach :func:`dispatch` through the registry; view ops and custom Functions b
     >>> import neurarust as nr
     >>> x = nr.tensor([1.0, 2.0], requires_grad=True)
     >>> y = (x * x).sum()
-    >>> y.grad_fn.name(), [type(fn).__name__ for fn, _ in y.grad_fn.next_functions]
+    >>> y.grad_fn.name(), [fn.name() for fn, _ in y.grad_fn.next_functions]
     ('SumBackward', ['MulBackward'])
 """
 from __future__ import annotations

@@ -310,7 +310,6 @@ def _masked_fill_backward(grad, mask, value):
 
 
 for _name, _args, _backward in [
-        ("floor_divide", ("input", "other"), lambda grad: (nr.zeros_like(grad), nr.zeros_like(grad))),
         ("remainder", ("input", "other"), lambda grad, input, other: (grad, -grad * nr.floor_divide(input, other))),
         ("fmod", ("input", "other"), lambda grad, input, other: (grad, -grad * (input / other).trunc())),
         ("atan2", ("input", "other"), _atan2_backward),
@@ -321,5 +320,7 @@ for _name, _args, _backward in [
         ("addcdiv", ("input", "tensor1", "tensor2"), _addcdiv_backward),
         ("masked_fill", ("input", "value"), _masked_fill_backward)]:
     derivative(_name, _args, _backward)
-for _name in ("logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "isclose"):
+# floor_divide: PyTorch declares no derivative either (a step function), so its result is a constant.
+for _name in ("floor_divide", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
+              "isclose"):
     derivative(_name, ())

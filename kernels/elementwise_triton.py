@@ -28,15 +28,20 @@ MAX_DIMS = 4
 
 
 @triton.jit
-def _offsets(idx, s1, s2, s3, st0, st1, st2, st3, CONTIGUOUS: tl.constexpr):
-    if CONTIGUOUS:
-        return idx
+def unravel4(idx, s1, s2, s3):
+    """The 4-D index ``(i0, i1, i2, i3)`` of flat ``idx`` in a row-major block of sizes (., s1, s2, s3)."""
     i3 = idx % s3
     rest = idx // s3
     i2 = rest % s2
     rest = rest // s2
-    i1 = rest % s1
-    i0 = rest // s1
+    return rest // s1, rest % s1, i2, i3
+
+
+@triton.jit
+def _offsets(idx, s1, s2, s3, st0, st1, st2, st3, CONTIGUOUS: tl.constexpr):
+    if CONTIGUOUS:
+        return idx
+    i0, i1, i2, i3 = unravel4(idx, s1, s2, s3)
     return i0 * st0 + i1 * st1 + i2 * st2 + i3 * st3
 
 

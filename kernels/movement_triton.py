@@ -26,6 +26,8 @@ import neurarust.launch as L
 from neurarust import dtype as _dt
 from neurarust.launch import tl, triton
 
+from .elementwise_triton import unravel4
+
 MAX_DIMS = 4
 DEFAULT_BLOCK = 1024
 EDGES = ("wrap", "clamp", "reflect", "constant")
@@ -58,12 +60,7 @@ def remap_kernel(out_ptr, src_ptr, fill_ptr, table_ptr, n, s1, s2, s3, m0, m1, m
     # 1. This program's output elements (contiguous) and their 4-D indices.
     idx = tl.program_id(0).to(IDX) * BLOCK + tl.arange(0, BLOCK).to(IDX)
     mask = idx < n
-    i3 = idx % s3
-    rest = idx // s3
-    i2 = rest % s2
-    rest = rest // s2
-    i1 = rest % s1
-    i0 = rest // s1
+    i0, i1, i2, i3 = unravel4(idx, s1, s2, s3)
     # 2. The source element each one reads.
     j0, ok0 = _source_index(i0, m0, step0, shift0, div0, table_ptr, mask, EDGE, TABLE_DIM == 0)
     j1, ok1 = _source_index(i1, m1, step1, shift1, div1, table_ptr, mask, EDGE, TABLE_DIM == 1)

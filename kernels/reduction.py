@@ -95,6 +95,21 @@ def accumulates_in(kind: str, src: DType, out: DType) -> DType:
     return acc_dtype(out if kind in FOLD_IN_RESULT else src)
 
 
+def run_along_dim(op: Op, input: Tensor, d: int, out_dtype: DType, flag) -> Tensor:
+    """The shared tail of ops that keep the shape and work along one dim (cumsum, softmax): cast
+    first as PyTorch does, then the NumPy reference (accumulating as the kernel does) or the kernel,
+    which gets ``flag`` (its variant) after ``(out, input, dim)``."""
+    if out_dtype is not input.dtype and not np.can_cast(input.dtype.np, out_dtype.np, "safe"):
+        input = call("cast", input, out_dtype)  # the kernel widens on load
+    if backends.for_device(input._storage.device) == "reference":
+        a = input._np().astype(acc_dtype(out_dtype).np)
+        r = np.asarray(backends.run_reference(op.reference, a, d if input.ndim else None))
+        return Tensor._wrap(np.array(r.reshape(input.shape).astype(out_dtype.np), order="C"), out_dtype)
+    out = Tensor._empty(input.shape, out_dtype, input.device)
+    op.launcher()(out, input, d, flag)
+    return out
+
+
 def _result_dtype(op: Op, kind: str, src: DType, dtype) -> DType:
     if kind in ARGS:
         return _dt.int64

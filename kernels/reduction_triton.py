@@ -33,6 +33,13 @@ MAX_SIDE_DIMS = 2  # strides per side the kernel takes; more dims on a side cost
 
 
 @triton.jit
+def row_offsets(rows, M1, stride0, stride1, IDX: tl.constexpr):
+    """Offsets of flat row numbers in a tensor whose rows span two (collapsed) dims: row ``r`` sits at
+    ``(r // M1) * stride0 + (r % M1) * stride1``. Shared by the row-wise kernels."""
+    return (rows // M1) * tl.cast(stride0, IDX) + (rows % M1) * tl.cast(stride1, IDX)
+
+
+@triton.jit
 def _wins(a, ai, b, bi, IS_MAX: tl.constexpr):
     """Where candidate ``(a, ai)`` replaces ``(b, bi)``: an index < 0 marks an empty slot, NaN beats
     every number (as in PyTorch), and equal values go to the smaller index."""
@@ -213,7 +220,7 @@ def reduce_kernel(x_ptr, out_ptr, aux_ptr, M, N, M1, N1, row0, row1, red0, red1,
     red1 = tl.cast(red1, IDX)
     rows = tl.program_id(0).to(IDX) * BLOCK_M + tl.arange(0, BLOCK_M).to(IDX)
     row_mask = rows < M
-    row_offs = (rows // M1) * tl.cast(row0, IDX) + (rows % M1) * tl.cast(row1, IDX)
+    row_offs = row_offsets(rows, M1, row0, row1, IDX)
     IS_MAX: tl.constexpr = KIND == "max" or KIND == "argmax" or KIND == "norm_inf"
     ABS: tl.constexpr = KIND == "norm_inf" or KIND == "norm_ninf"
     if IS_MAX or ABS or KIND == "min" or KIND == "argmin":

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurarust import backends
 from neurarust import dtype as _dt
 from neurarust.dtype import DType
 from neurarust.errors import SignatureError
-from neurarust.registry import ErrorInput, Op, Sample, call, register
+from neurarust.registry import ErrorInput, Op, Sample, register
 from neurarust.shape import normalize_dim
 from neurarust.tensor import Tensor
 
 from . import samples as S
-from .reduction import acc_dtype
+from .reduction import run_along_dim
 
 TRITON = "neurarust.kernels.scan_triton:launch"
 
@@ -42,15 +41,7 @@ def scan(op: Op, input: Tensor, dim: int, *, dtype: DType | None = None) -> Tens
     d = normalize_dim(dim, input.ndim)
     out_dtype = _dt.as_dtype(dtype) if dtype is not None else (
         input.dtype if input.dtype.is_floating_point else _dt.int64)
-    if out_dtype is not input.dtype and not np.can_cast(input.dtype.np, out_dtype.np, "safe"):
-        input = call("cast", input, out_dtype)  # PyTorch casts first; the kernel widens on load
-    if backends.for_device(input._storage.device) == "reference":
-        a = input._np().astype(acc_dtype(out_dtype).np)
-        r = np.asarray(backends.run_reference(op.reference, a, d if input.ndim else None))
-        return Tensor._wrap(np.array(r.reshape(input.shape).astype(out_dtype.np), order="C"), out_dtype)
-    out = Tensor._empty(input.shape, out_dtype, input.device)
-    op.launcher()(out, input, d, op.attrs["kind"])
-    return out
+    return run_along_dim(op, input, d, out_dtype, op.attrs["kind"])
 
 
 # ----------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from neurarust import dtype as _dt
 from neurarust.launch import tl, triton
 
 from .reduction import acc_dtype
-from .reduction_triton import AlongDim
+from .reduction_triton import AlongDim, row_offsets
 
 KINDS = ("cumsum", "cumprod")
 MAX_BLOCK_N = 1024
@@ -33,8 +33,8 @@ def scan_kernel(x_ptr, out_ptr, M, N, M1, x_row0, x_row1, x_col, out_row0, out_r
     M1 = tl.cast(M1, IDX)
     rows = tl.program_id(0).to(IDX) * BLOCK_M + tl.arange(0, BLOCK_M).to(IDX)
     row_mask = rows < M
-    x_rows = (rows // M1) * tl.cast(x_row0, IDX) + (rows % M1) * tl.cast(x_row1, IDX)
-    out_rows = (rows // M1) * tl.cast(out_row0, IDX) + (rows % M1) * tl.cast(out_row1, IDX)
+    x_rows = row_offsets(rows, M1, x_row0, x_row1, IDX)
+    out_rows = row_offsets(rows, M1, out_row0, out_row1, IDX)
     cols = tl.arange(0, BLOCK_N).to(IDX)
     last = tl.full([BLOCK_M, 1], BLOCK_N - 1, tl.int32)
     # Sums start from +0.0 as PyTorch's do (a running sum is never -0.0), products from 1.

@@ -58,6 +58,8 @@ _LAZY_ATTRS: dict[str, str] = {
     "is_inference_mode_enabled": "autograd.grad_mode",
     "concat": "kernels.movement",
     "concatenate": "kernels.movement",
+    "save": "serialization",
+    "load": "serialization",
 }
 
 
