@@ -125,7 +125,7 @@ def run(roots: Sequence[Tensor], root_grads: list, retain_graph: bool, create_gr
         node, nr = edge_of(t)
         _add(buffers, node, nr, g)
     capture = _capture_slots(targets)
-    needed = _needed(list(buffers), capture)
+    needed, runs = _needed(list(buffers), capture)
     deps = _dependencies(needed)
     captured = [None] * (len(targets) if targets is not None else 0)
     order = itertools.count()
@@ -135,7 +135,7 @@ def run(roots: Sequence[Tensor], root_grads: list, retain_graph: bool, create_gr
         while ready:
             node = heapq.heappop(ready)[2]
             in_grads = _run_node(node, buffers.pop(node, None) or [None] * node.n_outputs, capture, captured,
-                                 targets is None, retain_graph, create_graph)
+                                 targets is None, retain_graph, create_graph, node in runs)
             for edge, g, meta in zip(node.next_edges, in_grads, node.input_meta):
                 if edge is None or edge[0] not in needed:
                     continue
@@ -148,7 +148,7 @@ def run(roots: Sequence[Tensor], root_grads: list, retain_graph: bool, create_gr
 
 
 def _run_node(node: Node, grads: list, capture: dict, captured: list, accumulate: bool, retain_graph: bool,
-              create_graph: bool) -> Sequence:
+              create_graph: bool, runs: bool = True) -> Sequence:
     for nr, hooks in node.pre_hooks.items():
         if grads[nr] is not None and hooks:
             grads[nr] = run_hooks(hooks, grads[nr])
@@ -169,7 +169,7 @@ def _run_node(node: Node, grads: list, capture: dict, captured: list, accumulate
         slot = capture.get((node, nr))
         if slot is not None:
             captured[slot] = grads[nr]
-    if all(g is None for g in grads):
+    if not runs or all(g is None for g in grads):
         return [None] * len(node.next_edges)
     in_grads = node.apply(grads)
     if len(in_grads) != len(node.next_edges):
@@ -218,8 +218,9 @@ def _capture_slots(targets) -> dict:
     return slots
 
 
-def _needed(seeds: list, capture: dict) -> set:
-    """The nodes backward must run: all reachable ones, or with targets only those leading to one."""
+def _needed(seeds: list, capture: dict) -> tuple[set, set]:
+    """(the nodes backward visits, those it runs): all reachable ones, or with targets only those
+    leading to one."""
     reachable, parents, stack = set(seeds), {}, list(seeds)
     while stack:
         node = stack.pop()
@@ -231,15 +232,18 @@ def _needed(seeds: list, capture: dict) -> set:
                 reachable.add(edge[0])
                 stack.append(edge[0])
     if not capture:
-        return reachable
-    needed = {node for node, _ in capture if node in reachable}
-    stack = list(needed)
+        return reachable, reachable
+    # Strict ancestors of the targets' nodes run; a target's own node only has its gradient read
+    # (it runs only if it also leads to another target), as in PyTorch.
+    targets = {node for node, _ in capture if node in reachable}
+    ancestors: set = set()
+    stack = list(targets)
     while stack:
         for parent in parents.get(stack.pop(), ()):
-            if parent not in needed:
-                needed.add(parent)
+            if parent not in ancestors:
+                ancestors.add(parent)
                 stack.append(parent)
-    return needed
+    return ancestors | targets, ancestors
 
 
 def _dependencies(needed: set) -> dict:

@@ -74,6 +74,9 @@ _NONE: dict = {}  # shared empty mapping: most nodes never get hooks (never writ
 class Node:
     """One recorded call: turns the gradients of its outputs into gradients of its inputs."""
 
+    __slots__ = ("_name", "next_edges", "input_meta", "n_outputs", "sequence_nr", "pre_hooks", "retained",
+                 "trace", "__weakref__")
+
     def __init__(self, name: str, next_edges: list, input_meta: list, n_outputs: int):
         self._name = name
         self.next_edges = next_edges
@@ -118,6 +121,8 @@ class Node:
 class OpNode(Node):
     """The node of a registry op: calls the op's declared backward formula."""
 
+    __slots__ = ("op", "saved", "layout")
+
     def __init__(self, op, name: str, saved: dict, next_edges, input_meta, n_outputs, layout: list):
         super().__init__(name, next_edges, input_meta, n_outputs)
         self.op = op
@@ -154,6 +159,8 @@ class FunctionNode(Node):
     """A node whose backward is a plain callable ``grads -> input gradients`` (views, custom
     Functions)."""
 
+    __slots__ = ("backward", "on_release")
+
     def __init__(self, name: str, backward: Callable, next_edges, input_meta, n_outputs, on_release=None):
         super().__init__(name, next_edges, input_meta, n_outputs)
         self.backward = backward
@@ -170,6 +177,8 @@ class FunctionNode(Node):
 
 class AccumulateGrad(Node):
     """The sink of a leaf: adds the incoming gradient into ``leaf.grad``."""
+
+    __slots__ = ("variable",)
 
     def __init__(self, leaf: Tensor):
         super().__init__("AccumulateGrad", [], [], 1)
@@ -214,7 +223,11 @@ def run_hooks(hooks: list, grad):
 
 
 def _detached(t: Tensor) -> Tensor:
-    return Tensor(t._storage, t._shape, t._strides, t._offset, t._dtype)
+    """An alias of ``t`` outside any graph (slots copied directly: this runs for every saved output)."""
+    a = object.__new__(Tensor)
+    a._storage, a._shape, a._strides, a._offset, a._dtype = t._storage, t._shape, t._strides, t._offset, t._dtype
+    a._array, a._autograd, a._base = t._array, None, None
+    return a
 
 
 # ----------------------------------------------------------------------------------------------
@@ -348,7 +361,7 @@ def _plan(op) -> _OpPlan:
 
 
 def _any_requires_grad(args, kwargs) -> bool:
-    for x in itertools.chain(args, kwargs.values()):
+    for x in (itertools.chain(args, kwargs.values()) if kwargs else args):
         if isinstance(x, Tensor):
             if x._autograd is not None and x._autograd.requires_grad:
                 return True
@@ -441,6 +454,11 @@ def _record_op(op, args, kwargs, target: Tensor | None, protect: Tensor | None =
     edges, metas, layout = [], [], []
     for name in op.differentiable:
         value = bound.get(name)
+        if isinstance(value, Tensor):
+            layout.append(None)
+            edges.append(edge_of(value))
+            metas.append((value._shape, value._dtype, value._storage.device))
+            continue
         many = isinstance(value, (list, tuple))
         layout.append(len(value) if many else None)
         for t in (value if many else (value,)):
@@ -492,6 +510,8 @@ def _save(value, op_name: str, arg_name: str, target: Tensor | None):
 
 
 def _save_outputs(result, outputs: list, op_name: str):
+    if isinstance(result, Tensor):
+        return SavedTensor(result, op_name, "result", 0)
     saved = [SavedTensor(t, op_name, "result", i) if isinstance(t, Tensor) else t for i, t in enumerate(outputs)]
     if isinstance(result, Tensor):
         return saved[0]

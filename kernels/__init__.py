@@ -16,3 +16,9 @@ from . import sorting  # noqa: F401
 from . import movement  # noqa: F401
 from . import random  # noqa: F401
 from . import indexing  # noqa: F401
+from . import loss  # noqa: F401
+from . import norm  # noqa: F401
+from . import conv  # noqa: F401
+from . import pool  # noqa: F401
+from . import optim  # noqa: F401
+from . import attention  # noqa: F401

@@ -34,7 +34,9 @@ def unravel4(idx, s1, s2, s3):
     rest = idx // s3
     i2 = rest % s2
     rest = rest // s2
-    return rest // s1, rest % s1, i2, i3
+    i1 = rest % s1
+    i0 = rest // s1
+    return i0, i1, i2, i3
 
 
 @triton.jit

@@ -98,7 +98,10 @@ class Storage:
 
             raw = torch.from_numpy(self._bytes) if self.device.type == "cpu" else self._bytes
             usable = self.nbytes - self.nbytes % dtype.itemsize
-            t = raw[:usable].view(dtype.to_torch())
+            if usable == 0:  # torch cannot view an empty byte tensor (stride 0) as another dtype
+                t = torch.empty(0, dtype=dtype.to_torch(), device=raw.device)
+            else:
+                t = raw[:usable].view(dtype.to_torch())
             self._typed[key] = t
         return t
 

@@ -611,3 +611,24 @@ def test_random_fill_in_place_cuts_the_history_of_what_it_overwrites():
     assert x.grad.tolist() == [2.0, 0.0, 0.0]
     with pytest.raises(AutogradError, match="leaf"):
         leaf(1.0).uniform_()
+
+
+def test_grad_with_respect_to_a_non_leaf_does_not_run_its_node():
+    runs = []
+
+    class Square(Function):
+        @staticmethod
+        def forward(ctx, t):
+            ctx.save_for_backward(t)
+            return t * t
+
+        @staticmethod
+        def backward(ctx, grad):
+            runs.append(1)
+            (t,) = ctx.saved_tensors
+            return grad * 2 * t
+
+    x = leaf(2.0)
+    h = Square.apply(x)
+    (g,) = nr.autograd.grad(h * 3, h, nr.ones(1, dtype=nr.float64))
+    assert g.tolist() == [3.0] and runs == []

@@ -14,6 +14,7 @@ from bench.harness import Context, SuiteResult
 SUITES: dict[str, str] = {
     "ops": "bench.suites.ops",
     "autograd": "bench.suites.autograd",
+    "data": "bench.suites.data",
 }
 
 

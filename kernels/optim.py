@@ -1,0 +1,568 @@
+"""Optimizer updates: one internal registry entry per update rule (``sgd_step``, ``adam_step`` ...),
+each updating a whole list of parameters (and their state buffers) in place.
+
+On the Triton backend a call is one multi-tensor kernel launch (``optim_triton.py``): the tensors'
+addresses go into a device table (one row per list: params, grads, state buffers), and each program
+finds its tensor and block through per-block tables, so a group of any number of parameters costs
+one launch. The per-step numbers (learning rate, bias corrections, step) are runtime arguments
+computed on the host from host-side counters: nothing is read back from the device. The NumPy
+reference applies the same math tensor by tensor (CPU backend, and the harness's oracle; the
+harness's PyTorch oracle runs ``torch.optim`` itself on the same state).
+
+    >>> import neurarust as nr
+    >>> from neurarust.registry import call
+    >>> p, g, buf = nr.tensor([1.0, 2.0]), nr.tensor([0.5, -1.0]), nr.zeros(2)
+    >>> _ = call("sgd_step", [p], [g], [buf], lr=0.1, momentum=0.9, first=True)
+    >>> [round(v, 4) for v in p.tolist()], buf.tolist()
+    ([0.95, 2.1], [0.5, -1.0])
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from neurarust import backends
+from neurarust import dtype as _dt
+from neurarust.errors import ArgumentError, DeviceError, DTypeError, ShapeError, SignatureError
+from neurarust.registry import ErrorInput, Op, Sample, register
+from neurarust.tensor import Tensor
+
+from . import samples as S
+
+FLOATS = (_dt.float32, _dt.float16, _dt.bfloat16, _dt.float64)
+TOLERANCES = {_dt.float16: (4e-3, 2e-3), _dt.bfloat16: (4e-2, 2e-2), _dt.float32: (2e-5, 1e-6),
+              _dt.float64: (1e-6, 1e-9)}
+N_SCALARS = 8
+
+
+@dataclass
+class Rule:
+    """One update rule. ``scalars(h)`` turns the hyperparameters of a call into the kernel's runtime
+    numbers (at most :data:`N_SCALARS`), ``flags(h)`` into its two compile-time switches (config
+    that selects code, never per-step values); ``math(ns, p, g, states, k, flags, first)`` is the
+    update itself, written once for NumPy (the reference; ``ns`` is :data:`np`)."""
+
+    name: str
+    algo: int
+    states: tuple[str, ...]
+    defaults: dict
+    scalars: Callable[[dict], tuple]
+    flags: Callable[[dict], tuple]
+    math: Callable
+    torch_step: Callable | None = None
+
+
+def _lerp(a, b, w):
+    return a + w * (b - a)
+
+
+def _decay(p, g, wd):
+    """L2 weight decay folded into the gradient (skipped at 0: 0 * inf would be NaN)."""
+    return g + wd * p if wd != 0 else g
+
+
+# -- the update math of each rule, on NumPy arrays ------------------------------------------------
+def _sgd(p, g, st, k, f, first):
+    lr, wd, momentum, dampening = k[:4]
+    has_momentum, nesterov = f
+    g = _decay(p, g, wd)
+    if has_momentum:
+        buf = g.copy() if first else momentum * st[0] + (1 - dampening) * g
+        st[0] = buf
+        g = g + momentum * buf if nesterov else buf
+    return p - lr * g
+
+
+def _adam(p, g, st, k, f, first):
+    lr, beta1, beta2, eps, wd, step_size, bc2_sqrt = k[:7]
+    decoupled, amsgrad = f
+    if decoupled:
+        p = p * (1 - lr * wd)
+    else:
+        g = _decay(p, g, wd)
+    st[0] = _lerp(st[0], g, 1 - beta1)
+    st[1] = st[1] * beta2 + (1 - beta2) * g * g
+    v = st[1]
+    if amsgrad:
+        st[2] = np.maximum(st[2], st[1])
+        v = st[2]
+    return p - step_size * st[0] / (np.sqrt(v) / bc2_sqrt + eps)
+
+
+def _rmsprop(p, g, st, k, f, first):
+    lr, alpha, eps, wd, momentum = k[:5]
+    centered, has_momentum = f
+    g = _decay(p, g, wd)
+    st[0] = st[0] * alpha + (1 - alpha) * g * g
+    if centered:
+        st[2] = _lerp(st[2], g, 1 - alpha)
+        avg = np.sqrt(st[0] - st[2] * st[2]) + eps
+    else:
+        avg = np.sqrt(st[0]) + eps
+    if has_momentum:
+        st[1] = st[1] * momentum + g / avg
+        return p - lr * st[1]
+    return p - lr * g / avg
+
+
+def _adagrad(p, g, st, k, f, first):
+    clr, wd, eps = k[:3]
+    g = _decay(p, g, wd)
+    st[0] = st[0] + g * g
+    return p - clr * g / (np.sqrt(st[0]) + eps)
+
+
+def _adadelta(p, g, st, k, f, first):
+    lr, rho, eps, wd = k[:4]
+    g = _decay(p, g, wd)
+    st[0] = st[0] * rho + (1 - rho) * g * g
+    delta = np.sqrt(st[1] + eps) / np.sqrt(st[0] + eps) * g
+    st[1] = st[1] * rho + (1 - rho) * delta * delta
+    return p - lr * delta
+
+
+def _adamax(p, g, st, k, f, first):
+    clr, beta1, beta2, eps, wd = k[:5]
+    g = _decay(p, g, wd)
+    st[0] = _lerp(st[0], g, 1 - beta1)
+    st[1] = np.maximum(st[1] * beta2, np.abs(g) + eps)
+    return p - clr * st[0] / st[1]
+
+
+def _nadam(p, g, st, k, f, first):
+    lr, beta1, beta2, eps, wd, c_grad, c_avg, bc2 = k[:8]
+    decoupled = f[0]
+    if decoupled:
+        p = p * (1 - lr * wd)
+    else:
+        g = _decay(p, g, wd)
+    st[0] = _lerp(st[0], g, 1 - beta1)
+    st[1] = st[1] * beta2 + (1 - beta2) * g * g
+    denom = np.sqrt(st[1] / bc2) + eps
+    return p - c_grad * g / denom - c_avg * st[0] / denom
+
+
+def _radam(p, g, st, k, f, first):
+    lr, beta1, beta2, eps, wd, a, c, adaptive = k[:8]
+    decoupled = f[0]
+    if decoupled:
+        p = p * (1 - lr * wd)
+    else:
+        g = _decay(p, g, wd)
+    st[0] = _lerp(st[0], g, 1 - beta1)
+    st[1] = st[1] * beta2 + (1 - beta2) * g * g
+    scale = c / (np.sqrt(st[1]) + eps) if adaptive > 0.5 else 1.0
+    return p - a * st[0] * scale
+
+
+def _lion(p, g, st, k, f, first):
+    lr, beta1, beta2, wd = k[:4]
+    p = p * (1 - lr * wd)
+    p = p - lr * np.sign(_lerp(st[0], g, 1 - beta1))
+    st[0] = _lerp(st[0], g, 1 - beta2)
+    return p
+
+
+# -- host-side scalars: everything per step is computed here, from host counters ---------------
+def _adam_scalars(h):
+    step = h["step"]
+    bc1, bc2 = 1 - h["beta1"] ** step, 1 - h["beta2"] ** step
+    return h["lr"], h["beta1"], h["beta2"], h["eps"], h["weight_decay"], h["lr"] / bc1, math.sqrt(bc2)
+
+
+def _nadam_mu(h, step):
+    return h["beta1"] * (1.0 - 0.5 * 0.96 ** (step * h["momentum_decay"]))
+
+
+def _nadam_scalars(h):
+    """``mu_product`` is the product of the momentum coefficients of the steps before this one."""
+    step = h["step"]
+    mu, mu_next = _nadam_mu(h, step), _nadam_mu(h, step + 1)
+    prod = h["mu_product"] * mu
+    return (h["lr"], h["beta1"], h["beta2"], h["eps"], h["weight_decay"], h["lr"] * (1 - mu) / (1 - prod),
+            h["lr"] * mu_next / (1 - prod * mu_next), 1 - h["beta2"] ** step)
+
+
+def _radam_scalars(h):
+    step, beta2 = h["step"], h["beta2"]
+    bc1, bc2 = 1 - h["beta1"] ** step, 1 - beta2 ** step
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * beta2 ** step / bc2
+    rect = 0.0
+    if rho_t > 5:
+        rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+    return (h["lr"], h["beta1"], beta2, h["eps"], h["weight_decay"], h["lr"] / bc1, rect * math.sqrt(bc2),
+            1.0 if rho_t > 5 else 0.0)
+
+
+ADAM_DEFAULTS = dict(step=1, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)
+RULES = {r.name: r for r in (
+    Rule("sgd", 0, ("momentum_buffers",), dict(lr=1e-3, weight_decay=0.0, momentum=0.0, dampening=0.0,
+                                                nesterov=False, first=False),
+         lambda h: (h["lr"], h["weight_decay"], h["momentum"], h["dampening"]),
+         lambda h: (h["momentum"] != 0, bool(h["nesterov"])), _sgd),
+    Rule("adam", 1, ("exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"),
+         dict(ADAM_DEFAULTS, amsgrad=False, decoupled=False), _adam_scalars,
+         lambda h: (bool(h["decoupled"]), bool(h["amsgrad"])), _adam),
+    Rule("rmsprop", 2, ("square_avgs", "momentum_buffers", "grad_avgs"),
+         dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False),
+         lambda h: (h["lr"], h["alpha"], h["eps"], h["weight_decay"], h["momentum"]),
+         lambda h: (bool(h["centered"]), h["momentum"] > 0), _rmsprop),
+    Rule("adagrad", 3, ("state_sums",), dict(step=1, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10),
+         lambda h: (h["lr"] / (1 + (h["step"] - 1) * h["lr_decay"]), h["weight_decay"], h["eps"]),
+         lambda h: (False, False), _adagrad),
+    Rule("adadelta", 4, ("square_avgs", "acc_deltas"), dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0),
+         lambda h: (h["lr"], h["rho"], h["eps"], h["weight_decay"]), lambda h: (False, False), _adadelta),
+    Rule("adamax", 5, ("exp_avgs", "exp_infs"), dict(ADAM_DEFAULTS, lr=2e-3),
+         lambda h: (h["lr"] / (1 - h["beta1"] ** h["step"]), h["beta1"], h["beta2"], h["eps"], h["weight_decay"]),
+         lambda h: (False, False), _adamax),
+    Rule("nadam", 6, ("exp_avgs", "exp_avg_sqs"),
+         dict(ADAM_DEFAULTS, lr=2e-3, momentum_decay=4e-3, mu_product=1.0, decoupled=False), _nadam_scalars,
+         lambda h: (bool(h["decoupled"]), False), _nadam),
+    Rule("radam", 7, ("exp_avgs", "exp_avg_sqs"), dict(ADAM_DEFAULTS, decoupled=False), _radam_scalars,
+         lambda h: (bool(h["decoupled"]), False), _radam),
+    Rule("lion", 8, ("exp_avgs",), dict(lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0),
+         lambda h: (h["lr"], h["beta1"], h["beta2"], h["weight_decay"]), lambda h: (False, False), _lion),
+)}
+
+
+# -- the front end shared by every rule ------------------------------------------------------------
+def _check(name: str, lists: dict) -> list[str]:
+    """Same-length lists of same-shape floating tensors of one dtype and device; returns the names of
+    the state lists that are used (an unused one is empty)."""
+    params = lists["params"]
+    if not isinstance(params, (list, tuple)) or not all(isinstance(t, Tensor) for t in params):
+        raise SignatureError(f"{name}(): 'params' must be a list of Tensors")
+    used = []
+    for what, ts in lists.items():
+        if not isinstance(ts, (list, tuple)) or not all(isinstance(t, Tensor) for t in ts):
+            raise SignatureError(f"{name}(): '{what}' must be a list of Tensors")
+        if what not in ("params", "grads") and not ts:
+            continue
+        if len(ts) != len(params):
+            raise ShapeError(f"{name}(): '{what}' has {len(ts)} tensors for {len(params)} params")
+        used.append(what)
+        for p, t in zip(params, ts):
+            if t.shape != p.shape:
+                raise ShapeError(f"{name}(): a tensor of '{what}' has shape {list(t.shape)}, its param {list(p.shape)}")
+            if t.dtype is not p.dtype or not p.dtype.is_floating_point:
+                raise DTypeError(f"{name}(): '{what}' holds {t.dtype} for a {p.dtype} param (expected one floating dtype)")
+            if t.device != p.device:
+                raise DeviceError(f"{name}(): '{what}' is on {t.device}, its param on {p.device}")
+    if params and len({(p.dtype, p.device) for p in params}) > 1:
+        raise DTypeError(f"{name}(): params of one call must share one dtype and device")
+    return used
+
+
+def _acc(d: _dt.DType):
+    return np.float64 if d is _dt.float64 else np.float32
+
+
+def _run_reference(rule: Rule, lists: list[list[Tensor]], k: tuple, flags: tuple, first: bool) -> None:
+    """The reference: the rule's NumPy math on each tensor in turn, written back in place."""
+    k = tuple(float(x) for x in k)
+    for i in range(len(lists[0])):
+        ts = [ls[i] if ls else None for ls in lists]
+        acc = _acc(ts[0].dtype)
+        arrays = [t._np().astype(acc) if t is not None else None for t in ts]
+        st = arrays[2:]
+        g = -arrays[1] if flags[2] else arrays[1]
+        new_p = backends.run_reference(rule.math, arrays[0], g, st, k, flags[:2], first)
+        for t, a in zip(ts, [new_p, None] + st):
+            if t is not None and a is not None:
+                t._np()[...] = np.asarray(a).astype(t.dtype.np)
+                t._bump_version()
+
+
+def _frontend(op: Op, params, grads, *states, maximize: bool = False, **hyper):
+    rule: Rule = op.attrs["rule"]
+    unknown = set(hyper) - set(rule.defaults)
+    if unknown:
+        raise SignatureError(f"{op.name}() got unexpected keyword arguments {sorted(unknown)}")
+    if len(states) != len(rule.states):
+        raise SignatureError(f"{op.name}() takes the lists params, grads, {', '.join(rule.states)}")
+    h = dict(rule.defaults, **hyper)
+    names = ("params", "grads") + rule.states
+    lists = [list(x) if isinstance(x, (list, tuple)) else x for x in (params, grads) + states]
+    _check(op.name, dict(zip(names, lists)))
+    for what, ls in zip(rule.states, lists[2:]):
+        if params and not ls and _used(rule, what, h):
+            raise ArgumentError(f"{op.name}(): these options need the state list '{what}'")
+    k, first = tuple(rule.scalars(h)), bool(h.get("first", False))
+    flags = tuple(bool(f) for f in rule.flags(h)) + (bool(maximize),)
+    if not params:
+        return tuple(lists)
+    if backends.for_device(lists[0][0]._storage.device) == "reference":
+        _run_reference(rule, lists, k, flags, first)
+    else:
+        op.launcher()(rule.algo, lists, k, flags, first)
+    return tuple(lists)
+
+
+# -- samples, errors, the PyTorch oracle ------------------------------------------------------------
+SHAPES = ((3, 5), (7,), (), (0,))
+
+
+def _lists(dtype, rule: Rule, h: dict, seed: int) -> list:
+    """params, grads and each state list (empty where the call does not use it); positive states
+    where the rule takes square roots of them."""
+    out = []
+    for j, what in enumerate(("params", "grads") + rule.states):
+        if not _used(rule, what, h):
+            out.append([])
+            continue
+        positive = what in ("exp_avg_sqs", "max_exp_avg_sqs", "square_avgs", "acc_deltas", "state_sums", "exp_infs")
+        vals = [S.values(_dt.float32, s, seed + 17 * j + i).astype(np.float32) for i, s in enumerate(SHAPES)]
+        if positive:
+            vals = [np.asarray(np.abs(v) + 0.5, np.float32) for v in vals]
+        elif what == "grad_avgs":  # keeps square_avg - grad_avg**2 positive
+            vals = [np.asarray(v * 0.1, np.float32) for v in vals]
+        out.append(vals)
+    return out
+
+
+def _used(rule: Rule, what: str, h: dict) -> bool:
+    flags = rule.flags(h)
+    return {"momentum_buffers": rule.name != "rmsprop" and flags[0] or rule.name == "rmsprop" and flags[1],
+            "max_exp_avg_sqs": flags[1], "grad_avgs": flags[0]}.get(what, True)
+
+
+def _samples_of(rule: Rule, variants: list[dict]):
+    def samples(dtype):
+        for i, v in enumerate(variants):
+            h = dict(rule.defaults, **v)
+            maximize = h.pop("maximize", False)
+            kwargs = {k: val for k, val in h.items()}
+            yield Sample(tuple(_lists(dtype, rule, h, 10 * i)), dict(kwargs, maximize=maximize), f"{rule.name}{i}")
+    return samples
+
+
+VARIANTS = {
+    "sgd": [dict(lr=0.1), dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01, first=True),
+            dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=False, maximize=True),
+            dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)],
+    "adam": [dict(step=3, lr=0.01, weight_decay=0.1), dict(step=1, lr=0.01, amsgrad=True, maximize=True),
+             dict(step=5, lr=0.01, weight_decay=0.1, decoupled=True, amsgrad=True)],
+    "rmsprop": [dict(weight_decay=0.1), dict(centered=True, momentum=0.9, maximize=True)],
+    "adagrad": [dict(step=4, lr_decay=0.1, weight_decay=0.1), dict(maximize=True)],
+    "adadelta": [dict(weight_decay=0.1), dict(maximize=True)],
+    "adamax": [dict(step=2, weight_decay=0.1), dict(step=7, maximize=True)],
+    "nadam": [dict(step=2, mu_product=0.9, weight_decay=0.1), dict(step=3, mu_product=0.8, decoupled=True,
+                                                                  weight_decay=0.1, maximize=True)],
+    "radam": [dict(step=2, weight_decay=0.1), dict(step=9, decoupled=True, weight_decay=0.1, maximize=True)],
+    "lion": [dict(lr=0.01, weight_decay=0.1), dict(maximize=True)],
+}
+
+
+def _torch_oracle(rule: Rule):
+    """PyTorch's own optimizer (``torch.optim``) on the same params, grads and state; Lion, which
+    torch lacks, as a few torch ops."""
+    def run(params, grads, *states, maximize=False, **hyper):
+        import torch
+
+        h = dict(rule.defaults, **hyper)
+        dtype = params[0].dtype
+        wide = torch.float64 if dtype == torch.float64 else torch.float32  # torch's CPU half math is coarser
+        params = [p.to(wide) for p in params]
+        grads = [g.to(wide) for g in grads]
+        states = [[s.to(wide) for s in ls] for ls in states]
+        for p, g in zip(params, grads):
+            p.grad = g.clone()
+        opt, keys = _torch_optimizer(rule.name, params, h, maximize)
+        if opt is None:
+            for p, m in zip(params, states[0]):
+                g = -p.grad if maximize else p.grad
+                p.mul_(1 - h["lr"] * h["weight_decay"])
+                p.add_(torch.sign(m.lerp(g, 1 - h["beta1"])), alpha=-h["lr"])
+                m.lerp_(g, 1 - h["beta2"])
+            return _narrow((params, grads, *states), dtype)
+        for i, p in enumerate(params):
+            st = opt.state[p]
+            st["step"] = torch.tensor(float(h.get("step", 1) - 1))
+            if rule.name == "nadam":
+                st["mu_product"] = torch.tensor(h["mu_product"])
+            for key, ls in zip(keys, states):
+                if ls and key and not (rule.name == "sgd" and h["first"]):
+                    st[key] = ls[i]
+        with torch.no_grad():
+            opt.step()
+        for key, ls in zip(keys, states):
+            for i, p in enumerate(params):
+                if ls and key:
+                    ls[i].copy_(opt.state[p][key])
+        return _narrow((params, grads, *states), dtype)
+    return run
+
+
+def _narrow(lists, dtype):
+    return tuple([t.to(dtype) for t in ls] for ls in lists)
+
+
+def _torch_optimizer(name: str, params, h: dict, maximize: bool):
+    """The torch.optim optimizer for a call, and its state key per state list."""
+    import torch.optim as O
+
+    betas = (h.get("beta1"), h.get("beta2"))
+    if name == "sgd":
+        return O.SGD(params, lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"], nesterov=h["nesterov"],
+                     weight_decay=h["weight_decay"], maximize=maximize), ("momentum_buffer",)
+    if name == "adam":
+        cls = O.AdamW if h["decoupled"] else O.Adam
+        return cls(params, lr=h["lr"], betas=betas, eps=h["eps"], weight_decay=h["weight_decay"],
+                   amsgrad=h["amsgrad"], maximize=maximize), ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    if name == "rmsprop":
+        return O.RMSprop(params, lr=h["lr"], alpha=h["alpha"], eps=h["eps"], weight_decay=h["weight_decay"],
+                         momentum=h["momentum"], centered=h["centered"], maximize=maximize), \
+            ("square_avg", "momentum_buffer", "grad_avg")
+    if name == "adagrad":
+        return O.Adagrad(params, lr=h["lr"], lr_decay=h["lr_decay"], weight_decay=h["weight_decay"], eps=h["eps"],
+                         maximize=maximize), ("sum",)
+    if name == "adadelta":
+        return O.Adadelta(params, lr=h["lr"], rho=h["rho"], eps=h["eps"], weight_decay=h["weight_decay"],
+                          maximize=maximize), ("square_avg", "acc_delta")
+    if name == "adamax":
+        return O.Adamax(params, lr=h["lr"], betas=betas, eps=h["eps"], weight_decay=h["weight_decay"],
+                        maximize=maximize), ("exp_avg", "exp_inf")
+    if name == "nadam":
+        return O.NAdam(params, lr=h["lr"], betas=betas, eps=h["eps"], weight_decay=h["weight_decay"],
+                       momentum_decay=h["momentum_decay"], decoupled_weight_decay=h["decoupled"],
+                       maximize=maximize), ("exp_avg", "exp_avg_sq")
+    if name == "radam":
+        return O.RAdam(params, lr=h["lr"], betas=betas, eps=h["eps"], weight_decay=h["weight_decay"],
+                       decoupled_weight_decay=h["decoupled"], maximize=maximize), ("exp_avg", "exp_avg_sq")
+    return None, ()
+
+
+def _errors(rule: Rule):
+    def errors():
+        p = [np.zeros((2, 3), np.float32)]
+        nstates = len(rule.states)
+        yield ErrorInput(Sample((p, [np.zeros((3,), np.float32)]) + (p,) * nstates), ShapeError, "shape")
+        yield ErrorInput(Sample((p, p + p) + (p,) * nstates), ShapeError, "tensors for")
+        yield ErrorInput(Sample((p, [np.zeros((2, 3), np.int64)]) + (p,) * nstates), DTypeError, "float")
+        yield ErrorInput(Sample((p, p) + (p,) * nstates, {"bogus": 1}), SignatureError, "unexpected")
+    return errors
+
+
+for _rule in RULES.values():
+    _rule.defaults.setdefault("step", 1)  # every optimizer passes its step count; some rules ignore it
+    register(Op(
+        name=f"{_rule.name}_step", kind="optim", frontend=_frontend, reference=_rule.math,
+        triton="neurarust.kernels.optim_triton:launch", dtypes=FLOATS,
+        samples=_samples_of(_rule, VARIANTS[_rule.name]), error_inputs=_errors(_rule),
+        tolerances=dict(TOLERANCES), method=False, torch_name=_torch_oracle(_rule),
+        attrs={"public": False, "rule": _rule}, differentiable=(),
+        doc=f"One {_rule.name} update of a list of params in place (internal: see neurarust.optim).\n\n"
+            f"    >>> import neurarust as nr\n"
+            f"    >>> from neurarust.registry import call\n"
+            f"    >>> p = nr.ones(2)\n"
+            f"    >>> _ = call('{_rule.name}_step', [p], [nr.ones(2)], "
+            + ", ".join(["[nr.ones(2)]"] * len(_rule.states)) + ")\n"
+            f"    >>> p.shape\n    neurarust.Size([2])\n"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Multi-tensor helpers of nn.utils.clip_grad_norm_: one norm over many tensors, one in-place scale
+# ----------------------------------------------------------------------------------------------
+
+def _check_list(name: str, tensors) -> list:
+    if not isinstance(tensors, (list, tuple)) or not tensors or not all(isinstance(t, Tensor) for t in tensors):
+        raise SignatureError(f"{name}(): expected a non-empty list of Tensors")
+    first = tensors[0]
+    for t in tensors:
+        if t.dtype is not first.dtype or not t.dtype.is_floating_point or t.device != first.device:
+            raise DTypeError(f"{name}(): expected floating tensors of one dtype and device, got {t.dtype} on "
+                             f"{t.device} beside {first.dtype} on {first.device}")
+    return list(tensors)
+
+
+def _norm_of(arrays: list, ord: float) -> np.ndarray:
+    """The ``ord``-norm of all the arrays' elements together (as the norm of their norms)."""
+    flat = np.concatenate([np.abs(a).reshape(-1) for a in arrays])
+    if flat.size == 0:
+        return np.zeros((), flat.dtype)
+    if math.isinf(ord):
+        return np.max(flat)
+    return np.sum(flat ** ord) ** (1.0 / ord)
+
+
+def _foreach_norm(op: Op, tensors, ord: float = 2.0) -> Tensor:
+    """The ``ord``-norm of all elements of ``tensors`` (one launch for all of them, then a tiny
+    reduction of the per-block partials): what ``clip_grad_norm_`` measures."""
+    tensors = _check_list(op.name, tensors)
+    ord = float(ord)
+    if not (ord > 0):
+        raise ArgumentError(f"{op.name}(): ord must be > 0 or inf, got {ord}")
+    d = tensors[0].dtype
+    if backends.for_device(tensors[0]._storage.device) == "reference":
+        acc = _acc(d)
+        total = backends.run_reference(_norm_of, [t._np().astype(acc) for t in tensors], ord)
+        return Tensor._wrap(np.array(np.asarray(total).astype(d.np)), d)
+    return op.launcher()(tensors, ord)
+
+
+def _foreach_mul_(op: Op, tensors, scalar: Tensor):
+    """Multiply every tensor in place by the 0-d tensor ``scalar`` (read on the device: no sync)."""
+    tensors = _check_list(op.name, tensors)
+    if not isinstance(scalar, Tensor) or scalar.numel() != 1:
+        raise SignatureError(f"{op.name}(): 'scalar' must be a one-element Tensor")
+    if scalar.device != tensors[0].device:
+        raise DeviceError(f"{op.name}(): scalar on {scalar.device}, tensors on {tensors[0].device}")
+    if backends.for_device(tensors[0]._storage.device) == "reference":
+        s = scalar._np().reshape(()).astype(_acc(tensors[0].dtype))
+        for t in tensors:  # inf * 0 gives NaN silently, as in PyTorch
+            t._np()[...] = backends.run_reference(np.multiply, t._np().astype(s.dtype), s).astype(t.dtype.np)
+            t._bump_version()
+        return tensors
+    op.launcher()(tensors, scalar)
+    return tensors
+
+
+def _norm_samples(dtype):
+    arrays = [S.values(_dt.float32, s, 3 + i) for i, s in enumerate(SHAPES)]
+    for ord in (2.0, math.inf, 1.0, 3.0):
+        yield Sample((arrays,), {"ord": ord}, f"ord{ord}")
+
+
+def _mul_samples(dtype):
+    arrays = [S.values(_dt.float32, s, 5 + i) for i, s in enumerate(SHAPES)]
+    yield Sample((arrays, np.array(0.25, np.float32)), {}, "scale")
+
+
+def _list_errors():
+    a = [np.zeros((2,), np.float32)]
+    yield ErrorInput(Sample((a + [np.zeros((2,), np.int64)],)), DTypeError, "floating")
+    yield ErrorInput(Sample(([],)), SignatureError, "non-empty")
+
+
+def _torch_norm(tensors, ord=2.0):
+    import torch
+
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t, ord) for t in tensors if t.numel()]), ord)
+
+
+def _torch_mul(tensors, scalar):
+    return [t * scalar.to(t.dtype) for t in tensors]
+
+
+register(Op(
+    name="foreach_norm", kind="optim", frontend=_foreach_norm, reference=_norm_of,
+    triton="neurarust.kernels.optim_triton:launch_norm", dtypes=FLOATS, samples=_norm_samples,
+    error_inputs=lambda: [*_list_errors(), ErrorInput(Sample(([np.zeros(2, np.float32)],), {"ord": -1.0}),
+                                                      ArgumentError, "ord")],
+    tolerances=dict(TOLERANCES), method=False, torch_name=_torch_norm, attrs={"public": False}, differentiable=(),
+    doc="The norm of all elements of a list of tensors, in one launch (internal: clip_grad_norm_).\n\n"
+        "    >>> import neurarust as nr\n    >>> from neurarust.registry import call\n"
+        "    >>> call('foreach_norm', [nr.tensor([3.0]), nr.tensor([4.0])]).item()\n    5.0\n"))
+register(Op(
+    name="foreach_mul_", kind="optim", frontend=_foreach_mul_, reference=lambda ts, s: [t * s for t in ts],
+    triton="neurarust.kernels.optim_triton:launch_mul", dtypes=FLOATS, samples=_mul_samples,
+    error_inputs=lambda: [ErrorInput(Sample(e.sample.args + (np.array(1.0, np.float32),)), e.error, e.match)
+                          for e in _list_errors()],
+    tolerances=dict(TOLERANCES), method=False, torch_name=_torch_mul, attrs={"public": False}, differentiable=(),
+    doc="Multiply a list of tensors in place by a 0-d tensor, in one launch (internal: clip_grad_norm_).\n\n"
+        "    >>> import neurarust as nr\n    >>> from neurarust.registry import call\n"
+        "    >>> x = nr.ones(2); _ = call('foreach_mul_', [x], nr.tensor(0.5)); x.tolist()\n    [0.5, 0.5]\n"))

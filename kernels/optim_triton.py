@@ -1,0 +1,357 @@
+"""The multi-tensor optimizer kernel: one launch updates every parameter of a (group, dtype).
+
+The launcher writes the tensors' addresses into an int64 table with one row per list (params,
+grads, up to three state buffers), and two int32 tables over the launch's blocks: which tensor a
+program works on, and the first block of each tensor. A program turns its row entries into typed
+pointers, loads its block of the param, grad and states, applies the rule (``ALGO``, a constexpr:
+each rule is its own specialisation) in fp32 (fp64 for fp64 params) and stores everything back in
+place. The per-step numbers ``s0..s7`` and ``first`` are runtime arguments, so a new learning rate
+or step never recompiles. The tables depend only on the tensors' addresses and sizes: they are
+built once and cached, so a training step does no host work beyond the launch.
+"""
+from __future__ import annotations
+
+import torch
+
+import neurarust.launch as L
+from neurarust import dtype as _dt
+from neurarust.launch import tl, triton
+
+BLOCK = 1024
+ROWS = 5   # params, grads, three state buffers
+_TABLES: dict = {}
+_MAX_TABLES = 64
+
+
+@triton.jit
+def _lerp(a, b, w):
+    return a + w * (b - a)
+
+
+@triton.jit
+def _decayed(p, g, wd):
+    return tl.where(wd != 0, g + wd * p, g)
+
+
+@triton.jit
+def _sgd(p, g, a_ptr, mask, lr, wd, momentum, dampening, first, HAS_MOMENTUM: tl.constexpr,
+         NESTEROV: tl.constexpr, ACC: tl.constexpr):
+    g = _decayed(p, g, wd)
+    if HAS_MOMENTUM:
+        buf = tl.load(a_ptr, mask=mask).to(ACC)
+        buf = tl.where(first != 0, g, momentum * buf + (1 - dampening) * g)
+        tl.store(a_ptr, buf.to(a_ptr.dtype.element_ty), mask=mask)
+        if NESTEROV:
+            g = g + momentum * buf
+        else:
+            g = buf
+    return p - lr * g
+
+
+@triton.jit
+def _adam(p, g, a_ptr, b_ptr, c_ptr, mask, lr, beta1, beta2, eps, wd, step_size, bc2_sqrt,
+          DECOUPLED: tl.constexpr, AMSGRAD: tl.constexpr, ACC: tl.constexpr):
+    if DECOUPLED:
+        p = p * (1 - lr * wd)
+    else:
+        g = _decayed(p, g, wd)
+    m = _lerp(tl.load(a_ptr, mask=mask).to(ACC), g, 1 - beta1)
+    v = tl.load(b_ptr, mask=mask).to(ACC) * beta2 + (1 - beta2) * g * g
+    tl.store(a_ptr, m.to(a_ptr.dtype.element_ty), mask=mask)
+    tl.store(b_ptr, v.to(b_ptr.dtype.element_ty), mask=mask)
+    if AMSGRAD:
+        v = tl.maximum(tl.load(c_ptr, mask=mask).to(ACC), v)
+        tl.store(c_ptr, v.to(c_ptr.dtype.element_ty), mask=mask)
+    return p - step_size * m / (tl.sqrt(v) / bc2_sqrt + eps)
+
+
+@triton.jit
+def _rmsprop(p, g, a_ptr, b_ptr, c_ptr, mask, lr, alpha, eps, wd, momentum,
+             CENTERED: tl.constexpr, HAS_MOMENTUM: tl.constexpr, ACC: tl.constexpr):
+    g = _decayed(p, g, wd)
+    sq = tl.load(a_ptr, mask=mask).to(ACC) * alpha + (1 - alpha) * g * g
+    tl.store(a_ptr, sq.to(a_ptr.dtype.element_ty), mask=mask)
+    if CENTERED:
+        ga = _lerp(tl.load(c_ptr, mask=mask).to(ACC), g, 1 - alpha)
+        tl.store(c_ptr, ga.to(c_ptr.dtype.element_ty), mask=mask)
+        avg = tl.sqrt(sq - ga * ga) + eps
+    else:
+        avg = tl.sqrt(sq) + eps
+    if HAS_MOMENTUM:
+        buf = tl.load(b_ptr, mask=mask).to(ACC) * momentum + g / avg
+        tl.store(b_ptr, buf.to(b_ptr.dtype.element_ty), mask=mask)
+        p = p - lr * buf
+    else:
+        p = p - lr * g / avg
+    return p
+
+
+@triton.jit
+def _adagrad(p, g, a_ptr, mask, clr, wd, eps, ACC: tl.constexpr):
+    g = _decayed(p, g, wd)
+    total = tl.load(a_ptr, mask=mask).to(ACC) + g * g
+    tl.store(a_ptr, total.to(a_ptr.dtype.element_ty), mask=mask)
+    return p - clr * g / (tl.sqrt(total) + eps)
+
+
+@triton.jit
+def _adadelta(p, g, a_ptr, b_ptr, mask, lr, rho, eps, wd, ACC: tl.constexpr):
+    g = _decayed(p, g, wd)
+    sq = tl.load(a_ptr, mask=mask).to(ACC) * rho + (1 - rho) * g * g
+    acc = tl.load(b_ptr, mask=mask).to(ACC)
+    delta = tl.sqrt(acc + eps) / tl.sqrt(sq + eps) * g
+    acc = acc * rho + (1 - rho) * delta * delta
+    tl.store(a_ptr, sq.to(a_ptr.dtype.element_ty), mask=mask)
+    tl.store(b_ptr, acc.to(b_ptr.dtype.element_ty), mask=mask)
+    return p - lr * delta
+
+
+@triton.jit
+def _adamax(p, g, a_ptr, b_ptr, mask, clr, beta1, beta2, eps, wd, ACC: tl.constexpr):
+    g = _decayed(p, g, wd)
+    m = _lerp(tl.load(a_ptr, mask=mask).to(ACC), g, 1 - beta1)
+    u = tl.maximum(tl.load(b_ptr, mask=mask).to(ACC) * beta2, tl.abs(g) + eps)
+    tl.store(a_ptr, m.to(a_ptr.dtype.element_ty), mask=mask)
+    tl.store(b_ptr, u.to(b_ptr.dtype.element_ty), mask=mask)
+    return p - clr * m / u
+
+
+@triton.jit
+def _nadam_radam(p, g, a_ptr, b_ptr, mask, lr, beta1, beta2, eps, wd, k5, k6, k7,
+                 RADAM: tl.constexpr, DECOUPLED: tl.constexpr, ACC: tl.constexpr):
+    """NAdam (k5, k6: the grad and momentum coefficients, k7: bias correction 2) and RAdam (k5: lr
+    over bias correction 1, k6: rectification times sqrt(bias correction 2), k7: 1 when the
+    variance is tractable): the same moments, different steps."""
+    if DECOUPLED:
+        p = p * (1 - lr * wd)
+    else:
+        g = _decayed(p, g, wd)
+    m = _lerp(tl.load(a_ptr, mask=mask).to(ACC), g, 1 - beta1)
+    v = tl.load(b_ptr, mask=mask).to(ACC) * beta2 + (1 - beta2) * g * g
+    tl.store(a_ptr, m.to(a_ptr.dtype.element_ty), mask=mask)
+    tl.store(b_ptr, v.to(b_ptr.dtype.element_ty), mask=mask)
+    if RADAM:
+        scale = tl.where(k7 > 0.5, k6 / (tl.sqrt(v) + eps), 1.0)
+        p = p - k5 * m * scale
+    else:
+        denom = tl.sqrt(v / k7) + eps
+        p = p - k5 * g / denom - k6 * m / denom
+    return p
+
+
+@triton.jit
+def _lion(p, g, a_ptr, mask, lr, beta1, beta2, wd, ACC: tl.constexpr):
+    p = p * (1 - lr * wd)
+    m = tl.load(a_ptr, mask=mask).to(ACC)
+    c = _lerp(m, g, 1 - beta1)
+    p = p - lr * tl.where(c > 0, 1.0, tl.where(c < 0, -1.0, 0.0))
+    tl.store(a_ptr, _lerp(m, g, 1 - beta2).to(a_ptr.dtype.element_ty), mask=mask)
+    return p
+
+
+@triton.jit(do_not_specialize=["T", "first"])  # no second compile for the first step or a one-tensor group
+def optim_kernel(table_ptr, numel_ptr, start_ptr, owner_ptr, T, s0, s1, s2, s3, s4, s5, s6, s7, first,
+                 ALGO: tl.constexpr, F1: tl.constexpr, F2: tl.constexpr, MAXIMIZE: tl.constexpr,
+                 DTYPE: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
+    pid = tl.program_id(0)
+    t = tl.load(owner_ptr + pid)
+    n = tl.load(numel_ptr + t)
+    offs = (pid - tl.load(start_ptr + t)).to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    mask = offs < n
+    p_ptr = tl.load(table_ptr + t).to(tl.pointer_type(DTYPE)) + offs
+    g_ptr = tl.load(table_ptr + T + t).to(tl.pointer_type(DTYPE)) + offs
+    a_ptr = tl.load(table_ptr + 2 * T + t).to(tl.pointer_type(DTYPE)) + offs
+    b_ptr = tl.load(table_ptr + 3 * T + t).to(tl.pointer_type(DTYPE)) + offs
+    c_ptr = tl.load(table_ptr + 4 * T + t).to(tl.pointer_type(DTYPE)) + offs
+    p = tl.load(p_ptr, mask=mask).to(ACC)
+    g = tl.load(g_ptr, mask=mask).to(ACC)
+    if MAXIMIZE:
+        g = -g
+    if ALGO == 0:
+        p = _sgd(p, g, a_ptr, mask, s0, s1, s2, s3, first, F1, F2, ACC)
+    elif ALGO == 1:
+        p = _adam(p, g, a_ptr, b_ptr, c_ptr, mask, s0, s1, s2, s3, s4, s5, s6, F1, F2, ACC)
+    elif ALGO == 2:
+        p = _rmsprop(p, g, a_ptr, b_ptr, c_ptr, mask, s0, s1, s2, s3, s4, F1, F2, ACC)
+    elif ALGO == 3:
+        p = _adagrad(p, g, a_ptr, mask, s0, s1, s2, ACC)
+    elif ALGO == 4:
+        p = _adadelta(p, g, a_ptr, b_ptr, mask, s0, s1, s2, s3, ACC)
+    elif ALGO == 5:
+        p = _adamax(p, g, a_ptr, b_ptr, mask, s0, s1, s2, s3, s4, ACC)
+    elif ALGO == 6:
+        p = _nadam_radam(p, g, a_ptr, b_ptr, mask, s0, s1, s2, s3, s4, s5, s6, s7, False, F1, ACC)
+    elif ALGO == 7:
+        p = _nadam_radam(p, g, a_ptr, b_ptr, mask, s0, s1, s2, s3, s4, s5, s6, s7, True, F1, ACC)
+    else:
+        p = _lion(p, g, a_ptr, mask, s0, s1, s2, s3, ACC)
+    tl.store(p_ptr, p.to(DTYPE), mask=mask)
+
+
+def _tables(lists: list, device, nrows: int = ROWS) -> tuple:
+    """(address table, numels, first block per tensor, owner per block, tensor count, block count) of
+    ``lists``; an unused (empty) list's row repeats the params' addresses (the kernel never touches
+    it). Cached on the addresses and sizes, which fully determine the tables."""
+    params = lists[0]
+    rows = [ls if ls else params for ls in lists] + [params] * (nrows - len(lists))
+    key = (device, tuple(tuple(t.data_ptr() for t in r) for r in rows), tuple(p.numel() for p in params))
+    hit = _TABLES.get(key)
+    if hit is not None:
+        return hit
+    numels = [p.numel() for p in params]
+    blocks = [triton.cdiv(n, BLOCK) for n in numels]
+    starts, owner = [], []
+    for i, b in enumerate(blocks):
+        starts.append(len(owner))
+        owner += [i] * b
+    dev = "cpu" if device.type == "cpu" else f"cuda:{device.index or 0}"
+    table = torch.tensor([t.data_ptr() for r in rows for t in r], dtype=torch.int64).to(dev, non_blocking=True)
+    hit = (table, torch.tensor(numels, dtype=torch.int64).to(dev, non_blocking=True),
+           torch.tensor(starts, dtype=torch.int32).to(dev, non_blocking=True),
+           torch.tensor(owner or [0], dtype=torch.int32).to(dev, non_blocking=True), len(params), len(owner))
+    if len(_TABLES) >= _MAX_TABLES:
+        _TABLES.pop(next(iter(_TABLES)))
+    _TABLES[key] = hit
+    return hit
+
+
+def launch(algo: int, lists: list, scalars: tuple, flags: tuple, first: bool) -> None:
+    """One launch for all the tensors of ``lists`` (non-contiguous ones go through contiguous copies)."""
+    strided = [(i, j) for i, ls in enumerate(lists) for j, t in enumerate(ls) if not t.is_contiguous()]
+    if strided:
+        work = [[t.contiguous() for t in ls] for ls in lists]
+        launch(algo, work, scalars, flags, first)
+        for i, j in strided:
+            lists[i][j].copy_(work[i][j])
+        return
+    p0 = lists[0][0]
+    table, numels, starts, owner, T, nblocks = _tables(lists, p0._storage.device)
+    if nblocks == 0:
+        return
+    k = [float(x) for x in scalars] + [0.0] * (8 - len(scalars))
+    d = p0.dtype
+    with L.on_device(p0):
+        optim_kernel[(nblocks,)](table, numels, starts, owner, T, *k, int(first), ALGO=algo, F1=flags[0],
+                                 F2=flags[1], MAXIMIZE=flags[2], DTYPE=L.TL_DTYPES[d.name],
+                                 ACC=tl.float64 if d is _dt.float64 else tl.float32, BLOCK=BLOCK)
+    for ls in lists:
+        for t in ls:
+            t._bump_version()
+    L.count("optim")
+
+
+@triton.jit
+def norm_partials_kernel(table_ptr, numel_ptr, start_ptr, owner_ptr, out_ptr, p, MODE: tl.constexpr,
+                         DTYPE: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
+    """Per block: the sum of |x|**p (MODE 0: p = 2, 2: p = 1, 3: any p) or the max of |x| (MODE 1,
+    NaN if the block holds one); ``launch_norm`` reduces the partials."""
+    pid = tl.program_id(0)
+    t = tl.load(owner_ptr + pid)
+    offs = (pid - tl.load(start_ptr + t)).to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    mask = offs < tl.load(numel_ptr + t)
+    x = tl.abs(tl.load(tl.load(table_ptr + t).to(tl.pointer_type(DTYPE)) + offs, mask=mask, other=0.0).to(ACC))
+    if MODE == 0:
+        part = tl.sum(x * x, axis=0)
+    elif MODE == 1:
+        part = tl.max(x, axis=0)
+        part = tl.where(tl.sum((x != x).to(tl.int32), axis=0) > 0, float("nan"), part)
+    elif MODE == 2:
+        part = tl.sum(x, axis=0)
+    else:
+        part = tl.sum(tl.where(x > 0, tl.exp2(p * tl.log2(x)), 0.0), axis=0)
+    tl.store(out_ptr + pid, part)
+
+
+@triton.jit
+def scale_kernel(table_ptr, numel_ptr, start_ptr, owner_ptr, scale_ptr, DTYPE: tl.constexpr, ACC: tl.constexpr,
+                 BLOCK: tl.constexpr):
+    pid = tl.program_id(0)
+    t = tl.load(owner_ptr + pid)
+    offs = (pid - tl.load(start_ptr + t)).to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    mask = offs < tl.load(numel_ptr + t)
+    ptr = tl.load(table_ptr + t).to(tl.pointer_type(DTYPE)) + offs
+    s = tl.load(scale_ptr).to(ACC)
+    tl.store(ptr, (tl.load(ptr, mask=mask).to(ACC) * s).to(DTYPE), mask=mask)
+
+
+def _contiguous(tensors: list) -> list:
+    return [t if t.is_contiguous() else t.contiguous() for t in tensors]
+
+
+def launch_norm(tensors: list, ord: float):
+    """Partials in one launch, then a tiny reduction of them with registry ops (still on the device)."""
+    from neurarust.registry import call
+    from neurarust.tensor import Tensor
+
+    tensors = _contiguous(tensors)
+    t0 = tensors[0]
+    d = t0.dtype
+    acc = _dt.float64 if d is _dt.float64 else _dt.float32
+    table, numels, starts, owner, _, nblocks = _tables([tensors], t0._storage.device, nrows=1)
+    if nblocks == 0:
+        return call("zeros", (), dtype=d, device=t0.device)
+    mode = 0 if ord == 2 else 1 if ord == float("inf") else 2 if ord == 1 else 3
+    partials = Tensor._empty((nblocks,), acc, t0._storage.device)
+    with L.on_device(t0):
+        norm_partials_kernel[(nblocks,)](table, numels, starts, owner, L.pointer(partials), float(ord), MODE=mode,
+                                         DTYPE=L.TL_DTYPES[d.name], ACC=L.TL_DTYPES[acc.name], BLOCK=BLOCK)
+    L.count("foreach_norm")
+    if mode == 1:
+        total = call("amax", partials)
+    elif mode == 0:
+        total = call("sqrt", call("sum", partials))
+    elif mode == 2:
+        total = call("sum", partials)
+    else:
+        total = call("pow", call("sum", partials), 1.0 / ord)
+    return total if total.dtype is d else call("cast", total, d)
+
+
+def launch_mul(tensors: list, scalar) -> None:
+    strided = [i for i, t in enumerate(tensors) if not t.is_contiguous()]
+    work = _contiguous(tensors)
+    t0 = work[0]
+    table, numels, starts, owner, _, nblocks = _tables([work], t0._storage.device, nrows=1)
+    if nblocks:
+        d = t0.dtype
+        with L.on_device(t0):
+            scale_kernel[(nblocks,)](table, numels, starts, owner, L.pointer(scalar), DTYPE=L.TL_DTYPES[d.name],
+                                     ACC=tl.float64 if d is _dt.float64 else tl.float32, BLOCK=BLOCK)
+        L.count("foreach_mul_")
+    for i in strided:
+        tensors[i].copy_(work[i])
+    for t in tensors:
+        t._bump_version()
+
+
+def aot_specs() -> list:
+    """Every rule with the switches its optimizer classes use, for fp32 params; the common rules for
+    bf16, fp16 and fp64 (the same code with other load/store types); the norm and scale kernels."""
+    tables = {"table_ptr": "*i64", "numel_ptr": "*i64", "start_ptr": "*i32", "owner_ptr": "*i32"}
+    every = [(0, True, True), (0, False, False), (1, False, False), (1, True, True), (2, True, True),
+             (2, False, False), (3, False, False), (4, False, False), (5, False, False), (6, True, False),
+             (7, False, False), (8, False, False)]
+    common = [(0, True, False), (1, False, False), (1, True, False), (8, False, False)]
+    plan = [(_dt.float32, every), (_dt.bfloat16, common), (_dt.float16, common[1:2]), (_dt.float64, common[:1])]
+    specs = []
+
+    def add(name, kernel, sig, consts):
+        sig = dict(sig)
+        sig.update({n: "constexpr" for n in consts})
+        pointers = tuple(i for i, v in enumerate(sig.values()) if v.startswith("*"))
+        specs.append(L.AotSpec(name, kernel, sig, consts, aligned=pointers))
+
+    for d, variants in plan:
+        acc = tl.float64 if d is _dt.float64 else tl.float32
+        base = {"DTYPE": L.TL_DTYPES[d.name], "ACC": acc, "BLOCK": BLOCK}
+        for algo, f1, f2 in variants:
+            sig = dict(tables, T="i32", **{f"s{i}": "fp32" for i in range(8)}, first="i32")
+            add(f"optim_{algo}_{int(f1)}{int(f2)}_{d.triton_name}", optim_kernel, sig,
+                dict(ALGO=algo, F1=f1, F2=f2, MAXIMIZE=False, **base))
+    for d, modes in ((_dt.float32, (0, 1, 3)), (_dt.bfloat16, (0,))):
+        base = {"DTYPE": L.TL_DTYPES[d.name], "ACC": tl.float32, "BLOCK": BLOCK}
+        for mode in modes:
+            add(f"norm_partials_{mode}_{d.triton_name}", norm_partials_kernel, dict(tables, out_ptr="*fp32", p="fp32"),
+                dict(MODE=mode, **base))
+        add(f"scale_{d.triton_name}", scale_kernel, dict(tables, scale_ptr=f"*{d.triton_name}"), base)
+    return specs

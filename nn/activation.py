@@ -1,0 +1,258 @@
+"""Activation modules: each wraps its ``nn.functional`` form.
+
+    >>> import neurarust as nr
+    >>> nr.nn.LeakyReLU(0.1)(nr.tensor([-1.0, 2.0])).tolist()
+    [-0.10000000149011612, 2.0]
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from neurarust.creation import full
+from neurarust.tensor import Tensor
+
+from . import functional as F
+from .module import Module
+from .parameter import Parameter
+
+
+class _Simple(Module):
+    """An activation with no state but an ``inplace`` flag (accepted, results are new tensors)."""
+
+    _fn = staticmethod(F.relu)
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self)._fn(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_Simple):
+    """max(x, 0).
+
+    >>> import neurarust as nr
+    >>> nr.nn.ReLU()(nr.tensor([-1.0, 1.0])).tolist()
+    [0.0, 1.0]
+    """
+
+    _fn = staticmethod(F.relu)
+
+
+class ReLU6(_Simple):
+    """min(max(x, 0), 6).
+
+    >>> import neurarust as nr
+    >>> nr.nn.ReLU6()(nr.tensor([-1.0, 7.0])).tolist()
+    [0.0, 6.0]
+    """
+
+    _fn = staticmethod(F.relu6)
+
+
+class SiLU(_Simple):
+    """x * sigmoid(x).
+
+    >>> import neurarust as nr
+    >>> nr.nn.SiLU()(nr.zeros(1)).tolist()
+    [0.0]
+    """
+
+    _fn = staticmethod(F.silu)
+
+
+class Mish(_Simple):
+    """x * tanh(softplus(x)).
+
+    >>> import neurarust as nr
+    >>> nr.nn.Mish()(nr.zeros(1)).tolist()
+    [0.0]
+    """
+
+    _fn = staticmethod(F.mish)
+
+
+class Tanh(Module):
+    """tanh(x).
+
+    >>> import neurarust as nr
+    >>> nr.nn.Tanh()(nr.zeros(1)).tolist()
+    [0.0]
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.tanh(input)
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x)).
+
+    >>> import neurarust as nr
+    >>> nr.nn.Sigmoid()(nr.zeros(1)).tolist()
+    [0.5]
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.sigmoid(input)
+
+
+class LeakyReLU(Module):
+    """x where positive, ``negative_slope * x`` elsewhere.
+
+    >>> import neurarust as nr
+    >>> nr.nn.LeakyReLU(0.5)(nr.tensor([-2.0])).tolist()
+    [-1.0]
+    """
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class ELU(Module):
+    """x where positive, ``alpha * (exp(x) - 1)`` elsewhere.
+
+    >>> import neurarust as nr
+    >>> nr.nn.ELU()(nr.tensor([0.0, 1.5])).tolist()
+    [0.0, 1.5]
+    """
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.elu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class GELU(Module):
+    """Gaussian error linear unit; ``approximate="tanh"`` for the tanh form.
+
+    >>> import neurarust as nr
+    >>> nr.nn.GELU(approximate="tanh")
+    GELU(approximate='tanh')
+    """
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.gelu(input, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Softplus(Module):
+    """log(1 + exp(beta * x)) / beta, linear above ``threshold``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.Softplus(beta=2.0)(nr.tensor([40.0])).tolist()
+    [40.0]
+    """
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Hardtanh(Module):
+    """x clamped to [min_val, max_val].
+
+    >>> import neurarust as nr
+    >>> nr.nn.Hardtanh(-2.0, 2.0)(nr.tensor([-5.0, 5.0])).tolist()
+    [-2.0, 2.0]
+    """
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardtanh(input, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+class _SoftmaxBase(Module):
+    _fn = staticmethod(F.softmax)
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self)._fn(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax(_SoftmaxBase):
+    """exp(x) / sum(exp(x)) along ``dim``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.Softmax(dim=-1)(nr.zeros(2)).tolist()
+    [0.5, 0.5]
+    """
+
+    _fn = staticmethod(F.softmax)
+
+
+class LogSoftmax(_SoftmaxBase):
+    """log(softmax(x)) along ``dim``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.LogSoftmax(dim=0)(nr.zeros(1)).tolist()
+    [0.0]
+    """
+
+    _fn = staticmethod(F.log_softmax)
+
+
+class PReLU(Module):
+    """Leaky ReLU with learned slopes: one shared (``num_parameters=1``) or one per channel (dim 1),
+    initialised to ``init``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.PReLU()(nr.tensor([-4.0, 1.0])).tolist()
+    [-1.0, 1.0]
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.num_parameters, self.init = num_parameters, init
+        self.weight = Parameter(full((num_parameters,), init, device=device, dtype=dtype))
+
+    def reset_parameters(self) -> None:
+        """Set every slope back to ``init``."""
+        from . import init as _init
+
+        _init.constant_(self.weight, self.init)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"

@@ -1,0 +1,36 @@
+"""``Dropout``: zeroes elements with probability ``p`` while training (Bernoulli masks from the
+Philox generator, so ``nr.manual_seed`` makes them reproducible), identity in eval mode::
+
+    >>> import neurarust as nr
+    >>> drop = nr.nn.Dropout(0.5).eval()
+    >>> drop(nr.ones(3)).tolist()
+    [1.0, 1.0, 1.0]
+"""
+from __future__ import annotations
+
+from neurarust.errors import ArgumentError
+from neurarust.tensor import Tensor
+
+from . import functional as F
+from .module import Module
+
+
+class Dropout(Module):
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)`` in training.
+
+    >>> import neurarust as nr
+    >>> nr.nn.Dropout(p=0.0)(nr.ones(2)).tolist()
+    [1.0, 1.0]
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ArgumentError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p, self.inplace = p, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"

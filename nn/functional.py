@@ -1,0 +1,816 @@
+"""``neurarust.nn.functional``: the layers as functions, with ``torch.nn.functional``'s signatures.
+
+Activations and layers compose registry ops (so they run as Triton kernels on CUDA and are
+differentiated by autograd); the losses are registry entries looked up on first use, so a loss that
+is not registered yet is an AttributeError, never an import failure::
+
+    >>> import neurarust as nr
+    >>> import neurarust.nn.functional as F
+    >>> F.leaky_relu(nr.tensor([-2.0, 3.0]), 0.5).tolist()
+    [-1.0, 3.0]
+    >>> F.one_hot(nr.tensor([0, 2]), 3).tolist()
+    [[1, 0, 0], [0, 0, 1]]
+
+``inplace=True`` arguments are accepted for PyTorch compatibility; the result is a new tensor.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Sequence
+
+from neurarust import registry
+from neurarust.autograd.function import Function
+from neurarust.creation import full_like, ones_like, zeros
+from neurarust.errors import ArgumentError, ShapeError
+from neurarust.tensor import Tensor
+
+# Registry entries exposed here under their torch.nn.functional names (kernels/loss.py).
+LOSSES = ("cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+          "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss",
+          "margin_ranking_loss", "triplet_margin_loss")
+
+
+def __getattr__(name: str) -> Any:
+    if name in LOSSES:
+        registry.load()
+        op = registry.OPS.get(name)
+        if op is not None:
+            return op
+        raise AttributeError(f"neurarust.nn.functional.{name} is not implemented yet (no registry entry '{name}')")
+    raise AttributeError(f"module 'neurarust.nn.functional' has no attribute '{name}'")
+
+
+def _call(name: str, *args: Any, **kwargs: Any) -> Any:
+    return registry.call(name, *args, **kwargs)
+
+
+# -- linear layers ------------------------------------------------------------------------------
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.linear(nr.ones(1, 2), nr.tensor([[1.0, 2.0]]), nr.tensor([0.5])).tolist()
+    [[3.5]]
+    """
+    out = _call("matmul", input, weight.t())
+    return out if bias is None else out + bias
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``y[..., o] = sum_ij input1[..., i] * weight[o, i, j] * input2[..., j] + bias[o]``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.bilinear(nr.ones(1, 2), nr.ones(1, 3), nr.ones(4, 2, 3)).tolist()
+    [[6.0, 6.0, 6.0, 6.0]]
+    """
+    n_out, n1, n2 = weight.shape
+    if input1.shape[-1] != n1 or input2.shape[-1] != n2:
+        raise ShapeError(f"bilinear: input sizes {list(input1.shape)} and {list(input2.shape)} do not match "
+                         f"weight {list(weight.shape)}")
+    # (..., in1) @ (in1, out*in2) -> (..., out, in2), then contract in2 with input2.
+    left = _call("matmul", input1, weight.permute(1, 0, 2).reshape(n1, n_out * n2))
+    left = left.reshape(*input1.shape[:-1], n_out, n2)
+    out = (left * input2.unsqueeze(-2)).sum(-1)
+    return out if bias is None else out + bias
+
+
+# -- activations --------------------------------------------------------------------------------
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(input, 0).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.relu(nr.tensor([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
+    return _call("relu", input)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(input, 0), 6).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.relu6(nr.tensor([-1.0, 8.0])).tolist()
+    [0.0, 6.0]
+    """
+    return hardtanh(input, 0.0, 6.0)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """``input`` where positive, ``negative_slope * input`` elsewhere.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.leaky_relu(nr.tensor([-2.0, 1.0]), 0.5).tolist()
+    [-1.0, 1.0]
+    """
+    return _call("where", input > 0, input, input * negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``input`` where positive, ``alpha * (exp(input) - 1)`` elsewhere.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.elu(nr.tensor([0.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
+    # expm1 of the clamped input: the branch where() discards must not overflow (0 * inf = NaN in backward).
+    negative = _call("expm1", input.clamp(max=0.0)) * alpha
+    return _call("where", input > 0, input, negative)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit (``approximate="tanh"`` for the tanh form).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.gelu(nr.tensor([0.0, 100.0])).tolist()
+    [0.0, 100.0]
+    """
+    return _call("gelu", input, approximate=approximate)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``input * sigmoid(input)``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.silu(nr.tensor([0.0, 100.0])).tolist()
+    [0.0, 100.0]
+    """
+    return _call("silu", input)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``input * tanh(softplus(input))``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.mish(nr.tensor([0.0, 100.0])).tolist()
+    [0.0, 100.0]
+    """
+    return input * _call("tanh", _call("softplus", input))
+
+
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.tanh(nr.tensor([0.0])).tolist()
+    [0.0]
+    """
+    return _call("tanh", input)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """Logistic sigmoid.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.sigmoid(nr.tensor([0.0])).tolist()
+    [0.5]
+    """
+    return _call("sigmoid", input)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + exp(beta * input)) / beta``, linear above ``threshold``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.softplus(nr.tensor([30.0]), threshold=20.0).tolist()
+    [30.0]
+    """
+    return _call("softplus", input, beta=beta, threshold=threshold)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """``input`` clamped to [min_val, max_val].
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.hardtanh(nr.tensor([-3.0, 0.5, 3.0])).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    if min_val > max_val:
+        raise ArgumentError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    return input.clamp(min_val, max_val)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """Leaky ReLU with a learned slope per channel (dim 1), or one shared slope.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.prelu(nr.tensor([[-2.0, -2.0]]), nr.tensor([0.5, 0.25])).tolist()
+    [[-1.0, -0.5]]
+    """
+    if weight.numel() != 1:
+        channels = input.shape[1] if input.ndim >= 2 else 1  # below 2-d there is no channel dim (PyTorch)
+        if weight.numel() != channels:
+            raise ShapeError(f"prelu: weight has {weight.numel()} elements, input has {channels} channels")
+        if input.ndim >= 2:
+            weight = weight.reshape(channels, *([1] * (input.ndim - 2)))
+    return _call("where", input > 0, input, input * weight)
+
+
+def _softmax_dim(name: str, ndim: int) -> int:
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
+                  "as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.softmax(nr.zeros(1, 2), dim=1).tolist()
+    [[0.5, 0.5]]
+    """
+    if dim is None:
+        dim = _softmax_dim("softmax", input.ndim)
+    return _call("softmax", input, dim, dtype)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """log(softmax(x)) along ``dim``, computed stably.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.log_softmax(nr.zeros(1, 1), dim=1).tolist()
+    [[0.0]]
+    """
+    if dim is None:
+        dim = _softmax_dim("log_softmax", input.ndim)
+    return _call("log_softmax", input, dim, dtype)
+
+
+# -- dropout, embedding, shape helpers ------------------------------------------------------------
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` (a Bernoulli mask from the Philox generator) and
+    scale the rest by ``1 / (1 - p)``; identity when not ``training``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.dropout(nr.ones(3), 0.5, training=False).tolist()
+    [1.0, 1.0, 1.0]
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ArgumentError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    keep = _call("bernoulli", full_like(input, 1.0 - p))
+    return input * keep * (1.0 / (1.0 - p))
+
+
+class _EmbeddingFunction(Function):
+    """Row lookup whose weight gradient is one ``index_add`` of the output gradient's rows (rows
+    of ``padding_idx`` get none)."""
+
+    @staticmethod
+    def forward(ctx, weight: Tensor, indices: Tensor, padding_idx: int | None):
+        flat = indices.reshape(-1)
+        ctx.save_for_backward(flat)
+        ctx.num_weights, ctx.padding_idx = weight.shape[0], padding_idx
+        rows = _call("index_select", weight, 0, flat)
+        return rows.reshape(*indices.shape, weight.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (flat,) = ctx.saved_tensors
+        g = grad.reshape(flat.shape[0], grad.shape[-1])
+        if ctx.padding_idx is not None:
+            g = g * (flat != ctx.padding_idx).unsqueeze(1).to(g.dtype)
+        table = zeros(ctx.num_weights, grad.shape[-1], dtype=grad.dtype, device=grad.device)
+        return _call("index_add", table, 0, flat, g), None, None
+
+
+def _renorm_rows(weight: Tensor, indices: Tensor, max_norm: float, norm_type: float) -> None:
+    """Scale the looked-up rows whose ``norm_type`` norm exceeds ``max_norm`` down to it, in place."""
+    from neurarust.autograd.grad_mode import no_grad
+
+    with no_grad():
+        rows = _call("unique", indices.reshape(-1))
+        picked = _call("index_select", weight, 0, rows)
+        norms = _call("norm", picked, norm_type, 1, True)
+        scale = _call("where", norms > max_norm, max_norm / (norms + 1e-7), ones_like(norms))
+        weight.index_copy_(0, rows, picked * scale)
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows of ``weight`` picked by the integer tensor ``input`` (shape ``input.shape + (dim,)``).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.embedding(nr.tensor([[1, 0]]), nr.tensor([[0.0, 1.0], [2.0, 3.0]])).tolist()
+    [[[2.0, 3.0], [0.0, 1.0]]]
+    """
+    if input.dtype.is_floating_point:
+        raise ArgumentError(f"embedding: indices must be an integer tensor, got {input.dtype}")
+    if scale_grad_by_freq or sparse:
+        raise ArgumentError("embedding: scale_grad_by_freq and sparse are not supported")
+    n = weight.shape[0]
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ArgumentError(f"padding_idx {padding_idx} must be within the number of embeddings ({n})")
+        padding_idx %= n
+    if max_norm is not None:
+        _renorm_rows(weight, input, max_norm, norm_type)
+    return _EmbeddingFunction.apply(weight, input, padding_idx)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot encoding with a trailing dim of ``num_classes`` (max + 1 when -1).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.one_hot(nr.tensor([1, 0]), 2).tolist()
+    [[0, 1], [1, 0]]
+    """
+    return _call("one_hot", tensor, num_classes)
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last dims (``pad = (left, right, top, bottom, ...)``); modes constant, reflect,
+    replicate, circular.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.pad(nr.ones(2), (1, 0)).tolist()
+    [0.0, 1.0, 1.0]
+    """
+    return _call("pad", input, pad, mode, value)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``input`` divided by its ``p``-norm along ``dim`` (at least ``eps``).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> [round(v, 4) for v in F.normalize(nr.tensor([[3.0, 4.0]]))[0].tolist()]
+    [0.6, 0.8]
+    """
+    return input / _call("norm", input, p, dim, True).clamp(min=eps)
+
+
+
+# -- attention (kernels/attention.py) ------------------------------------------------------------
+def _repeat_heads(t: Tensor, heads: int) -> Tensor:
+    """``t`` (..., Hkv, S, E) with each head repeated to make ``heads`` heads (grouped-query attention)."""
+    if t.ndim < 3 or heads % t.shape[-3]:
+        raise ShapeError(f"scaled_dot_product_attention(): enable_gqa needs the query's {heads} heads to be a "
+                         f"multiple of the key/value heads, got shape {tuple(t.shape)}")
+    group = heads // t.shape[-3]
+    if group == 1:
+        return t
+    lead, (h, s, e) = tuple(t.shape[:-3]), tuple(t.shape[-3:])
+    return t.unsqueeze(-3).expand(*lead, h, group, s, e).reshape(*lead, heads, s, e)
+
+
+def _attention_scores(query: Tensor, key: Tensor, attn_mask: Tensor | None, is_causal: bool,
+                      scale: float | None) -> Tensor:
+    """``scale * query key^T`` with the sdpa-style mask applied (bool: True attends; float: added)."""
+    if attn_mask is not None and is_causal:
+        raise ArgumentError("scaled_dot_product_attention(): an explicit attn_mask must not be set when is_causal=True")
+    scale = 1.0 / query.shape[-1] ** 0.5 if scale is None else scale
+    s = _call("matmul", query, key.transpose(-1, -2)) * scale
+    if is_causal:
+        attn_mask = _causal_mask(query.shape[-2], key.shape[-2], query.device)
+    if attn_mask is not None and attn_mask.dtype.name == "bool":
+        return _call("where", attn_mask, s, float("-inf"))
+    return s if attn_mask is None else s + attn_mask
+
+
+def _causal_mask(L: int, S: int, device) -> Tensor:
+    import numpy as np
+
+    return Tensor._from_array(np.tril(np.ones((L, S), dtype=bool))).to(device)
+
+
+def _plain_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None, dropout_p: float,
+                     is_causal: bool, scale: float | None) -> tuple[Tensor, Tensor]:
+    """Attention composed of matmul, softmax and dropout: (output, the probabilities). It keeps the
+    ``L x S`` probabilities for backward; the flash path keeps one log-sum-exp per query."""
+    p = softmax(_attention_scores(query, key, attn_mask, is_causal, scale), -1)
+    if dropout_p > 0.0:
+        p = dropout(p, dropout_p)
+    return _call("matmul", p, value), p
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Tensor:
+    """``softmax(query key^T * scale + mask) value``, as ``torch.nn.functional.scaled_dot_product_attention``:
+    query ``(..., L, E)``, key ``(..., S, E)``, value ``(..., S, Ev)``; a bool ``attn_mask`` marks the
+    keys each query may attend (True), a float one is added to the scores; ``is_causal`` keeps keys
+    ``j <= i``; ``scale`` defaults to ``1 / sqrt(E)``; ``enable_gqa`` repeats key/value heads.
+
+    Runs the flash-attention kernel (memory linear in the sequence length, forward and backward);
+    with ``dropout_p > 0``, a float mask that requires grad, head dims over 128 or batch dims that
+    broadcast, it composes matmul, softmax and dropout instead.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> q = k = nr.ones(1, 2, 4)
+    >>> F.scaled_dot_product_attention(q, k, nr.tensor([[[1.0], [3.0]]]), is_causal=True)[0, :, 0].tolist()
+    [1.0, 2.0]
+    """
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ArgumentError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
+    if enable_gqa:
+        key, value = _repeat_heads(key, query.shape[-3]), _repeat_heads(value, query.shape[-3])
+    plain = (dropout_p > 0.0 or max(query.shape[-1], value.shape[-1]) > 128
+             or not tuple(query.shape[:-2]) == tuple(key.shape[:-2]) == tuple(value.shape[:-2])
+             or (attn_mask is not None and attn_mask.requires_grad))
+    if plain:
+        return _plain_attention(query, key, value, attn_mask, dropout_p, is_causal, scale)[0]
+    return _call("flash_attention", query, key, value, attn_mask, 0.0, is_causal, scale)[0]
+
+
+# -- normalization (kernels/norm.py: fused Triton kernels, forward and backward) ----------------
+
+def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Layer normalization over the trailing ``normalized_shape`` dims, with an element-wise affine.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.layer_norm(nr.tensor([[0.0, 2.0]]), [2], eps=0.0).tolist()
+    [[-1.0, 1.0]]
+    """
+    return _call("native_layer_norm", input, normalized_shape, weight, bias, eps)[0]
+
+
+def rms_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """``x / sqrt(mean(x**2) + eps) * weight`` over the trailing ``normalized_shape`` dims (``eps``
+    None: the dtype's machine epsilon).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.rms_norm(nr.tensor([[1.0, 1.0]]), [2], eps=0.0).tolist()
+    [[1.0, 1.0]]
+    """
+    return _call("native_rms_norm", input, normalized_shape, weight, eps)[0]
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Group normalization of ``(N, C, ...)`` over ``num_groups`` groups of channels.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.group_norm(nr.tensor([[[0.0, 2.0], [4.0, 6.0]]]), 1, eps=0.0).reshape(-1).tolist()[:2]
+    [-1.3416407108306885, -0.4472135901451111]
+    """
+    return _call("native_group_norm", input, num_groups, weight, bias, eps)[0]
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalization of ``(N, C, ...)`` per channel: batch statistics when ``training`` (the
+    running ones, when given, updated in place), the running statistics otherwise.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> rm, rv = nr.zeros(1), nr.ones(1)
+    >>> F.batch_norm(nr.tensor([[1.0], [3.0]]), rm, rv, training=True, eps=0.0).tolist(), rm.tolist()
+    ([[-1.0], [1.0]], [0.20000000298023224])
+    """
+    return _call("native_batch_norm", input, weight, bias, running_mean, running_var, bool(training),
+                 momentum, eps)[0]
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Instance normalization of ``(N, C, ...)``: each sample's channel on its own (group_norm with one
+    channel per group). With ``use_input_stats`` the running statistics (when given) take the batch
+    average of the instances' statistics; otherwise they normalize.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.instance_norm(nr.tensor([[[1.0, 3.0]]]), eps=0.0).tolist()
+    [[[-1.0, 1.0]]]
+    """
+    if input.ndim < 3:
+        raise ShapeError(f"instance_norm(): expected an input of at least 3 dims (N, C, ...), got shape "
+                         f"{list(input.shape)}")
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    spatial = input.numel() // max(input.shape[0] * input.shape[1], 1)
+    if spatial <= 1:
+        raise ArgumentError(f"instance_norm(): expected more than 1 spatial element when training, got input of "
+                            f"shape {list(input.shape)}")
+    out, mean, rstd = _call("native_group_norm", input, input.shape[1], weight, bias, eps)
+    if running_mean is not None or running_var is not None:
+        from neurarust.autograd import grad_mode
+
+        with grad_mode.no_grad():
+            var = (_call("reciprocal", rstd * rstd) - eps) * (spatial / (spatial - 1))
+            for run, stat in ((running_mean, mean), (running_var, var)):
+                if run is not None:
+                    new = run * (1 - momentum) + stat.mean(0) * momentum
+                    run.copy_(_call("cast", new, run.dtype))
+    return out
+
+
+# -- convolutions (registry entry "convolution", kernels/conv.py) ---------------------------------
+
+def _convolve(name: str, s: int, input: Tensor, weight: Tensor, bias, stride, padding, dilation, transposed: bool,
+              output_padding, groups: int) -> Tensor:
+    """A batched or unbatched (no ``N`` dim) ``s``-D (transposed) convolution."""
+    if not isinstance(input, Tensor) or input.ndim not in (s + 1, s + 2):
+        got = list(input.shape) if isinstance(input, Tensor) else type(input).__name__
+        raise ShapeError(f"{name}(): expected a {s + 1}-D (unbatched) or {s + 2}-D (batched) input, got {got}")
+    unbatched = input.ndim == s + 1
+    x = input.unsqueeze(0) if unbatched else input
+    out = _call("convolution", x, weight, bias, stride, padding, dilation, transposed, output_padding, groups)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    """1-D convolution of ``(N, C_in, L)`` with ``weight`` ``(C_out, C_in / groups, k)``; ``padding``
+    may be ``"same"`` or ``"valid"``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.conv1d(nr.tensor([[[1.0, 2.0, 3.0]]]), nr.tensor([[[1.0, 1.0]]]), padding=1).tolist()
+    [[[1.0, 3.0, 5.0, 3.0]]]
+    """
+    return _convolve("conv1d", 1, input, weight, bias, stride, padding, dilation, False, 0, groups)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D convolution of ``(N, C_in, H, W)`` with ``weight`` ``(C_out, C_in / groups, kH, kW)``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.conv2d(nr.ones(1, 1, 3, 3), nr.ones(1, 1, 2, 2), stride=2, padding=1).tolist()
+    [[[[1.0, 2.0], [2.0, 4.0]]]]
+    """
+    return _convolve("conv2d", 2, input, weight, bias, stride, padding, dilation, False, 0, groups)
+
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    """3-D convolution of ``(N, C_in, D, H, W)`` with ``weight`` ``(C_out, C_in / groups, kD, kH, kW)``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.conv3d(nr.ones(1, 1, 2, 2, 2), nr.ones(1, 1, 2, 2, 2)).tolist()
+    [[[[[8.0]]]]]
+    """
+    return _convolve("conv3d", 3, input, weight, bias, stride, padding, dilation, False, 0, groups)
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Tensor:
+    """1-D transposed convolution of ``(N, C_in, L)`` with ``weight`` ``(C_in, C_out / groups, k)``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.conv_transpose1d(nr.tensor([[[1.0, 2.0]]]), nr.tensor([[[1.0, 1.0]]]), stride=2).tolist()
+    [[[1.0, 1.0, 2.0, 2.0]]]
+    """
+    return _convolve("conv_transpose1d", 1, input, weight, bias, stride, padding, dilation, True, output_padding,
+                     groups)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Tensor:
+    """2-D transposed convolution of ``(N, C_in, H, W)`` with ``weight`` ``(C_in, C_out / groups, kH, kW)``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.conv_transpose2d(nr.ones(1, 1, 2, 2), nr.ones(1, 1, 2, 2), stride=2).shape
+    neurarust.Size([1, 1, 4, 4])
+    """
+    return _convolve("conv_transpose2d", 2, input, weight, bias, stride, padding, dilation, True, output_padding,
+                     groups)
+
+
+# -- pooling (registry entries of kernels/pool.py, 2-D; a 1-D pool is a 2-D one of height 1) ---------
+
+def _as_planes(name: str, input: Tensor, s: int):
+    """``input`` as ``(N, C, H, W)`` (unbatched inputs get ``N``, 1-D ones ``H = 1``), and the
+    function that gives results their input's layout back."""
+    if not isinstance(input, Tensor) or input.ndim not in (s + 1, s + 2):
+        got = list(input.shape) if isinstance(input, Tensor) else type(input).__name__
+        raise ShapeError(f"{name}(): expected a {s + 1}-D (unbatched) or {s + 2}-D (batched) input, got {got}")
+    unbatched = input.ndim == s + 1
+    x = input.unsqueeze(0) if unbatched else input
+    if s == 1:
+        x = x.unsqueeze(2)
+
+    def back(t: Tensor) -> Tensor:
+        t = t.squeeze(2) if s == 1 else t
+        return t.squeeze(0) if unbatched else t
+    return x, back
+
+
+def _one(name: str, v, default=None):
+    """A 1-D pool's argument (an int or a 1-sequence) as the 2-D pair ``(default, v)``."""
+    if v is None:
+        return None
+    if not isinstance(v, int):
+        v = tuple(v)
+        if len(v) == 0:
+            return None
+        if len(v) != 1:
+            raise ArgumentError(f"{name}(): expected a single integer, got {list(v)}")
+        v = v[0]
+    return (default, v)
+
+
+def _max_pool(name, s, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    x, back = _as_planes(name, input, s)
+    if s == 1:
+        kernel_size, stride = _one(name, kernel_size, 1), _one(name, stride, 1)
+        padding, dilation = _one(name, padding, 0), _one(name, dilation, 1)
+    values, indices = _call("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    return (back(values), back(indices)) if return_indices else back(values)
+
+
+def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Max over windows of ``(N, C, L)``; ``return_indices`` also gives each max's position.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.max_pool1d(nr.tensor([[[1.0, 3.0, 2.0, 0.0, 5.0]]]), 2, return_indices=True)[1].tolist()
+    [[[1, 2]]]
+    """
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Max over windows of ``(N, C, H, W)``; indices are flat ``h * W + w`` positions in the plane.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.max_pool2d(nr.arange(16.0).reshape(1, 4, 4), 2, ceil_mode=True).tolist()
+    [[[5.0, 7.0], [13.0, 15.0]]]
+    """
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over windows of ``(N, C, L)``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.avg_pool1d(nr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+    [[[2.0, 1.0]]]
+    """
+    x, back = _as_planes("avg_pool1d", input, 1)
+    k, st, p = _one("avg_pool1d", kernel_size, 1), _one("avg_pool1d", stride, 1), _one("avg_pool1d", padding, 0)
+    return back(_call("avg_pool2d", x, k, st, p, ceil_mode, count_include_pad, None))
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """Mean over windows of ``(N, C, H, W)`` (padding counted unless ``count_include_pad=False``).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.avg_pool2d(nr.ones(1, 1, 3, 3), 2, padding=1).tolist()
+    [[[[0.25, 0.5], [0.5, 1.0]]]]
+    """
+    x, back = _as_planes("avg_pool2d", input, 2)
+    return back(_call("avg_pool2d", x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override))
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
+    """Mean over ``output_size`` windows spanning ``(N, C, L)``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.adaptive_avg_pool1d(nr.tensor([[[1.0, 3.0, 2.0]]]), 2).tolist()
+    [[[2.0, 2.5]]]
+    """
+    x, back = _as_planes("adaptive_avg_pool1d", input, 1)
+    return back(_call("adaptive_avg_pool2d", x, _one("adaptive_avg_pool1d", output_size, 1)))
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """Mean over ``output_size`` windows spanning ``(N, C, H, W)`` (``None`` keeps a dim's size).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.adaptive_avg_pool2d(nr.ones(2, 3, 5, 5), 1).shape
+    neurarust.Size([2, 3, 1, 1])
+    """
+    x, back = _as_planes("adaptive_avg_pool2d", input, 2)
+    return back(_call("adaptive_avg_pool2d", x, output_size))
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Max over ``output_size`` windows spanning ``(N, C, H, W)``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.adaptive_max_pool2d(nr.arange(6.0).reshape(1, 2, 3), (1, 2)).tolist()
+    [[[4.0, 5.0]]]
+    """
+    x, back = _as_planes("adaptive_max_pool2d", input, 2)
+    values, indices = _call("adaptive_max_pool2d", x, output_size)
+    return (back(values), back(indices)) if return_indices else back(values)
+
+
+# -- interpolate, pixel_shuffle (compositions of index_select, arithmetic and views) ------------------
+
+def _resize_plan(name: str, input: Tensor, size: Any, scale_factor: Any, recompute_scale_factor: Any) -> list:
+    """Per spatial dim ``(in, out, scale or None)``: ``scale`` is ``1 / scale_factor`` where PyTorch
+    uses the given factor for the source coordinates."""
+    s = input.ndim - 2
+    if (size is None) == (scale_factor is None):
+        raise ArgumentError(f"{name}(): exactly one of size and scale_factor must be given")
+    ins = list(input.shape[2:])
+    if size is not None:
+        outs = [int(v) for v in (size if isinstance(size, (tuple, list)) else [size] * s)]
+        if len(outs) != s:
+            raise ArgumentError(f"{name}(): size {list(outs)} does not match the {s} spatial dims of the input")
+        return [(i, o, None) for i, o in zip(ins, outs)]
+    factors = [float(v) for v in (scale_factor if isinstance(scale_factor, (tuple, list)) else [scale_factor] * s)]
+    if len(factors) != s:
+        raise ArgumentError(f"{name}(): scale_factor {factors} does not match the {s} spatial dims of the input")
+    keep = not recompute_scale_factor
+    return [(i, int(i * f), (1.0 / f) if keep else None) for i, f in zip(ins, factors)]
+
+
+def _nearest_index(i: int, o: int, scale) -> Any:
+    import numpy as np
+
+    step = np.float32(scale) if scale is not None else np.float32(i) / np.float32(o)
+    return np.minimum(np.floor(np.arange(o, dtype=np.float32) * step).astype(np.int64), i - 1)
+
+
+def _linear_taps(i: int, o: int, scale, align_corners: bool):
+    """(first tap, second tap, weight of the second) per output coordinate, as PyTorch's
+    ``area_pixel_compute_source_index``."""
+    import numpy as np
+
+    if align_corners:
+        step = (i - 1) / (o - 1) if o > 1 else 0.0
+        src = np.arange(o) * step
+    else:
+        step = scale if scale is not None else i / o
+        src = np.maximum((np.arange(o) + 0.5) * step - 0.5, 0.0)
+    lo = np.minimum(np.floor(src).astype(np.int64), i - 1)
+    hi = np.minimum(lo + 1, i - 1)
+    return lo, hi, src - lo
+
+
+def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
+    """Resize ``(N, C, L)`` or ``(N, C, H, W)`` to ``size`` or by ``scale_factor``: ``mode`` nearest,
+    linear (3-D) or bilinear (4-D, ``align_corners``), one dim after the other.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.interpolate(nr.tensor([[[1.0, 2.0]]]), scale_factor=2).tolist()
+    [[[1.0, 1.0, 2.0, 2.0]]]
+    >>> F.interpolate(nr.tensor([[[1.0, 2.0]]]), size=3, mode="linear", align_corners=True).tolist()
+    [[[1.0, 1.5, 2.0]]]
+    """
+    from neurarust.creation import tensor
+
+    name = "interpolate"
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+        raise ShapeError(f"{name}(): expected a 3-D or 4-D input, got "
+                         f"{list(input.shape) if isinstance(input, Tensor) else type(input).__name__}")
+    linear = {"linear": 3, "bilinear": 4}
+    if mode not in ("nearest", *linear) or (mode in linear and linear[mode] != input.ndim):
+        raise ArgumentError(f"{name}(): mode {mode!r} is not supported for a {input.ndim}-D input "
+                            f"(nearest, linear for 3-D, bilinear for 4-D)")
+    if mode == "nearest" and align_corners is not None:
+        raise ArgumentError(f"{name}(): align_corners option can only be set with the interpolating modes")
+    if antialias:
+        raise ArgumentError(f"{name}(): antialias is not supported")
+    x = input
+    for j, (i, o, scale) in enumerate(_resize_plan(name, input, size, scale_factor, recompute_scale_factor)):
+        dim = 2 + j
+        if mode == "nearest":
+            x = x.index_select(dim, tensor(_nearest_index(i, o, scale), device=x.device))
+            continue
+        lo, hi, w = _linear_taps(i, o, scale, bool(align_corners))
+        shape = [o if d == dim else 1 for d in range(x.ndim)]
+        w = tensor(w, dtype=x.dtype, device=x.device).reshape(shape)
+        a = x.index_select(dim, tensor(lo, device=x.device))
+        b = x.index_select(dim, tensor(hi, device=x.device))
+        x = a + (b - a) * w
+    return x
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """``(*, C * r * r, H, W)`` to ``(*, C, H * r, W * r)``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.pixel_shuffle(nr.arange(4.0).reshape(1, 4, 1, 1), 2).tolist()
+    [[[[0.0, 1.0], [2.0, 3.0]]]]
+    """
+    r = int(upscale_factor)
+    if not isinstance(input, Tensor) or input.ndim < 3 or r <= 0 or input.shape[-3] % (r * r):
+        got = list(input.shape) if isinstance(input, Tensor) else type(input).__name__
+        raise ShapeError(f"pixel_shuffle(): expected an input of at least 3 dims whose channels divide by "
+                         f"upscale_factor**2 = {r * r}, got {got}")
+    *lead, C, H, W = input.shape
+    k = len(lead)
+    x = input.reshape(tuple(lead) + (C // (r * r), r, r, H, W))
+    x = x.permute(tuple(range(k)) + (k, k + 3, k + 1, k + 4, k + 2))
+    return x.reshape(tuple(lead) + (C // (r * r), H * r, W * r))
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """``(*, C, H * r, W * r)`` to ``(*, C * r * r, H, W)``, the inverse of :func:`pixel_shuffle`.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.pixel_unshuffle(nr.arange(4.0).reshape(1, 1, 2, 2), 2).flatten().tolist()
+    [0.0, 1.0, 2.0, 3.0]
+    """
+    r = int(downscale_factor)
+    if not isinstance(input, Tensor) or input.ndim < 3 or r <= 0 or input.shape[-2] % r or input.shape[-1] % r:
+        got = list(input.shape) if isinstance(input, Tensor) else type(input).__name__
+        raise ShapeError(f"pixel_unshuffle(): expected an input of at least 3 dims whose height and width divide "
+                         f"by downscale_factor = {r}, got {got}")
+    *lead, C, H, W = input.shape
+    k = len(lead)
+    x = input.reshape(tuple(lead) + (C, H // r, r, W // r, r))
+    x = x.permute(tuple(range(k)) + (k, k + 2, k + 4, k + 1, k + 3))
+    return x.reshape(tuple(lead) + (C * r * r, H // r, W // r))

@@ -1,0 +1,217 @@
+"""Loss modules: each calls its ``nn.functional`` form (a registry entry) with ``reduction=``
+("mean", "sum" or "none") and its options; weights are buffers, so they move with ``.to()``::
+
+    >>> import neurarust as nr
+    >>> nr.nn.MSELoss(reduction="sum")
+    MSELoss()
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from neurarust.tensor import Tensor
+
+from . import functional as F
+from .module import Module
+
+def _legacy_reduction(size_average: Any, reduce: Any, reduction: str) -> str:
+    """PyTorch's deprecated ``size_average``/``reduce`` pair, mapped to ``reduction``."""
+    if size_average is None and reduce is None:
+        return reduction  # checked by the loss function on each call (kl_div also takes "batchmean")
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return "none" if not reduce else "mean" if size_average else "sum"
+
+
+class _Loss(Module):
+    _name = ""
+    _options: tuple[str, ...] = ()
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = _legacy_reduction(size_average, reduce, reduction)
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        options = {name: getattr(self, name) for name in self._options}
+        return getattr(F, self._name)(*inputs, reduction=self.reduction, **options)
+
+
+class _WeightedLoss(_Loss):
+    def __init__(self, weight: Tensor | None = None, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", weight)
+
+
+class MSELoss(_Loss):
+    """Mean squared error.
+
+    >>> import neurarust as nr
+    >>> nr.nn.MSELoss()(nr.zeros(2), nr.ones(2)).item()
+    1.0
+    """
+
+    _name = "mse_loss"
+
+
+class L1Loss(_Loss):
+    """Mean absolute error.
+
+    >>> import neurarust as nr
+    >>> nr.nn.L1Loss(reduction="sum")(nr.zeros(2), nr.ones(2)).item()
+    2.0
+    """
+
+    _name = "l1_loss"
+
+
+class SmoothL1Loss(_Loss):
+    """Quadratic below ``beta``, linear above.
+
+    >>> import neurarust as nr
+    >>> nr.nn.SmoothL1Loss()(nr.zeros(1), nr.full((1,), 2.0)).item()
+    1.5
+    """
+
+    _name, _options = "smooth_l1_loss", ("beta",)
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+
+class HuberLoss(_Loss):
+    """Quadratic below ``delta``, linear (slope ``delta``) above.
+
+    >>> import neurarust as nr
+    >>> nr.nn.HuberLoss(delta=0.5)(nr.zeros(1), nr.full((1,), 2.0)).item()
+    0.875
+    """
+
+    _name, _options = "huber_loss", ("delta",)
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+
+class KLDivLoss(_Loss):
+    """Kullback-Leibler divergence of log-probabilities ``input`` from ``target``.
+
+    >>> import neurarust as nr
+    >>> round(nr.nn.KLDivLoss(reduction="batchmean")(nr.zeros(1, 2), nr.full((1, 2), 0.5)).item(), 4)
+    -0.6931
+    """
+
+    _name, _options = "kl_div", ("log_target",)
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean",
+                 log_target: bool = False) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+
+
+class NLLLoss(_WeightedLoss):
+    """Negative log-likelihood of class indices given log-probabilities.
+
+    >>> import neurarust as nr
+    >>> nr.nn.NLLLoss()(nr.tensor([[-1.0, -2.0]]), nr.tensor([1])).item()
+    2.0
+    """
+
+    _name, _options = "nll_loss", ("weight", "ignore_index")
+
+    def __init__(self, weight: Tensor | None = None, size_average: Any = None, ignore_index: int = -100,
+                 reduce: Any = None, reduction: str = "mean") -> None:
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """log_softmax + NLL over class indices or class probabilities, with ``label_smoothing``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.CrossEntropyLoss(label_smoothing=0.1).label_smoothing
+    0.1
+    """
+
+    _name, _options = "cross_entropy", ("weight", "ignore_index", "label_smoothing")
+
+    def __init__(self, weight: Tensor | None = None, size_average: Any = None, ignore_index: int = -100,
+                 reduce: Any = None, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+
+
+class BCELoss(_WeightedLoss):
+    """Binary cross-entropy of probabilities.
+
+    >>> import neurarust as nr
+    >>> round(nr.nn.BCELoss()(nr.tensor([0.5]), nr.tensor([1.0])).item(), 4)
+    0.6931
+    """
+
+    _name, _options = "binary_cross_entropy", ("weight",)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Sigmoid + binary cross-entropy in one stable step; ``pos_weight`` weighs positives.
+
+    >>> import neurarust as nr
+    >>> round(nr.nn.BCEWithLogitsLoss()(nr.zeros(1), nr.ones(1)).item(), 4)
+    0.6931
+    """
+
+    _name, _options = "binary_cross_entropy_with_logits", ("weight", "pos_weight")
+
+    def __init__(self, weight: Tensor | None = None, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean", pos_weight: Tensor | None = None) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", weight)
+        self.register_buffer("pos_weight", pos_weight)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """1 - cos(x1, x2) for y = 1, max(0, cos(x1, x2) - margin) for y = -1.
+
+    >>> import neurarust as nr
+    >>> nr.nn.CosineEmbeddingLoss()(nr.tensor([[1.0, 0.0]]), nr.tensor([[0.0, 1.0]]), nr.tensor([1.0])).item()
+    1.0
+    """
+
+    _name, _options = "cosine_embedding_loss", ("margin",)
+
+    def __init__(self, margin: float = 0.0, size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+
+class MarginRankingLoss(_Loss):
+    """max(0, -y * (x1 - x2) + margin).
+
+    >>> import neurarust as nr
+    >>> nr.nn.MarginRankingLoss(margin=1.0)(nr.tensor([1.0]), nr.tensor([2.0]), nr.tensor([1.0])).item()
+    2.0
+    """
+
+    _name, _options = "margin_ranking_loss", ("margin",)
+
+    def __init__(self, margin: float = 0.0, size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+
+class TripletMarginLoss(_Loss):
+    """max(d(a, p) - d(a, n) + margin, 0) with the ``p``-norm distance.
+
+    >>> import neurarust as nr
+    >>> nr.nn.TripletMarginLoss(margin=1.0)(nr.zeros(1, 2), nr.zeros(1, 2), nr.ones(1, 2) * 3).item()
+    0.0
+    """
+
+    _name, _options = "triplet_margin_loss", ("margin", "p", "eps", "swap")
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                 size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap

@@ -1,0 +1,673 @@
+"""``Module``: the base class of every layer, with PyTorch's registration, traversal, state-dict and
+hook API, so a PyTorch model ports by changing the import::
+
+    >>> import neurarust as nr
+    >>> class Net(nr.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc = nr.nn.Linear(3, 2)
+    ...     def forward(self, x):
+    ...         return self.fc(x).relu()
+    >>> net = Net()
+    >>> [name for name, _ in net.named_parameters()]
+    ['fc.weight', 'fc.bias']
+    >>> net(nr.ones(4, 3)).shape
+    neurarust.Size([4, 2])
+"""
+from __future__ import annotations
+
+import itertools
+import weakref
+from collections import OrderedDict, namedtuple
+from typing import Any, Callable, Iterator
+
+from neurarust import dtype as _dt
+from neurarust.device import as_device
+from neurarust.errors import ArgumentError, NeuraRustError, SignatureError
+from neurarust.tensor import Tensor
+
+from .parameter import Parameter, _set_data
+
+
+class StateDictError(NeuraRustError, RuntimeError):
+    """``load_state_dict`` found missing or unexpected keys, or shapes that do not match."""
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+class RemovableHandle:
+    """Returned by the ``register_*_hook`` methods: ``remove()`` unregisters the hook."""
+
+    _ids = itertools.count()
+
+    def __init__(self, *hook_dicts: dict):
+        self.id = next(RemovableHandle._ids)
+        self._dicts = [weakref.ref(d) for d in hook_dicts]
+
+    def remove(self) -> None:
+        for ref in self._dicts:
+            d = ref()
+            if d is not None:
+                d.pop(self.id, None)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+class _HookDict(dict):
+    """A dict that a weakref can point at (plain dicts cannot)."""
+
+    __slots__ = ("__weakref__",)
+
+
+def _add_indent(text: str, spaces: int) -> str:
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+def _register_hook(hooks: dict, value: Any, prepend: bool) -> RemovableHandle:
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = value
+    if prepend:
+        items = list(hooks.items())
+        hooks.clear()
+        hooks.update([items[-1]] + items[:-1])
+    return handle
+
+
+class Module:
+    """Base class of all layers: subclass it, assign parameters and submodules in ``__init__`` and
+    write ``forward``; call the module (not ``forward``) so that hooks run.
+
+    >>> import neurarust as nr
+    >>> m = nr.nn.Sequential(nr.nn.Linear(2, 2), nr.nn.ReLU())
+    >>> m
+    Sequential(
+      (0): Linear(in_features=2, out_features=2, bias=True)
+      (1): ReLU()
+    )
+    """
+
+    training: bool
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:
+            raise SignatureError(f"{type(self).__name__}.__init__() got unexpected arguments")
+        d = self.__dict__
+        d["training"] = True
+        d["_parameters"] = OrderedDict()
+        d["_buffers"] = OrderedDict()
+        d["_non_persistent_buffers_set"] = set()
+        d["_modules"] = OrderedDict()
+        d["_forward_pre_hooks"] = _HookDict()
+        d["_forward_hooks"] = _HookDict()
+        d["_backward_hooks"] = _HookDict()
+        d["_backward_pre_hooks"] = _HookDict()
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation; subclasses override it (call the module, not this, so hooks run)."""
+        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
+
+    # -- registration -------------------------------------------------------------------------
+    def _check_name(self, name: str, kind: str) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
+        if not isinstance(name, str):
+            raise SignatureError(f"{kind} name should be a string, got {type(name).__name__}")
+        if name == "" or "." in name:
+            raise KeyError(f'{kind} name can\'t be empty or contain ".", got: {name!r}')
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add a tensor that is state but not a parameter (running statistics); ``persistent=False``
+        leaves it out of ``state_dict``.
+
+        >>> import neurarust as nr
+        >>> m = nr.nn.Module(); m.register_buffer("count", nr.zeros(1), persistent=False)
+        >>> list(m.state_dict()), [n for n, _ in m.named_buffers()]
+        ([], ['count'])
+        """
+        self._check_name(name, "buffer")
+        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError(f"attribute '{name}' already exists")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise SignatureError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (Tensor or None required)")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (or a None placeholder) under ``name``."""
+        self._check_name(name, "parameter")
+        if hasattr(self, name) and name not in self._parameters:
+            raise KeyError(f"attribute '{name}' already exists")
+        if param is not None and not isinstance(param, Parameter):
+            raise SignatureError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+                                 "(nr.nn.Parameter or None required)")
+        if param is not None and not param.is_leaf:
+            raise ArgumentError(f"cannot assign non-leaf Tensor to parameter '{name}'")
+        self._parameters[name] = param
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        """Add a child module under ``name`` (``self.name = module`` does the same)."""
+        if not isinstance(module, Module) and module is not None:
+            raise SignatureError(f"{type(module).__name__} is not a Module subclass")
+        self._check_name(name, "module")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def get_submodule(self, target: str) -> "Module":
+        """The submodule at dotted path ``target`` ("" is self).
+
+        >>> import neurarust as nr
+        >>> net = nr.nn.Sequential(nr.nn.Sequential(nr.nn.Identity()))
+        >>> type(net.get_submodule("0.0")).__name__
+        'Identity'
+        """
+        mod = self
+        if target == "":
+            return mod
+        for item in target.split("."):
+            if item not in mod._modules:
+                raise AttributeError(f"{mod._get_name()} has no attribute `{item}`")
+            mod = mod._modules[item]
+        return mod
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at dotted path ``target``."""
+        return self._get_at(target, "_parameters", "parameter")
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at dotted path ``target``."""
+        return self._get_at(target, "_buffers", "buffer")
+
+    def _get_at(self, target: str, table: str, what: str):
+        path, _, name = target.rpartition(".")
+        mod = self.get_submodule(path)
+        entries = getattr(mod, table)
+        if name not in entries:
+            raise AttributeError(f"{mod._get_name()} has no {what} `{name}`")
+        return entries[name]
+
+    # -- attribute protocol -------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        d = self.__dict__  # read directly: unpickling calls this before __init__ has run
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        d = self.__dict__
+        params = d.get("_parameters")
+        if isinstance(value, Parameter):
+            if params is None:
+                raise AttributeError("cannot assign parameters before Module.__init__() call")
+            self._forget(name)
+            self.register_parameter(name, value)
+        elif params is not None and name in params:
+            if value is not None:
+                raise SignatureError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                                     "(nr.nn.Parameter or None expected)")
+            params[name] = None
+        elif isinstance(value, Module):
+            if params is None:
+                raise AttributeError("cannot assign module before Module.__init__() call")
+            self._forget(name)
+            d["_modules"][name] = value
+        elif "_modules" in d and name in d["_modules"]:
+            if value is not None:
+                raise SignatureError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
+                                     "(nr.nn.Module or None expected)")
+            d["_modules"][name] = None
+        elif "_buffers" in d and name in d["_buffers"]:
+            if value is not None and not isinstance(value, Tensor):
+                raise SignatureError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                                     "(Tensor or None expected)")
+            d["_buffers"][name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name: str) -> None:
+        self.__dict__.pop(name, None)
+        for store in ("_parameters", "_buffers", "_modules"):
+            self.__dict__[store].pop(name, None)
+        self._non_persistent_buffers_set.discard(name)
+
+    def __delattr__(self, name: str) -> None:
+        for store in ("_parameters", "_buffers", "_modules"):
+            if name in self.__dict__.get(store, ()):
+                del self.__dict__[store][name]
+                self._non_persistent_buffers_set.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self) -> list[str]:
+        keys = set(super().__dir__())
+        for store in ("_parameters", "_buffers", "_modules"):
+            keys.update(self.__dict__[store])
+        return sorted(keys)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    # -- traversal ----------------------------------------------------------------------------
+    def _named_members(self, get_members, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        memo = set()
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for k, v in get_members(module):
+                if v is None or (remove_duplicate and id(v) in memo):
+                    continue
+                if remove_duplicate:
+                    memo.add(id(v))
+                yield (module_prefix + ("." if module_prefix else "") + k, v)
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs; a parameter shared by two modules is given once."""
+        return self._named_members(lambda m: m._parameters.items(), prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter (of submodules too, unless ``recurse=False``).
+
+        >>> import neurarust as nr
+        >>> sum(p.numel() for p in nr.nn.Linear(3, 2).parameters())
+        8
+        """
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) pairs, persistent or not."""
+        return self._named_members(lambda m: m._buffers.items(), prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer (of submodules too, unless ``recurse=False``)."""
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """(name, module) for each direct child."""
+        memo = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in memo:
+                memo.add(id(module))
+                yield name, module
+
+    def children(self) -> Iterator["Module"]:
+        """Each direct child module."""
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+        """(dotted name, module) for self ("") and every descendant, depth first."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is None:
+                continue
+            sub = prefix + ("." if prefix else "") + name
+            yield from module.named_modules(memo, sub, remove_duplicate)
+
+    def modules(self) -> Iterator["Module"]:
+        """Self and every descendant module."""
+        for _, module in self.named_modules():
+            yield module
+
+    # -- modes and bulk changes ---------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (dropout active, batch statistics) on self and descendants."""
+        if not isinstance(mode, bool):
+            raise ArgumentError("training mode is expected to be boolean")
+        self.training = mode
+        for module in self.children():
+            module.train(mode)
+        return self
+
+    def eval(self) -> "Module":
+        """Set evaluation mode: ``train(False)``.
+
+        >>> import neurarust as nr
+        >>> nr.nn.Dropout().eval().training
+        False
+        """
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Switch gradient recording on or off for every parameter."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop (``set_to_none=True``) or zero every parameter's ``.grad``."""
+        from neurarust.autograd.grad_mode import no_grad
+
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                with no_grad():
+                    p.grad.zero_()
+
+    def apply(self, fn: Callable[["Module"], None]) -> "Module":
+        """Call ``fn`` on every descendant then on self (initialisation schemes).
+
+        >>> import neurarust as nr
+        >>> net = nr.nn.Sequential(nr.nn.Linear(2, 2))
+        >>> _ = net.apply(lambda m: nr.nn.init.zeros_(m.bias) if isinstance(m, nr.nn.Linear) else None)
+        >>> net[0].bias.tolist()
+        [0.0, 0.0]
+        """
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    def _apply(self, fn: Callable[[Tensor], Tensor]) -> "Module":
+        from neurarust.autograd.grad_mode import no_grad
+
+        for module in self.children():
+            module._apply(fn)
+        with no_grad():
+            for p in self._parameters.values():
+                if p is None:
+                    continue
+                new = fn(p)
+                if new is not p:
+                    grad = p.grad
+                    p.grad = None
+                    _set_data(p, new)
+                    if grad is not None:
+                        p.grad = fn(grad)
+            for key, b in self._buffers.items():
+                if b is not None:
+                    self._buffers[key] = fn(b)
+        return self
+
+    def to(self, *args: Any, **kwargs: Any) -> "Module":
+        """Move parameters and buffers to a device and/or cast the floating ones to a dtype, in place
+        (the Parameter objects stay the same, so an optimizer made before still holds them).
+
+        >>> import neurarust as nr
+        >>> nr.nn.Linear(2, 2).to(nr.float64).weight.dtype
+        neurarust.float64
+        """
+        dev, dt = _parse_to(args, kwargs)
+        if dt is not None and not dt.is_floating_point:
+            raise ArgumentError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dt}")
+
+        def convert(t: Tensor) -> Tensor:
+            return t.to(dev if dev is not None else t.device, dt if dt is not None and t.is_floating_point() else t.dtype)
+
+        return self._apply(convert)
+
+    def cpu(self) -> "Module":
+        """Move everything to the CPU."""
+        return self.to("cpu")
+
+    def cuda(self, device: Any = None) -> "Module":
+        """Move everything to a CUDA device (DeviceError without one)."""
+        return self.to("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
+
+    def _cast_floats(self, d: _dt.DType) -> "Module":
+        return self._apply(lambda t: t.to(d) if t.is_floating_point() else t)
+
+    def half(self) -> "Module":
+        """Cast floating parameters and buffers to float16."""
+        return self._cast_floats(_dt.float16)
+
+    def bfloat16(self) -> "Module":
+        """Cast floating parameters and buffers to bfloat16."""
+        return self._cast_floats(_dt.bfloat16)
+
+    def float(self) -> "Module":
+        """Cast floating parameters and buffers to float32."""
+        return self._cast_floats(_dt.float32)
+
+    def double(self) -> "Module":
+        """Cast floating parameters and buffers to float64."""
+        return self._cast_floats(_dt.float64)
+
+    def type(self, dst_type: Any) -> "Module":
+        """Cast every parameter and buffer to ``dst_type``."""
+        d = _dt.as_dtype(dst_type)
+        return self._apply(lambda t: t.to(d))
+
+    # -- state dict ---------------------------------------------------------------------------
+    def state_dict(self, *args: Any, destination: dict | None = None, prefix: str = "",
+                   keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
+        """Parameters and persistent buffers by dotted name (PyTorch's key names), detached unless
+        ``keep_vars``.
+
+        >>> import neurarust as nr
+        >>> list(nr.nn.Linear(2, 3).state_dict())
+        ['weight', 'bias']
+        """
+        if args:  # PyTorch's deprecated positional form: (destination, prefix, keep_vars)
+            destination, prefix, keep_vars = (list(args) + [destination, prefix, keep_vars][len(args):])[:3]
+        if destination is None:
+            destination = OrderedDict()
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers_set:
+                destination[prefix + name] = b if keep_vars else b.detach()
+        for name, module in self._modules.items():
+            if module is not None:
+                module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+        return destination
+
+    def _local_state(self) -> dict:
+        state = {k: v for k, v in self._parameters.items() if v is not None}
+        state.update((k, v) for k, v in self._buffers.items()
+                     if v is not None and k not in self._non_persistent_buffers_set)
+        return state
+
+    def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False) -> _IncompatibleKeys:
+        """Copy ``state_dict``'s tensors into the parameters and persistent buffers. Everything is
+        checked before anything is copied: with ``strict``, missing or unexpected keys raise; shape
+        mismatches or non-tensor values always raise, naming each key. Values may also be PyTorch
+        tensors or other DLPack arrays (``model.load_state_dict(torch_model.state_dict())``). Returns
+        the (missing_keys, unexpected_keys) named tuple.
+
+        >>> import neurarust as nr
+        >>> a, b = nr.nn.Linear(2, 2), nr.nn.Linear(2, 2)
+        >>> b.load_state_dict(a.state_dict())
+        <All keys matched successfully>
+        >>> bool((a.weight == b.weight).all())
+        True
+        """
+        if not hasattr(state_dict, "keys"):
+            raise SignatureError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}")
+        state_dict = {k: _as_tensor(v) for k, v in state_dict.items()}
+        targets: dict[str, tuple[Module, str, Tensor]] = {}
+        for prefix, module in self.named_modules(remove_duplicate=False):
+            for name, t in module._local_state().items():
+                targets[prefix + ("." if prefix else "") + name] = (module, name, t)
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        errors = []
+        if strict:
+            if unexpected:
+                errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+            if missing:
+                errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
+        for key, (_, _, t) in targets.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            if not isinstance(value, Tensor):
+                errors.append(f'While copying the parameter named "{key}", expected a Tensor in the state_dict, '
+                              f"got {type(value).__module__}.{type(value).__qualname__}.")
+            elif tuple(value.shape) != tuple(t.shape):
+                errors.append(f"size mismatch for {key}: copying a param with shape {list(value.shape)} from "
+                              f"checkpoint, the shape in current model is {list(t.shape)}.")
+        if errors:
+            raise StateDictError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t" + "\n\t".join(errors))
+        self._copy_state(state_dict, targets, assign)
+        return _IncompatibleKeys(missing, unexpected)
+
+    @staticmethod
+    def _copy_state(state_dict: dict, targets: dict, assign: bool) -> None:
+        from neurarust.autograd.grad_mode import no_grad
+
+        with no_grad():
+            for key, (module, name, t) in targets.items():
+                if key not in state_dict:
+                    continue
+                value = state_dict[key]
+                if assign:
+                    if isinstance(t, Parameter):
+                        module._parameters[name] = value if isinstance(value, Parameter) else \
+                            Parameter(value, t.requires_grad)
+                    else:
+                        module._buffers[name] = value
+                else:
+                    t.copy_(value)
+
+    # -- calling and hooks --------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, args)`` (or ``hook(module, args, kwargs)`` with ``with_kwargs``) runs before
+        ``forward``; a non-None result replaces the arguments."""
+        return _register_hook(self._forward_pre_hooks, (hook, with_kwargs), prepend)
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) runs after
+        ``forward``; a non-None result replaces the output.
+
+        >>> import neurarust as nr
+        >>> m = nr.nn.Identity()
+        >>> h = m.register_forward_hook(lambda mod, args, out: out * 2)
+        >>> m(nr.ones(2)).tolist()
+        [2.0, 2.0]
+        >>> h.remove(); m(nr.ones(2)).tolist()
+        [1.0, 1.0]
+        """
+        return _register_hook(self._forward_hooks, (hook, with_kwargs), prepend)
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` runs when the gradients with respect to the
+        module's tensor inputs are computed; a non-None result replaces ``grad_input``."""
+        return _register_hook(self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_output)`` runs when the gradients of the module's outputs are known;
+        a non-None result replaces ``grad_output``."""
+        return _register_hook(self._backward_pre_hooks, hook, prepend)
+
+    def _call_impl(self, *args: Any, **kwargs: Any) -> Any:
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks):
+            return self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(self._forward_pre_hooks.values()):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise SignatureError("forward pre-hook must return None or a tuple of (new_args, new_kwargs)")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        state = None
+        if self._backward_hooks or self._backward_pre_hooks:
+            from .hooks import BackwardHookState
+
+            state = BackwardHookState(self)
+            args = state.wrap_inputs(args)
+        output = self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(self._forward_hooks.values()):
+            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
+            if result is not None:
+                output = result
+        if state is not None:
+            output = state.wrap_outputs(output)
+        return output
+
+    __call__ = _call_impl
+
+    # -- printing -----------------------------------------------------------------------------
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def extra_repr(self) -> str:
+        """The text between the parentheses of this module's repr (override in layers)."""
+        return ""
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({key}): " + _add_indent(repr(module), 2) for key, module in self._modules.items()]
+        lines = extra_lines + child_lines
+        main = self._get_name() + "("
+        if lines:
+            if len(extra_lines) == 1 and not child_lines:
+                main += extra_lines[0]
+            else:
+                main += "\n  " + "\n  ".join(lines) + "\n"
+        return main + ")"
+
+
+def _as_tensor(value: Any) -> Any:
+    """A state-dict value as a NeuraRust tensor: other DLPack arrays (a PyTorch state dict's tensors,
+    NumPy arrays) are wrapped without a copy; anything else is left for the checks to report."""
+    if isinstance(value, Tensor) or not hasattr(value, "__dlpack__"):
+        return value
+    from neurarust.interop import from_dlpack
+
+    return from_dlpack(value.detach() if hasattr(value, "detach") else value)
+
+
+def _parse_to(args: tuple, kwargs: dict):
+    """(device or None, dtype or None) from ``to``'s arguments: a device, a dtype, both, or a tensor."""
+    dev = kwargs.pop("device", None)
+    dt = kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise SignatureError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dev, dt = a.device, a.dtype
+        elif isinstance(a, _dt.DType) or (not isinstance(a, (str, int)) and _is_dtype(a)):
+            dt = a
+        else:
+            dev = a
+    return (as_device(dev) if dev is not None else None), (_dt.as_dtype(dt) if dt is not None else None)
+
+
+def _is_dtype(obj: Any) -> bool:
+    try:
+        _dt.as_dtype(obj)
+    except Exception:  # noqa: BLE001 - anything that is not a dtype is a device (checked by as_device)
+        return False
+    return True

@@ -1,0 +1,211 @@
+"""Normalization layers: ``LayerNorm``, ``RMSNorm``, ``GroupNorm``, ``BatchNorm1d``, ``BatchNorm2d``,
+``InstanceNorm2d``, with PyTorch's parameters, buffers (``running_mean``, ``running_var``,
+``num_batches_tracked``) and state_dict keys. Each runs one fused Triton kernel forward and one
+backward (``kernels/norm.py``)::
+
+    >>> import neurarust as nr
+    >>> bn = nr.nn.BatchNorm1d(3)
+    >>> bn(nr.randn(4, 3)).shape, sorted(bn.state_dict())
+    (neurarust.Size([4, 3]), ['bias', 'num_batches_tracked', 'running_mean', 'running_var', 'weight'])
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from neurarust import dtype as _dt
+from neurarust.creation import ones, tensor, zeros
+from neurarust.errors import ShapeError
+from neurarust.tensor import Tensor
+
+from . import functional as F
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+
+def _affine(module: Module, shape: tuple, weight: bool, bias: bool, device, dtype) -> None:
+    """``weight`` (ones) and ``bias`` (zeros) of ``shape``, or registered as None."""
+    if weight:
+        module.weight = Parameter(ones(*shape, device=device, dtype=dtype))
+    else:
+        module.register_parameter("weight", None)
+    if weight and bias:
+        module.bias = Parameter(zeros(*shape, device=device, dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+
+
+class _NormBase(Module):
+    """Per-channel affine and running statistics shared by batch and instance norm."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=None) -> None:
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        _affine(self, (num_features,), affine, affine, device, dtype)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, device=device, dtype=dtype))
+            self.register_buffer("running_var", ones(num_features, device=device, dtype=dtype))
+            self.register_buffer("num_batches_tracked", tensor(0, dtype=_dt.int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            init.zeros_(self.running_mean)
+            init.ones_(self.running_var)
+            init.zeros_(self.num_batches_tracked)
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        dims = self._dims
+        if input.ndim not in dims:
+            raise ShapeError(f"{type(self).__name__}: expected {' or '.join(f'{d}D' for d in dims)} input, "
+                             f"got {input.ndim}D input")
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    _dims: tuple = ()
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # a cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked.item())
+        use_batch = self.training or (self.running_mean is None and self.running_var is None)
+        keep = not self.training or self.track_running_stats
+        return F.batch_norm(input, self.running_mean if keep else None, self.running_var if keep else None,
+                            self.weight, self.bias, use_batch, factor, self.eps)
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of ``(N, C)`` or ``(N, C, L)`` inputs per channel.
+
+    >>> import neurarust as nr
+    >>> nr.nn.BatchNorm1d(2, momentum=None)
+    BatchNorm1d(2, eps=1e-05, momentum=None, affine=True, track_running_stats=True)
+    """
+
+    _dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of ``(N, C, H, W)`` inputs per channel.
+
+    >>> import neurarust as nr
+    >>> bn = nr.nn.BatchNorm2d(2).eval()
+    >>> bn(nr.ones(1, 2, 2, 2)).shape
+    neurarust.Size([1, 2, 2, 2])
+    """
+
+    _dims = (4,)
+
+
+class InstanceNorm2d(_NormBase):
+    """Instance normalization of ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) inputs: each sample's
+    channel on its own; no affine and no running statistics unless asked, as PyTorch.
+
+    >>> import neurarust as nr
+    >>> nr.nn.InstanceNorm2d(3)(nr.randn(2, 3, 4, 4)).shape
+    neurarust.Size([2, 3, 4, 4])
+    """
+
+    _dims = (3, 4)
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device=None, dtype=None) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
+        unbatched = input.ndim == 3
+        x = input.unsqueeze(0) if unbatched else input
+        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                              self.training or not self.track_running_stats,
+                              self.momentum if self.momentum is not None else 0.0, self.eps)
+        return out.squeeze(0) if unbatched else out
+
+
+class LayerNorm(Module):
+    """Layer normalization over the trailing ``normalized_shape`` dims, with an element-wise affine.
+
+    >>> import neurarust as nr
+    >>> nr.nn.LayerNorm(4)
+    LayerNorm((4,), eps=1e-05, elementwise_affine=True)
+    """
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device=None, dtype=None) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        _affine(self, shape, elementwise_affine, bias, device, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """RMS normalization ``x / sqrt(mean(x**2) + eps) * weight`` over the trailing dims (``eps`` None:
+    the input dtype's machine epsilon).
+
+    >>> import neurarust as nr
+    >>> nr.nn.RMSNorm([2, 3])
+    RMSNorm((2, 3), eps=None, elementwise_affine=True)
+    """
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float | None = None,
+                 elementwise_affine: bool = True, device=None, dtype=None) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        _affine(self, shape, elementwise_affine, False, device, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    """Group normalization of ``(N, C, ...)`` over ``num_groups`` groups of channels, with a
+    per-channel affine.
+
+    >>> import neurarust as nr
+    >>> nr.nn.GroupNorm(2, 4)(nr.randn(3, 4, 5)).shape
+    neurarust.Size([3, 4, 5])
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None,
+                 dtype=None) -> None:
+        super().__init__()
+        if num_channels % num_groups:
+            raise ShapeError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        _affine(self, (num_channels,), affine, affine, device, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.bias is not None}"

@@ -1,0 +1,78 @@
+"""``Parameter``: a Tensor that a :class:`~neurarust.nn.Module` registers as one of its weights.
+
+Assigning a Parameter to a module attribute registers it; it requires grad by default::
+
+    >>> import neurarust as nr
+    >>> p = nr.nn.Parameter(nr.zeros(2))
+    >>> p.requires_grad, isinstance(p, nr.Tensor)
+    (True, True)
+"""
+from __future__ import annotations
+
+from neurarust.creation import empty
+from neurarust.tensor import Tensor, _rebuild
+
+
+class Parameter(Tensor):
+    """A leaf tensor that modules recognise as a weight (shares ``data``'s memory, no copy).
+
+    >>> import neurarust as nr
+    >>> w = nr.nn.Parameter(nr.ones(2), requires_grad=False)
+    >>> w.requires_grad, w.tolist()
+    (False, [1.0, 1.0])
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, data: Tensor | None = None, requires_grad: bool = True) -> "Parameter":
+        if data is None:
+            data = empty(0)
+        if not isinstance(data, Tensor):
+            from neurarust.errors import SignatureError
+
+            raise SignatureError(f"Parameter expects a Tensor, got {type(data).__name__}")
+        p = object.__new__(cls)
+        Tensor.__init__(p, data._storage, data._shape, data._strides, data._offset, data._dtype)
+        if requires_grad:
+            p.requires_grad_(True)
+        return p
+
+    def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
+        pass  # all set in __new__ (Tensor.__init__ takes a storage, not a tensor)
+
+    @property
+    def data(self) -> Tensor:
+        """The values, detached from autograd (shares memory); assigning swaps in another tensor's
+        memory while the Parameter object (which optimizers hold) stays the same."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        _set_data(self, value)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+    def __reduce__(self):
+        data = self.detach().contiguous().numpy(force=True).tobytes()
+        return (_rebuild_parameter, (data, self._shape, self._dtype.name, str(self.device), self.requires_grad))
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        out = Parameter(self.detach().clone(), self.requires_grad)
+        if self.grad is not None:
+            out.grad = self.grad.detach().clone()
+        memo[id(self)] = out
+        return out
+
+
+def _set_data(t: Tensor, value: Tensor) -> None:
+    """Point ``t`` at ``value``'s memory, shape and dtype in place (``param.data = value``)."""
+    t._storage, t._shape, t._strides = value._storage, value._shape, value._strides
+    t._offset, t._dtype, t._array, t._base = value._offset, value._dtype, None, None
+
+
+def _rebuild_parameter(data: bytes, shape, dtype_name: str, dev: str, requires_grad: bool) -> Parameter:
+    return Parameter(_rebuild(data, shape, dtype_name, dev), requires_grad)
+

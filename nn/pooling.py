@@ -1,0 +1,152 @@
+"""Pooling layers: ``MaxPool1d``, ``MaxPool2d``, ``AvgPool1d``, ``AvgPool2d``, ``AdaptiveAvgPool1d``,
+``AdaptiveAvgPool2d``, ``AdaptiveMaxPool2d`` (``neurarust.nn.functional``'s pools, kernels/pool.py)::
+
+    >>> import neurarust as nr
+    >>> pool = nr.nn.MaxPool2d(2)
+    >>> pool(nr.ones(1, 3, 4, 4)).shape, pool
+    (neurarust.Size([1, 3, 2, 2]), MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False))
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from neurarust.tensor import Tensor
+
+from . import functional as F
+from .module import Module
+
+
+class _MaxPoolNd(Module):
+    _fn = staticmethod(F.max_pool2d)
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if (stride is not None) else kernel_size
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, input: Tensor) -> Any:
+        return self._fn(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                        self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool1d(_MaxPoolNd):
+    """Max over windows of ``(N, C, L)``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.MaxPool1d(2)(nr.tensor([[[1.0, 3.0, 2.0, 0.0]]])).tolist()
+    [[[3.0, 2.0]]]
+    """
+
+    _fn = staticmethod(F.max_pool1d)
+
+
+class MaxPool2d(_MaxPoolNd):
+    """Max over windows of ``(N, C, H, W)``; ``return_indices`` also gives flat positions.
+
+    >>> import neurarust as nr
+    >>> nr.nn.MaxPool2d(2, return_indices=True)(nr.arange(4.0).reshape(1, 1, 2, 2))[1].tolist()
+    [[[[3]]]]
+    """
+
+    _fn = staticmethod(F.max_pool2d)
+
+
+class AvgPool1d(Module):
+    """Mean over windows of ``(N, C, L)``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.AvgPool1d(2)(nr.tensor([[[1.0, 3.0, 2.0, 0.0]]])).tolist()
+    [[[2.0, 1.0]]]
+    """
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True) -> None:
+        super().__init__()
+        one = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v,)  # noqa: E731
+        self.kernel_size, self.stride = one(kernel_size), one(stride if stride is not None else kernel_size)
+        self.padding, self.ceil_mode, self.count_include_pad = one(padding), ceil_mode, count_include_pad
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(Module):
+    """Mean over windows of ``(N, C, H, W)``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.AvgPool2d(2, divisor_override=1)(nr.ones(1, 1, 2, 2)).tolist()
+    [[[[4.0]]]]
+    """
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: int | None = None) -> None:
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if (stride is not None) else kernel_size
+        self.padding, self.ceil_mode, self.count_include_pad = padding, ceil_mode, count_include_pad
+        self.divisor_override = divisor_override
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _AdaptivePool(Module):
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptivePool):
+    """Mean over ``output_size`` windows spanning ``(N, C, L)``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.AdaptiveAvgPool1d(1)(nr.tensor([[[1.0, 3.0]]])).tolist()
+    [[[2.0]]]
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool1d(input, self.output_size)
+
+
+class AdaptiveAvgPool2d(_AdaptivePool):
+    """Mean over ``output_size`` windows spanning ``(N, C, H, W)`` (``None`` keeps a dim).
+
+    >>> import neurarust as nr
+    >>> nr.nn.AdaptiveAvgPool2d((None, 1))(nr.ones(1, 2, 3, 4)).shape
+    neurarust.Size([1, 2, 3, 1])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+
+class AdaptiveMaxPool2d(_AdaptivePool):
+    """Max over ``output_size`` windows spanning ``(N, C, H, W)``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.AdaptiveMaxPool2d(1)(nr.arange(4.0).reshape(1, 1, 2, 2)).tolist()
+    [[[[3.0]]]]
+    """
+
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, input: Tensor) -> Any:
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)

@@ -1,0 +1,342 @@
+"""The optimizers of ``torch.optim`` (and Lion), with PyTorch's defaults, options and update rules.
+
+Each is a thin :class:`~neurarust.optim.optimizer.FusedOptimizer`: it checks its options, names its
+state buffers as PyTorch does, and hands each group to its registry rule (one multi-tensor kernel
+launch per group and dtype on the Triton backend).
+
+    >>> import neurarust as nr
+    >>> w = nr.tensor([1.0, -1.0], requires_grad=True)
+    >>> opt = nr.optim.Adam([w], lr=0.1)
+    >>> w.grad = nr.tensor([0.5, -0.5]); opt.step()
+    >>> [round(v, 4) for v in w.tolist()]
+    [0.9, -0.9]
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from .optimizer import FusedOptimizer, check
+
+
+def _check_common(lr, eps=0.0, weight_decay=0.0, betas=(0.0, 0.0)) -> None:
+    check(lr >= 0.0, f"Invalid learning rate: {lr}")
+    check(eps >= 0.0, f"Invalid epsilon value: {eps}")
+    check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+    check(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
+    check(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
+
+
+def _torch_flags(foreach, maximize, capturable=False, differentiable=False, fused=None) -> dict:
+    """Options PyTorch groups carry; ``foreach``/``fused``/``capturable`` are accepted (every update
+    here is already one fused multi-tensor launch)."""
+    return {"foreach": foreach, "maximize": maximize, "capturable": capturable, "differentiable": differentiable,
+            "fused": fused}
+
+
+class SGD(FusedOptimizer):
+    """Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay.
+
+    >>> import neurarust as nr
+    >>> w = nr.tensor([1.0], requires_grad=True)
+    >>> opt = nr.optim.SGD([w], lr=0.1, momentum=0.9)
+    >>> for _ in range(2):
+    ...     w.grad = nr.tensor([1.0]); opt.step()
+    >>> round(w.item(), 4)
+    0.71
+    """
+
+    _rule, _keys = "sgd", ("momentum_buffer",)
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False, foreach=None,
+                 differentiable: bool = False, fused=None):
+        _check_common(lr, weight_decay=weight_decay)
+        check(momentum >= 0.0, f"Invalid momentum value: {momentum}")
+        check(not nesterov or (momentum > 0 and dampening == 0), "Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                        **_torch_flags(foreach, maximize, False, differentiable, fused))
+        defaults.pop("capturable")
+        super().__init__(params, defaults)
+
+    def _uses(self, key, group):
+        return group["momentum"] != 0
+
+    def _new_state(self, p, group):
+        # PyTorch's SGD state is only the momentum buffer, which the first step sets to the gradient.
+        if group["momentum"] == 0:
+            return {}
+        from neurarust.creation import zeros_like
+
+        return {"momentum_buffer": zeros_like(p), "_first": True}
+
+    def _bucket(self, state):
+        return state.get("_first", False)
+
+    def _hyper_for(self, group, state):
+        return {"first": state.get("_first", False)}
+
+    def _advance(self, states, hyper):
+        for s in states:
+            s.pop("_first", None)
+
+    def _options(self, group):
+        return dict(lr=group["lr"], momentum=group["momentum"], dampening=group["dampening"],
+                    weight_decay=group["weight_decay"], nesterov=group["nesterov"], maximize=group["maximize"])
+
+
+class Adam(FusedOptimizer):
+    """Adam (Kingma & Ba), with L2 weight decay, AMSGrad and maximize.
+
+    >>> import neurarust as nr
+    >>> opt = nr.optim.Adam([nr.zeros(2, requires_grad=True)])
+    >>> opt.defaults["lr"], opt.defaults["betas"], opt.defaults["eps"]
+    (0.001, (0.9, 0.999), 1e-08)
+    """
+
+    _rule, _keys = "adam", ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _decoupled = False
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, foreach=None, maximize: bool = False,
+                 capturable: bool = False, differentiable: bool = False, fused=None, decoupled_weight_decay=None):
+        _check_common(lr, eps, weight_decay, betas)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        **_torch_flags(foreach, maximize, capturable, differentiable, fused))
+        defaults["decoupled_weight_decay"] = self._decoupled if decoupled_weight_decay is None else decoupled_weight_decay
+        super().__init__(params, defaults)
+
+    def _uses(self, key, group):
+        return key != "max_exp_avg_sq" or group["amsgrad"]
+
+    def _options(self, group):
+        b1, b2 = group["betas"]
+        return dict(lr=group["lr"], beta1=b1, beta2=b2, eps=group["eps"], weight_decay=group["weight_decay"],
+                    amsgrad=group["amsgrad"], decoupled=group["decoupled_weight_decay"], maximize=group["maximize"])
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter); ``weight_decay`` defaults to 0.01.
+
+    >>> import neurarust as nr
+    >>> nr.optim.AdamW([nr.zeros(1, requires_grad=True)]).defaults["weight_decay"]
+    0.01
+    """
+
+    _decoupled = True
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False, foreach=None,
+                 capturable: bool = False, differentiable: bool = False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused)
+
+
+class RMSprop(FusedOptimizer):
+    """RMSprop (Hinton), optionally centered and with momentum.
+
+    >>> import neurarust as nr
+    >>> nr.optim.RMSprop([nr.zeros(1, requires_grad=True)]).defaults["alpha"]
+    0.99
+    """
+
+    _rule, _keys = "rmsprop", ("square_avg", "momentum_buffer", "grad_avg")
+
+    def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, capturable: bool = False,
+                 foreach=None, maximize: bool = False, differentiable: bool = False):
+        _check_common(lr, eps, weight_decay)
+        check(momentum >= 0.0, f"Invalid momentum value: {momentum}")
+        check(alpha >= 0.0, f"Invalid alpha value: {alpha}")
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered,
+                        **_torch_flags(foreach, maximize, capturable, differentiable))
+        defaults.pop("fused")
+        super().__init__(params, defaults)
+
+    def _uses(self, key, group):
+        return {"momentum_buffer": group["momentum"] > 0, "grad_avg": group["centered"]}.get(key, True)
+
+    def _options(self, group):
+        return dict(lr=group["lr"], alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
+                    momentum=group["momentum"], centered=group["centered"], maximize=group["maximize"])
+
+
+class Adagrad(FusedOptimizer):
+    """Adagrad (Duchi et al.), with learning-rate decay; its state exists from construction on.
+
+    >>> import neurarust as nr
+    >>> opt = nr.optim.Adagrad([nr.zeros(2, requires_grad=True)], initial_accumulator_value=0.1)
+    >>> opt.state_dict()["state"][0]["sum"].tolist()
+    [0.10000000149011612, 0.10000000149011612]
+    """
+
+    _rule, _keys = "adagrad", ("sum",)
+
+    def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, foreach=None, *, maximize: bool = False,
+                 differentiable: bool = False, fused=None):
+        _check_common(lr, eps, weight_decay)
+        check(lr_decay >= 0.0, f"Invalid lr_decay value: {lr_decay}")
+        check(initial_accumulator_value >= 0.0, f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value,
+                        **_torch_flags(foreach, maximize, False, differentiable, fused))
+        defaults.pop("capturable")
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p] = self._new_state(p, group)
+
+    def _new_state(self, p, group):
+        from neurarust.creation import full_like
+
+        return {"step": 0.0, "sum": full_like(p, group["initial_accumulator_value"])}
+
+    def _options(self, group):
+        return dict(lr=group["lr"], lr_decay=group["lr_decay"], weight_decay=group["weight_decay"], eps=group["eps"],
+                    maximize=group["maximize"])
+
+
+class Adadelta(FusedOptimizer):
+    """Adadelta (Zeiler).
+
+    >>> import neurarust as nr
+    >>> nr.optim.Adadelta([nr.zeros(1, requires_grad=True)]).defaults["rho"]
+    0.9
+    """
+
+    _rule, _keys = "adadelta", ("square_avg", "acc_delta")
+
+    def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0.0, foreach=None, *, capturable: bool = False, maximize: bool = False,
+                 differentiable: bool = False):
+        _check_common(lr, eps, weight_decay)
+        check(0.0 <= rho <= 1.0, f"Invalid rho value: {rho}")
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
+                        **_torch_flags(foreach, maximize, capturable, differentiable))
+        defaults.pop("fused")
+        super().__init__(params, defaults)
+
+    def _options(self, group):
+        return dict(lr=group["lr"], rho=group["rho"], eps=group["eps"], weight_decay=group["weight_decay"],
+                    maximize=group["maximize"])
+
+
+class Adamax(FusedOptimizer):
+    """Adamax: Adam with the infinity norm.
+
+    >>> import neurarust as nr
+    >>> nr.optim.Adamax([nr.zeros(1, requires_grad=True)]).defaults["lr"]
+    0.002
+    """
+
+    _rule, _keys = "adamax", ("exp_avg", "exp_inf")
+
+    def __init__(self, params: Iterable, lr: float = 2e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, foreach=None, *, maximize: bool = False, differentiable: bool = False,
+                 capturable: bool = False):
+        _check_common(lr, eps, weight_decay, betas)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        **_torch_flags(foreach, maximize, capturable, differentiable))
+        defaults.pop("fused")
+        super().__init__(params, defaults)
+
+    def _options(self, group):
+        b1, b2 = group["betas"]
+        return dict(lr=group["lr"], beta1=b1, beta2=b2, eps=group["eps"], weight_decay=group["weight_decay"],
+                    maximize=group["maximize"])
+
+
+class NAdam(FusedOptimizer):
+    """NAdam (Dozat): Adam with Nesterov momentum and a momentum schedule (``momentum_decay``).
+
+    >>> import neurarust as nr
+    >>> nr.optim.NAdam([nr.zeros(1, requires_grad=True)]).defaults["momentum_decay"]
+    0.004
+    """
+
+    _rule, _keys = "nadam", ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, params: Iterable, lr: float = 2e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False, *,
+                 foreach=None, maximize: bool = False, capturable: bool = False, differentiable: bool = False):
+        _check_common(lr, eps, weight_decay, betas)
+        check(momentum_decay >= 0.0, f"Invalid momentum_decay value: {momentum_decay}")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
+                        decoupled_weight_decay=decoupled_weight_decay,
+                        **_torch_flags(foreach, maximize, capturable, differentiable))
+        defaults.pop("fused")
+        super().__init__(params, defaults)
+
+    def _new_state(self, p, group):
+        return dict(super()._new_state(p, group), mu_product=1.0)
+
+    def _bucket(self, state):
+        return state["step"], state["mu_product"]
+
+    def _hyper_for(self, group, state):
+        return {"step": int(state["step"]) + 1, "mu_product": state["mu_product"]}
+
+    def _advance(self, states, hyper):
+        b1, decay, step = hyper["beta1"], hyper["momentum_decay"], hyper["step"]
+        mu_product = hyper["mu_product"] * b1 * (1.0 - 0.5 * 0.96 ** (step * decay))
+        for s in states:
+            s["step"], s["mu_product"] = float(step), mu_product
+
+    def _options(self, group):
+        b1, b2 = group["betas"]
+        return dict(lr=group["lr"], beta1=b1, beta2=b2, eps=group["eps"], weight_decay=group["weight_decay"],
+                    momentum_decay=group["momentum_decay"], decoupled=group["decoupled_weight_decay"],
+                    maximize=group["maximize"])
+
+
+class RAdam(FusedOptimizer):
+    """RAdam (Liu et al.): Adam with a rectified variance; plain momentum SGD in the first steps.
+
+    >>> import neurarust as nr
+    >>> nr.optim.RAdam([nr.zeros(1, requires_grad=True)]).defaults["lr"]
+    0.001
+    """
+
+    _rule, _keys = "radam", ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *, foreach=None,
+                 maximize: bool = False, capturable: bool = False, differentiable: bool = False):
+        _check_common(lr, eps, weight_decay, betas)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        decoupled_weight_decay=decoupled_weight_decay,
+                        **_torch_flags(foreach, maximize, capturable, differentiable))
+        defaults.pop("fused")
+        super().__init__(params, defaults)
+
+    def _options(self, group):
+        b1, b2 = group["betas"]
+        return dict(lr=group["lr"], beta1=b1, beta2=b2, eps=group["eps"], weight_decay=group["weight_decay"],
+                    decoupled=group["decoupled_weight_decay"], maximize=group["maximize"])
+
+
+class Lion(FusedOptimizer):
+    """Lion (Chen et al., "Symbolic Discovery of Optimization Algorithms"): the sign of an
+    interpolated momentum, with decoupled weight decay. Not in torch.optim; defaults from the paper.
+
+    >>> import neurarust as nr
+    >>> w = nr.tensor([1.0], requires_grad=True)
+    >>> opt = nr.optim.Lion([w], lr=0.1)
+    >>> w.grad = nr.tensor([3.0]); opt.step(); round(w.item(), 4)
+    0.9
+    """
+
+    _rule, _keys = "lion", ("exp_avg",)
+
+    def __init__(self, params: Iterable, lr: float = 1e-4, betas: tuple = (0.9, 0.99), weight_decay: float = 0.0,
+                 *, maximize: bool = False, foreach=None):
+        _check_common(lr, 0.0, weight_decay, betas)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize,
+                                      foreach=foreach))
+
+    def _options(self, group):
+        b1, b2 = group["betas"]
+        return dict(lr=group["lr"], beta1=b1, beta2=b2, weight_decay=group["weight_decay"], maximize=group["maximize"])
+
+
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Lion"]
