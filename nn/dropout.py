@@ -34,3 +34,40 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class _ChannelDropout(Dropout):
+    _fn = "dropout"
+
+    def forward(self, input: Tensor) -> Tensor:
+        return getattr(F, self._fn)(input, self.p, self.training)
+
+
+class Dropout1d(_ChannelDropout):
+    """Zero whole channels of ``(N, C, L)`` / ``(C, L)`` inputs with probability ``p`` in training.
+
+    >>> import neurarust as nr
+    >>> nr.nn.Dropout1d(0.5).eval()(nr.ones(2, 3)).tolist()
+    [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    """
+    _fn = "dropout1d"
+
+
+class Dropout2d(_ChannelDropout):
+    """Zero whole channels ``input[n, c]`` of ``(N, C, H, W)`` inputs with probability ``p`` in training.
+
+    >>> import neurarust as nr
+    >>> nr.nn.Dropout2d(1.0)(nr.ones(1, 2, 2, 2)).sum().item()
+    0.0
+    """
+    _fn = "dropout2d"
+
+
+class Dropout3d(_ChannelDropout):
+    """Zero whole channels of ``(N, C, D, H, W)`` / ``(C, D, H, W)`` inputs with probability ``p``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.Dropout3d(0.0)(nr.ones(1, 1, 1, 1, 2)).tolist()
+    [[[[[1.0, 1.0]]]]]
+    """
+    _fn = "dropout3d"

@@ -814,3 +814,152 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     x = input.reshape(tuple(lead) + (C, H // r, r, W // r, r))
     x = x.permute(tuple(range(k)) + (k, k + 2, k + 4, k + 1, k + 3))
     return x.reshape(tuple(lead) + (C * r * r, H // r, W // r))
+
+
+# -- channel dropout and embedding bags (nn/dropout.py, nn/sparse.py) -----------------------------
+def _feature_dropout(input: Tensor, p: float, training: bool) -> Tensor:
+    """Zero whole channels: one Bernoulli draw per ``input[n, c]``, broadcast over the rest."""
+    if not 0.0 <= p <= 1.0:
+        raise ArgumentError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if input.ndim < 2:
+        raise ShapeError(f"Feature dropout requires at least 2 dimensions in the input, got {input.ndim}")
+    if p == 1.0:
+        return input * 0.0
+    from neurarust.creation import full
+    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    keep = _call("bernoulli", full(shape, 1.0 - p, dtype=input.dtype, device=input.device))
+    return input * keep * (1.0 / (1.0 - p))
+
+
+def _channel_dropout(name: str, spatial: int, input: Tensor, p: float, training: bool) -> Tensor:
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise ShapeError(f"{name}: Expected {spatial + 1}D or {spatial + 2}D input, but received a "
+                         f"{input.ndim}D input")
+    if input.ndim == spatial + 2:
+        return _feature_dropout(input, p, training)
+    return _feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of a ``(N, C, L)`` or ``(C, L)`` input with probability ``p`` and scale
+    the rest by ``1 / (1 - p)`` (Philox Bernoulli mask); identity when not ``training``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.dropout1d(nr.ones(2, 3), 0.5, training=False).sum().item()
+    6.0
+    """
+    return _channel_dropout("dropout1d", 1, input, p, training)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels ``input[n, c]`` with probability ``p``; like PyTorch, a 3-d input is read
+    as ``(N, C, L)``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> y = F.dropout2d(nr.ones(1, 4, 2, 2), 0.5)
+    >>> sorted(set(y.reshape(4, 4).sum(1).tolist())) in ([0.0], [8.0], [0.0, 8.0])
+    True
+    """
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated", stacklevel=2)
+    return _feature_dropout(input, p, training)
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of a ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input with probability ``p``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.dropout3d(nr.ones(2, 1, 1, 1), 1.0).sum().item()
+    0.0
+    """
+    if input.ndim not in (4, 5):
+        warnings.warn(f"dropout3d: Received a {input.ndim}-D input to dropout3d, which is deprecated", stacklevel=2)
+        return _feature_dropout(input, p, training)
+    return _channel_dropout("dropout3d", 3, input, p, training)
+
+
+def _bags(input: Tensor, offsets: Tensor | None, include_last_offset: bool, padding_idx: int | None) -> tuple:
+    """Host plan of a bag reduction: (kept positions, their bag ids, bag sizes, number of bags)."""
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ArgumentError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch "
+                                "of fixed length sequences")
+        bags, per = input.shape
+        starts = [b * per for b in range(bags)] + [bags * per]
+    elif input.ndim == 1:
+        if offsets is None or offsets.ndim != 1:
+            raise ArgumentError("offsets has to be a 1D Tensor but got None" if offsets is None else
+                                f"offsets has to be a 1D Tensor, but got a {offsets.ndim}D one")
+        starts = [int(v) for v in offsets.tolist()]
+        if not include_last_offset:
+            starts.append(input.shape[0])
+        elif not starts:
+            raise ArgumentError("include_last_offset: number of offsets should be at least 1")
+        if starts and starts[0] != 0:
+            raise ArgumentError(f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
+                                f"from position 0. However, got {starts[0]}")
+        if any(b < a for a, b in zip(starts, starts[1:])) or (starts and starts[-1] > input.shape[0]):
+            raise ArgumentError(f"offsets {starts} must be non-decreasing and within the input's "
+                                f"{input.shape[0]} indices")
+    else:
+        raise ShapeError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.ndim}")
+    values = input.reshape(-1).tolist()
+    keep, bag_of, sizes = [], [], [0] * (len(starts) - 1)
+    for b, (lo, hi) in enumerate(zip(starts, starts[1:])):
+        for i in range(lo, hi):
+            if padding_idx is None or values[i] != padding_idx:
+                keep.append(i)
+                bag_of.append(b)
+                sizes[b] += 1
+    return keep, bag_of, sizes, len(starts) - 1
+
+
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, max_norm: float | None = None,
+                  norm_type: float = 2, scale_grad_by_freq: bool = False, mode: str = "mean",
+                  sparse: bool = False, per_sample_weights: Tensor | None = None,
+                  include_last_offset: bool = False, padding_idx: int | None = None) -> Tensor:
+    """Sums, means or maxima of bags of embedding rows without materialising the per-index rows of
+    every bag: one ``index_select`` then one ``index_add`` (sum/mean) or ``scatter_reduce`` (max).
+    Bags are the rows of a 2-d ``input`` or the ``offsets`` slices of a 1-d one; ``padding_idx``
+    entries are left out (and not counted by ``mean``); empty bags give zeros.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> w = nr.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    >>> F.embedding_bag(nr.tensor([0, 2, 1]), w, nr.tensor([0, 2]), mode="sum").tolist()
+    [[6.0, 8.0], [3.0, 4.0]]
+    """
+    if mode not in ("sum", "mean", "max"):
+        raise ArgumentError(f"mode has to be one of sum, mean or max, but got {mode!r}")
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise ArgumentError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                f"supported for mode='sum' (got mode='{mode}'). Please open a feature request")
+        if tuple(per_sample_weights.shape) != tuple(input.shape):
+            raise ShapeError(f"embedding_bag: If per_sample_weights ({list(per_sample_weights.shape)}) is not "
+                             f"None, then it must have the same shape as the input ({list(input.shape)})")
+    if padding_idx is not None:
+        if not -weight.shape[0] <= padding_idx < weight.shape[0]:
+            raise ArgumentError(f"padding_idx {padding_idx} must be within num_embeddings ({weight.shape[0]})")
+        padding_idx %= weight.shape[0]
+    keep, bag_of, sizes, bags = _bags(input, offsets, include_last_offset, padding_idx)
+    from neurarust.creation import tensor
+    flat = input.reshape(-1)
+    positions = tensor(keep, dtype=flat.dtype, device=input.device)
+    indices = _call("index_select", flat, 0, positions)
+    if max_norm is not None:
+        _renorm_rows(weight, indices, max_norm, norm_type)
+    rows = _call("index_select", weight, 0, indices)
+    if per_sample_weights is not None:
+        rows = rows * _call("index_select", per_sample_weights.reshape(-1), 0, positions).unsqueeze(1)
+    owner = tensor(bag_of, dtype=flat.dtype, device=input.device)
+    out = zeros(bags, weight.shape[1], dtype=weight.dtype, device=weight.device)
+    if mode == "max":
+        return out.scatter_reduce(0, owner.unsqueeze(1).expand(len(keep), weight.shape[1]), rows, "amax",
+                                  include_self=False)
+    out = out.index_add(0, owner, rows)
+    if mode == "mean":
+        counts = tensor([float(max(n, 1)) for n in sizes], dtype=weight.dtype, device=weight.device)
+        out = out / counts.unsqueeze(1)
+    return out

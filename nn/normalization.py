@@ -97,7 +97,7 @@ class BatchNorm1d(_BatchNorm):
 
     >>> import neurarust as nr
     >>> nr.nn.BatchNorm1d(2, momentum=None)
-    BatchNorm1d(2, eps=1e-05, momentum=None, affine=True, track_running_stats=True)
+    BatchNorm1d(2, eps=1e-05, momentum=None, affine=True, bias=True, track_running_stats=True)
     """
 
     _dims = (2, 3)
@@ -145,7 +145,7 @@ class LayerNorm(Module):
 
     >>> import neurarust as nr
     >>> nr.nn.LayerNorm(4)
-    LayerNorm((4,), eps=1e-05, elementwise_affine=True)
+    LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)
     """
 
     def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
