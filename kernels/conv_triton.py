@@ -115,11 +115,16 @@ def _zero3(v) -> list:
     return [0] * (3 - len(v)) + list(v)
 
 
-def _blocks(Og: int, wide_index: bool) -> tuple[int, int, int]:
-    """The tile; int64 index math takes half the rows (it spilt at 64)."""
-    if L.INTERPRET:
-        return INTERPRET_BLOCKS
+def _blocks(Og: int, wide_index: bool, dtype=None) -> tuple[int, int, int]:
+    """The tile; int64 index math takes half the rows (it spilt at 64); fp32 a quarter of the tile
+    (the transposed case spilt on sm_80 with triton 3.6)."""
+    return INTERPRET_BLOCKS if L.INTERPRET else _gpu_blocks(Og, wide_index, dtype)
+
+
+def _gpu_blocks(Og: int, wide_index: bool, dtype) -> tuple[int, int, int]:
     bm, bn, bk = GPU_BLOCKS
+    if dtype is _dt.float32:  # a full-precision fp32 dot keeps more live: the flipped case spilt at 64x64
+        bm, bn = bm // 2, bn // 2
     return bm // 2 if wide_index else bm, max(16, min(bn, triton.next_power_of_2(Og))), bk
 
 
@@ -131,7 +136,7 @@ def _run(out, x, w, bias, *, M, Cg, Og, groups, out_sizes, in_sizes, k_sizes, xs
     upcast = L.INTERPRET and dtype.name in ("float16", "bfloat16")
     acc = tl.float64 if dtype is _dt.float64 else tl.float32
     idx = tl.int64 if any(L.index_dtype(t.shape, t.stride()) is tl.int64 for t in (x, w, out)) else tl.int32
-    bm, bn, bk = _blocks(Og, idx is tl.int64)
+    bm, bn, bk = _blocks(Og, idx is tl.int64, dtype)
     with L.on_device(out):
         conv_kernel[(triton.cdiv(M, bm), triton.cdiv(Og, bn), groups)](
             L.pointer(x), L.pointer(w), L.pointer(bias if bias is not None else out), L.pointer(out), M, Cg, Og,
@@ -210,9 +215,7 @@ def aot_specs() -> list:
     specs = []
 
     def spec(d, flip, has_bias, og=64, idx="i32"):
-        bm, bn, bk = GPU_BLOCKS
-        bn = max(16, min(bn, triton.next_power_of_2(og)))
-        bm = bm // 2 if idx == "i64" else bm
+        bm, bn, bk = _gpu_blocks(og, idx == "i64", d)
         sig = {"x_ptr": f"*{d.triton_name}", "w_ptr": f"*{d.triton_name}", "b_ptr": f"*{d.triton_name}",
                "out_ptr": f"*{d.triton_name}"}
         sig.update({n: idx for n in _SIZES})

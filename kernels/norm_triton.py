@@ -155,8 +155,13 @@ def _row_blocks(M: int, N: int, d) -> tuple[int, int]:
     return bm, bn
 
 
-def _warps(bm: int, bn: int) -> int:
-    return 8 if bm * bn >= 4096 else 4
+def _warps(bm: int, bn: int, backward: bool = False, wide_index: bool = False) -> int:
+    # The backward keeps dy, x and two running sums live per element: a 4096-element tile spills
+    # on sm_80/sm_90 (triton 3.6) below 16 warps, unless int64 index math needs the registers
+    # that 16 warps leave too few of (then 8).
+    if bm * bn >= 4096:
+        return 16 if backward and not wide_index else 8
+    return 4
 
 
 def launch_row_norm(x: Tensor, weight, bias, eps: float, rms: bool):
@@ -193,12 +198,13 @@ def launch_row_norm_backward(dy: Tensor, x: Tensor, mean, rstd: Tensor, weight):
     dw, db = zeros((P, N), dtype=acc, device=x.device), zeros((P, N), dtype=acc, device=x.device)
     if M == 0 or N == 0:
         return dx, dw, db
+    idx = L.index_dtype((M, N), (N, 1), (P, N))
     with L.on_device(x):
         row_norm_backward_kernel[(P,)](
             L.pointer(dy), L.pointer(x), L.pointer(weight if weight is not None else x),
             L.pointer(mean if mean is not None else rstd), L.pointer(rstd), L.pointer(dx), L.pointer(dw),
             L.pointer(db), M, N, P, RMS=mean is None, HAS_W=weight is not None, ACC=_acc_tl(x.dtype),
-            IDX=L.index_dtype((M, N), (N, 1), (P, N)), BLOCK_M=bm, BLOCK_N=bn, num_warps=_warps(bm, bn))
+            IDX=idx, BLOCK_M=bm, BLOCK_N=bn, num_warps=_warps(bm, bn, True, idx is tl.int64))
     L.count("layer_norm_backward")
     return dx, dw, db
 
@@ -407,7 +413,7 @@ def aot_specs() -> list:
         name = (f"{'rms' if rms else 'layer'}_norm_{kind}_{d.triton_name}_{M}x{N}_{bm}x{bn}"
                 + ("_i64idx" if idx == "i64" else ""))
         return L.AotSpec(name, kernel, sig_of(ptrs, d, acc, ints, consts), consts,
-                         aligned=tuple(range(len(ptrs))), num_warps=_warps(bm, bn))
+                         aligned=tuple(range(len(ptrs))), num_warps=_warps(bm, bn, kind == "bwd", idx == "i64"))
 
     def sets(kind, d, N, C, S, groups, stats=True):
         acc = acc_of(d)
