@@ -20,12 +20,18 @@ import os
 import threading
 import traceback
 
-_state = threading.local()
+
+
+class _State(threading.local):
+    enabled = False  # every thread starts with anomaly detection off
+
+
+_state = _State()
 
 
 def is_enabled() -> bool:
     """Whether this thread is inside ``detect_anomaly()``."""
-    return getattr(_state, "enabled", False)
+    return _state.enabled
 
 
 class detect_anomaly:

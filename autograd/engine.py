@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from typing import Sequence
+import threading
+from typing import Callable, Sequence
 
 from neurarust.errors import AutogradError, ShapeError
 from neurarust.tensor import Tensor
@@ -131,20 +132,65 @@ def run(roots: Sequence[Tensor], root_grads: list, retain_graph: bool, create_gr
     order = itertools.count()
     ready = [(-n.sequence_nr, next(order), n) for n in buffers if n in needed and deps.get(n, 0) == 0]
     heapq.heapify(ready)
-    with grad_mode.set_grad_enabled(create_graph):
-        while ready:
-            node = heapq.heappop(ready)[2]
-            in_grads = _run_node(node, buffers.pop(node, None) or [None] * node.n_outputs, capture, captured,
-                                 targets is None, retain_graph, create_graph, node in runs)
-            for edge, g, meta in zip(node.next_edges, in_grads, node.input_meta):
-                if edge is None or edge[0] not in needed:
-                    continue
-                if g is not None:
-                    _add(buffers, edge[0], edge[1], _conform(g, meta, node))
-                deps[edge[0]] -= 1
-                if deps[edge[0]] == 0:
-                    heapq.heappush(ready, (-edge[0].sequence_nr, next(order), edge[0]))
+    _callbacks.stack.append([])
+    try:
+        with grad_mode.set_grad_enabled(create_graph):
+            _walk(ready, buffers, needed, deps, order, capture, captured, targets, retain_graph, create_graph, runs)
+        _run_callbacks(_callbacks.stack[-1])
+    finally:
+        _callbacks.stack.pop()
     return captured
+
+
+def _walk(ready: list, buffers: dict, needed: set, deps: dict, order, capture: dict, captured: list, targets,
+          retain_graph: bool, create_graph: bool, runs: set) -> None:
+    """Pop ready nodes (latest-created first), run them and pass their gradients on."""
+    while ready:
+        node = heapq.heappop(ready)[2]
+        in_grads = _run_node(node, buffers.pop(node, None) or [None] * node.n_outputs, capture, captured,
+                             targets is None, retain_graph, create_graph, node in runs)
+        for edge, g, meta in zip(node.next_edges, in_grads, node.input_meta):
+            if edge is None or edge[0] not in needed:
+                continue
+            if g is not None:
+                _add(buffers, edge[0], edge[1], _conform(g, meta, node))
+            deps[edge[0]] -= 1
+            if deps[edge[0]] == 0:
+                heapq.heappush(ready, (-edge[0].sequence_nr, next(order), edge[0]))
+
+
+class _CallbackStack(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[list[Callable[[], None]]] = []
+
+
+_callbacks = _CallbackStack()
+
+
+def queue_callback(fn: Callable[[], None]) -> None:
+    """Run ``fn()`` once the backward pass now running on this thread has finished (from a hook).
+
+    Callbacks run in the order queued, after every gradient has been accumulated, and may queue
+    more; a backward that raises runs none. DistributedDataParallel uses it to wait for its
+    gradient all-reduces at the end of backward (PyTorch's ``Variable._execution_engine.queue_callback``).
+
+    >>> import neurarust as nr
+    >>> from neurarust.autograd.engine import queue_callback
+    >>> w = nr.ones(2, requires_grad=True)
+    >>> _ = w.register_post_accumulate_grad_hook(lambda t: queue_callback(lambda: print("done", t.grad.tolist())))
+    >>> (w * 3).sum().backward()
+    done [3.0, 3.0]
+    """
+    if not _callbacks.stack:
+        raise AutogradError("queue_callback() can only be called while a backward pass runs (from a hook)")
+    _callbacks.stack[-1].append(fn)
+
+
+def _run_callbacks(queue: list) -> None:
+    i = 0
+    while i < len(queue):   # a callback may queue another
+        queue[i]()
+        i += 1
 
 
 def _run_node(node: Node, grads: list, capture: dict, captured: list, accumulate: bool, retain_graph: bool,

@@ -18,7 +18,15 @@ import functools
 import threading
 from typing import Any, Callable
 
-_state = threading.local()
+
+
+class _State(threading.local):
+    # Class-level defaults: every thread starts with grad on, and reading them needs no getattr().
+    enabled = True
+    inference = False
+
+
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
@@ -28,7 +36,7 @@ def is_grad_enabled() -> bool:
     >>> nr.is_grad_enabled()
     True
     """
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def is_inference_mode_enabled() -> bool:
@@ -39,7 +47,7 @@ def is_inference_mode_enabled() -> bool:
     ...     print(nr.is_inference_mode_enabled())
     True
     """
-    return getattr(_state, "inference", False)
+    return _state.inference
 
 
 def _set(enabled: bool, inference: bool | None = None) -> tuple[bool, bool]:

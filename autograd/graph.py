@@ -48,8 +48,10 @@ class AutogradMeta:
         self.output_nr = output_nr
         self.retains_grad = False
         self.grad_acc = None      # the leaf's AccumulateGrad, made when a node first points at it
-        self.hooks: list = []     # a leaf's tensor hooks (a non-leaf's live on its grad_fn)
-        self.post_accumulate_hooks: list = []
+        # A leaf's tensor hooks (a non-leaf's live on its grad_fn); empty tuples until a hook is
+        # registered, as almost no tensor gets one (autograd/hooks.py makes the lists).
+        self.hooks: list | tuple = ()
+        self.post_accumulate_hooks: list | tuple = ()
 
 
 def meta(t: Tensor) -> AutogradMeta:
@@ -85,7 +87,7 @@ class Node:
         self.sequence_nr = next(_sequence)    # later nodes run first among the ready ones, as in PyTorch
         self.pre_hooks: dict[int, list] = _NONE  # output_nr -> tensor hooks of that output
         self.retained: dict[int, weakref.ref] = _NONE  # output_nr -> non-leaf tensor that retains its grad
-        self.trace = anomaly.forward_trace() if getattr(anomaly._state, "enabled", False) else None
+        self.trace = anomaly.forward_trace() if anomaly._state.enabled else None
 
     def hooks_of(self, output_nr: int) -> list:
         """The (mutable) list of tensor hooks of output ``output_nr``."""
@@ -124,7 +126,11 @@ class OpNode(Node):
     __slots__ = ("op", "saved", "layout")
 
     def __init__(self, op, name: str, saved: dict, next_edges, input_meta, n_outputs, layout: list):
-        super().__init__(name, next_edges, input_meta, n_outputs)
+        # Node.__init__ inlined: one node per recorded op makes this the hottest constructor.
+        self._name, self.next_edges, self.input_meta, self.n_outputs = name, next_edges, input_meta, n_outputs
+        self.sequence_nr = next(_sequence)
+        self.pre_hooks = self.retained = _NONE
+        self.trace = anomaly.forward_trace() if anomaly._state.enabled else None
         self.op = op
         self.saved = saved
         self.layout = layout  # per differentiable argument: None, or the length of a tensor list (cat)
@@ -340,7 +346,7 @@ def record(name: str, inputs: Sequence, outputs: list, backward: Callable, on_re
 class _OpPlan:
     """What recording an op needs, worked out once per op: the binder and the saved names."""
 
-    __slots__ = ("bind", "saved_names", "node_name", "saves_result")
+    __slots__ = ("bind", "saved_names", "node_name", "saves_result", "writes_first")
 
     def __init__(self, op):
         self.bind = op.bind or (lambda args, kwargs: registry.signature_bind(op, args, kwargs))
@@ -348,6 +354,7 @@ class _OpPlan:
         self.saves_result = "result" in names
         self.saved_names = [n for n in names if n != "result"]
         self.node_name = _node_name(op.name)
+        self.writes_first = bool(op.attrs.get("writes_first"))
 
 
 _plans: dict = {}
@@ -384,19 +391,23 @@ def dispatch(op, args: tuple, kwargs: dict):
 
     The registry calls this for every op once autograd is loaded.
     """
-    if not getattr(grad_mode._state, "enabled", True) or not (
-            _any_requires_grad(args, kwargs) or _writes_into_a_graph(op, args, kwargs)):
+    if not grad_mode._state.enabled:
+        return op.frontend(op, *args, **kwargs)
+    plan = _plans.get(op) or _plan(op)
+    # Only a call with keywords (``out=``) or an op writing its first argument can write in place.
+    writes = bool(kwargs) or plan.writes_first
+    if not (_any_requires_grad(args, kwargs) or writes and _writes_into_a_graph(op, args, kwargs)):
         return op.frontend(op, *args, **kwargs)
     if op.differentiable == ():
         return _run_nondifferentiable(op, args, kwargs)
     if op.differentiable is None:
         raise DerivativeNotImplementedError(f"the derivative of '{op.name}' is not implemented")
-    target = _inplace_target(op, args, kwargs)
+    target = _inplace_target(op, args, kwargs) if writes else None
     if target is not None and target._base is not None:
         from .views import record_inplace_on_view
 
         return record_inplace_on_view(op, args, kwargs, target)
-    return _record_op(op, args, kwargs, target)
+    return _record_op(op, args, kwargs, target, plan=plan)
 
 
 def _run_nondifferentiable(op, args, kwargs):
@@ -438,10 +449,10 @@ def _inplace_target(op, args, kwargs) -> Tensor | None:
     return out
 
 
-def _record_op(op, args, kwargs, target: Tensor | None, protect: Tensor | None = None):
+def _record_op(op, args, kwargs, target: Tensor | None, protect: Tensor | None = None, plan=None):
     """Run and record ``op``; ``target`` is the tensor an in-place call writes, ``protect`` one that is
     about to be written (saved tensors sharing its memory are copied first)."""
-    plan = _plan(op)
+    plan = plan or _plan(op)
     protect = target if protect is None else protect
     call_kwargs = kwargs
     if target is not None and "out" in kwargs:
@@ -456,7 +467,13 @@ def _record_op(op, args, kwargs, target: Tensor | None, protect: Tensor | None =
         value = bound.get(name)
         if isinstance(value, Tensor):
             layout.append(None)
-            edges.append(edge_of(value))
+            m = value._autograd  # edge_of(value), its common cases inlined
+            if m is None or not m.requires_grad:
+                edges.append(None)
+            elif m.grad_fn is not None:
+                edges.append((m.grad_fn, m.output_nr))
+            else:
+                edges.append(edge_of(value))
             metas.append((value._shape, value._dtype, value._storage.device))
             continue
         many = isinstance(value, (list, tuple))
@@ -470,7 +487,9 @@ def _record_op(op, args, kwargs, target: Tensor | None, protect: Tensor | None =
         if name == "needs_input_grad":  # as ctx.needs_input_grad: skip gradients no input needs
             saved[name] = _needs(edges, layout)
         else:
-            saved[name] = _save(bound.get(name), op.name, name, protect)
+            value = bound.get(name)
+            saved[name] = (SavedTensor(value, op.name, name) if protect is None and isinstance(value, Tensor)
+                           else _save(value, op.name, name, protect))
     state = grad_mode._state
     state.enabled = False  # the op's own calls record nothing (a cheaper no_grad())
     try:
@@ -479,7 +498,18 @@ def _record_op(op, args, kwargs, target: Tensor | None, protect: Tensor | None =
         state.enabled = True
     if target is not None:
         result = target
-    outputs = [result] if isinstance(result, Tensor) else _tensor_outputs(result)
+    if isinstance(result, Tensor):  # the common single output, attach() inlined
+        if plan.saves_result:
+            saved["result"] = SavedTensor(result, op.name, "result", 0)
+        node = OpNode(op, plan.node_name, saved, edges, metas, 1, layout)
+        if result._dtype.kind == "f":
+            m = result._autograd
+            if m is None:
+                result._autograd = AutogradMeta(True, node, 0)
+            else:
+                m.requires_grad, m.grad_fn, m.output_nr = True, node, 0
+        return result
+    outputs = _tensor_outputs(result)
     if plan.saves_result:
         saved["result"] = _save_outputs(result, outputs, op.name)
     node = OpNode(op, plan.node_name, saved, edges, metas, len(outputs), layout)

@@ -35,6 +35,8 @@ def register_tensor_hook(t: Tensor, hook: Callable) -> RemovableHandle:
     if not t.requires_grad:
         raise AutogradError("cannot register a hook on a tensor that doesn't require gradient")
     m = meta(t)
+    if m.grad_fn is None and not isinstance(m.hooks, list):
+        m.hooks = []
     hooks = m.hooks if m.grad_fn is None else m.grad_fn.hooks_of(m.output_nr)
     hooks.append(hook)
     return RemovableHandle(hooks, hook)
@@ -44,5 +46,7 @@ def register_post_accumulate_hook(t: Tensor, hook: Callable) -> RemovableHandle:
     if not t.requires_grad or not t.is_leaf:
         raise AutogradError("post accumulate grad hooks can only be registered on leaf tensors that require grad")
     m = meta(t)
+    if not isinstance(m.post_accumulate_hooks, list):
+        m.post_accumulate_hooks = []
     m.post_accumulate_hooks.append(hook)
     return RemovableHandle(m.post_accumulate_hooks, hook)

@@ -38,7 +38,18 @@ def embed(grad: Tensor, shape: tuple, replay: Callable[[Tensor], Tensor]) -> Ten
     with grad_mode.no_grad():
         out = zeros(shape, dtype=grad.dtype, device=grad.device)
         replay(out).copy_(grad)
-    record("EmbedBackward", [grad], [out], lambda gg: replay(gg))
+    record("EmbedBackward", [grad], [out], lambda gg: take(gg, replay))
+    return out
+
+
+def take(t: Tensor, replay: Callable[[Tensor], Tensor]) -> Tensor:
+    """``replay(t)``, the view :func:`embed` is the adjoint of, recorded whether or not ``replay``
+    records itself (basic indexing and CopySlices' regions make raw views), so gradients of every
+    order flow through the pair."""
+    out = replay(t)
+    m = out._autograd
+    if out is not t and (m is None or m.grad_fn is None):
+        record("AsStridedBackward", [t], [out], lambda g: embed(g, t._shape, replay))
     return out
 
 
@@ -65,7 +76,12 @@ def sum_to_shape(grad: Tensor, shape: tuple) -> Tensor:
 def _region_of(view: Tensor, base: Tensor) -> Callable[[Tensor], Tensor]:
     """``region(t)``: the elements of a contiguous tensor shaped like ``base`` that ``view`` covers."""
     shape, strides, offset = view._shape, view._strides, view._offset - base._offset
-    return lambda t: t._view(shape, strides, t._offset + offset)
+    # A gradient may arrive with any strides; the region's strides are those of a contiguous base.
+    def region(t: Tensor) -> Tensor:
+        c = t if t.is_contiguous() else t.contiguous()
+        return c._view(shape, strides, c._offset + offset)
+
+    return region
 
 
 def _contiguous_base(base: Tensor, op_name: str) -> None:
@@ -102,7 +118,7 @@ def record_inplace_on_view(op, args: tuple, kwargs: dict, view: Tensor):
         with grad_mode.no_grad():
             keep = ones(base_shape, dtype=grad.dtype, device=grad.device)
             region(keep).fill_(0)
-        return grad * keep, _take_region(grad, region)
+        return grad * keep, take(grad, region)
 
     node = FunctionNode("CopySlicesBackward", backward, [base_edge, result_edge],
                         [_input_meta(base), _input_meta(result)], 1)
@@ -111,14 +127,6 @@ def record_inplace_on_view(op, args: tuple, kwargs: dict, view: Tensor):
                              [_input_meta(base)], 1)
     view._autograd = AutogradMeta(True, view_node, 0)
     return view
-
-
-def _take_region(grad: Tensor, region: Callable[[Tensor], Tensor]) -> Tensor:
-    """``region(grad)``, recorded (its adjoint is :func:`embed`) so gradients of gradients flow."""
-    g = grad.contiguous()
-    out = region(g)
-    record("AsStridedBackward", [g], [out], lambda gg: embed(gg, g._shape, region))
-    return out
 
 
 def _out_of_place(op, args: tuple, kwargs: dict, view: Tensor) -> Tensor:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import itertools
+import math
 import mmap
 import os
 import pickle
@@ -154,7 +155,7 @@ class Arena:
     def empty(self, shape: tuple, dtype: Any) -> np.ndarray:
         """An uninitialised C-contiguous array in a new shared-memory file."""
         dtype = np.dtype(dtype)
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)
         path = self.new_path()
         mm = _new_file(path, count * dtype.itemsize)
         self._files[id(mm)] = (path, mm)
@@ -288,7 +289,7 @@ def unpack(shared: SharedBatch) -> Any:
         discard(shared)
 
     def build(leaf: _Leaf) -> Any:
-        count = int(np.prod(leaf.shape, dtype=np.int64))
+        count = math.prod(leaf.shape)
         arr = np.frombuffer(maps[leaf.file], dtype=leaf.dtype, count=count, offset=leaf.offset).reshape(leaf.shape)
         return arr if leaf.tensor_dtype is None else Tensor._from_array(arr, getattr(nr, leaf.tensor_dtype))
 

@@ -403,8 +403,10 @@ class _MultiProcessIter(_BaseIter):
                 self._fail(f"DataLoader worker {wid} (pid {w.pid}) {_describe_exit(w.exitcode)}")
 
     def _get_data(self) -> tuple[int, tuple]:
-        """The next message from any worker, as (worker id, (task id, data))."""
+        """The next message from any worker, as (worker id, (task id, data)). Liveness is checked only
+        when a worker's sentinel fires or a wait times out, not on every batch."""
         conns = self._pool.result_conns
+        sentinels = [w.sentinel for w in self._pool.workers]
         deadline = time.monotonic() + self._timeout if self._timeout > 0 else None
         while True:
             for wid, conn in enumerate(conns):
@@ -414,11 +416,13 @@ class _MultiProcessIter(_BaseIter):
                     except (EOFError, OSError):
                         self._check_workers()
                         self._fail(f"DataLoader worker {wid} closed its pipe unexpectedly")
-            self._check_workers()
             wait = _STATUS_INTERVAL if deadline is None else deadline - time.monotonic()
             if wait <= 0:
+                self._check_workers()
                 self._fail(f"DataLoader timed out after {self._timeout} seconds")
-            mpc.wait(conns + [w.sentinel for w in self._pool.workers], timeout=min(wait, _STATUS_INTERVAL))
+            ready = mpc.wait(conns + sentinels, timeout=min(wait, _STATUS_INTERVAL))
+            if not ready or any(s in ready for s in sentinels):
+                self._check_workers()
 
     def _next_data(self) -> Any:
         while True:

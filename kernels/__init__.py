@@ -22,3 +22,4 @@ from . import conv  # noqa: F401
 from . import pool  # noqa: F401
 from . import optim  # noqa: F401
 from . import attention  # noqa: F401
+from . import ctc  # noqa: F401

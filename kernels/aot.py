@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from neurarust import atomic
@@ -118,7 +118,7 @@ def _worker_init(cache_dir: str | None) -> None:
 
 def _module_specs(module: str) -> dict:
     if module not in _specs:
-        mod = importlib.import_module(f"{PACKAGE}.{module}")
+        mod = importlib.import_module(f"{PACKAGE}.{module}" if (KERNELS_DIR / f"{module}.py").exists() else module)
         if not hasattr(mod, "aot_specs"):
             raise LookupError(f"{module}.py has no aot_specs(): its kernels are never compile-checked")
         listed = mod.aot_specs()
@@ -207,8 +207,10 @@ def _versions() -> str:
 # Driver
 # ----------------------------------------------------------------------------------------------
 
-def _run(pool: cf.Executor, arch_list: Sequence[int], name_filter: str | None) -> list[Result]:
-    modules = kernel_modules()
+def _run(pool: cf.Executor, arch_list: Sequence[int], name_filter: str | None,
+         modules: Sequence[str] | None = None,
+         select: Callable[[str, list[str]], list[str]] | None = None) -> list[Result]:
+    modules = kernel_modules() if modules is None else list(modules)
     listed = dict(zip(modules, pool.map(_list_specs, modules)))
     results: list[Result] = []
     jobs = []
@@ -216,7 +218,7 @@ def _run(pool: cf.Executor, arch_list: Sequence[int], name_filter: str | None) -
         if isinstance(names, str):
             results.append(Result(module, "<aot_specs>", 0, error=names))
             continue
-        for name in names:
+        for name in select(module, names) if select else names:
             if name_filter and name_filter not in f"{module}:{name}":
                 continue
             jobs += [pool.submit(_compile, module, name, arch) for arch in arch_list]
@@ -232,11 +234,15 @@ def _workers(jobs: int, cache_dir: str | None):
 
 
 def compile_all(arch_list: Sequence[int] = (80, 90), jobs: int = 2, filter: str | None = None, *,
-                cache_dir: str | None = None) -> list[Result]:
+                cache_dir: str | None = None, modules: Sequence[str] | None = None,
+                select: Callable[[str, list[str]], list[str]] | None = None) -> list[Result]:
     """Compile every spec of every kernel module for each arch in ``arch_list``, on ``jobs`` processes.
 
-    ``filter`` keeps specs whose ``module:name`` contains it. ``cache_dir`` is Triton's cache for the
-    workers (default: a fresh temporary one, so every spec is really compiled and timed).
+    ``filter`` keeps specs whose ``module:name`` contains it; ``modules`` lists the modules to ask
+    for specs (default: every ``*_triton`` module; a name that is not one of them is imported as it
+    is, so a plugin's kernels compile too); ``select(module, names)`` returns the names of a module's specs to compile.
+    ``cache_dir`` is Triton's cache for the workers (default: a fresh temporary one, so every spec is
+    really compiled and timed).
     A module without ``aot_specs()`` (or failing to import) gives one failing row named ``<aot_specs>``.
 
     >>> rs = compile_all([90], jobs=1, filter="elementwise_triton:add/fp32/contig")  # doctest: +SKIP
@@ -244,7 +250,27 @@ def compile_all(arch_list: Sequence[int] = (80, 90), jobs: int = 2, filter: str 
     [(90, True, True), (90, True, True)]
     """
     with _workers(jobs, cache_dir) as pool:
-        return _run(pool, list(arch_list), filter)
+        return _run(pool, list(arch_list), filter, modules, select)
+
+
+def compile_jobs(jobs: Sequence[tuple[str, str, tuple]], arch_list: Sequence[int], workers: int = 2) -> list[Result]:
+    """Compile specs built on demand: each job is ``(label, "module:function", args)``, and the
+    worker calls ``function(*args) -> AotSpec`` (e.g. one autotune config of a kernel), then compiles
+    it for every arch. A row's ``module`` is the label, its ``name`` the spec's name."""
+    with _workers(workers, None) as pool:
+        futures = [pool.submit(_compile_built, label, builder, tuple(args), arch)
+                   for label, builder, args in jobs for arch in arch_list]
+        return [f.result() for f in futures]
+
+
+def _compile_built(label: str, builder: str, args: tuple, arch: int) -> Result:
+    try:
+        module, _, fn = builder.partition(":")
+        spec = getattr(importlib.import_module(module), fn)(*args)
+    except Exception as e:  # a spec that cannot be built is a failing row, not a crash
+        return Result(label, builder, arch, error=_describe(e))
+    _specs.setdefault(label, {})[spec.name] = spec
+    return _compile(label, spec.name, arch)
 
 
 def render_table(results: list[Result], versions: str, command: str) -> str:

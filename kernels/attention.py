@@ -30,7 +30,7 @@ import numpy as np
 from neurarust import backends
 from neurarust import dtype as _dt
 from neurarust.errors import ArgumentError, DeviceError, DTypeError, ShapeError, SignatureError
-from neurarust.registry import ErrorInput, Op, Sample, call, register
+from neurarust.registry import ErrorInput, Op, Sample, autocast_class, call, register
 from neurarust.shape import broadcast_shapes
 from neurarust.tensor import Tensor
 
@@ -160,13 +160,14 @@ def _probabilities(ns, s, lse):
 
 def _forward_formula(q, k, v, attn_mask, is_causal, scale):
     """Output and log-sum-exp in NumPy; rows with every key masked out give zeros and -inf."""
-    s = masked_scores(NP, q, k, attn_mask, is_causal, scale)
+    s = masked_scores(NP, q, k, attn_mask, is_causal, scale)   # a new array: worked on in place
     top = np.max(s, axis=-1, initial=-np.inf)
     centre = np.where(np.isneginf(top), 0.0, top)
-    e = np.exp(s - centre[..., None])
-    total = np.sum(e, axis=-1)
-    p = e / np.where(total == 0, 1.0, total)[..., None]
-    return p @ v, centre + np.log(total)
+    s -= centre[..., None]
+    np.exp(s, out=s)
+    total = np.sum(s, axis=-1)
+    s /= np.where(total == 0, 1.0, total)[..., None]
+    return s @ v, centre + np.log(total)
 
 
 def _backward_formula(ns, grad_output, q, k, v, logsumexp, delta, attn_mask, is_causal, scale):
@@ -229,11 +230,13 @@ def _scale(q: Tensor, scale) -> float:
 
 def _reference_inputs(tensors, d: _dt.DType):
     acc = acc_dtype(d).np
-    return [None if t is None else (t._np() if t.dtype is _dt.bool_ else t._np().astype(acc)) for t in tensors]
+    # Read only: already-wide inputs are not copied.
+    return [None if t is None else (t._np() if t.dtype is _dt.bool_ else t._np().astype(acc, copy=False))
+            for t in tensors]
 
 
 def _wrap(arr, d: _dt.DType) -> Tensor:
-    return Tensor._wrap(np.array(np.asarray(arr).astype(d.np), order="C"), d)
+    return Tensor._wrap(np.array(np.asarray(arr), dtype=d.np, order="C"), d)   # one copy: never an input's memory
 
 
 # ----------------------------------------------------------------------------------------------
@@ -478,3 +481,6 @@ OPS["flash_attention_backward"] = register(Op(
     error_inputs=_backward_errors, cost=_cost, tolerances=dict(TOLERANCES), method=False,
     torch_name=_torch_backward, attrs={"public": False},
     differentiable=("grad_output", "query", "key", "value", "logsumexp", "delta"), backward=_backward_backward))
+
+# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
+autocast_class(("flash_attention",), cuda="lower", cpu="lower")

@@ -15,7 +15,7 @@ import neurarust as nr
 from neurarust import dtype as _dt
 from neurarust.creation import scalar_tensor
 from neurarust.errors import ArgumentError, DTypeError, ShapeError
-from neurarust.registry import ErrorInput, Op, Sample, derivative, get
+from neurarust.registry import ErrorInput, Op, Sample, autocast_class, derivative, get
 from neurarust.tensor import Tensor
 
 from . import samples as S
@@ -324,3 +324,6 @@ for _name, _args, _backward in [
 for _name in ("floor_divide", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
               "isclose"):
     derivative(_name, ())
+
+# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
+autocast_class(("atan2", "addcmul", "addcdiv"), cuda="promote")

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import weakref
 
 import numpy as np
 
 from neurarust import backends
 from neurarust import dtype as _dt
 from neurarust.errors import ArgumentError, DeviceError, DTypeError, ShapeError, SignatureError
-from neurarust.registry import ErrorInput, Op, Sample, call, register
+from neurarust.registry import ErrorInput, Op, Sample, autocast_class, call, register
 from neurarust.tensor import Tensor
 
 from . import samples as S
@@ -74,7 +75,11 @@ def left_padding(name: str, padding, k: tuple, stride: tuple, dilation: tuple) -
 
 class Geometry:
     """A call's checked geometry: spatial rank, stride/dilation/output_padding tuples, left/right
-    padding, the output's shape."""
+    padding, the output's shape; on the reference path, also the input's im2col ``columns`` when
+    they are to be kept for (or were kept by) the weight gradient."""
+
+    columns: np.ndarray | None = None
+    keep_columns: bool = False
 
     def __init__(self, name, input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
         for what, t in (("input", input), ("weight", weight)):
@@ -137,7 +142,7 @@ def _acc(d: _dt.DType):
 
 
 def _finish(arr: np.ndarray, d: _dt.DType) -> Tensor:
-    return Tensor._wrap(np.ascontiguousarray(arr.astype(d.np)), d)
+    return Tensor._wrap(np.ascontiguousarray(arr.astype(d.np, copy=False)), d)
 
 
 def _is_reference(t: Tensor) -> bool:
@@ -163,8 +168,12 @@ def convolution(op: Op, input: Tensor, weight: Tensor, bias: Tensor | None = Non
     geo = Geometry(op.name, input, weight, bias, stride, padding, dilation, transposed, output_padding, groups)
     if _is_reference(input):
         acc = _acc(input.dtype)
-        arrays = [None if t is None else t._np().astype(acc) for t in (input, weight, bias)]
-        return _finish(backends.run_reference(op.reference, *arrays, geo), input.dtype)
+        arrays = [None if t is None else t._np().astype(acc, copy=False) for t in (input, weight, bias)]
+        geo.keep_columns = weight.requires_grad and not geo.transposed
+        out = _finish(backends.run_reference(op.reference, *arrays, geo), input.dtype)
+        if geo.columns is not None:
+            _kept.put(input, geo, geo.shape[2:])
+        return out
     out = Tensor._empty(geo.shape, input.dtype, input.device)
     if out.numel():
         launch = op.launcher()
@@ -177,54 +186,121 @@ def convolution(op: Op, input: Tensor, weight: Tensor, bias: Tensor | None = Non
     return out
 
 
+class _KeptColumns:
+    """The im2col columns of the last reference convolution whose weight needs a gradient, for that
+    gradient (the same windows correlated with the output gradient), so that backward does not
+    rebuild them. One entry: the next such convolution replaces it, and the weight gradient that
+    matches it takes it. A match is the same storage, unwritten since (its version), the same view,
+    dtype and geometry."""
+
+    def __init__(self) -> None:
+        self._entry: tuple | None = None
+
+    @staticmethod
+    def _key(t: Tensor, geo: Geometry, out_sizes) -> tuple:
+        return (t._storage.version, t._offset, tuple(t._shape), tuple(t._strides), t._dtype.name, geo.left,
+                geo.k, geo.stride, geo.dilation, geo.groups, tuple(out_sizes))
+
+    def put(self, t: Tensor, geo: Geometry, out_sizes) -> None:
+        self._entry = (weakref.ref(t._storage), self._key(t, geo, out_sizes), geo.columns)
+
+    def take(self, t: Tensor, geo: Geometry, out_sizes) -> np.ndarray | None:
+        entry, self._entry = self._entry, None
+        if entry is None or entry[0]() is not t._storage or entry[1] != self._key(t, geo, out_sizes):
+            return None
+        return entry[2]
+
+
+_kept = _KeptColumns()
+
+
 def _windows(x: np.ndarray, left, k, stride, dilation, out_sizes) -> np.ndarray:
     """``(N, C, *out, *k)`` windows of ``x`` padded by ``left`` (zeros; the right side as the output
     needs, or cropped)."""
     s = len(k)
-    for j in range(s):
-        axis = 2 + j
-        need = (out_sizes[j] - 1) * stride[j] + dilation[j] * (k[j] - 1) + 1
-        widths = [(0, 0)] * x.ndim
-        widths[axis] = (left[j], max(0, need - left[j] - x.shape[axis]))
-        x = np.pad(x, widths)
-        x = x[(slice(None),) * axis + (slice(0, need),)]
+    need = [(o - 1) * st + d * (kk - 1) + 1 for o, st, d, kk in zip(out_sizes, stride, dilation, k)]
+    widths = [(p, max(0, n - p - i)) for p, n, i in zip(left, need, x.shape[2:])]
+    if any(w != (0, 0) for w in widths):
+        x = np.pad(x, [(0, 0), (0, 0)] + widths)           # one copy for every spatial dim
+    x = x[(slice(None), slice(None)) + tuple(slice(0, n) for n in need)]
     span = tuple(d * (kk - 1) + 1 for d, kk in zip(dilation, k))
     w = np.lib.stride_tricks.sliding_window_view(x, span, axis=tuple(range(2, 2 + s)))
     steps = tuple(slice(None, None, st) for st in stride) + tuple(slice(None, None, d) for d in dilation)
     return w[(slice(None), slice(None)) + steps]
 
 
+def _columns(x, geo: Geometry, out_sizes) -> np.ndarray:
+    """im2col: ``(groups, C / groups * taps, N * positions)``, one contiguous copy of ``x``'s windows
+    (channel-major, then taps, as the weight's layout; batch-major, then positions), so that a whole
+    batch is one matmul per group."""
+    s, g = geo.s, geo.groups
+    xw = _windows(x, geo.left, geo.k, geo.stride, geo.dilation, out_sizes)     # (N, C, *out, *k)
+    xw = xw.transpose((1,) + tuple(range(2 + s, 2 + 2 * s)) + (0,) + tuple(range(2, 2 + s)))  # (C, *k, N, *out)
+    return xw.reshape(g, x.shape[1] // g * math.prod(geo.k), x.shape[0] * math.prod(out_sizes))
+
+
+def _batch_last(a: np.ndarray, groups: int) -> np.ndarray:
+    """``(N, groups * C, *spatial)`` as ``(groups, C, N * positions)``."""
+    N, C = a.shape[0], a.shape[1] // groups
+    # Always a real array: a broadcast gradient (of ``sum()``) would reshape to zero strides, which
+    # send matmul down its slow non-BLAS loop.
+    return np.ascontiguousarray(a.reshape(N, groups, C, -1).transpose(1, 2, 0, 3)).reshape(groups, C, -1)
+
+
 def _reference_convolution(x, w, b, geo: Geometry) -> np.ndarray:
-    N, s, g = x.shape[0], geo.s, geo.groups
-    out_sizes = geo.shape[2:]
+    s, g, N = geo.s, geo.groups, x.shape[0]
     if geo.transposed:
         out = _reference_transposed(x, w, geo)
     else:
-        xw = _windows(x, geo.left, geo.k, geo.stride, geo.dilation, out_sizes)
-        xw = xw.reshape(N, g, x.shape[1] // g, math.prod(out_sizes), math.prod(geo.k))
-        wg = w.reshape(g, w.shape[0] // g, w.shape[1], math.prod(geo.k))
-        out = np.einsum("ngcpt,goct->ngop", xw, wg).reshape(geo.shape)
+        cols = _columns(x, geo, geo.shape[2:])                                # (g, Cg * taps, N * P)
+        if geo.keep_columns:
+            geo.columns = cols
+        wg = w.reshape(g, w.shape[0] // g, -1)                                # (g, Og, Cg * taps)
+        # (N * P, Og) rows per group: BLAS runs fastest with the long dimension as the result's rows.
+        rows = np.matmul(cols.transpose(0, 2, 1), wg.transpose(0, 2, 1)).reshape(g, N, -1, wg.shape[1])
+        out = np.empty(geo.shape, x.dtype)
+        view = out.reshape(N, g, wg.shape[1], -1)
+        if b is None:
+            view[...] = rows.transpose(1, 0, 3, 2)
+        else:  # the bias is added in the same pass that lays the rows out as (N, C_out, *spatial)
+            np.add(rows.transpose(1, 0, 3, 2), b.reshape(g, -1, 1), out=view)
+        return out
     if b is not None:
-        out = out + b.reshape((-1,) + (1,) * s)
+        out += b.reshape((-1,) + (1,) * s)
     return out
 
 
+def _tap_range(t: int, d: int, st: int, left: int, n_in: int, n_out: int) -> tuple[slice, slice] | None:
+    """(input slice, output slice) of the inputs ``i`` that tap ``t`` sends inside the output:
+    ``0 <= i * st + t * d - left < n_out``."""
+    lo = max(0, -((t * d - left) // st))
+    hi = min(n_in - 1, (n_out - 1 + left - t * d) // st)
+    if lo > hi:
+        return None
+    start = lo * st + t * d - left
+    return slice(lo, hi + 1), slice(start, start + (hi - lo) * st + 1, st)
+
+
 def _reference_transposed(x, w, geo: Geometry) -> np.ndarray:
-    """Every input pixel scatters ``x @ w[tap]`` to ``i * stride + tap * dilation - padding``."""
+    """col2im, one tap at a time: a matmul gives every input pixel's ``x @ w[tap]``, which adds to
+    the outputs ``i * stride + tap * dilation - padding`` that exist. The products are laid out
+    ``(g, N, *spatial, Og)`` (the long dimension as the rows, as BLAS likes best), so each add runs
+    over long contiguous stretches."""
     N, g, s = x.shape[0], geo.groups, geo.s
     Cg, Og = w.shape[0] // g, w.shape[1]
-    ins = x.shape[2:]
-    full = [(i - 1) * st + d * (k - 1) + 1 for i, st, d, k in zip(ins, geo.stride, geo.dilation, geo.k)]
-    buf = np.zeros((N, g, Og, *full), x.dtype)
-    xg = x.reshape(N, g, Cg, *ins)
-    wg = w.reshape(g, Cg, Og, *geo.k)
-    for tap in itertools.product(*(range(k) for k in geo.k)):
-        at = tuple(slice(t * d, t * d + (i - 1) * st + 1, st)
-                   for t, d, i, st in zip(tap, geo.dilation, ins, geo.stride))
-        buf[(slice(None),) * 3 + at] += np.einsum("ngc...,gco->ngo...", xg, wg[(Ellipsis,) + tap])
-    outs = geo.shape[2:]
-    buf = np.pad(buf, [(0, 0)] * 3 + [(0, max(0, p + o - f)) for p, o, f in zip(geo.left, outs, full)])
-    return buf[(slice(None),) * 3 + tuple(slice(p, p + o) for p, o in zip(geo.left, outs))].reshape(geo.shape)
+    ins, outs = x.shape[2:], geo.shape[2:]
+    rows = _batch_last(x, g).transpose(0, 2, 1)                                # (g, N * P_in, Cg)
+    per_tap = np.ascontiguousarray(np.moveaxis(w.reshape(g, Cg, Og, -1), 3, 0))  # (taps, g, Cg, Og)
+    out = np.zeros((g, N, *outs, Og), x.dtype)
+    for i, tap in enumerate(itertools.product(*(range(k) for k in geo.k))):
+        ranges = [_tap_range(*a) for a in zip(tap, geo.dilation, geo.stride, geo.left, ins, outs)]
+        if None in ranges:
+            continue
+        product = np.matmul(rows, per_tap[i]).reshape(g, N, *ins, Og)
+        into, take = (tuple(r[j] for r in ranges) for j in (1, 0))
+        out[(slice(None),) * 2 + into] += product[(slice(None),) * 2 + take]
+    out = out.transpose((1, 0, 2 + s) + tuple(range(2, 2 + s)))                # (N, g, Og, *outs)
+    return np.ascontiguousarray(out).reshape(geo.shape)
 
 
 def _transpose_padding(geo: Geometry, in_sizes, out_sizes) -> tuple:
@@ -303,7 +379,9 @@ def convolution_weight_grad(op: Op, input: Tensor, grad_output: Tensor, weight_s
                          f"output {geo.shape}")
     if _is_reference(input):
         acc = _acc(input.dtype)
-        r = backends.run_reference(op.reference, input._np().astype(acc), grad_output._np().astype(acc), geo)
+        geo.columns = _kept.take(input, geo, grad_output.shape[2:])
+        r = backends.run_reference(op.reference, input._np().astype(acc, copy=False),
+                                   grad_output._np().astype(acc, copy=False), geo)
         return _finish(r, input.dtype)
     out = Tensor._empty(weight_size, input.dtype, input.device)
     if out.numel():
@@ -315,13 +393,10 @@ def convolution_weight_grad(op: Op, input: Tensor, grad_output: Tensor, weight_s
 
 
 def _reference_weight_grad(x, g, geo: Geometry) -> np.ndarray:
-    N, gr = x.shape[0], geo.groups
-    out_sizes = g.shape[2:]
-    xw = _windows(x, geo.left, geo.k, geo.stride, geo.dilation, out_sizes)
-    xw = xw.reshape(N, gr, x.shape[1] // gr, math.prod(out_sizes), math.prod(geo.k))
-    gg = g.reshape(N, gr, g.shape[1] // gr, math.prod(out_sizes))
-    Cout, Cg = g.shape[1], x.shape[1] // gr
-    return np.einsum("ngop,ngcpt->goct", gg, xw).reshape((Cout, Cg) + geo.k)
+    gr = geo.groups
+    cols = geo.columns if geo.columns is not None else _columns(x, geo, g.shape[2:])  # (gr, Cg * taps, N * P)
+    out = np.matmul(cols, _batch_last(g, gr).transpose(0, 2, 1))           # (gr, Cg * taps, Og)
+    return np.ascontiguousarray(out.transpose(0, 2, 1)).reshape((g.shape[1], x.shape[1] // gr) + geo.k)
 
 
 def _weight_grad_backward(grad, needs_input_grad, input, grad_output, weight_size, stride, padding, dilation,
@@ -433,3 +508,6 @@ register(Op(
     error_inputs=_weight_grad_errors, tolerances=dict(TOLERANCES), cost=_cost, method=False,
     torch_name=_torch_weight_grad, attrs={"public": False}, differentiable=("input", "grad_output"),
     backward=_weight_grad_backward))
+
+# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
+autocast_class(("convolution",), cuda="lower", cpu="lower")

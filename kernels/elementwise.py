@@ -20,7 +20,8 @@ from neurarust.creation import scalar_array, scalar_tensor
 from neurarust.dtype import DType
 from neurarust.errors import ArgumentError, DeviceError, DTypeError, ShapeError, SignatureError
 from neurarust.overlap import check_out
-from neurarust.registry import ErrorInput, Op, Sample, derivative, register, signature_bind
+from neurarust.registry import (AutocastWhen, ErrorInput, Op, Sample, autocast_class, derivative, register,
+                                signature_bind)
 from neurarust.shape import broadcast_shapes
 from neurarust.tensor import Tensor
 
@@ -420,14 +421,23 @@ for _name, _ref, _positive, _math, _example in [
                             f"[round(v, 4) for v in nr.{_name}(nr.tensor([0.0, 1.0])).tolist()]", _example))
 
 
+def _maximum_keeps_negative_zero(np_dtype) -> bool:
+    """Whether ``np.maximum(0, a)`` returns ``a``'s -0.0 (it does on x86 builds for float32/64, in
+    the scalar and SIMD loops alike); probed once per dtype, as NumPy does not promise it."""
+    zero = np_dtype.type(0)
+    return all(np.signbit(np.maximum(zero, np.full(n, -0.0, np_dtype))).all() for n in (1, 8, 67, 4099))
+
+
+_RELU_FAST = {d: _maximum_keeps_negative_zero(np.dtype(d)) for d in (np.float32, np.float64)}
+
+
 def _ref_relu(a):
-    # Keeps -0.0 (PyTorch's relu does). np.where is cheapest on small inputs; on large ones NumPy's
-    # vectorised maximum against an array, then restoring the zeros' signs, is ~10x faster.
-    if a.size < 4096:
-        return np.where(a < 0, a.dtype.type(0), a)
-    r = np.maximum(a, np.zeros_like(a))
-    if a.dtype.kind == "f":
-        np.copyto(r, a, where=(a == 0))
+    # PyTorch's relu keeps -0.0 and NaN. ``np.maximum(0, a)`` does both where probed to; otherwise
+    # take the maximum and put the zeros' signs back.
+    zero = a.dtype.type(0)
+    r = np.maximum(zero, a)
+    if a.dtype.kind == "f" and not _RELU_FAST.get(a.dtype.type, False):
+        np.copyto(r, a, where=(a == zero))
     return r
 
 
@@ -494,11 +504,31 @@ def _where_frontend(op: Op, condition, input=_ONLY_CONDITION, other=_ONLY_CONDIT
     return elementwise(op, condition, input, other, out=out)
 
 
+_BITS = {4: np.int32, 8: np.int64}
+
+
+def _ref_where(condition, input, other):
+    """``np.where``; for two float32/float64 operands of one dtype a bitwise select of their bits
+    instead: np.where branches per element, and a random mask (relu's backward) makes it ~5x slower."""
+    a, b = np.asarray(input), np.asarray(other)
+    bits = _BITS.get(a.dtype.itemsize)
+    if a.dtype != b.dtype or a.dtype.kind != "f" or bits is None or np.asarray(condition).dtype != np.bool_:
+        return np.where(condition, a, b)
+    c, a, b = np.broadcast_arrays(condition, a, b)
+    keep = c.astype(bits)
+    np.negative(keep, out=keep)                                 # all ones where the condition holds
+    out = a.view(bits) & keep
+    np.invert(keep, out=keep)
+    np.bitwise_and(keep, b.view(bits), out=keep)
+    out |= keep
+    return out.view(a.dtype)
+
+
 _where = elementwise_op(
     "where", doc=_doc("where(condition, input, other)", "``input`` where ``condition`` (a bool tensor) holds, "
                       "else ``other``. ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``.",
                       "nr.where(nr.tensor([True, False]), nr.tensor([1.0, 2.0]), 0.0).tolist()", "[1.0, 0.0]"),
-    reference=np.where, fn="where", operands=("condition", "input", "other"),
+    reference=_ref_where, fn="where", operands=("condition", "input", "other"),
     promote="where", dtypes=ALL, samples=_where_samples, method=False, inplace=False, keep_dtype=(0,),
     errors=lambda: [ErrorInput(Sample((np.array([1.0, 0.0]), np.ones(2), np.ones(2))), TypeError, "bool condition"),
                     ErrorInput(Sample((np.array([True, False]), np.ones(2))), TypeError, "condition alone")])
@@ -740,3 +770,8 @@ for _name, _args, _backward in [
     derivative(_name, _args, _backward)
 for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
     derivative(_name, ())
+
+# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
+autocast_class(("exp", "log", "rsqrt", "pow"), cuda="fp32")
+# ``2 / x`` (Tensor.__rtruediv__ runs div with a number first): PyTorch's __rdiv__/__rtruediv__ are "fp32".
+autocast_class(("div",), cuda=AutocastWhen("fp32", lambda bound: not isinstance(bound["input"], Tensor)))

@@ -36,7 +36,7 @@ from neurarust import backends, determinism
 from neurarust import dtype as _dt
 from neurarust.creation import scalar_tensor
 from neurarust.errors import ArgumentError, DeviceError, DTypeError, IndexOutOfRangeError, ShapeError, SignatureError
-from neurarust.registry import ErrorInput, Op, Sample, call, register
+from neurarust.registry import ErrorInput, Op, Sample, autocast_class, call, register
 from neurarust.shape import broadcast_shapes, normalize_dim
 from neurarust.tensor import Tensor
 
@@ -1263,3 +1263,7 @@ _op("index_assign", _assign, ALL, reference=_ref_assign, samples=_assign_samples
              "x = nr.zeros(3); x[[0, 2]] = 1.0; x.tolist()", "[1.0, 0.0, 1.0]"),
     torch_name=_assign_torch, backward=_assign_backward, differentiable=("input", "values"), method=False,
     public=False)
+
+# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
+autocast_class(("index_put", "scatter_add"), cuda="promote")
+autocast_class(("index_copy",), cpu="promote")

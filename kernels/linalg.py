@@ -24,7 +24,7 @@ from neurarust import backends
 from neurarust import dtype as _dt
 from neurarust.creation import zeros_like
 from neurarust.errors import ArgumentError, AutogradError, DeviceError, DTypeError, ShapeError, SignatureError
-from neurarust.registry import ErrorInput, Op, Sample, call, register
+from neurarust.registry import AutocastWhen, ErrorInput, Op, Sample, autocast_class, call, register
 from neurarust.shape import normalize_dim, numel
 from neurarust.tensor import Tensor
 
@@ -775,3 +775,26 @@ _op("linalg.qr", qr, _ref_qr, (_dt.float32, _dt.float64), _qr_samples, _qr_error
     backward=_qr_backward, differentiable=("A",))
 _op("allclose", allclose, _ref_allclose, _dt.FLOAT_DTYPES, _allclose_samples, _allclose_errors, differentiable=())
 _op("equal", equal, _ref_equal, _dt.ALL_DTYPES, _equal_samples, _equal_errors, differentiable=())
+
+# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
+
+
+def _einsum_contracts(bound: dict) -> bool:
+    """Whether PyTorch's CPU einsum runs a ``bmm`` (autocast "lower") for this call: some label two
+    operands share is summed. Outer and elementwise products and one-operand sums stay in their dtype."""
+    try:
+        operands = _operands(bound["operands"])
+        plan = parse(bound["equation"], [t.shape for t in operands])
+    except Exception:  # noqa: BLE001 - a bad call raises its own error when the op runs
+        return False
+    counts: dict = {}
+    for labels in plan.inputs:
+        for label in set(labels):
+            counts[label] = counts.get(label, 0) + 1
+    return any(n >= 2 and label not in plan.output for label, n in counts.items())
+
+
+# On the CPU PyTorch runs einsum and tensordot as bmm/mm, which are "lower" there.
+autocast_class(("einsum",), cuda="lower", cpu=AutocastWhen("lower", _einsum_contracts))
+autocast_class(("tensordot",), cuda="promote", cpu="lower")
+autocast_class(("linalg.qr",), cpu="fp32")

@@ -32,7 +32,7 @@ import numpy as np
 from neurarust import backends
 from neurarust import dtype as _dt
 from neurarust.errors import ArgumentError, DeviceError, DTypeError, IndexOutOfRangeError, ShapeError, SignatureError
-from neurarust.registry import ErrorInput, Op, Sample, call, register, signature_bind
+from neurarust.registry import AutocastWhen, ErrorInput, Op, Sample, autocast_class, call, register, signature_bind
 from neurarust.shape import broadcast_shapes
 from neurarust.tensor import Tensor
 
@@ -1210,3 +1210,12 @@ OPS["cross_entropy_backward"] = register(Op(
     samples=_backward_samples, error_inputs=_backward_errors, tolerances=dict(_CLASSIFICATION_TOLERANCES),
     cost=_cost, method=False, torch_name=_torch_cross_entropy_backward, attrs={"public": False},
     differentiable=("grad_output", "input", "lse"), backward=_cross_entropy_backward_backward))
+
+# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
+autocast_class(("smooth_l1_loss", "huber_loss", "kl_div", "margin_ranking_loss", "cosine_embedding_loss",
+                "triplet_margin_loss", "nll_loss", "cross_entropy", "binary_cross_entropy_with_logits"),
+               cuda="fp32", cpu="fp32")
+# PyTorch computes a weighted mse/l1 loss with plain ops, which autocast leaves alone.
+_UNWEIGHTED = AutocastWhen("fp32", lambda bound: bound.get("weight") is None)
+autocast_class(("mse_loss", "l1_loss"), cuda=_UNWEIGHTED, cpu=_UNWEIGHTED)
+autocast_class(("binary_cross_entropy",), cuda="banned", cpu="fp32")

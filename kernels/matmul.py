@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from neurarust import autotune, backends
 from neurarust import dtype as _dt
 from neurarust.errors import DeviceError, DTypeError, ShapeError, SignatureError
 from neurarust.overlap import check_out
-from neurarust.registry import ErrorInput, Op, Sample, TuneSpec, call, register
+from neurarust.registry import ErrorInput, Op, Sample, TuneSpec, autocast_class, call, register
 from neurarust.shape import broadcast_shapes, numel
 from neurarust.tensor import Tensor
 
@@ -297,7 +298,12 @@ def product_grads(grad: Tensor, a: Tensor, b: Tensor, alpha=1) -> tuple[Tensor, 
     if alpha != 1:
         g = g * alpha
     ga = call("matmul", g, b2.mT)
-    gb = call("matmul", a2.mT, g)
+    if a2.ndim > 2 and b2.ndim == 2:
+        # A stack times one matrix: its gradient sums over the stack, which one GEMM does.
+        rows = math.prod(a2.shape[:-1])
+        gb = call("matmul", a2.reshape(rows, a2.shape[-1]).mT, g.reshape(rows, g.shape[-1]))
+    else:
+        gb = call("matmul", a2.mT, g)
     return (ga.squeeze(-2) if a.ndim == 1 else ga), (gb.squeeze(-1) if b.ndim == 1 else gb)
 
 
@@ -334,7 +340,17 @@ def _addbmm_backward(grad, input, batch1, batch2, beta, alpha):
     return (grad * beta, *product_grads(every, batch1, batch2, alpha))
 
 
+def _blas_ready(a: np.ndarray) -> np.ndarray:
+    """``a``, copied if it has a zero stride (a broadcast gradient): NumPy's matmul would not hand
+    such an operand to BLAS but run its own loop, tens of times slower."""
+    return np.ascontiguousarray(a) if 0 in a.strides and a.size > 1 else a
+
+
 def _ref_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = _blas_ready(a), _blas_ready(b)
+    if a.ndim > 2 and b.ndim == 2:
+        # A stack times one matrix is one (batch * m, k) @ (k, n) GEMM, not a BLAS call per matrix.
+        return np.matmul(a.reshape(math.prod(a.shape[:-1]), a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[-1:])
     return np.matmul(a, b)
 
 
@@ -575,3 +591,8 @@ _matmul_op("addmv", addmv, _addmv_samples, _added_errors(((2,), (2, 4), (4,)), "
            _ref_addmm)
 _matmul_op("addbmm", addbmm, _addbmm_samples, _added_errors(((2, 3), (2, 2, 4), (2, 4, 3)), "3-D"),
            _addbmm_backward, _ref_addmm)
+
+# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
+autocast_class(("matmul", "mm", "bmm", "addmm", "baddbmm", "addbmm"), cuda="lower", cpu="lower")
+autocast_class(("mv", "addmv"), cuda="lower")
+autocast_class(("dot",), cuda="promote")

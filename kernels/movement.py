@@ -26,7 +26,7 @@ from neurarust import dtype as _dt
 from neurarust.creation import scalar_array, scalar_tensor
 from neurarust.dtype import DType
 from neurarust.errors import ArgumentError, DeviceError, DTypeError, ShapeError, SignatureError
-from neurarust.registry import ErrorInput, Op, Sample, register
+from neurarust.registry import AutocastWhen, ErrorInput, Op, Sample, autocast_class, register
 from neurarust.shape import normalize_dim
 from neurarust.tensor import Tensor
 
@@ -1034,3 +1034,7 @@ _op("one_hot", one_hot, lambda a, c: (a[..., None] == np.arange(c)).astype(np.in
              _err([np.array([0.0, 1.0]), 2], TypeError, "int64")],
     doc=one_hot.__doc__, torch_name=_torch_one_hot, method=False, public=False, dtypes=(_dt.int64,),
     triton="neurarust.kernels.movement_triton:launch_one_hot", differentiable=())
+
+# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
+autocast_class(("cat", "stack"), cpu="promote")
+autocast_class(("pad",), cpu=AutocastWhen("fp32", lambda bound: bound["mode"] in ("reflect", "replicate")))

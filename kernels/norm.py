@@ -25,7 +25,7 @@ import numpy as np
 from neurarust import backends
 from neurarust import dtype as _dt
 from neurarust.errors import ArgumentError, DeviceError, DTypeError, ShapeError, SignatureError
-from neurarust.registry import ErrorInput, Op, Sample, call, register
+from neurarust.registry import ErrorInput, Op, Sample, autocast_class, call, register
 from neurarust.tensor import Tensor
 
 from . import samples as S
@@ -44,7 +44,7 @@ def _is_reference(t: Tensor) -> bool:
 
 
 def _wrap(a: np.ndarray, d: _dt.DType) -> Tensor:
-    return Tensor._wrap(np.array(np.asarray(a).astype(d.np), order="C"), d)
+    return Tensor._wrap(np.array(np.asarray(a), dtype=d.np, order="C"), d)   # one copy: never an input's memory
 
 
 def _check(name: str, input, tensors: dict) -> None:
@@ -64,7 +64,7 @@ def _flat(t, shape) -> Tensor | None:
 
 
 def _np(t, acc) -> np.ndarray | None:
-    return None if t is None else t._np().astype(acc.np)
+    return None if t is None else t._np().astype(acc.np, copy=False)   # read only: no copy when already wide
 
 
 # ----------------------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ def _row_norm(op: Op, input, normalized_shape, weight, bias, eps, rms: bool):
     stat_shape = tuple(input.shape[:input.ndim - k]) + (1,) * k
     acc = _acc(input.dtype)
     if _is_reference(input):
-        x = input._np().astype(acc.np).reshape(M, N)
+        x = _np(input, acc).reshape(M, N)
         w, b = (None if t is None else _np(t, acc).reshape(N) for t in (weight, bias))
         y, mean, rstd = backends.run_reference(op.reference, x, w, b, eps, rms)
         y = _wrap(y.reshape(tuple(input.shape)), input.dtype)
@@ -171,8 +171,7 @@ def layer_norm_backward(op: Op, grad_output: Tensor, input: Tensor, normalized_s
     M = input.numel() // N if N else math.prod(input.shape[:input.ndim - k])
     acc = _acc(input.dtype)
     if _is_reference(input):
-        r = backends.run_reference(op.reference, grad_output._np().astype(acc.np).reshape(M, N),
-                                   input._np().astype(acc.np).reshape(M, N),
+        r = backends.run_reference(op.reference, _np(grad_output, acc).reshape(M, N), _np(input, acc).reshape(M, N),
                                    None if mean is None else _np(mean, acc).reshape(M),
                                    _np(rstd, acc).reshape(M), None if weight is None else _np(weight, acc).reshape(N))
         dx, dw, db = (_wrap(a, input.dtype) for a in r)
@@ -239,7 +238,7 @@ def _set_forward(op: Op, input, weight, bias, mean, rstd, eps, groups):
     N, C, S_ = _ncs(op.name, input)
     acc = _acc(input.dtype)
     if _is_reference(input):
-        x3 = input._np().astype(acc.np).reshape(N, C, S_)
+        x3 = _np(input, acc).reshape(N, C, S_)
         y, mean_a, rstd_a = backends.run_reference(op.reference, x3, _np(weight, acc), _np(bias, acc),
                                                    _np(mean, acc), _np(rstd, acc), eps, groups)
         return _wrap(y.reshape(tuple(input.shape)), input.dtype), _wrap(mean_a, acc), _wrap(rstd_a, acc)
@@ -336,8 +335,8 @@ def set_norm_backward(op: Op, grad_output: Tensor, input: Tensor, mean: Tensor, 
                          f"{list(input.shape)}")
     acc = _acc(input.dtype)
     if _is_reference(input):
-        r = backends.run_reference(op.reference, grad_output._np().astype(acc.np).reshape(N, C, S_),
-                                   input._np().astype(acc.np).reshape(N, C, S_), _np(mean, acc), _np(rstd, acc),
+        r = backends.run_reference(op.reference, _np(grad_output, acc).reshape(N, C, S_),
+                                   _np(input, acc).reshape(N, C, S_), _np(mean, acc), _np(rstd, acc),
                                    _np(weight, acc), num_groups, training)
         dx, dw, db = (_wrap(a, input.dtype) for a in r)
     else:
@@ -708,3 +707,6 @@ _SET_DIFF = ("grad_output", "input", "mean", "rstd", "weight")
 _entry("set_norm_backward", set_norm_backward, _ref_set_norm_backward, "launch_set_norm_backward",
        _set_backward_samples, _set_backward_errors, _torch_set_backward, _SET_DIFF,
        _formula_derivative(_set_backward_formula, _SET_DIFF, _SET_PARAMS), cost=_backward_cost)
+
+# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
+autocast_class(("native_layer_norm", "native_group_norm"), cuda="fp32")

@@ -19,6 +19,7 @@ harness's PyTorch oracle runs ``torch.optim`` itself on the same state).
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -43,7 +44,9 @@ class Rule:
     """One update rule. ``scalars(h)`` turns the hyperparameters of a call into the kernel's runtime
     numbers (at most :data:`N_SCALARS`), ``flags(h)`` into its two compile-time switches (config
     that selects code, never per-step values); ``math(ns, p, g, states, k, flags, first)`` is the
-    update itself, written once for NumPy (the reference; ``ns`` is :data:`np`)."""
+    update itself, written once for NumPy (the reference; ``ns`` is :data:`np`). ``inplace``, where a
+    rule has one, is the same math, operation for operation (so bit for bit the same result), done
+    in place on fp32/fp64 buffers with reused scratch arrays: the CPU path's fast lane."""
 
     name: str
     algo: int
@@ -53,6 +56,7 @@ class Rule:
     flags: Callable[[dict], tuple]
     math: Callable
     torch_step: Callable | None = None
+    inplace: Callable | None = None
 
 
 def _lerp(a, b, w):
@@ -166,6 +170,93 @@ def _lion(p, g, st, k, f, first):
     return p
 
 
+# -- the in-place fast lane of the CPU path: the same operations in the same order as ``_sgd`` and
+# ``_adam`` (so the same roundings), with no temporaries: scratch buffers are reused across steps.
+_SCRATCH = threading.local()
+
+
+def _scratch(like: np.ndarray, slot: int) -> np.ndarray:
+    """A reusable array shaped like ``like`` (slot 0 or 1), from a per-thread, per-dtype pool."""
+    pool = getattr(_SCRATCH, "pool", None)
+    if pool is None:
+        pool = _SCRATCH.pool = {}
+    key = (like.dtype, slot)
+    buf = pool.get(key)
+    if buf is None or buf.size < like.size:
+        buf = pool[key] = np.empty(max(like.size, 1024), like.dtype)
+    return buf[:like.size].reshape(like.shape)
+
+
+def _grad_in(p, g, wd, maximize, t):
+    """The gradient after maximize and L2 decay (``_decay``), in scratch ``t`` when it changes."""
+    if maximize:
+        g = np.negative(g, out=t)
+    if wd != 0:
+        if g is t:
+            t += wd * p
+        else:
+            np.multiply(p, wd, out=t)
+            g = np.add(g, t, out=t)
+    return g
+
+
+def _sgd_(p, g, st, k, f, first, maximize):
+    lr, wd, momentum, dampening = k[:4]
+    has_momentum, nesterov = f
+    t0 = _scratch(p, 0)
+    g = _grad_in(p, g, wd, maximize, t0)
+    if has_momentum:
+        buf = st[0]
+        if first:
+            buf[...] = g
+        else:
+            buf *= momentum
+            if dampening == 0:        # (1 - 0) * g is g: one pass fewer, the same values
+                buf += g
+            else:
+                t1 = _scratch(p, 1)
+                np.multiply(g, 1 - dampening, out=t1)
+                buf += t1
+        if nesterov:
+            t1 = _scratch(p, 1)
+            np.multiply(buf, momentum, out=t1)
+            np.add(g, t1, out=t0)
+            g = t0
+        else:
+            g = buf
+    t1 = _scratch(p, 1)
+    np.multiply(g, lr, out=t1)
+    p -= t1
+
+
+def _adam_(p, g, st, k, f, first, maximize):
+    lr, beta1, beta2, eps, wd, step_size, bc2_sqrt = k[:7]
+    decoupled, amsgrad = f
+    t0, t1 = _scratch(p, 0), _scratch(p, 1)
+    if decoupled:
+        p *= 1 - lr * wd
+        g = _grad_in(p, g, 0.0, maximize, t0)
+    else:
+        g = _grad_in(p, g, wd, maximize, t0)
+    m, v = st[0], st[1]
+    np.subtract(g, m, out=t1)        # m + (1 - beta1) * (g - m)
+    t1 *= 1 - beta1
+    m += t1
+    v *= beta2                       # v * beta2 + (1 - beta2) * g * g
+    np.multiply(g, 1 - beta2, out=t1)
+    t1 *= g
+    v += t1
+    if amsgrad:
+        np.maximum(st[2], v, out=st[2])
+        v = st[2]
+    np.sqrt(v, out=t1)               # p - step_size * m / (sqrt(v) / bc2_sqrt + eps)
+    t1 /= bc2_sqrt
+    t1 += eps
+    np.multiply(m, step_size, out=t0)
+    t0 /= t1
+    p -= t0
+
+
 # -- host-side scalars: everything per step is computed here, from host counters ---------------
 def _adam_scalars(h):
     step = h["step"]
@@ -198,15 +289,18 @@ def _radam_scalars(h):
             1.0 if rho_t > 5 else 0.0)
 
 
+# The rules of the optimizers PyTorch gives a ``capturable`` option (Adam, AdamW, RMSprop, Adadelta,
+# Adamax, NAdam, RAdam; not SGD or Adagrad).
+CAPTURABLE = frozenset({"adam", "rmsprop", "adadelta", "adamax", "nadam", "radam"})
 ADAM_DEFAULTS = dict(step=1, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)
 RULES = {r.name: r for r in (
     Rule("sgd", 0, ("momentum_buffers",), dict(lr=1e-3, weight_decay=0.0, momentum=0.0, dampening=0.0,
                                                 nesterov=False, first=False),
          lambda h: (h["lr"], h["weight_decay"], h["momentum"], h["dampening"]),
-         lambda h: (h["momentum"] != 0, bool(h["nesterov"])), _sgd),
+         lambda h: (h["momentum"] != 0, bool(h["nesterov"])), _sgd, inplace=_sgd_),
     Rule("adam", 1, ("exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"),
          dict(ADAM_DEFAULTS, amsgrad=False, decoupled=False), _adam_scalars,
-         lambda h: (bool(h["decoupled"]), bool(h["amsgrad"])), _adam),
+         lambda h: (bool(h["decoupled"]), bool(h["amsgrad"])), _adam, inplace=_adam_),
     Rule("rmsprop", 2, ("square_avgs", "momentum_buffers", "grad_avgs"),
          dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False),
          lambda h: (h["lr"], h["alpha"], h["eps"], h["weight_decay"], h["momentum"]),
@@ -245,15 +339,19 @@ def _check(name: str, lists: dict) -> list[str]:
         if len(ts) != len(params):
             raise ShapeError(f"{name}(): '{what}' has {len(ts)} tensors for {len(params)} params")
         used.append(what)
-        for p, t in zip(params, ts):
-            if t.shape != p.shape:
+        for p, t in zip(params, ts):   # private fields: this runs for every tensor of every step
+            if t._shape != p._shape:
                 raise ShapeError(f"{name}(): a tensor of '{what}' has shape {list(t.shape)}, its param {list(p.shape)}")
-            if t.dtype is not p.dtype or not p.dtype.is_floating_point:
+            if t._dtype is not p._dtype or not p._dtype.is_floating_point:
                 raise DTypeError(f"{name}(): '{what}' holds {t.dtype} for a {p.dtype} param (expected one floating dtype)")
-            if t.device != p.device:
+            if t._storage.device is not p._storage.device and t.device != p.device:
                 raise DeviceError(f"{name}(): '{what}' is on {t.device}, its param on {p.device}")
-    if params and len({(p.dtype, p.device) for p in params}) > 1:
-        raise DTypeError(f"{name}(): params of one call must share one dtype and device")
+    if params:
+        first = params[0]
+        for p in params:
+            if p._dtype is not first._dtype or (p._storage.device is not first._storage.device
+                                                and p.device != first.device):
+                raise DTypeError(f"{name}(): params of one call must share one dtype and device")
     return used
 
 
@@ -262,22 +360,85 @@ def _acc(d: _dt.DType):
 
 
 def _run_reference(rule: Rule, lists: list[list[Tensor]], k: tuple, flags: tuple, first: bool) -> None:
-    """The reference: the rule's NumPy math on each tensor in turn, written back in place."""
+    """The reference: the rule's NumPy math on each tensor in turn, written back in place (fp32 and
+    fp64 rules with an in-place lane update the tensors' own memory, with no copies)."""
     k = tuple(float(x) for x in k)
-    for i in range(len(lists[0])):
-        ts = [ls[i] if ls else None for ls in lists]
-        acc = _acc(ts[0].dtype)
-        arrays = [t._np().astype(acc) if t is not None else None for t in ts]
-        st = arrays[2:]
-        g = -arrays[1] if flags[2] else arrays[1]
-        new_p = backends.run_reference(rule.math, arrays[0], g, st, k, flags[:2], first)
-        for t, a in zip(ts, [new_p, None] + st):
-            if t is not None and a is not None:
-                t._np()[...] = np.asarray(a).astype(t.dtype.np)
-                t._bump_version()
+    d = lists[0][0].dtype
+    if rule.inplace is not None and d in (_dt.float32, _dt.float64):
+        backends.run_reference(_inplace_all, rule, lists, k, flags, first)
+    else:
+        for i in range(len(lists[0])):
+            _reference_one(rule, [ls[i] if ls else None for ls in lists], k, flags, first)
+    for ls in lists:
+        for t in ls:
+            t._bump_version()
 
 
-def _frontend(op: Op, params, grads, *states, maximize: bool = False, **hyper):
+def _inplace_all(rule: Rule, lists, k, flags, first) -> None:
+    """The in-place lane over every tensor (each array updated in its own memory)."""
+    arrays = [[t._np() for t in ls] if ls else None for ls in lists]
+    f, maximize = flags[:2], flags[2]
+    for i in range(len(arrays[0])):
+        tensor = [a[i] if a else None for a in arrays]
+        if tensor[0].size:
+            rule.inplace(tensor[0], tensor[1], tensor[2:], k, f, first, maximize)
+
+
+def _reference_one(rule: Rule, ts: list, k: tuple, flags: tuple, first: bool) -> None:
+    acc = _acc(ts[0].dtype)
+    arrays = [t._np().astype(acc) if t is not None else None for t in ts]
+    st = arrays[2:]
+    g = -arrays[1] if flags[2] else arrays[1]
+    new_p = backends.run_reference(rule.math, arrays[0], g, st, k, flags[:2], first)
+    for t, a in zip(ts, [new_p, None] + st):
+        if t is not None and a is not None:
+            t._np()[...] = np.asarray(a).astype(t.dtype.np)
+
+
+def _value(t: Tensor) -> float:
+    return float(t._np().reshape(-1)[0])
+
+
+def _run_reference_capturable(rule: Rule, lists: list, h: dict, flags: tuple, capturable: tuple) -> None:
+    """Capturable mode on the CPU: nothing at all when ``found_inf`` is set; else each tensor's step
+    count advances and its scalars come from its own step (and NAdam's mu_product) and ``lr``."""
+    steps, mus, lr, found = capturable
+    if _value(found) != 0:
+        return
+    for i, step_t in enumerate(steps):
+        step = _value(step_t) + 1
+        hi = dict(h, lr=_value(lr), step=step)
+        step_t._np()[...] = step
+        step_t._bump_version()
+        if mus:
+            hi["mu_product"] = _value(mus[i])
+            mus[i]._np()[...] = hi["mu_product"] * _nadam_mu(hi, step)
+            mus[i]._bump_version()
+        _run_reference(rule, [[ls[i]] if ls else [] for ls in lists], tuple(rule.scalars(hi)), flags, False)
+
+
+def _check_capturable(name: str, params: list, capturable) -> tuple:
+    """``(steps, mu_products, lr, found_inf)``: fp32 one-element tensors on the params' device."""
+    if not (isinstance(capturable, (tuple, list)) and len(capturable) == 4):
+        raise SignatureError(f"{name}(): 'capturable' must be (steps, mu_products, lr, found_inf)")
+    steps, mus, lr, found = capturable
+    steps, mus = list(steps), list(mus)
+    if len(steps) != len(params) or (mus and len(mus) != len(params)):
+        raise ShapeError(f"{name}(): capturable mode needs one step (and mu_product) tensor per param, got "
+                         f"{len(steps)} for {len(params)} params")
+    device = params[0].device if params else None
+    for t in steps + mus + [lr, found]:
+        if not isinstance(t, Tensor) or t.numel() != 1 or t.dtype is not _dt.float32:
+            raise DTypeError(f"{name}(): capturable steps, lr and found_inf must be one-element float32 tensors, "
+                             f"got {getattr(t, 'dtype', type(t).__name__)}")
+        if device is not None and t.device != device:
+            raise DeviceError(f"{name}(): a capturable step/lr/found_inf tensor is on {t.device}, the params on {device}")
+    return steps, mus, lr, found
+
+
+def _frontend(op: Op, params, grads, *states, maximize: bool = False, capturable=None, **hyper):
+    """``capturable=(steps, mu_products, lr, found_inf)`` (device tensors) switches to the capturable
+    update: step counts, learning rate and the GradScaler's found-inf flag are read on the device."""
     rule: Rule = op.attrs["rule"]
     unknown = set(hyper) - set(rule.defaults)
     if unknown:
@@ -291,11 +452,27 @@ def _frontend(op: Op, params, grads, *states, maximize: bool = False, **hyper):
     for what, ls in zip(rule.states, lists[2:]):
         if params and not ls and _used(rule, what, h):
             raise ArgumentError(f"{op.name}(): these options need the state list '{what}'")
-    k, first = tuple(rule.scalars(h)), bool(h.get("first", False))
+    if capturable is not None:
+        if rule.name not in CAPTURABLE:
+            raise ArgumentError(f"{op.name}(): the {rule.name} update has no capturable mode")
+        capturable = _check_capturable(op.name, lists[0], capturable)
+        if rule.name == "nadam" and not capturable[1]:
+            raise ArgumentError(f"{op.name}(): capturable NAdam needs its mu_product tensors")
     flags = tuple(bool(f) for f in rule.flags(h)) + (bool(maximize),)
     if not params:
         return tuple(lists)
-    if backends.for_device(lists[0][0]._storage.device) == "reference":
+    on_reference = backends.for_device(lists[0][0]._storage.device) == "reference"
+    if capturable is not None:
+        if on_reference:
+            _run_reference_capturable(rule, lists, h, flags, capturable)
+        else:
+            k = tuple(rule.scalars(dict(h, step=1, mu_product=0.0)))
+            if rule.name == "nadam":   # the kernel derives the step's coefficients; it needs the decay
+                k = k[:5] + (h["momentum_decay"],) + k[6:]
+            op.launcher()(rule.algo, lists, k, flags, False, capturable)
+        return tuple(lists)
+    k, first = tuple(rule.scalars(h)), bool(h.get("first", False))
+    if on_reference:
         _run_reference(rule, lists, k, flags, first)
     else:
         op.launcher()(rule.algo, lists, k, flags, first)
@@ -566,3 +743,138 @@ register(Op(
     doc="Multiply a list of tensors in place by a 0-d tensor, in one launch (internal: clip_grad_norm_).\n\n"
         "    >>> import neurarust as nr\n    >>> from neurarust.registry import call\n"
         "    >>> x = nr.ones(2); _ = call('foreach_mul_', [x], nr.tensor(0.5)); x.tolist()\n    [0.5, 0.5]\n"))
+
+
+# ----------------------------------------------------------------------------------------------
+# GradScaler's two kernels (torch._amp_foreach_non_finite_check_and_unscale_, torch._amp_update_scale_)
+# ----------------------------------------------------------------------------------------------
+
+def _one_element(name: str, what: str, t, device) -> None:
+    if not isinstance(t, Tensor) or t.numel() != 1:
+        raise SignatureError(f"{name}(): '{what}' must be a one-element Tensor")
+    if t.device != device:
+        raise DeviceError(f"{name}(): '{what}' is on {t.device}, expected {device}")
+
+
+def _unscale_reference(arrays: list, found: np.ndarray, inv_scale: np.ndarray):
+    """Every array times ``inv_scale``; ``found`` becomes 1 if any element was inf or NaN (before
+    scaling). Returns the new arrays and flag."""
+    bad = any(not np.isfinite(a).all() for a in arrays if a.size)
+    return [a * inv_scale.reshape(()) for a in arrays], (np.ones_like(found) if bad else found)
+
+
+def _amp_unscale_(op: Op, grads, found_inf: Tensor, inv_scale: Tensor):
+    """GradScaler's unscale of one device's gradients of one dtype, in one launch: ``grads *= inv_scale``
+    in place and ``found_inf`` set to 1.0 if any gradient holds an inf or NaN (it is never reset here:
+    one flag collects a whole optimizer). Returns ``(grads, found_inf)``."""
+    grads = _check_list(op.name, grads)
+    device = grads[0].device
+    _one_element(op.name, "found_inf", found_inf, device)
+    _one_element(op.name, "inv_scale", inv_scale, device)
+    if backends.for_device(grads[0]._storage.device) != "reference":
+        op.launcher()(grads, found_inf, inv_scale)
+        return grads, found_inf
+    acc = _acc(grads[0].dtype)
+    new, found = backends.run_reference(_unscale_reference, [g._np().astype(acc) for g in grads],
+                                        found_inf._np().astype(acc), inv_scale._np().astype(acc))
+    for t, a in zip(grads + [found_inf], new + [found]):
+        t._np()[...] = np.asarray(a).reshape(t.shape).astype(t.dtype.np)
+        t._bump_version()
+    return grads, found_inf
+
+
+def _update_scale_reference(scale: float, tracker: int, found: float, growth_factor: float,
+                            backoff_factor: float, growth_interval: int) -> tuple:
+    """PyTorch's scale update: ``(new_scale, new_tracker)``."""
+    if found != 0:
+        return scale * backoff_factor, 0
+    successful = tracker + 1
+    if successful == growth_interval:
+        grown = float(np.float32(scale) * np.float32(growth_factor))
+        return (grown if math.isfinite(grown) else scale), 0
+    return scale, successful
+
+
+def _amp_update_scale_(op: Op, scale: Tensor, growth_tracker: Tensor, found_inf: Tensor, growth_factor: float,
+                       backoff_factor: float, growth_interval: int):
+    """GradScaler's update of its scale and growth tracker in place, on the device (one tiny launch):
+    back off and reset the tracker when ``found_inf``; else count the clean step, and after
+    ``growth_interval`` of them grow the scale (if it stays finite). Returns ``scale``."""
+    _one_element(op.name, "scale", scale, scale.device)
+    _one_element(op.name, "growth_tracker", growth_tracker, scale.device)
+    _one_element(op.name, "found_inf", found_inf, scale.device)
+    if not scale.dtype.is_floating_point:
+        raise DTypeError(f"{op.name}(): 'scale' must be a floating tensor, got {scale.dtype}")
+    if backends.for_device(scale._storage.device) != "reference":
+        op.launcher()(scale, growth_tracker, found_inf, growth_factor, backoff_factor, growth_interval)
+        return scale
+    new_scale, tracker = backends.run_reference(_update_scale_reference, _value(scale), int(_value(growth_tracker)),
+                                                _value(found_inf), float(growth_factor), float(backoff_factor),
+                                                int(growth_interval))
+    scale._np()[...] = np.float32(new_scale).astype(scale.dtype.np)
+    growth_tracker._np()[...] = tracker
+    scale._bump_version()
+    growth_tracker._bump_version()
+    return scale
+
+
+def _unscale_samples(dtype):
+    arrays = [S.values(_dt.float32, s, 7 + i) for i, s in enumerate(SHAPES)]
+    inv = np.array(0.125, np.float32)
+    yield Sample((arrays, np.array(0.0, np.float32), inv), {}, "finite")
+    bad = [a.copy() for a in arrays]
+    bad[1][2] = np.inf
+    yield Sample((bad, np.array(0.0, np.float32), inv), {}, "inf")
+    nan = [a.copy() for a in arrays]
+    nan[0][1, 1] = np.nan
+    yield Sample((nan, np.array(0.0, np.float32), inv), {}, "nan")
+
+
+def _update_samples(dtype):
+    for found in (0.0, 1.0):
+        for tracker in (0.0, 2.0):
+            yield Sample((np.array(1024.0, np.float32), np.array(tracker, np.float32), np.array(found, np.float32),
+                          2.0, 0.5, 3), {}, f"found{found}-tracker{tracker}")
+
+
+def _torch_unscale(grads, found_inf, inv_scale):
+    import torch
+
+    found = found_inf.to(torch.float32).clone()
+    torch._amp_foreach_non_finite_check_and_unscale_(grads, found, inv_scale.to(torch.float32))
+    return grads, found.to(found_inf.dtype)
+
+
+def _torch_update_scale(scale, tracker, found_inf, growth_factor, backoff_factor, growth_interval):
+    import torch
+
+    s, t = scale.to(torch.float32).clone(), tracker.to(torch.int32).clone()
+    torch._amp_update_scale_(s, t, found_inf.to(torch.float32), growth_factor, backoff_factor, growth_interval)
+    return s.to(scale.dtype)
+
+
+register(Op(
+    name="amp_unscale_", kind="optim", frontend=_amp_unscale_, reference=_unscale_reference,
+    triton="neurarust.kernels.optim_triton:launch_unscale", dtypes=FLOATS, samples=_unscale_samples,
+    error_inputs=lambda: [ErrorInput(Sample(e.sample.args + (np.array(0.0, np.float32), np.array(1.0, np.float32))),
+                                     e.error, e.match) for e in _list_errors()],
+    tolerances=dict(TOLERANCES), method=False, torch_name=_torch_unscale, attrs={"public": False},
+    differentiable=(),
+    doc="GradScaler's fused inf/NaN check and unscale of a list of gradients, in one launch (internal:\n"
+        "torch._amp_foreach_non_finite_check_and_unscale_).\n\n"
+        "    >>> import neurarust as nr\n    >>> from neurarust.registry import call\n"
+        "    >>> g, found = nr.tensor([4.0, float('inf')]), nr.zeros(())\n"
+        "    >>> _ = call('amp_unscale_', [g], found, nr.tensor(0.5)); g.tolist(), found.item()\n"
+        "    ([2.0, inf], 1.0)\n"))
+register(Op(
+    name="amp_update_scale_", kind="optim", frontend=_amp_update_scale_, reference=_update_scale_reference,
+    triton="neurarust.kernels.optim_triton:launch_update_scale", dtypes=(_dt.float32,), samples=_update_samples,
+    error_inputs=lambda: [ErrorInput(Sample((np.zeros(2, np.float32), np.zeros((), np.float32),
+                                             np.zeros((), np.float32), 2.0, 0.5, 3)), SignatureError, "one-element")],
+    tolerances=dict(TOLERANCES), method=False, torch_name=_torch_update_scale, attrs={"public": False},
+    differentiable=(),
+    doc="GradScaler's scale update on the device (internal: torch._amp_update_scale_).\n\n"
+        "    >>> import neurarust as nr\n    >>> from neurarust.registry import call\n"
+        "    >>> scale, tracker = nr.tensor(8.0), nr.tensor(0, dtype=nr.int32)\n"
+        "    >>> _ = call('amp_update_scale_', scale, tracker, nr.tensor(1.0), 2.0, 0.5, 100); scale.item()\n"
+        "    4.0\n"))

@@ -8,6 +8,13 @@ each rule is its own specialisation) in fp32 (fp64 for fp64 params) and stores e
 place. The per-step numbers ``s0..s7`` and ``first`` are runtime arguments, so a new learning rate
 or step never recompiles. The tables depend only on the tensors' addresses and sizes: they are
 built once and cached, so a training step does no host work beyond the launch.
+
+Capturable mode (``CAPTURABLE``) adds two table rows (each tensor's step count and NAdam's
+mu_product, device tensors) and reads lr and the GradScaler's found-inf flag through pointers:
+``advance_kernel`` bumps the step counts unless the flag is set, then the update derives its per-step
+numbers on the device and masks everything off when the flag is set. The GradScaler's own kernels,
+``unscale_kernel`` (inf check and unscale, one launch per device and dtype) and
+``update_scale_kernel``, reuse the same tables.
 """
 from __future__ import annotations
 
@@ -149,15 +156,64 @@ def _lion(p, g, a_ptr, mask, lr, beta1, beta2, wd, ACC: tl.constexpr):
     return p
 
 
+@triton.jit
+def _pow(base, exponent):
+    """``base ** exponent`` for base in [0, 1] (betas), as PyTorch's capturable updates compute it."""
+    return tl.exp2(exponent * tl.log2(base))
+
+
+@triton.jit
+def _device_scalars(step, lr, mu_product, s0, s1, s5, s6, s7, s2, ALGO: tl.constexpr):
+    """Capturable mode: the per-step numbers of :func:`kernels.optim` ``*_scalars``, computed from the
+    device's step count (already advanced), learning rate and NAdam's ``mu_product`` (this step's
+    factor included). The host passes the constant hyperparameters only (NAdam: ``s5`` holds
+    ``momentum_decay``)."""
+    s0 = lr
+    if ALGO == 1 or ALGO == 7:
+        bc1 = 1.0 - _pow(s1, step)
+        bc2 = 1.0 - _pow(s2, step)
+        s5 = lr / bc1
+        if ALGO == 1:
+            s6 = tl.sqrt(bc2)
+        else:
+            rho_inf = 2.0 / (1.0 - s2) - 1.0
+            rho_t = rho_inf - 2.0 * step * _pow(s2, step) / bc2
+            tractable = rho_t > 5.0
+            rect = tl.where(tractable, (rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t), 0.0)
+            s6 = tl.sqrt(rect) * tl.sqrt(bc2)
+            s7 = tl.where(tractable, 1.0, 0.0)
+    elif ALGO == 5:
+        s0 = lr / (1.0 - _pow(s1, step))
+    elif ALGO == 6:
+        decay = s5
+        mu = s1 * (1.0 - 0.5 * tl.exp2(step * decay * -0.05889368905356857))          # 0.96 ** (step * decay)
+        mu_next = s1 * (1.0 - 0.5 * tl.exp2((step + 1.0) * decay * -0.05889368905356857))
+        s5 = lr * (1.0 - mu) / (1.0 - mu_product)
+        s6 = lr * mu_next / (1.0 - mu_product * mu_next)
+        s7 = 1.0 - _pow(s2, step)
+    return s0, s5, s6, s7
+
+
 @triton.jit(do_not_specialize=["T", "first"])  # no second compile for the first step or a one-tensor group
-def optim_kernel(table_ptr, numel_ptr, start_ptr, owner_ptr, T, s0, s1, s2, s3, s4, s5, s6, s7, first,
-                 ALGO: tl.constexpr, F1: tl.constexpr, F2: tl.constexpr, MAXIMIZE: tl.constexpr,
-                 DTYPE: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
+def optim_kernel(table_ptr, numel_ptr, start_ptr, owner_ptr, T, s0, s1, s2, s3, s4, s5, s6, s7, first, lr_ptr,
+                 found_ptr, ALGO: tl.constexpr, F1: tl.constexpr, F2: tl.constexpr, MAXIMIZE: tl.constexpr,
+                 CAPTURABLE: tl.constexpr, DTYPE: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr):
     pid = tl.program_id(0)
     t = tl.load(owner_ptr + pid)
     n = tl.load(numel_ptr + t)
     offs = (pid - tl.load(start_ptr + t)).to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    if CAPTURABLE:
+        # a found inf/NaN empties every tensor (all loads and stores masked off), so the step leaves
+        # params and state as they were, with no host sync
+        n = tl.where(tl.load(found_ptr) == 0, n, 0)
     mask = offs < n
+    if CAPTURABLE:
+        # rows 5 and 6: each tensor's step count and (NAdam) mu_product
+        step = tl.load(tl.load(table_ptr + 5 * T + t).to(tl.pointer_type(tl.float32)))
+        mu_product = 1.0
+        if ALGO == 6:
+            mu_product = tl.load(tl.load(table_ptr + 6 * T + t).to(tl.pointer_type(tl.float32)))
+        s0, s5, s6, s7 = _device_scalars(step, tl.load(lr_ptr), mu_product, s0, s1, s5, s6, s7, s2, ALGO)
     p_ptr = tl.load(table_ptr + t).to(tl.pointer_type(DTYPE)) + offs
     g_ptr = tl.load(table_ptr + T + t).to(tl.pointer_type(DTYPE)) + offs
     a_ptr = tl.load(table_ptr + 2 * T + t).to(tl.pointer_type(DTYPE)) + offs
@@ -188,6 +244,23 @@ def optim_kernel(table_ptr, numel_ptr, start_ptr, owner_ptr, T, s0, s1, s2, s3, 
     tl.store(p_ptr, p.to(DTYPE), mask=mask)
 
 
+@triton.jit(do_not_specialize=["T"])
+def advance_kernel(table_ptr, T, found_ptr, beta1, momentum_decay, NADAM: tl.constexpr, BLOCK: tl.constexpr):
+    """Capturable mode, before the update: every tensor's step count (row 5) grows by one unless the
+    found-inf flag is set; NAdam's mu_product (row 6) takes this step's momentum factor."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    live = offs < T
+    keep = tl.load(found_ptr) == 0
+    step_ptr = tl.load(table_ptr + 5 * T + offs, mask=live, other=0).to(tl.pointer_type(tl.float32))
+    step = tl.load(step_ptr, mask=live, other=0.0) + tl.where(keep, 1.0, 0.0)
+    tl.store(step_ptr, step, mask=live)
+    if NADAM:
+        mu_ptr = tl.load(table_ptr + 6 * T + offs, mask=live, other=0).to(tl.pointer_type(tl.float32))
+        mu = beta1 * (1.0 - 0.5 * tl.exp2(step * momentum_decay * -0.05889368905356857))
+        old = tl.load(mu_ptr, mask=live, other=1.0)
+        tl.store(mu_ptr, tl.where(keep, old * mu, old), mask=live)
+
+
 def _tables(lists: list, device, nrows: int = ROWS) -> tuple:
     """(address table, numels, first block per tensor, owner per block, tensor count, block count) of
     ``lists``; an unused (empty) list's row repeats the params' addresses (the kernel never touches
@@ -215,25 +288,43 @@ def _tables(lists: list, device, nrows: int = ROWS) -> tuple:
     return hit
 
 
-def launch(algo: int, lists: list, scalars: tuple, flags: tuple, first: bool) -> None:
-    """One launch for all the tensors of ``lists`` (non-contiguous ones go through contiguous copies)."""
+def launch(algo: int, lists: list, scalars: tuple, flags: tuple, first: bool, capturable: tuple | None = None) -> None:
+    """One launch for all the tensors of ``lists`` (non-contiguous ones go through contiguous copies).
+
+    ``capturable``: ``(steps, mu_products, lr, found_inf)``: device tensors (fp32; ``mu_products``
+    empty but for NAdam). A first launch advances the step counts (unless ``found_inf``), then the
+    update reads steps, lr and flag through pointers: nothing comes back to the host."""
     strided = [(i, j) for i, ls in enumerate(lists) for j, t in enumerate(ls) if not t.is_contiguous()]
     if strided:
         work = [[t.contiguous() for t in ls] for ls in lists]
-        launch(algo, work, scalars, flags, first)
+        launch(algo, work, scalars, flags, first, capturable)
         for i, j in strided:
             lists[i][j].copy_(work[i][j])
         return
     p0 = lists[0][0]
-    table, numels, starts, owner, T, nblocks = _tables(lists, p0._storage.device)
+    rows, nrows = lists, ROWS
+    if capturable is not None:
+        rows, nrows = list(lists) + [[]] * (ROWS - len(lists)) + [capturable[0], capturable[1]], ROWS + 2
+    table, numels, starts, owner, T, nblocks = _tables(rows, p0._storage.device, nrows)
+    k = [float(x) for x in scalars] + [0.0] * (8 - len(scalars))
+    if capturable is not None:
+        steps, mus, lr, found = capturable
+        with L.on_device(p0):
+            advance_kernel[(triton.cdiv(T, BLOCK),)](table, T, L.pointer(found), k[1], k[5], NADAM=algo == 6,
+                                                    BLOCK=BLOCK)
+        for t in steps + mus:
+            t._bump_version()
+        lr_arg, found_arg = L.pointer(lr), L.pointer(found)
+    else:
+        lr_arg = found_arg = table
     if nblocks == 0:
         return
-    k = [float(x) for x in scalars] + [0.0] * (8 - len(scalars))
     d = p0.dtype
     with L.on_device(p0):
-        optim_kernel[(nblocks,)](table, numels, starts, owner, T, *k, int(first), ALGO=algo, F1=flags[0],
-                                 F2=flags[1], MAXIMIZE=flags[2], DTYPE=L.TL_DTYPES[d.name],
-                                 ACC=tl.float64 if d is _dt.float64 else tl.float32, BLOCK=BLOCK)
+        optim_kernel[(nblocks,)](table, numels, starts, owner, T, *k, int(first), lr_arg, found_arg, ALGO=algo,
+                                 F1=flags[0], F2=flags[1], MAXIMIZE=flags[2], CAPTURABLE=capturable is not None,
+                                 DTYPE=L.TL_DTYPES[d.name], ACC=tl.float64 if d is _dt.float64 else tl.float32,
+                                 BLOCK=BLOCK)
     for ls in lists:
         for t in ls:
             t._bump_version()
@@ -324,15 +415,80 @@ def launch_mul(tensors: list, scalar) -> None:
         t._bump_version()
 
 
+@triton.jit
+def unscale_kernel(table_ptr, numel_ptr, start_ptr, owner_ptr, found_ptr, inv_scale_ptr, DTYPE: tl.constexpr,
+                   ACC: tl.constexpr, BLOCK: tl.constexpr):
+    """GradScaler's unscale: every gradient times ``inv_scale`` in place, and ``found_inf`` set to 1
+    by any block that holds an inf or NaN (before scaling, as PyTorch checks)."""
+    pid = tl.program_id(0)
+    t = tl.load(owner_ptr + pid)
+    offs = (pid - tl.load(start_ptr + t)).to(tl.int64) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    mask = offs < tl.load(numel_ptr + t)
+    ptr = tl.load(table_ptr + t).to(tl.pointer_type(DTYPE)) + offs
+    x = tl.load(ptr, mask=mask, other=0.0).to(ACC)
+    bad = tl.sum(((x - x) != 0).to(tl.int32), axis=0) > 0   # x - x is NaN exactly for inf and NaN
+    tl.store(ptr, (x * tl.load(inv_scale_ptr).to(ACC)).to(DTYPE), mask=mask)
+    tl.store(found_ptr, tl.full((), 1.0, tl.float32).to(found_ptr.dtype.element_ty), mask=bad)
+
+
+@triton.jit
+def update_scale_kernel(scale_ptr, tracker_ptr, found_ptr, growth_factor, backoff_factor, growth_interval):
+    """GradScaler's update (PyTorch's ``_amp_update_scale_``) in one program: back off and reset the
+    tracker on inf; else count the clean step and grow (if still finite) after ``growth_interval``."""
+    scale = tl.load(scale_ptr).to(tl.float32)
+    successful = tl.load(tracker_ptr).to(tl.int32) + 1
+    found = tl.load(found_ptr).to(tl.float32) != 0
+    grow = successful == growth_interval
+    grown = scale * growth_factor
+    new_scale = tl.where(found, scale * backoff_factor, tl.where(grow & ((grown - grown) == 0), grown, scale))
+    tracker = tl.where(found | grow, 0, successful)
+    tl.store(scale_ptr, new_scale.to(scale_ptr.dtype.element_ty))
+    tl.store(tracker_ptr, tracker.to(tracker_ptr.dtype.element_ty))
+
+
+def launch_unscale(grads: list, found_inf, inv_scale) -> None:
+    strided = [i for i, t in enumerate(grads) if not t.is_contiguous()]
+    work = _contiguous(grads)
+    t0 = work[0]
+    table, numels, starts, owner, _, nblocks = _tables([work], t0._storage.device, nrows=1)
+    if nblocks:
+        d = t0.dtype
+        with L.on_device(t0):
+            unscale_kernel[(nblocks,)](table, numels, starts, owner, L.pointer(found_inf), L.pointer(inv_scale),
+                                       DTYPE=L.TL_DTYPES[d.name], ACC=tl.float64 if d is _dt.float64 else tl.float32,
+                                       BLOCK=BLOCK)
+        L.count("amp_unscale_")
+    for i in strided:
+        grads[i].copy_(work[i])
+    for t in grads:
+        t._bump_version()
+    found_inf._bump_version()
+
+
+def launch_update_scale(scale, tracker, found_inf, growth_factor: float, backoff_factor: float,
+                        growth_interval: int) -> None:
+    with L.on_device(scale):
+        update_scale_kernel[(1,)](L.pointer(scale), L.pointer(tracker), L.pointer(found_inf), float(growth_factor),
+                                  float(backoff_factor), int(growth_interval))
+    scale._bump_version()
+    tracker._bump_version()
+    L.count("amp_update_scale_")
+
+
 def aot_specs() -> list:
     """Every rule with the switches its optimizer classes use, for fp32 params; the common rules for
-    bf16, fp16 and fp64 (the same code with other load/store types); the norm and scale kernels."""
+    bf16, fp16 and fp64 (the same code with other load/store types); the capturable variants of the
+    rules PyTorch makes capturable and their step-advance kernel; the norm, scale and GradScaler
+    kernels."""
     tables = {"table_ptr": "*i64", "numel_ptr": "*i64", "start_ptr": "*i32", "owner_ptr": "*i32"}
     every = [(0, True, True), (0, False, False), (1, False, False), (1, True, True), (2, True, True),
              (2, False, False), (3, False, False), (4, False, False), (5, False, False), (6, True, False),
              (7, False, False), (8, False, False)]
     common = [(0, True, False), (1, False, False), (1, True, False), (8, False, False)]
-    plan = [(_dt.float32, every), (_dt.bfloat16, common), (_dt.float16, common[1:2]), (_dt.float64, common[:1])]
+    capturable = [(1, False, False), (1, True, True), (2, True, True), (4, False, False), (5, False, False),
+                  (6, True, False), (7, False, False)]
+    plan = [(_dt.float32, every, False), (_dt.bfloat16, common, False), (_dt.float16, common[1:2], False),
+            (_dt.float64, common[:1], False), (_dt.float32, capturable, True), (_dt.bfloat16, capturable[:2], True)]
     specs = []
 
     def add(name, kernel, sig, consts):
@@ -341,17 +497,29 @@ def aot_specs() -> list:
         pointers = tuple(i for i, v in enumerate(sig.values()) if v.startswith("*"))
         specs.append(L.AotSpec(name, kernel, sig, consts, aligned=pointers))
 
-    for d, variants in plan:
+    for d, variants, cap in plan:
         acc = tl.float64 if d is _dt.float64 else tl.float32
         base = {"DTYPE": L.TL_DTYPES[d.name], "ACC": acc, "BLOCK": BLOCK}
         for algo, f1, f2 in variants:
-            sig = dict(tables, T="i32", **{f"s{i}": "fp32" for i in range(8)}, first="i32")
-            add(f"optim_{algo}_{int(f1)}{int(f2)}_{d.triton_name}", optim_kernel, sig,
-                dict(ALGO=algo, F1=f1, F2=f2, MAXIMIZE=False, **base))
+            sig = dict(tables, T="i32", **{f"s{i}": "fp32" for i in range(8)}, first="i32", lr_ptr="*fp32",
+                       found_ptr="*fp32")
+            add(f"optim_{algo}_{int(f1)}{int(f2)}{'_capturable' if cap else ''}_{d.triton_name}", optim_kernel, sig,
+                dict(ALGO=algo, F1=f1, F2=f2, MAXIMIZE=False, CAPTURABLE=cap, **base))
+    for nadam in (False, True):
+        add(f"advance_steps{'_nadam' if nadam else ''}", advance_kernel,
+            dict(table_ptr="*i64", T="i32", found_ptr="*fp32", beta1="fp32", momentum_decay="fp32"),
+            dict(NADAM=nadam, BLOCK=BLOCK))
     for d, modes in ((_dt.float32, (0, 1, 3)), (_dt.bfloat16, (0,))):
         base = {"DTYPE": L.TL_DTYPES[d.name], "ACC": tl.float32, "BLOCK": BLOCK}
         for mode in modes:
             add(f"norm_partials_{mode}_{d.triton_name}", norm_partials_kernel, dict(tables, out_ptr="*fp32", p="fp32"),
                 dict(MODE=mode, **base))
         add(f"scale_{d.triton_name}", scale_kernel, dict(tables, scale_ptr=f"*{d.triton_name}"), base)
+    for d in (_dt.float32, _dt.float16, _dt.bfloat16, _dt.float64):
+        acc = tl.float64 if d is _dt.float64 else tl.float32
+        add(f"amp_unscale_{d.triton_name}", unscale_kernel, dict(tables, found_ptr="*fp32", inv_scale_ptr="*fp32"),
+            {"DTYPE": L.TL_DTYPES[d.name], "ACC": acc, "BLOCK": BLOCK})
+    add("amp_update_scale", update_scale_kernel,
+        dict(scale_ptr="*fp32", tracker_ptr="*i32", found_ptr="*fp32", growth_factor="fp32", backoff_factor="fp32",
+             growth_interval="i32"), {})
     return specs

@@ -547,6 +547,9 @@ def normal(op: Op, mean, std=1.0, size=None, *, generator=None, dtype=None, devi
     d = _float_dtype(op.name, d if dtype is None else dtype)
     if len(tensors) == 2 and mean.device != std.device:
         raise DeviceError(f"normal: mean is on {mean.device} but std is on {std.device}")
+    if device is not None and as_device(device) != tensors[0].device:  # never a silent draw elsewhere
+        raise DeviceError(f"normal: mean/std are on {tensors[0].device} but device={as_device(device)} was asked; "
+                          f"move them there first")
     shape = broadcast_shapes(*(t.shape for t in tensors))
     out = _new(shape, d, tensors[0].device)
     params = {"p": mean} if isinstance(mean, Tensor) else {"a": float(mean)}

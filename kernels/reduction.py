@@ -27,7 +27,7 @@ from neurarust import backends
 from neurarust import dtype as _dt
 from neurarust.dtype import DType
 from neurarust.errors import ArgumentError, DTypeError, IndexOutOfRangeError, SignatureError
-from neurarust.registry import ErrorInput, Op, Sample, TuneSpec, call, get, register
+from neurarust.registry import ErrorInput, Op, Sample, TuneSpec, autocast_class, call, get, register
 from neurarust.shape import contiguous_strides, normalize_dim
 from neurarust.tensor import Tensor
 
@@ -132,7 +132,7 @@ def _result_dtype(op: Op, kind: str, src: DType, dtype) -> DType:
 def _check_input(op: Op, x) -> None:
     if not isinstance(x, Tensor):
         raise SignatureError(f"{op.name}(): argument 'input' must be a Tensor, not {type(x).__name__}")
-    if x.dtype not in op.dtypes and op.attrs["kind"] != "mean":
+    if x._dtype not in op.dtypes and op.attrs["kind"] != "mean":
         raise DTypeError(f"{op.name}() does not support {x.dtype} input; "
                          f"supported: {', '.join(d.name for d in op.dtypes)}")
 
@@ -151,14 +151,18 @@ def _reduce(op: Op, x: Tensor, dim, keepdim: bool = False, dtype=None, *, kind: 
     var/std."""
     kind = kind or op.attrs["kind"]
     _check_input(op, x)
-    dims = _reduced_dims(op, dim, x.ndim)
-    out_dtype = _result_dtype(op, kind, x.dtype, dtype)
+    in_shape = x._shape
+    dims = _reduced_dims(op, dim, len(in_shape))
+    out_dtype = _result_dtype(op, kind, x._dtype, dtype)
     _check_not_empty(op, kind, x, dims, param)
     aux_dtype = (_dt.int64 if kind in SELECT_KINDS else out_dtype) if aux else None
     # PyTorch casts the input to ``dtype`` first; the kernel converts on load where that is exact.
-    cast_first = dtype is not None and out_dtype is not x.dtype and not np.can_cast(x.dtype.np, out_dtype.np, "safe")
-    kept = tuple(s for i, s in enumerate(x.shape) if i not in dims)
-    shape = tuple(1 if i in dims else s for i, s in enumerate(x.shape)) if keepdim else kept
+    cast_first = dtype is not None and out_dtype is not x._dtype and not np.can_cast(x._dtype.np, out_dtype.np, "safe")
+    if len(dims) == len(in_shape) and not keepdim:
+        kept = shape = ()  # the common full reduction
+    else:
+        kept = tuple(s for i, s in enumerate(in_shape) if i not in dims)
+        shape = tuple(1 if i in dims else s for i, s in enumerate(in_shape)) if keepdim else kept
     if backends.for_device(x._storage.device) == "reference":
         return _run_reference(op, kind, x, dims, shape, out_dtype, aux_dtype, out_dtype if cast_first else None, param)
     src = call("cast", x, out_dtype) if cast_first else x
@@ -174,16 +178,23 @@ def _run_reference(op: Op, kind: str, x: Tensor, dims, shape, out_dtype: DType, 
     a = x._np()
     if cast is not None:
         a = a.astype(cast.np)
-    a = a.astype(accumulates_in(kind, x.dtype, out_dtype).np, copy=False)
-    results = [(REFERENCES[kind], out_dtype)] + ([(AUX_REFERENCES[kind], aux_dtype)] if aux_dtype else [])
-    outs = []
-    for fn, d in results:
-        r = np.asarray(backends.run_reference(fn, a, dims, param))
-        r = r.reshape(shape).astype(d.np, copy=False)
-        if np.may_share_memory(r, a) or not r.flags.c_contiguous:
-            r = np.array(r, order="C")  # the result must own its memory
-        outs.append(Tensor._wrap(r, d))
-    return tuple(outs) if aux_dtype else outs[0]
+    acc = accumulates_in(kind, x._dtype, out_dtype).np
+    if a.dtype is not acc:
+        a = a.astype(acc, copy=False)
+    out = _owned_result(backends.run_reference(REFERENCES[kind], a, dims, param), a, shape, out_dtype)
+    if aux_dtype is None:
+        return out
+    return out, _owned_result(backends.run_reference(AUX_REFERENCES[kind], a, dims, param), a, shape, aux_dtype)
+
+
+def _owned_result(r, a: np.ndarray, shape, d: DType) -> Tensor:
+    """A reference's result as a tensor owning its memory (a reduction may return a view of ``a``)."""
+    if type(r) is not np.ndarray:  # a NumPy scalar (a full reduction): a new array of it is ours
+        return Tensor._wrap(np.array(r, dtype=d.np).reshape(shape), d)
+    r = r.reshape(shape).astype(d.np, copy=False)
+    if np.may_share_memory(r, a) or not r.flags.c_contiguous:
+        r = np.array(r, order="C")
+    return Tensor._wrap(r, d)
 
 
 def sum_mean(op: Op, input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False, *,
@@ -975,3 +986,7 @@ reduction_op("linalg.vector_norm", frontend=vector_norm, reference=_ref_norm, dt
              samples=_norm_samples("linalg.vector_norm"), errors=_norm_errors("linalg.vector_norm"),
              tolerances=_per_dtype(_norm_tolerance), kind="norm2", torch_name=_torch("linalg.vector_norm"),
              method=False, backward=_vector_norm_backward, differentiable=("x",))
+
+# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
+autocast_class(("sum", "logsumexp", "norm", "linalg.vector_norm"), cuda="fp32")
+autocast_class(("prod",), cuda="fp32", cpu="fp32")

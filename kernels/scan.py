@@ -16,7 +16,7 @@ import numpy as np
 from neurarust import dtype as _dt
 from neurarust.dtype import DType
 from neurarust.errors import SignatureError
-from neurarust.registry import ErrorInput, Op, Sample, register
+from neurarust.registry import ErrorInput, Op, Sample, autocast_class, register
 from neurarust.shape import normalize_dim
 from neurarust.tensor import Tensor
 
@@ -127,3 +127,6 @@ for _name, _ref in (("cumsum", _ref_cumsum), ("cumprod", _ref_cumprod)):
         tolerances={d: _tolerance(_name, d) for d in _dt.FLOAT_DTYPES},
         torch_name=_name, attrs={"kind": _name}, backward=_BACKWARDS[_name], differentiable=("input",),
     ))
+
+# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
+autocast_class(("cumsum", "cumprod"), cuda="fp32")

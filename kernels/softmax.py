@@ -18,7 +18,7 @@ import neurarust as nr
 from neurarust import dtype as _dt
 from neurarust.dtype import DType
 from neurarust.errors import DTypeError, SignatureError
-from neurarust.registry import ErrorInput, Op, Sample, register
+from neurarust.registry import ErrorInput, Op, Sample, autocast_class, register
 from neurarust.shape import normalize_dim
 from neurarust.tensor import Tensor
 
@@ -130,3 +130,6 @@ for _name, _ref, _log in (("softmax", _ref_softmax, False), ("log_softmax", _ref
         torch_name=_name, attrs={"log": _log}, differentiable=("input",),
         backward=_log_softmax_backward if _log else _softmax_backward,
     ))
+
+# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
+autocast_class(("softmax", "log_softmax"), cuda="fp32")

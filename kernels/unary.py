@@ -14,7 +14,7 @@ import neurarust as nr
 
 from neurarust import dtype as _dt
 from neurarust.errors import ArgumentError
-from neurarust.registry import ErrorInput, Op, Sample, derivative, get
+from neurarust.registry import ErrorInput, Op, Sample, autocast_class, derivative, get
 from neurarust.tensor import Tensor
 
 from . import math_reference as MR
@@ -318,3 +318,7 @@ for _name, _backward in [
     derivative(_name, ("input",), _backward)
 for _name in ("logical_not", "bitwise_not", "isnan", "isinf", "isfinite"):
     derivative(_name, ())
+
+# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
+autocast_class(("log2", "log10", "log1p", "expm1", "acos", "asin", "cosh", "sinh", "tan", "erfinv",
+                "reciprocal", "softplus"), cuda="fp32")

@@ -35,7 +35,8 @@ int = int32  # noqa: A001
 bool = bool_  # noqa: A001
 
 _SUBMODULES = {"nn", "optim", "data", "autograd", "kernels", "registry", "launch", "autotune", "dtype",
-               "storage", "shape", "printing", "creation", "errors", "linalg"}
+               "storage", "shape", "printing", "creation", "errors", "linalg", "amp",
+               "distributed", "parallel"}
 
 # Public names that are not registry ops, each imported from its module on first use:
 # name -> module under ``neurarust``.
@@ -60,6 +61,7 @@ _LAZY_ATTRS: dict[str, str] = {
     "concatenate": "kernels.movement",
     "save": "serialization",
     "load": "serialization",
+    "autocast": "amp.autocast_mode",
 }
 
 

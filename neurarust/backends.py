@@ -21,10 +21,19 @@ from typing import Iterator
 from .errors import ArgumentError
 
 BACKENDS = ("reference", "triton")
-_local = threading.local()
 _default = os.environ.get("NEURARUST_BACKEND", "reference").lower()
 if _default not in BACKENDS:
     raise ArgumentError(f"NEURARUST_BACKEND={_default!r}; expected one of {BACKENDS}")
+
+
+class _Local(threading.local):
+    # Class-level defaults: a new thread starts on the default backend, and every op reads this,
+    # so it is a plain attribute read rather than a getattr() with a default.
+    name = _default
+    quiet = None  # the thread's NumPy context with floating-point warnings off, made on first use
+
+
+_local = _Local()
 
 launch_counts: Counter = Counter()
 """Kernel name -> number of launches since start (tests use it to prove a kernel ran)."""
@@ -37,7 +46,7 @@ def current() -> str:
     >>> nr.backends.current() in nr.backends.BACKENDS
     True
     """
-    return getattr(_local, "name", _default)
+    return _local.name
 
 
 def use(name: str) -> None:
@@ -76,7 +85,7 @@ def for_device(device) -> str:
     """The backend an op on ``device`` runs with."""
     if device.type == "cuda":
         return "triton"
-    return getattr(_local, "name", _default)
+    return _local.name
 
 
 def _quiet_context():
@@ -96,7 +105,7 @@ def run_reference(fn, *args, **kwargs):
     Entering ``np.errstate`` costs about 1 us, a sixth of a small op's whole budget; running in a
     context that already holds the 'ignore' state costs a tenth of that.
     """
-    ctx = getattr(_local, "quiet", None)
+    ctx = _local.quiet
     if ctx is None:
         ctx = _local.quiet = _quiet_context()
     return ctx.run(fn, *args, **kwargs)

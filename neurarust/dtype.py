@@ -173,7 +173,11 @@ def promote_types(a: DType, b: DType) -> DType:
     return _promote_ints(a, b)
 
 
-_state = threading.local()
+class _State(threading.local):
+    default = float32  # every thread starts with float32; a class default reads without getattr()
+
+
+_state = _State()
 
 
 def get_default_dtype() -> DType:
@@ -183,7 +187,7 @@ def get_default_dtype() -> DType:
     >>> nr.get_default_dtype(), nr.tensor(1.5).dtype
     (neurarust.float32, neurarust.float32)
     """
-    return getattr(_state, "default", float32)
+    return _state.default
 
 
 def set_default_dtype(d: Any) -> None:

@@ -50,5 +50,18 @@ class AutogradError(NeuraRustError, RuntimeError):
     by backward modified in place, backward of a tensor that does not require grad."""
 
 
+class AutocastError(NeuraRustError, RuntimeError):
+    """An op that is unsafe to autocast was called inside an autocast region (see docs/amp.md)."""
+
+
+class GradScalerError(NeuraRustError, RuntimeError):
+    """A GradScaler call out of order for an optimizer (``unscale_`` twice, or after ``step``)."""
+
+
 class DerivativeNotImplementedError(AutogradError, NotImplementedError):
     """An op with no derivative declared was asked for one."""
+
+
+class DistributedError(NeuraRustError, RuntimeError):
+    """A process group that cannot start, a collective that failed or timed out (a peer rank died or
+    never arrived), or ranks that disagree (DistributedDataParallel's model check)."""

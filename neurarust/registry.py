@@ -89,8 +89,9 @@ class Op:
     backward: Callable | None = None
     differentiable: tuple[str, ...] | None = None
     bind: Callable[[tuple, dict], dict] | None = None  # (args, kwargs) -> {argument name: value}
-    # Slots filled by later layers: autocast class, ONNX mapping.
-    autocast: str | None = None
+    # Slots filled by later layers. ``autocast``: the op's class per device type inside an autocast
+    # region (``{"cuda": "lower", "cpu": "fp32"}``, set with :func:`autocast_class`; docs/amp.md); ONNX mapping.
+    autocast: dict[str, str | AutocastWhen] | None = None
     onnx: Any = None
     _launcher: Callable | None = field(default=None, repr=False)
 
@@ -163,7 +164,7 @@ def _make_binder(frontend: Callable) -> Callable[[tuple, dict], dict]:
         return dict(bound.arguments)
 
     def bind(args, kwargs):
-        if not simple or len(args) > len(positional) or any(k not in keywords for k in kwargs):
+        if not simple or len(args) > len(positional) or kwargs and any(k not in keywords for k in kwargs):
             return slow(args, kwargs)
         bound = dict(defaults)
         bound.update(zip(positional, args))
@@ -186,6 +187,36 @@ def derivative(name: str, differentiable: tuple[str, ...], backward: Callable | 
     """
     op = OPS[name]
     op.differentiable, op.backward = tuple(differentiable), backward
+
+
+AUTOCAST_CLASSES = ("lower", "fp32", "promote", "banned")
+
+
+@dataclass(frozen=True)
+class AutocastWhen:
+    """An autocast class that applies only to some calls: ``when(bound arguments)`` says which
+    (``pad`` is float32 on the CPU in its reflect and replicate modes only, as in PyTorch)."""
+
+    cls: str
+    when: Callable[[dict], bool]
+
+
+def autocast_class(names: Iterable[str], **classes: "str | AutocastWhen") -> None:
+    """Declare the autocast class of the registered ops ``names`` per device type (``cuda=``, ``cpu=``):
+    ``"lower"`` runs in the region's low-precision dtype, ``"fp32"`` in float32, ``"promote"`` in the
+    widest floating input dtype, ``"banned"`` raises inside a region. Devices left out: the op runs in
+    the dtypes its inputs have (see docs/amp.md).
+
+    >>> from neurarust.registry import get
+    >>> get("mm").autocast, get("exp").autocast
+    ({'cuda': 'lower', 'cpu': 'lower'}, {'cuda': 'fp32'})
+    """
+    bad = {k: v for k, v in classes.items() if getattr(v, "cls", v) not in AUTOCAST_CLASSES}
+    if bad:
+        raise ArgumentError(f"autocast classes must be one of {AUTOCAST_CLASSES}, got {bad}")
+    for name in names:
+        op = OPS[name]
+        op.autocast = {**(op.autocast or {}), **classes}
 
 
 def _install_method(name: str, method: Callable) -> None:

@@ -19,6 +19,7 @@ import warnings
 from typing import Any, Sequence
 
 from neurarust import registry
+from neurarust.amp.autocast_mode import autocast_composite
 from neurarust.autograd.function import Function
 from neurarust.creation import full_like, ones_like, zeros
 from neurarust.errors import ArgumentError, ShapeError
@@ -27,7 +28,7 @@ from neurarust.tensor import Tensor
 # Registry entries exposed here under their torch.nn.functional names (kernels/loss.py).
 LOSSES = ("cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss",
-          "margin_ranking_loss", "triplet_margin_loss")
+          "margin_ranking_loss", "triplet_margin_loss", "ctc_loss")
 
 
 def __getattr__(name: str) -> Any:
@@ -45,6 +46,7 @@ def _call(name: str, *args: Any, **kwargs: Any) -> Any:
 
 
 # -- linear layers ------------------------------------------------------------------------------
+@autocast_composite("linear", cuda="lower", cpu="lower")
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``.
 
@@ -56,6 +58,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return out if bias is None else out + bias
 
 
+@autocast_composite("bilinear", cuda="promote")
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``y[..., o] = sum_ij input1[..., i] * weight[o, i, j] * input2[..., j] + bias[o]``.
 
@@ -189,6 +192,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
     return input.clamp(min_val, max_val)
 
 
+@autocast_composite("prelu", cuda="lower", cpu="lower")
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """Leaky ReLU with a learned slope per channel (dim 1), or one shared slope.
 
@@ -331,6 +335,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     return _call("pad", input, pad, mode, value)
 
 
+@autocast_composite("normalize", cuda="fp32")
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """``input`` divided by its ``p``-norm along ``dim`` (at least ``eps``).
 

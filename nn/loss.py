@@ -215,3 +215,21 @@ class TripletMarginLoss(_Loss):
                  size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+
+
+class CTCLoss(_Loss):
+    """Connectionist Temporal Classification loss of ``log_probs`` ``(T, N, C)`` against unaligned
+    target sequences (``nn.functional.ctc_loss``). Its gradient with respect to ``log_probs`` is the
+    true derivative, not PyTorch's ``exp(log_probs) - posterior``; through ``log_softmax`` both agree.
+
+    >>> import neurarust as nr
+    >>> lp = nr.full((2, 1, 2), 0.5).log()
+    >>> round(nr.nn.CTCLoss()(lp, nr.tensor([[1]]), [2], [1]).item(), 4)
+    0.2877
+    """
+
+    _name, _options = "ctc_loss", ("blank", "zero_infinity")
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
+        super().__init__(reduction=reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity

@@ -107,6 +107,9 @@ class MultiheadAttention(Module):
 
     def _project(self, query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         E = self.embed_dim
+        if query is key and key is value and self._qkv_same_embed_dim:
+            # Self-attention: one (L * N, E) @ (E, 3E) product, then three views of it.
+            return F.linear(query, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
         b = self.in_proj_bias
         biases = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
         if self._qkv_same_embed_dim:
@@ -127,6 +130,8 @@ class MultiheadAttention(Module):
             query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
             if key_padding_mask is not None:
                 key_padding_mask = key_padding_mask.unsqueeze(0)
+        elif self.batch_first and query is key and key is value:
+            query = key = value = query.transpose(0, 1)
         elif self.batch_first:
             query, key, value = (x.transpose(0, 1) for x in (query, key, value))
         if is_causal and attn_mask is None:

@@ -214,24 +214,25 @@ class Optimizer:
         if any(len(s["params"]) != len(g["params"]) for s, g in zip(saved, self.param_groups)):
             raise ArgumentError("loaded state dict contains a parameter group that doesn't match the size of "
                                 "optimizer's group")
-        by_index = {i: p for s, g in zip(saved, self.param_groups) for i, p in zip(s["params"], g["params"])}
+        by_index = {i: (p, s) for s, g in zip(saved, self.param_groups) for i, p in zip(s["params"], g["params"])}
         self.state = defaultdict(dict)
         for key, values in state_dict["state"].items():
-            p = by_index.get(int(key))
+            p, group = by_index.get(int(key), (None, None))
             if p is not None:
-                self.state[p] = {k: self._restore(k, v, p) for k, v in values.items()}
+                self.state[p] = {k: self._restore(k, v, p, bool(group.get("capturable"))) for k, v in values.items()}
         self.param_groups = [dict(s, params=g["params"]) for s, g in zip(saved, self.param_groups)]
         for group in self.param_groups:
             if "betas" in group:
                 group["betas"] = tuple(group["betas"])
 
     @staticmethod
-    def _restore(key: str, value: Any, p: Tensor) -> Any:
+    def _restore(key: str, value: Any, p: Tensor, capturable: bool = False) -> Any:
         """A saved state value: buffers become copies in the param's dtype and device; scalar counters
-        (steps, NAdam's mu_product) host numbers."""
+        (steps, NAdam's mu_product) host numbers, or, in a capturable group, fp32 tensors on the
+        param's device (as PyTorch keeps them)."""
+        if key in ("step", "mu_product") and (not isinstance(value, Tensor) or value.ndim == 0):
+            return _counter(value, p, capturable)
         if isinstance(value, Tensor):
-            if value.ndim == 0 and key in ("step", "mu_product"):
-                return float(value.item())
             return value.to(device=p.device, dtype=p.dtype).clone()
         return value
 
@@ -272,12 +273,17 @@ class FusedOptimizer(Optimizer):
 
     @no_grad()
     def step(self, closure: Callable | None = None):
-        """One update of every parameter that has a gradient; returns the closure's loss, if any."""
+        """One update of every parameter that has a gradient; returns the closure's loss, if any.
+
+        In a ``capturable`` group, step counts, the learning rate and the GradScaler's found-inf flag
+        (``self.found_inf``, set by :meth:`neurarust.amp.GradScaler.step`) are device tensors that the
+        kernels read: the step never waits for the device, and with found_inf set it changes nothing."""
         from neurarust.registry import get
 
         loss = self._closure_loss(closure)
         op = get(f"{self._rule}_step")
         for group in self.param_groups:
+            capturable = bool(group.get("capturable", False))
             buckets: dict = {}
             for p in group["params"]:
                 if p.grad is None:
@@ -285,15 +291,77 @@ class FusedOptimizer(Optimizer):
                 state = self.state[p]
                 if not state:
                     state.update(self._new_state(p, group))
-                buckets.setdefault((p.dtype, p.device, self._bucket(state)), []).append(p)
+                if capturable:
+                    _counters_on_device(state, p)
+                key = None if capturable else self._bucket(state)
+                buckets.setdefault((p.dtype, p.device, key), []).append(p)
             options = self._options(group)
             for params in buckets.values():
                 states = [self.state[p] for p in params]
-                hyper = dict(options, **self._hyper_for(group, states[0]))
                 lists = [[s[k] for s in states] if self._uses(k, group) else [] for k in self._keys]
-                op.frontend(op, params, [p.grad for p in params], *lists, **hyper)
+                grads = [p.grad for p in params]
+                if capturable:
+                    device = params[0].device
+                    counters = ([s["step"] for s in states], [s["mu_product"] for s in states if "mu_product" in s],
+                                self._device_lr(group["lr"], device), self._found_inf_on(device))
+                    op.frontend(op, params, grads, *lists, capturable=counters, **dict(options, lr=0.0))
+                    continue
+                hyper = dict(options, **self._hyper_for(group, states[0]))
+                if isinstance(hyper["lr"], Tensor):
+                    hyper["lr"] = float(hyper["lr"].item())  # a tensor lr outside capturable mode: read once
+                op.frontend(op, params, grads, *lists, **hyper)
                 self._advance(states, hyper)
         return loss
+
+    def _device_lr(self, lr, device) -> Tensor:
+        """The learning rate as a one-element fp32 tensor on ``device`` (a host number is copied there
+        once per value, no sync)."""
+        from neurarust import dtype as _dt
+        from neurarust.creation import full
+
+        if isinstance(lr, Tensor):
+            return lr if lr.dtype is _dt.float32 and lr.device == device else lr.to(device=device, dtype=_dt.float32)
+        cache = self.__dict__.setdefault("_lr_tensors", {})
+        key = (float(lr), str(device))
+        if key not in cache:
+            if len(cache) > 64:
+                cache.clear()
+            cache[key] = full((), float(lr), dtype=_dt.float32, device=device)
+        return cache[key]
+
+    def _found_inf_on(self, device) -> Tensor:
+        """The GradScaler's found-inf flag for this step (on ``device``), or a device zero."""
+        from neurarust import dtype as _dt
+        from neurarust.creation import zeros
+
+        found = getattr(self, "found_inf", None)
+        if found is not None:
+            if found.device != device or found.dtype is not _dt.float32:
+                found = found.to(device=device, dtype=_dt.float32)
+            return found
+        cache = self.__dict__.setdefault("_no_inf", {})
+        if str(device) not in cache:
+            cache[str(device)] = zeros((), dtype=_dt.float32, device=device)
+        return cache[str(device)]
+
+
+def _counter(value: Any, p: Tensor, capturable: bool) -> Any:
+    """A step count or mu_product: a host float, or a 0-d fp32 tensor on ``p``'s device."""
+    from neurarust import dtype as _dt
+    from neurarust.creation import full
+
+    if capturable:
+        if isinstance(value, Tensor):
+            return value.to(device=p.device, dtype=_dt.float32).reshape(()).clone()
+        return full((), float(value), dtype=_dt.float32, device=p.device)
+    return float(value.item()) if isinstance(value, Tensor) else value
+
+
+def _counters_on_device(state: dict, p: Tensor) -> None:
+    for key in ("step", "mu_product"):
+        value = state.get(key)
+        if value is not None and not isinstance(value, Tensor):
+            state[key] = _counter(value, p, True)
 
 
 def check(condition: bool, message: str) -> None:

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from neurarust.errors import ArgumentError
+from neurarust.tensor import Tensor
+
 from .optimizer import FusedOptimizer, check
 
 
@@ -26,9 +29,17 @@ def _check_common(lr, eps=0.0, weight_decay=0.0, betas=(0.0, 0.0)) -> None:
     check(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
 
 
-def _torch_flags(foreach, maximize, capturable=False, differentiable=False, fused=None) -> dict:
-    """Options PyTorch groups carry; ``foreach``/``fused``/``capturable`` are accepted (every update
-    here is already one fused multi-tensor launch)."""
+def _torch_flags(foreach, maximize, capturable=False, differentiable=False, fused=None, lr=None) -> dict:
+    """Options PyTorch groups carry. ``foreach`` and ``fused`` change nothing (every update here is
+    already one fused multi-tensor launch); ``capturable`` keeps step counts, lr and the found-inf
+    flag on the device (see :meth:`FusedOptimizer.step`); ``differentiable=True`` (updates recorded
+    by autograd) is not supported and says so. ``lr`` may be a one-element tensor, as in PyTorch
+    (Adam and AdamW refuse one with ``foreach=True`` unless ``capturable``, as PyTorch's do)."""
+    if differentiable:
+        raise ArgumentError("differentiable=True is not supported: NeuraRust's optimizer updates run as fused "
+                            "in-place kernels outside autograd")
+    if isinstance(lr, Tensor):
+        check(lr.numel() == 1, "Tensor lr must be 1-element")
     return {"foreach": foreach, "maximize": maximize, "capturable": capturable, "differentiable": differentiable,
             "fused": fused}
 
@@ -54,7 +65,7 @@ class SGD(FusedOptimizer):
         check(momentum >= 0.0, f"Invalid momentum value: {momentum}")
         check(not nesterov or (momentum > 0 and dampening == 0), "Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
-                        **_torch_flags(foreach, maximize, False, differentiable, fused))
+                        **_torch_flags(foreach, maximize, False, differentiable, fused, lr))
         defaults.pop("capturable")
         super().__init__(params, defaults)
 
@@ -100,8 +111,10 @@ class Adam(FusedOptimizer):
                  weight_decay: float = 0.0, amsgrad: bool = False, *, foreach=None, maximize: bool = False,
                  capturable: bool = False, differentiable: bool = False, fused=None, decoupled_weight_decay=None):
         _check_common(lr, eps, weight_decay, betas)
+        check(not (isinstance(lr, Tensor) and foreach and not capturable),
+              "lr as a Tensor is not supported for capturable=False and foreach=True")
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        **_torch_flags(foreach, maximize, capturable, differentiable, fused))
+                        **_torch_flags(foreach, maximize, capturable, differentiable, fused, lr))
         defaults["decoupled_weight_decay"] = self._decoupled if decoupled_weight_decay is None else decoupled_weight_decay
         super().__init__(params, defaults)
 
@@ -148,7 +161,7 @@ class RMSprop(FusedOptimizer):
         check(momentum >= 0.0, f"Invalid momentum value: {momentum}")
         check(alpha >= 0.0, f"Invalid alpha value: {alpha}")
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered,
-                        **_torch_flags(foreach, maximize, capturable, differentiable))
+                        **_torch_flags(foreach, maximize, capturable, differentiable, lr=lr))
         defaults.pop("fused")
         super().__init__(params, defaults)
 
@@ -179,7 +192,7 @@ class Adagrad(FusedOptimizer):
         check(initial_accumulator_value >= 0.0, f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value,
-                        **_torch_flags(foreach, maximize, False, differentiable, fused))
+                        **_torch_flags(foreach, maximize, False, differentiable, fused, lr))
         defaults.pop("capturable")
         super().__init__(params, defaults)
         for group in self.param_groups:
@@ -212,7 +225,7 @@ class Adadelta(FusedOptimizer):
         _check_common(lr, eps, weight_decay)
         check(0.0 <= rho <= 1.0, f"Invalid rho value: {rho}")
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
-                        **_torch_flags(foreach, maximize, capturable, differentiable))
+                        **_torch_flags(foreach, maximize, capturable, differentiable, lr=lr))
         defaults.pop("fused")
         super().__init__(params, defaults)
 
@@ -236,7 +249,7 @@ class Adamax(FusedOptimizer):
                  capturable: bool = False):
         _check_common(lr, eps, weight_decay, betas)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        **_torch_flags(foreach, maximize, capturable, differentiable))
+                        **_torch_flags(foreach, maximize, capturable, differentiable, lr=lr))
         defaults.pop("fused")
         super().__init__(params, defaults)
 
@@ -263,7 +276,7 @@ class NAdam(FusedOptimizer):
         check(momentum_decay >= 0.0, f"Invalid momentum_decay value: {momentum_decay}")
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay,
-                        **_torch_flags(foreach, maximize, capturable, differentiable))
+                        **_torch_flags(foreach, maximize, capturable, differentiable, lr=lr))
         defaults.pop("fused")
         super().__init__(params, defaults)
 
@@ -305,7 +318,7 @@ class RAdam(FusedOptimizer):
         _check_common(lr, eps, weight_decay, betas)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         decoupled_weight_decay=decoupled_weight_decay,
-                        **_torch_flags(foreach, maximize, capturable, differentiable))
+                        **_torch_flags(foreach, maximize, capturable, differentiable, lr=lr))
         defaults.pop("fused")
         super().__init__(params, defaults)
 

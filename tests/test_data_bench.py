@@ -22,3 +22,14 @@ def test_data_suite_quick_run():
     assert all(c["samples_per_s"] > 0 for c in result.cases)
     assert [t["status"] in ("PASS", "MISS") for t in result.targets] == [True, True]
     assert result.extra["sample_ms"] > 0
+    assert result.extra["rounds"] == 2 and result.extra["cpu_2_vs_0_workers"] > 0
+
+
+def test_data_suite_transform_burns_about_two_ms_of_cpu_not_wall_time():
+    import statistics
+
+    from bench.suites import data
+
+    burn = data.calibrate()
+    img = data._probe_image()
+    assert 1.0 < statistics.median(data.cpu_ms(lambda: burn(img)) for _ in range(5)) < 4.0

@@ -15,6 +15,9 @@ SUITES: dict[str, str] = {
     "ops": "bench.suites.ops",
     "autograd": "bench.suites.autograd",
     "data": "bench.suites.data",
+    "optim": "bench.suites.optim",
+    "nn": "bench.suites.nn",
+    "distributed": "bench.suites.distributed",
 }
 
 

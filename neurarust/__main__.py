@@ -1,0 +1,6 @@
+"""``python -m neurarust ...`` is the ``neurarust`` command."""
+import sys
+
+from neurarust.cli import main
+
+sys.exit(main())
