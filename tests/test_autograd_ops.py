@@ -202,5 +202,8 @@ def test_nondifferentiable_results_do_not_require_grad(op):
         for x in args + list(kwargs.values()):
             if isinstance(x, nr.Tensor) and x.dtype.is_floating_point:
                 x.requires_grad_()
+        # An input written in place and handed back (GradScaler's found_inf) keeps its own flag.
+        given = {id(x) for x in H.flatten_outputs((*args, *kwargs.values()))}
         for out in H.flatten_outputs(op(*args, **kwargs)):
-            assert not getattr(out, "requires_grad", False), f"{op.name}: a result requires grad"
+            if id(out) not in given:
+                assert not getattr(out, "requires_grad", False), f"{op.name}: a result requires grad"

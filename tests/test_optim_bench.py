@@ -14,7 +14,7 @@ def test_optim_suite_quick_run_reports_adam_and_sgd_against_torch(monkeypatch):
     from bench.__main__ import main
 
     suite = main(["--quick", "--suite", "optim", "--md", ""])["suites"]["optim"]
-    assert [t["name"][:3] for t in suite["targets"]] == ["(f)", "(f)"]
+    assert [t["name"][:3] for t in suite["targets"]] == ["(n)", "(n)"]
     assert all(t["limit"] == 1.5 for t in suite["targets"])
     assert [c["case"] for c in suite["cases"]] == ["Adam step", "SGD momentum step"]
     assert all(math.isfinite(c["ratio"]) and c["ratio"] > 0 for c in suite["cases"])

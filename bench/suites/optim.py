@@ -105,13 +105,13 @@ def run(ctx: Context) -> SuiteResult:
         cases, peak = _gpu_cases(ctx)
         case = cases[0]
         result.targets = [
-            Target("(g) multi-tensor Adam step, % of DRAM peak (higher is better)", case["bw_pct_peak"], None,
+            Target("(o) multi-tensor Adam step, % of DRAM peak (higher is better)", case["bw_pct_peak"], None,
                    f"target >= {GPU_BW_PCT:.0f}%; peak {peak} TB/s; {case['gbps']:.0f} GB/s").to_json(),
-            Target("(g) Adam step time / torch.optim.Adam(fused=True)", case["ratio"], GPU_VS_FUSED,
+            Target("(o) Adam step time / torch.optim.Adam(fused=True)", case["ratio"], GPU_VS_FUSED,
                    f"{case['params']} params, {case['numel']} values").to_json()]
     else:
         cases = _cpu_cases(ctx)
-        result.targets = [Target(f"(f) {c['case']} / torch.optim foreach (1 thread)", c["ratio"], CPU_LIMIT,
+        result.targets = [Target(f"(n) {c['case']} / torch.optim foreach (1 thread)", c["ratio"], CPU_LIMIT,
                                  f"{c['params']} params, {c['numel']} values").to_json() for c in cases]
     result.cases = cases
     header = ["case", "params", "values", "NeuraRust", "PyTorch", "ratio"]
