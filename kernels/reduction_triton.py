@@ -19,13 +19,17 @@ math.
 """
 from __future__ import annotations
 
+import inspect
+
 import neurarust.launch as L
+from neurarust import autotune
+from neurarust.registry import TuneSpec
 from neurarust import dtype as _dt
 from neurarust import shape as _sh
 from neurarust.launch import tl, triton
 
 from . import math_triton as MT
-from .reduction import DEFAULT_CONFIG, SELECT_KINDS, accumulates_in  # tune configs live with the entries
+from .reduction import CONFIGS, DEFAULT_CONFIG, SELECT_KINDS, accumulates_in  # tune configs live with the entries
 
 KINDS = ("sum", "mean", "prod", "max", "min", "argmax", "argmin", "var", "std", "logsumexp", "all", "any",
          "norm0", "norm1", "norm2", "normp", "norm_inf", "norm_ninf")
@@ -342,6 +346,10 @@ def _warps(kind: str, warps: int) -> int:
     return max(warps, 8) if kind in ("prod", "normp") else warps
 
 
+KERNEL_SOURCE = inspect.getsource(reduce_kernel.fn)
+TUNE = TuneSpec(configs=CONFIGS, default=DEFAULT_CONFIG)
+
+
 def launch(out, x, dims, kind: str, *, aux=None, param: float = 0.0, config: dict | None = None,
            index_dtype=None) -> None:
     """Reduce ``x`` over ``dims`` (sorted, distinct) into ``out``: a contiguous tensor of the kept
@@ -355,16 +363,23 @@ def launch(out, x, dims, kind: str, *, aux=None, param: float = 0.0, config: dic
     M1, row0, row1 = _pad2(kshape, kstrides)
     N1, red0, red1 = _pad2(rshape, rstrides)
     idx = index_dtype or L.index_dtype(kshape + rshape, kstrides + rstrides)
-    config = config or DEFAULT_CONFIG
-    bm, bn = _blocks(M, N, config, rows_contiguous=kstrides[-1] == 1 and rstrides[-1] != 1)
-    grid = (triton.cdiv(M, bm),)
-    with L.on_device(out):
-        reduce_kernel[grid](
+    rows_contiguous = kstrides[-1] == 1 and rstrides[-1] != 1
+
+    def run(cfg: dict) -> None:
+        bm, bn = _blocks(M, N, cfg, rows_contiguous=rows_contiguous)
+        reduce_kernel[(triton.cdiv(M, bm),)](
             L.pointer(x), L.pointer(out), L.pointer(out if aux is None else aux), M, N, M1, N1, row0, row1,
             red0, red1, float(param), KIND=kind, AUX=aux is not None,
             ACC=L.TL_DTYPES[accumulates_in(kind, x.dtype, out.dtype).name], IDX=idx,
-            TWO_REDUCED=len(rshape) == 2, BLOCK_M=bm, BLOCK_N=bn, num_warps=_warps(kind, config.get("num_warps", 4)),
+            TWO_REDUCED=len(rshape) == 2, BLOCK_M=bm, BLOCK_N=bn, num_warps=_warps(kind, cfg.get("num_warps", 4)),
         )
+
+    with L.on_device(out):
+        if config is None:  # the tuned config of this shape bucket (the default where nothing can be timed)
+            key = (kind, x.dtype.name, autotune.bucket(M), autotune.bucket(N), rows_contiguous)
+            config = autotune.best_config("reduction", TUNE, key, run, source=KERNEL_SOURCE,
+                                          device=out._storage.device.index)
+        run(config)
     L.count(f"reduction:{kind}")
 
 

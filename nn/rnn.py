@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from neurarust import registry
+from neurarust.amp.autocast_mode import autocast_composite
 from neurarust.creation import empty, zeros
 from neurarust.errors import ArgumentError, ShapeError
 from neurarust.tensor import Tensor
@@ -52,6 +53,21 @@ def _gru_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tenso
     r, z = (i_r + h_r).sigmoid(), (i_z + h_z).sigmoid()
     n = (i_n + r * h_n).tanh()
     return n + z * (h - n)
+
+
+@autocast_composite("lstm_cell", cuda="lower")
+def _lstm_cell(x: Tensor, state: tuple, w_ih: Tensor, b_ih, w_hh: Tensor, b_hh) -> tuple:
+    return _lstm_step(F.linear(x, w_ih, b_ih), state, w_hh, b_hh)
+
+
+@autocast_composite("gru_cell", cuda="lower")
+def _gru_cell(x: Tensor, h: Tensor, w_ih: Tensor, b_ih, w_hh: Tensor, b_hh) -> Tensor:
+    return _gru_step(F.linear(x, w_ih, b_ih), h, w_hh, b_hh)
+
+
+@autocast_composite("rnn_cell", cuda="lower")
+def _rnn_cell(mode: str, x: Tensor, h: Tensor, w_ih: Tensor, b_ih, w_hh: Tensor, b_hh) -> Tensor:
+    return _rnn_step(mode)(F.linear(x, w_ih, b_ih), h, w_hh, b_hh)
 
 
 def _cell_params(module: Module, input_size: int, hidden_size: int, gates: int, bias: bool, device, dtype) -> None:
@@ -126,7 +142,8 @@ class RNNCell(_CellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, h, batched = self._prepare(input, hx)
-        h = _rnn_step("RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU")(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh)
+        mode = "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
+        h = _rnn_cell(mode, x, h, self.weight_ih, self.bias_ih, self.weight_hh, self.bias_hh)
         return h if batched else h.squeeze(0)
 
 
@@ -146,7 +163,7 @@ class LSTMCell(_CellBase):
             c = zeros(*h.shape, device=x.device, dtype=x.dtype)
         else:
             c = hx[1] if batched else hx[1].unsqueeze(0)
-        h, c = _lstm_step(F.linear(x, self.weight_ih, self.bias_ih), (h, c), self.weight_hh, self.bias_hh)
+        h, c = _lstm_cell(x, (h, c), self.weight_ih, self.bias_ih, self.weight_hh, self.bias_hh)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
 
@@ -161,7 +178,7 @@ class GRUCell(_CellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, h, batched = self._prepare(input, hx)
-        h = _gru_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh)
+        h = _gru_cell(x, h, self.weight_ih, self.bias_ih, self.weight_hh, self.bias_hh)
         return h if batched else h.squeeze(0)
 
 
@@ -279,20 +296,8 @@ class RNNBase(Module):
 
     def _run(self, x: Tensor, states: list, lengths: Any) -> tuple:
         dirs = 2 if self.bidirectional else 1
-        masks = None if lengths is None else _time_masks(lengths, x)
-        finals = [[] for _ in states]
-        for layer in range(self.num_layers):
-            outs = []
-            for d in range(dirs):
-                idx = layer * dirs + d
-                out, last = self._direction(x, [s[idx] for s in states], self._weights(layer, d), bool(d), masks)
-                outs.append(out)
-                for f, s in zip(finals, last):
-                    f.append(s)
-            x = outs[0] if dirs == 1 else registry.call("cat", outs, 2)
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, True)
-        return x, [registry.call("stack", f, 0) for f in finals]
+        weights = [w for layer in range(self.num_layers) for d in range(dirs) for w in self._weights(layer, d)]
+        return _RECURRENCES[self.mode](self, x, states, lengths, weights)
 
     def _direction(self, x: Tensor, state: list, weights: tuple, reverse: bool, masks: Any) -> tuple:
         w_ih, b_ih, w_hh, b_hh, w_hr = weights
@@ -390,3 +395,35 @@ class GRU(RNNBase):
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          0, device, dtype)
+
+
+def _recurrence(rnn: RNNBase, x: Tensor, states: list, lengths: Any, weights: list) -> tuple:
+    """Every layer and direction of ``rnn`` over ``x`` (``weights``: five entries per layer and direction,
+    see ``RNNBase._weights``). PyTorch's ``lstm``/``gru``/``rnn_tanh`` ops, each with its autocast class
+    (``_RECURRENCES``): in a region where the class is "lower", input, states and weights all run in
+    the low-precision dtype."""
+    dirs = 2 if rnn.bidirectional else 1
+    masks = None if lengths is None else _time_masks(lengths, x)
+    finals = [[] for _ in states]
+    for layer in range(rnn.num_layers):
+        outs = []
+        for d in range(dirs):
+            idx = layer * dirs + d
+            out, last = rnn._direction(x, [s[idx] for s in states], tuple(weights[5 * idx:5 * idx + 5]), bool(d), masks)
+            outs.append(out)
+            for f, s in zip(finals, last):
+                f.append(s)
+        x = outs[0] if dirs == 1 else registry.call("cat", outs, 2)
+        if rnn.dropout and rnn.training and layer < rnn.num_layers - 1:
+            x = F.dropout(x, rnn.dropout, True)
+    return x, [registry.call("stack", f, 0) for f in finals]
+
+
+# Autocast classes as PyTorch's: on CUDA every recurrence is one cuDNN op in the low-precision list;
+# on CPU only LSTM is (oneDNN's rnn layer), while GRU and RNN decompose into ops that carry their own.
+_RECURRENCES = {
+    "LSTM": autocast_composite("lstm", cuda="lower", cpu="lower")(_recurrence),
+    "GRU": autocast_composite("gru", cuda="lower")(_recurrence),
+    "RNN_TANH": autocast_composite("rnn_tanh", cuda="lower")(_recurrence),
+    "RNN_RELU": autocast_composite("rnn_relu", cuda="lower")(_recurrence),
+}

@@ -82,7 +82,7 @@ CUDA_PROMOTE_DOC = {"addcdiv", "addcmul", "atan2", "bilinear", "cross", "dot", "
 # Same page, "Prefer binary_cross_entropy_with_logits over binary_cross_entropy": it raises in a region.
 CUDA_BANNED_DOC = {"binary_cross_entropy"}
 # In PyTorch's CUDA lists (aten/src/ATen/autocast_mode.h) but not on the documentation page.
-CUDA_LOWER_SOURCE = {"einsum", "scaled_dot_product_attention"}
+CUDA_LOWER_SOURCE = {"einsum", "scaled_dot_product_attention", "_cudnn_rnn"}
 CUDA_FP32_SOURCE = {"huber_loss", "logsumexp", "linalg_vector_norm"}
 
 # NeuraRust entry -> the PyTorch names it stands for (itself unless listed).
@@ -93,6 +93,9 @@ TORCH_NAMES = {
     "linalg.vector_norm": {"linalg_vector_norm"},
     "pow": {"pow", "__pow__", "__rpow__"},
     "div": {"__rdiv__", "__rtruediv__"},  # div with a number first: ``2 / x``
+    "lstm_cell": {"LSTMCell"}, "gru_cell": {"GRUCell"}, "rnn_cell": {"RNNCell"},
+    # nn.LSTM/GRU/RNN run as one cuDNN op on CUDA
+    "lstm": {"_cudnn_rnn"}, "gru": {"_cudnn_rnn"}, "rnn_tanh": {"_cudnn_rnn"}, "rnn_relu": {"_cudnn_rnn"},
 }
 EXPECTED = {"lower": CUDA_LOWER_DOC | CUDA_LOWER_SOURCE, "fp32": CUDA_FP32_DOC | CUDA_FP32_SOURCE,
             "promote": CUDA_PROMOTE_DOC, "banned": CUDA_BANNED_DOC}
@@ -459,3 +462,18 @@ def test_one_decorated_function_runs_in_many_threads_at_once():
         t.join(20)
     assert not errors and sorted(d.name for d in results) == ["bfloat16"] * 4 + ["float32"] * 4
     assert registry._grad_hook is not autocast_mode._hook
+
+
+@pytest.mark.parametrize("cls", ["LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell"])
+def test_recurrent_modules_autocast_like_pytorch_on_cpu(cls):
+    import torch
+
+    ours, theirs = getattr(nr.nn, cls)(3, 4), getattr(torch.nn, cls)(3, 4)
+    x = nr.randn(5, 2, 3) if not cls.endswith("Cell") else nr.randn(2, 3)
+    with nr.autocast("cpu"):
+        out = ours(x)
+    with torch.autocast("cpu"):
+        expected = theirs(torch.from_numpy(x.numpy()))
+    flat = lambda o: [t for item in (o if isinstance(o, tuple) else (o,))  # noqa: E731
+                      for t in (item if isinstance(item, tuple) else (item,))]
+    assert [t.dtype.name for t in flat(out)] == [str(t.dtype).removeprefix("torch.") for t in flat(expected)]
