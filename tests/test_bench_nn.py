@@ -1,30 +1,11 @@
 """Smoke tests of the nn benchmark suite: a quick run reports its CPU targets, the two sides of each
 case compute the same numbers, and the GPU cases' code runs (on the CPU reference path here)."""
-import math
-import os
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import neurarust as nr
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # bench is run from the repository, it is not an installed package
-    sys.path.insert(0, str(ROOT))
-
-
-@pytest.fixture
-def bench_main(monkeypatch):
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", os.environ.get("OPENBLAS_NUM_THREADS", "1"))
-    from bench.__main__ import main
-
-    return main
-
-
-def _positive(x) -> bool:
-    return isinstance(x, float) and math.isfinite(x) and x > 0
+from test_bench import _positive, bench_main  # noqa: F401  (bench_main is a fixture)
 
 
 def test_quick_run_reports_the_cpu_targets(bench_main, capsys):
