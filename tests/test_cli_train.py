@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -198,3 +199,67 @@ def test_progress_redraws_one_line_on_a_terminal_and_logs_lines_elsewhere():
     bar = Progress("epoch 1/1", total=2, stream=log, tty=False, interval=0.0)
     bar.update(0.5)
     assert log.getvalue().startswith("epoch 1/1 step 1/2 ") and "\r" not in log.getvalue()
+
+
+# -- data-parallel: --nproc N (2 gloo processes on the CPU) -------------------------------------------
+
+DDP_FAST = ["--model", "mlp", "--scheduler", "none"]
+
+
+def test_nproc_2_reaches_the_accuracy_of_one_process_and_rank_0_alone_writes(tmp_path):
+    import neurarust as nr
+    from neurarust.cli.models import build_model
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    # the same global batch: 32 in one process, 16 per process in two
+    assert train(*DDP_FAST, "--batch-size", "32", "--epochs", "1", "--out", str(one)).returncode == 0
+    result = train(*DDP_FAST, "--batch-size", "16", "--epochs", "1", "--nproc", "2", "--out", str(two))
+    assert result.returncode == 0, result.stderr
+    ((single,), (parallel,)) = metrics(one), metrics(two)
+    assert single["val_acc"] >= 0.88 and parallel["val_acc"] >= 0.88
+    assert abs(single["val_acc"] - parallel["val_acc"]) <= 0.05
+    assert "batch 16 per process x 2 processes" in result.stdout
+    assert result.stdout.count("neurarust train:") == 1 and result.stdout.count("epoch 1/1  train loss") == 1
+    assert sorted(p.name for p in two.iterdir() if p.name != "curves.png") == \
+        ["checkpoint", "config.toml", "metrics.jsonl"]
+    # the checkpoint holds the plain model's state (not the DistributedDataParallel wrapper's)
+    build_model("mlp", (1, 8, 8), 10).load_state_dict(nr.load(str(two / "checkpoint" / "model.safetensors")))
+
+
+def test_ctrl_c_stops_every_rank_and_nproc_2_resumes_exactly(tmp_path):
+    stopped, whole = tmp_path / "stopped", tmp_path / "whole"
+    args = [*DDP_FAST, "--batch-size", "8", "--nproc", "2"]
+    command = [sys.executable, "-m", "neurarust", "train", *args, "--epochs", "50", "--out", str(stopped)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    for line in proc.stdout:                 # interrupt the launcher and both ranks, most likely mid-epoch 2
+        if line.startswith("epoch 1/50"):
+            time.sleep(0.2)
+            os.killpg(proc.pid, signal.SIGINT)
+            break
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert f"continue with: neurarust train --resume {stopped} --nproc 2" in rest
+    resumed = train("--resume", str(stopped), "--epochs", "2", "--nproc", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert train(*args, "--epochs", "2", "--out", str(whole)).returncode == 0
+    assert metrics(stopped)[:2] == metrics(whole)
+
+
+def test_a_mid_epoch_checkpoint_refuses_another_number_of_processes(tmp_path):
+    import io
+
+    from neurarust.cli.config import OptionError, resolve
+    from neurarust.cli.datasets import load_data
+    from neurarust.cli.trainer import Trainer
+
+    config = resolve({"model": "mlp", "epochs": 1, "batch_size": 256, "out": str(tmp_path)})
+    trainer = Trainer(config, load_data("digits"), "cpu", stream=io.StringIO())
+    state = {**trainer.trainer_state(), "step": 3, "world_size": 2}     # saved mid-epoch by 2 processes
+    with pytest.raises(OptionError, match=r"resume it with --nproc 2 \(not 1\)"):
+        trainer.restore(trainer.model.state_dict(), trainer.optimizer.state_dict(), state)
+
+
+def test_nproc_below_1_exits_2():
+    result = train("--nproc", "0")
+    assert result.returncode == 2 and "--nproc must be at least 1, got 0" in result.stderr

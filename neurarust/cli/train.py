@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--resume", metavar="DIR", help="continue the run saved in DIR (its config; --epochs may grow)")
     add("--sample-chars", type=int, metavar="N", help="characters a text model generates at the end (default: 100)")
     add("--config", metavar="FILE", help="TOML file with the same keys (command-line options win)")
+    add("--nproc", type=int, metavar="N", help="data-parallel processes on this machine (default: 1); "
+        "--batch-size is per process")
 
 
 def _cli_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -94,10 +96,11 @@ def _check_model_fits(config: TrainConfig, kind: str) -> None:
         raise OptionError(f"--model {config.model} needs {want}, got --data {config.data}")
 
 
-def _header(config: TrainConfig, data: Any, device: str) -> str:
+def _header(config: TrainConfig, data: Any, device: str, world: int = 1) -> str:
     epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
+    batch = f"batch {config.batch_size}" + (f" per process x {world} processes" if world > 1 else "")
     return (f"neurarust train: {config.model} on {data.name} ({len(data.train)} train / {len(data.val)} val "
-            f"samples), device {device}, {epochs}, batch {config.batch_size}, {config.optimizer} lr {config.lr:g}, "
+            f"samples), device {device}, {epochs}, {batch}, {config.optimizer} lr {config.lr:g}, "
             f"scheduler {config.scheduler}, amp {config.amp}, seed {config.seed}\noutput: {config.out}")
 
 
@@ -120,42 +123,103 @@ def _finish(trainer: Any, config: TrainConfig, started: float) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train as ``args`` say; 0 when done, 2 on a bad option or input, 130 when interrupted (Ctrl-C)."""
-    from neurarust import atomic
+    """Train as ``args`` say; 0 when done, 2 on a bad option or input, 130 when interrupted (Ctrl-C).
+    With ``--nproc N`` > 1, start N ranks (``ranks.launch``) that each run this command."""
     from neurarust.serialization import CheckpointError
+
+    from .ranks import check_nproc, join_group, launch
 
     started = time.perf_counter()
     try:
-        config, states = _configure(args)
+        nproc = check_nproc(getattr(args, "nproc", None))
+        world = join_group()                          # torchrun (or a launched rank): join the group
+        config, states = _configure(args) if world == 1 else _configure_rank(args, world)
+        if nproc > 1 and world == 1:
+            from .device import resolve_device
+
+            resolve_device(config.device)             # a bad --device fails here, before any process starts
+    except (OptionError, CheckpointError) as e:
+        print(f"neurarust train: error: {e}", file=sys.stderr)
+        return 2
+    if nproc > 1 and world == 1:
+        return launch(_rank_main, nproc, (args, config.out))
+    return _train(config, states, world, started)
+
+
+def _configure_rank(args: argparse.Namespace, world: int) -> tuple[TrainConfig, tuple | None]:
+    """Configure one rank of a group: all ranks fail when rank 0 does, and take rank 0's output folder."""
+    from neurarust.serialization import CheckpointError
+
+    from .ranks import shared
+
+    try:
+        outcome: Any = _configure(args)
+    except (OptionError, CheckpointError) as e:
+        outcome = e
+    ok, out = shared((True, outcome[0].out) if isinstance(outcome, tuple) else (False, str(outcome)), world)
+    if not isinstance(outcome, tuple):
+        raise outcome
+    if not ok:
+        raise OptionError(f"rank 0 refused the options: {out}")
+    outcome[0].out = out
+    return outcome
+
+
+def _rank_main(args: argparse.Namespace, out: str) -> int:
+    """One rank of ``--nproc N``: the same command, in the group ``spawn`` joined, writing to ``out``."""
+    args = argparse.Namespace(**{**vars(args), "out": out, "nproc": None})
+    return run(args)
+
+
+def _train(config: TrainConfig, states: tuple | None, world: int, started: float) -> int:
+    from neurarust import atomic
+    from neurarust.serialization import CheckpointError
+
+    from .ranks import any_rank, is_main, rank_device
+
+    main = is_main()
+    error: Exception | None = None
+    try:
         from .device import resolve_device
         from .datasets import load_data
 
-        device = resolve_device(config.device)
+        device = rank_device(resolve_device(config.device), world)
         data = load_data(config.data)
         _check_model_fits(config, data.kind)
-        from .trainer import Interrupted, Trainer
+    except (OptionError, CheckpointError) as e:
+        error = e
+    if any_rank(error is not None, world):             # no rank waits for one that gave up
+        if main or error is not None:
+            where = "" if world == 1 else f"rank {os.environ.get('RANK', '0')}: "
+            sys.stderr.write(f"neurarust train: error: {where}{error or 'another rank could not start'}\n")
+        return 2
+    from .trainer import Interrupted, Trainer
 
-        trainer = Trainer(config, data, device)
+    try:
+        trainer = Trainer(config, data, device, stream=None if main else open(os.devnull, "w"), world=world)
         if states is not None:
             trainer.restore(*states)
     except (OptionError, CheckpointError) as e:
         print(f"neurarust train: error: {e}", file=sys.stderr)
         return 2
-    os.makedirs(config.out, exist_ok=True)
-    atomic.write_text(os.path.join(config.out, "config.toml"), to_toml(config))
-    print(_header(config, data, device), flush=True)
-    if states is not None:
-        print(f"resumed at epoch {trainer.epoch + 1}, step {trainer.step}", flush=True)
+    if main:
+        os.makedirs(config.out, exist_ok=True)
+        atomic.write_text(os.path.join(config.out, "config.toml"), to_toml(config))
+        print(_header(config, data, device, world), flush=True)
+        if states is not None:
+            print(f"resumed at epoch {trainer.epoch + 1}, step {trainer.step}", flush=True)
     previous = signal.signal(signal.SIGINT, lambda *_: _stop(trainer, previous))
     try:
         trainer.fit()
     except Interrupted as e:
-        print(f"\ninterrupted ({e}): checkpoint saved; continue with: neurarust train --resume {config.out}",
-              flush=True)
+        if main:
+            print(f"\ninterrupted ({e}): checkpoint saved; continue with: neurarust train --resume {config.out}"
+                  + (f" --nproc {world}" if world > 1 else ""), flush=True)
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGINT, previous)
-    _finish(trainer, config, started)
+    if main:
+        _finish(trainer, config, started)
     return 0
 
 

@@ -8,6 +8,13 @@ scaler, the default generators' states, the data order's generator as it was whe
 the half-done epoch. So an interrupted run and an uninterrupted one with the same seed log the same
 numbers.
 
+In a data-parallel run (``world`` > 1: ``--nproc N`` or torchrun, see ``ranks``) the model is
+wrapped in :class:`~neurarust.parallel.DistributedDataParallel`, each rank trains on its
+:class:`~neurarust.data.DistributedSampler` share of every epoch (``--batch-size`` samples per rank
+per step) and validates on its share of the validation set; losses, correct predictions and sample
+counts are averaged over the ranks, so every rank logs the metrics of all samples; rank 0 alone
+writes files.
+
     >>> import io, tempfile
     >>> from neurarust.cli.config import resolve
     >>> from neurarust.cli.datasets import load_data
@@ -35,6 +42,7 @@ from .config import OPTIMIZERS, OptionError, TrainConfig
 from .datasets import TrainData
 from .models import build_model
 from .progress import Progress
+from .ranks import any_rank, average_over_ranks, everyone, is_main
 
 EVAL_BATCH = 256
 METRICS = "metrics.jsonl"
@@ -83,8 +91,9 @@ def make_scaler(amp: str, device: str) -> Any:
 class Trainer:
     """One training run of ``config`` on ``data`` on ``device``, writing into ``config.out``."""
 
-    def __init__(self, config: TrainConfig, data: TrainData, device: str, stream: TextIO | None = None) -> None:
-        self.config, self.data, self.device = config, data, device
+    def __init__(self, config: TrainConfig, data: TrainData, device: str, stream: TextIO | None = None,
+                 world: int = 1) -> None:
+        self.config, self.data, self.device, self.world = config, data, device, world
         self.stream = stream if stream is not None else sys.stdout
         nr.manual_seed(config.seed)
         self.model = build_model(config.model, data.input_shape, data.num_classes).to(device)
@@ -93,9 +102,11 @@ class Trainer:
         # Not persistent_workers: a persistent pool keeps its first epoch's worker seeds, so its data order
         # would depend on the epoch the process started at; fresh workers each epoch make the order a
         # function of the generator alone (the same with 0 or N workers, resumed or not).
-        self.loader = DataLoader(data.train, batch_size=config.batch_size, shuffle=True, num_workers=config.workers,
-                                 generator=self.order)
-        self.val_loader = DataLoader(data.val, batch_size=EVAL_BATCH, num_workers=0)
+        self.sampler, val_sampler = self._samplers()
+        self.loader = DataLoader(data.train, batch_size=config.batch_size, shuffle=self.sampler is None,
+                                 sampler=self.sampler, num_workers=config.workers, generator=self.order)
+        self.val_loader = DataLoader(data.val, batch_size=EVAL_BATCH, sampler=val_sampler, num_workers=0)
+        self.net = self._wrap(self.model)             # what training steps call: the model, or its DDP wrapper
         self.scheduler = make_scheduler(config.scheduler, self.optimizer, config.lr, config.epochs * len(self.loader))
         self.scaler = make_scaler(config.amp, device)
         self.autocast_dtype = {"fp16": nr.float16, "bf16": nr.bfloat16}.get(config.amp)
@@ -105,14 +116,33 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self._stop = False
 
+    def _samplers(self) -> tuple[Any, Any]:
+        """Each rank's shares of the training (shuffled: seed + 1 + epoch) and validation sets."""
+        if self.world <= 1:
+            return None, None
+        from neurarust.data import DistributedSampler
+
+        return (DistributedSampler(self.data.train, seed=self.config.seed + 1),
+                DistributedSampler(self.data.val, shuffle=False))
+
+    def _wrap(self, model: Any) -> Any:
+        if self.world <= 1:
+            return model
+        from neurarust.parallel import DistributedDataParallel
+
+        ids = [self.device] if self.device.startswith("cuda") else None
+        return DistributedDataParallel(model, device_ids=ids)
+
     # -- state ---------------------------------------------------------------------------------
 
     def _rng(self) -> nr.Generator:
         return nr.random.generator_for(nr.device(self.device))
 
-    def trainer_state(self) -> dict[str, Any]:
-        """Everything but the model and optimizer a resumed run needs."""
+    def trainer_state(self, rank_sums: list | None = None) -> dict[str, Any]:
+        """Everything but the model and optimizer a resumed run needs (``rank_sums``: every rank's
+        running sums, in a data-parallel run)."""
         return {"config": self.config.to_dict(), "epoch": self.epoch, "step": self.step, "sums": list(self.sums),
+                "rank_sums": rank_sums or [list(self.sums)], "world_size": self.world,
                 "history": self.history, "order": self.order_state, "cpu_rng": nr.get_rng_state(),
                 "device_rng": self._rng().get_state(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
@@ -120,6 +150,10 @@ class Trainer:
 
     def restore(self, model: dict, optimizer: dict, trainer: dict) -> None:
         """Continue from a checkpoint's three state dicts."""
+        saved_world = int(trainer.get("world_size", 1))
+        if int(trainer["step"]) and saved_world != self.world:
+            raise OptionError(f"--resume: the checkpoint was saved in the middle of an epoch by {saved_world} "
+                              f"process(es); resume it with --nproc {saved_world} (not {self.world})")
         self.model.load_state_dict(model)
         self.optimizer.load_state_dict(optimizer)
         if self.scheduler is not None:
@@ -127,7 +161,10 @@ class Trainer:
         if self.scaler is not None and trainer.get("scaler"):
             self.scaler.load_state_dict(trainer["scaler"])
         self.epoch, self.step = int(trainer["epoch"]), int(trainer["step"])
-        self.sums = [float(trainer["sums"][0]), int(trainer["sums"][1]), int(trainer["sums"][2])]
+        sums = trainer["sums"]
+        if self.world > 1 and len(trainer.get("rank_sums") or []) == self.world:
+            sums = trainer["rank_sums"][int(os.environ.get("RANK", "0"))]
+        self.sums = [float(sums[0]), int(sums[1]), int(sums[2])]
         self.history = list(trainer["history"])
         self.order_state = trainer["order"]
         self.order.set_state(self.order_state)
@@ -135,13 +172,22 @@ class Trainer:
         self._rng().set_state(trainer["device_rng"])
 
     def save(self) -> None:
-        """Write the checkpoint and ``metrics.jsonl`` (one line per completed epoch)."""
-        save_checkpoint(self.config.out, self.model.state_dict(), self.optimizer.state_dict(), self.trainer_state())
+        """Write the checkpoint and ``metrics.jsonl`` (one line per completed epoch). In a data-parallel
+        run every rank calls it (rank 0 keeps every rank's running sums) and rank 0 writes."""
+        rank_sums = everyone(list(self.sums), self.world)
+        if not is_main():
+            return
+        save_checkpoint(self.config.out, self.model.state_dict(), self.optimizer.state_dict(),
+                        self.trainer_state(rank_sums))
         atomic.write_text(os.path.join(self.config.out, METRICS), "".join(json.dumps(m) + "\n" for m in self.history))
 
     def request_stop(self) -> None:
         """Stop after the current step, save a resumable checkpoint and raise :class:`Interrupted`."""
         self._stop = True
+
+    def _should_stop(self) -> bool:
+        """Whether any rank was asked to stop (all ranks then stop at the same step)."""
+        return any_rank(self._stop, self.world)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -150,16 +196,16 @@ class Trainer:
             return contextlib.nullcontext()
         return nr.autocast(self.device.split(":")[0], dtype=self.autocast_dtype)
 
-    def _forward(self, x: Any, y: Any) -> tuple[Any, Any]:
+    def _forward(self, x: Any, y: Any, model: Any) -> tuple[Any, Any]:
         with self._autocast():
-            logits = self.model(x)
+            logits = model(x)
             flat = logits.reshape(-1, logits.shape[-1])
             loss = F.cross_entropy(flat.float(), y.reshape(-1))
         return flat, loss
 
     def _train_step(self, x: Any, y: Any) -> tuple[float, int, int]:
         x, y = x.to(self.device), y.to(self.device)
-        logits, loss = self._forward(x, y)
+        logits, loss = self._forward(x, y, self.net)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
@@ -174,22 +220,25 @@ class Trainer:
         return float(loss.item()), correct, int(y.numel())
 
     def evaluate(self) -> tuple[float, float]:
-        """Mean loss and accuracy on the validation set."""
+        """Mean loss and accuracy on the validation set (over every rank's share)."""
         self.model.eval()
         loss_sum, correct, count = 0.0, 0, 0
         with nr.no_grad():
             for x, y in self.val_loader:
                 x, y = x.to(self.device), y.to(self.device)
-                logits, loss = self._forward(x, y)
+                logits, loss = self._forward(x, y, self.model)
                 n = int(y.numel())
                 loss_sum += float(loss.item()) * n
                 correct += int((logits.argmax(-1) == y.reshape(-1)).sum().item())
                 count += n
-        return loss_sum / max(count, 1), correct / max(count, 1)
+        loss_sum, correct, count = average_over_ranks([loss_sum, correct, count], self.world)
+        return loss_sum / max(count, 1e-12), correct / max(count, 1e-12)
 
     def _run_epoch(self) -> None:
         self.model.train()
         self.order.set_state(self.order_state)
+        if self.sampler is not None:
+            self.sampler.set_epoch(self.epoch)
         label = f"epoch {self.epoch + 1}/{self.config.epochs}"
         bar = Progress(label, len(self.loader), stream=self.stream)
         started = time.perf_counter()
@@ -200,14 +249,15 @@ class Trainer:
             self.sums = [self.sums[0] + loss * n, self.sums[1] + correct, self.sums[2] + n]
             self.step += 1
             bar.update(loss)
-            if self._stop:
+            if self._should_stop():
                 bar.close()
                 self.save()
                 raise Interrupted(f"stopped at {label} step {self.step}/{len(self.loader)}")
         bar.close()
         val_loss, val_acc = self.evaluate()
-        seen = max(self.sums[2], 1)
-        record = {"epoch": self.epoch + 1, "train_loss": self.sums[0] / seen, "train_acc": self.sums[1] / seen,
+        sums = average_over_ranks(self.sums, self.world)
+        seen = max(sums[2], 1e-12)
+        record = {"epoch": self.epoch + 1, "train_loss": sums[0] / seen, "train_acc": sums[1] / seen,
                   "val_loss": val_loss, "val_acc": val_acc, "lr": self.optimizer.param_groups[0]["lr"],
                   "seconds": round(time.perf_counter() - started, 3)}
         self.history.append(record)
@@ -222,7 +272,7 @@ class Trainer:
         os.makedirs(self.config.out, exist_ok=True)
         while self.epoch < self.config.epochs:
             self._run_epoch()
-            if self._stop:
+            if self._should_stop():
                 raise Interrupted(f"stopped after epoch {self.epoch}/{self.config.epochs}")
         return self.history
 

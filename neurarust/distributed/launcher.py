@@ -8,7 +8,7 @@ joins the default process group in each (``init_process_group()`` reads that env
 group's ``timeout_s`` and are killed if they are still running ``grace_s`` seconds later, so a
 failure never hangs the launcher. ``env`` adds variables (``NEURARUST_BACKEND``, ``OMP_NUM_THREADS``);
 each child starts with its environment, as under torchrun. ``fn`` and ``args`` must be picklable
-(``fn`` defined at module level), as with any spawned process. This is what ``neurarust train --nproc N`` is meant to use.
+(``fn`` defined at module level), as with any spawned process. ``neurarust train --nproc N`` launches its ranks with it.
 
     >>> from neurarust.distributed.launcher import spawn
     >>> spawn.__name__
