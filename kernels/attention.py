@@ -35,6 +35,7 @@ from neurarust.shape import broadcast_shapes
 from neurarust.tensor import Tensor
 
 from . import samples as S
+from .formulas import NP, NR
 
 TRITON_FORWARD = "neurarust.kernels.attention_triton:launch_forward"
 TRITON_BACKWARD = "neurarust.kernels.attention_triton:launch_backward"
@@ -51,53 +52,6 @@ def acc_dtype(d: _dt.DType) -> _dt.DType:
 # ----------------------------------------------------------------------------------------------
 # The plain formulas, written once over a namespace (NumPy, NeuraRust ops or torch)
 # ----------------------------------------------------------------------------------------------
-
-class _NumPy:
-    mm = staticmethod(np.matmul)
-    exp, where, isneginf = staticmethod(np.exp), staticmethod(np.where), staticmethod(np.isneginf)
-
-    @staticmethod
-    def t(x):
-        return np.swapaxes(x, -1, -2)
-
-    @staticmethod
-    def sum_last(x):
-        return np.sum(x, axis=-1)
-
-    @staticmethod
-    def causal(L, S, like):
-        return np.tril(np.ones((L, S), dtype=bool))
-
-
-class _NeuraRust:
-    @staticmethod
-    def mm(a, b):
-        return call("matmul", a, b)
-
-    @staticmethod
-    def exp(x):
-        return call("exp", x)
-
-    @staticmethod
-    def where(c, a, b):
-        return call("where", c, a, b)
-
-    @staticmethod
-    def isneginf(x):
-        return call("eq", x, -math.inf)
-
-    @staticmethod
-    def t(x):
-        return x.transpose(-1, -2)
-
-    @staticmethod
-    def sum_last(x):
-        return call("sum", x, -1)
-
-    @staticmethod
-    def causal(L, S, like):
-        return Tensor._from_array(np.tril(np.ones((L, S), dtype=bool))).to(like.device)
-
 
 class _Torch:
     @staticmethod
@@ -133,7 +87,7 @@ class _Torch:
         return torch.ones(L, S, dtype=torch.bool).tril()
 
 
-NP, NR, TORCH = _NumPy(), _NeuraRust(), _Torch()
+TORCH = _Torch()
 
 
 def _is_bool(mask) -> bool:

@@ -37,6 +37,7 @@ from neurarust.shape import broadcast_shapes
 from neurarust.tensor import Tensor
 
 from . import samples as S
+from .formulas import NP, NR
 from .indexing import ix
 
 TRITON_CE = "neurarust.kernels.loss_triton:launch_cross_entropy"
@@ -47,90 +48,6 @@ OPTIONAL_TENSORS = ("weight", "pos_weight")
 HALF_TOLERANCES = {_dt.float16: (4e-3, 2e-3), _dt.bfloat16: (3e-2, 2e-2)}
 
 
-# ----------------------------------------------------------------------------------------------
-# The two namespaces the formulas run on
-# ----------------------------------------------------------------------------------------------
-
-class _NumPyOps:
-    """The functions loss formulas use, on NumPy arrays: the references."""
-
-    abs, exp, log, log1p, sqrt, sign = (staticmethod(f) for f in (np.abs, np.exp, np.log, np.log1p, np.sqrt, np.sign))
-    where, maximum, minimum = staticmethod(np.where), staticmethod(np.maximum), staticmethod(np.minimum)
-
-    @staticmethod
-    def sum(x, dim=None, keepdim=False):
-        return np.asarray(np.sum(x, axis=dim, keepdims=keepdim))
-
-    @staticmethod
-    def clamp_min(x, v):
-        return np.maximum(x, x.dtype.type(v))
-
-    @staticmethod
-    def pow(x, p):
-        return np.power(x, x.dtype.type(p))
-
-    @staticmethod
-    def softplus(x):
-        return np.logaddexp(x.dtype.type(0), x)
-
-    @staticmethod
-    def log_softmax(x, dim):
-        top = np.max(x, axis=dim, keepdims=True)
-        shifted = x - top
-        return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
-
-    @staticmethod
-    def eq(x, v):
-        return x == v
-
-
-class _NeuraRustOps:
-    """The same functions as public ops: Triton kernels on the Triton backend, recorded by autograd."""
-
-    abs, exp, log, log1p, sqrt, sign = (staticmethod(lambda x, _n=n: call(_n, x))
-                                        for n in ("abs", "exp", "log", "log1p", "sqrt", "sign"))
-
-    @staticmethod
-    def where(c, a, b):
-        return call("where", c, a, b)
-
-    @staticmethod
-    def maximum(a, b):
-        return call("maximum", a, b)
-
-    @staticmethod
-    def minimum(a, b):
-        return call("minimum", a, b)
-
-    @staticmethod
-    def sum(x, dim=None, keepdim=False):
-        if x.numel() == 0 and x.device.type == "cpu":  # the interpreted sum kernel cannot take 0 bytes
-            with backends.using("reference"):
-                return call("sum", x, dim, keepdim)
-        return call("sum", x, dim, keepdim)
-
-    @staticmethod
-    def clamp_min(x, v):
-        return call("clamp", x, min=v)
-
-    @staticmethod
-    def pow(x, p):
-        return call("pow", x, p)
-
-    @staticmethod
-    def softplus(x):
-        return call("softplus", x)
-
-    @staticmethod
-    def log_softmax(x, dim):
-        return call("log_softmax", x, dim)
-
-    @staticmethod
-    def eq(x, v):
-        return call("eq", x, v)
-
-
-NP, NR = _NumPyOps(), _NeuraRustOps()
 
 
 # ----------------------------------------------------------------------------------------------
