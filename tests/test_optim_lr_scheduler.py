@@ -1,4 +1,4 @@
-"""Every scheduler's lr sequence (and momentum, where it cycles it) equals torch's over 30 steps."""
+"""Every scheduler's lr sequence (and momentum, where it cycles it) equals torch's over 100 steps."""
 from __future__ import annotations
 
 import math
@@ -15,6 +15,9 @@ def _pair(opt_name="SGD", **kw):
     b = getattr(torch.optim, opt_name)([{"params": [torch.zeros(1, requires_grad=True)]},
                                         {"params": [torch.zeros(1, requires_grad=True)], "lr": 0.3}], lr=1.0, **kw)
     return a, b
+
+
+STEPS = 100  # the issue's horizon: long enough for restarts, cycles and milestones to recur
 
 
 def _lambda(e):
@@ -40,8 +43,8 @@ CASES = {
                                                     step_size_down=5, mode="triangular2"),
     "CyclicLR-exp_range": lambda L, o: L.CyclicLR(o, base_lr=0.1, max_lr=1.0, step_size_up=4, mode="exp_range",
                                                   gamma=0.95),
-    "OneCycleLR": lambda L, o: L.OneCycleLR(o, max_lr=[1.0, 2.0], total_steps=31),
-    "OneCycleLR-three-linear": lambda L, o: L.OneCycleLR(o, max_lr=1.0, epochs=4, steps_per_epoch=8,
+    "OneCycleLR": lambda L, o: L.OneCycleLR(o, max_lr=[1.0, 2.0], total_steps=101),
+    "OneCycleLR-three-linear": lambda L, o: L.OneCycleLR(o, max_lr=1.0, epochs=4, steps_per_epoch=26,
                                                          three_phase=True, anneal_strategy="linear"),
     "SequentialLR": lambda L, o: L.SequentialLR(o, [L.LinearLR(o, 0.2, total_iters=5), L.ExponentialLR(o, 0.9),
                                                     L.CosineAnnealingLR(o, T_max=6)], milestones=[5, 15]),
@@ -60,7 +63,7 @@ def test_lr_sequence_matches_torch(name):
     mine = CASES[name](nr.optim.lr_scheduler, a)
     ref = CASES[name](torch.optim.lr_scheduler, b)
     assert mine.get_last_lr() == pytest.approx(ref.get_last_lr(), rel=1e-12)
-    for step in range(30):
+    for step in range(STEPS):
         a.step()
         b.step()
         mine.step()
@@ -88,7 +91,7 @@ def test_reduce_lr_on_plateau_matches_torch(kwargs):
     a, b = _pair()
     mine = nr.optim.lr_scheduler.ReduceLROnPlateau(a, **kwargs)
     ref = torch.optim.lr_scheduler.ReduceLROnPlateau(b, **kwargs)
-    for step in range(30):
+    for step in range(STEPS):
         metric = 1.0 + 0.1 * math.sin(step) if step % 3 else 1.0 - step * 1e-6
         mine.step(metric)
         ref.step(metric)
