@@ -242,13 +242,23 @@ class FusedOptimizer(Optimizer):
     call (one kernel launch on the Triton backend) per dtype and device (and step count).
 
     Subclasses set ``_rule`` (the entry ``<rule>_step``), ``_keys`` (their state names, one per state
-    list of the rule) and implement ``_options(group)`` (the rule's keywords) and ``_new_state``."""
+    list of the rule) and ``_option_keys`` (the group options the rule takes), and implement
+    ``_new_state``."""
 
     _rule = ""
     _keys: tuple[str, ...] = ()
+    _option_keys: tuple[str, ...] = ()
+    _RULE_NAMES = {"decoupled_weight_decay": "decoupled"}  # group option -> the rule's keyword
 
     def _options(self, group: dict) -> dict:
-        raise NotImplementedError
+        """The rule's keywords from ``group``: ``_option_keys`` by name, ``betas`` as beta1/beta2."""
+        options = {}
+        for key in self._option_keys:
+            if key == "betas":
+                options["beta1"], options["beta2"] = group["betas"]
+            else:
+                options[self._RULE_NAMES.get(key, key)] = group[key]
+        return options
 
     def _new_state(self, p: Tensor, group: dict) -> dict:
         from neurarust.creation import zeros_like

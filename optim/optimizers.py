@@ -57,6 +57,7 @@ class SGD(FusedOptimizer):
     """
 
     _rule, _keys = "sgd", ("momentum_buffer",)
+    _option_keys = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
 
     def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False, foreach=None,
@@ -90,10 +91,6 @@ class SGD(FusedOptimizer):
         for s in states:
             s.pop("_first", None)
 
-    def _options(self, group):
-        return dict(lr=group["lr"], momentum=group["momentum"], dampening=group["dampening"],
-                    weight_decay=group["weight_decay"], nesterov=group["nesterov"], maximize=group["maximize"])
-
 
 class Adam(FusedOptimizer):
     """Adam (Kingma & Ba), with L2 weight decay, AMSGrad and maximize.
@@ -105,6 +102,7 @@ class Adam(FusedOptimizer):
     """
 
     _rule, _keys = "adam", ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _option_keys = ("betas", "lr", "eps", "weight_decay", "amsgrad", "decoupled_weight_decay", "maximize")
     _decoupled = False
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
@@ -120,11 +118,6 @@ class Adam(FusedOptimizer):
 
     def _uses(self, key, group):
         return key != "max_exp_avg_sq" or group["amsgrad"]
-
-    def _options(self, group):
-        b1, b2 = group["betas"]
-        return dict(lr=group["lr"], beta1=b1, beta2=b2, eps=group["eps"], weight_decay=group["weight_decay"],
-                    amsgrad=group["amsgrad"], decoupled=group["decoupled_weight_decay"], maximize=group["maximize"])
 
 
 class AdamW(Adam):
@@ -153,6 +146,7 @@ class RMSprop(FusedOptimizer):
     """
 
     _rule, _keys = "rmsprop", ("square_avg", "momentum_buffer", "grad_avg")
+    _option_keys = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
 
     def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, capturable: bool = False,
@@ -168,10 +162,6 @@ class RMSprop(FusedOptimizer):
     def _uses(self, key, group):
         return {"momentum_buffer": group["momentum"] > 0, "grad_avg": group["centered"]}.get(key, True)
 
-    def _options(self, group):
-        return dict(lr=group["lr"], alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
-                    momentum=group["momentum"], centered=group["centered"], maximize=group["maximize"])
-
 
 class Adagrad(FusedOptimizer):
     """Adagrad (Duchi et al.), with learning-rate decay; its state exists from construction on.
@@ -183,6 +173,7 @@ class Adagrad(FusedOptimizer):
     """
 
     _rule, _keys = "adagrad", ("sum",)
+    _option_keys = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
 
     def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10, foreach=None, *, maximize: bool = False,
@@ -204,10 +195,6 @@ class Adagrad(FusedOptimizer):
 
         return {"step": 0.0, "sum": full_like(p, group["initial_accumulator_value"])}
 
-    def _options(self, group):
-        return dict(lr=group["lr"], lr_decay=group["lr_decay"], weight_decay=group["weight_decay"], eps=group["eps"],
-                    maximize=group["maximize"])
-
 
 class Adadelta(FusedOptimizer):
     """Adadelta (Zeiler).
@@ -218,6 +205,7 @@ class Adadelta(FusedOptimizer):
     """
 
     _rule, _keys = "adadelta", ("square_avg", "acc_delta")
+    _option_keys = ("lr", "rho", "eps", "weight_decay", "maximize")
 
     def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0.0, foreach=None, *, capturable: bool = False, maximize: bool = False,
@@ -229,10 +217,6 @@ class Adadelta(FusedOptimizer):
         defaults.pop("fused")
         super().__init__(params, defaults)
 
-    def _options(self, group):
-        return dict(lr=group["lr"], rho=group["rho"], eps=group["eps"], weight_decay=group["weight_decay"],
-                    maximize=group["maximize"])
-
 
 class Adamax(FusedOptimizer):
     """Adamax: Adam with the infinity norm.
@@ -243,6 +227,7 @@ class Adamax(FusedOptimizer):
     """
 
     _rule, _keys = "adamax", ("exp_avg", "exp_inf")
+    _option_keys = ("betas", "lr", "eps", "weight_decay", "maximize")
 
     def __init__(self, params: Iterable, lr: float = 2e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, foreach=None, *, maximize: bool = False, differentiable: bool = False,
@@ -252,11 +237,6 @@ class Adamax(FusedOptimizer):
                         **_torch_flags(foreach, maximize, capturable, differentiable, lr=lr))
         defaults.pop("fused")
         super().__init__(params, defaults)
-
-    def _options(self, group):
-        b1, b2 = group["betas"]
-        return dict(lr=group["lr"], beta1=b1, beta2=b2, eps=group["eps"], weight_decay=group["weight_decay"],
-                    maximize=group["maximize"])
 
 
 class NAdam(FusedOptimizer):
@@ -268,6 +248,7 @@ class NAdam(FusedOptimizer):
     """
 
     _rule, _keys = "nadam", ("exp_avg", "exp_avg_sq")
+    _option_keys = ("betas", "lr", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay", "maximize")
 
     def __init__(self, params: Iterable, lr: float = 2e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False, *,
@@ -295,12 +276,6 @@ class NAdam(FusedOptimizer):
         for s in states:
             s["step"], s["mu_product"] = float(step), mu_product
 
-    def _options(self, group):
-        b1, b2 = group["betas"]
-        return dict(lr=group["lr"], beta1=b1, beta2=b2, eps=group["eps"], weight_decay=group["weight_decay"],
-                    momentum_decay=group["momentum_decay"], decoupled=group["decoupled_weight_decay"],
-                    maximize=group["maximize"])
-
 
 class RAdam(FusedOptimizer):
     """RAdam (Liu et al.): Adam with a rectified variance; plain momentum SGD in the first steps.
@@ -311,6 +286,7 @@ class RAdam(FusedOptimizer):
     """
 
     _rule, _keys = "radam", ("exp_avg", "exp_avg_sq")
+    _option_keys = ("betas", "lr", "eps", "weight_decay", "decoupled_weight_decay", "maximize")
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *, foreach=None,
@@ -321,11 +297,6 @@ class RAdam(FusedOptimizer):
                         **_torch_flags(foreach, maximize, capturable, differentiable, lr=lr))
         defaults.pop("fused")
         super().__init__(params, defaults)
-
-    def _options(self, group):
-        b1, b2 = group["betas"]
-        return dict(lr=group["lr"], beta1=b1, beta2=b2, eps=group["eps"], weight_decay=group["weight_decay"],
-                    decoupled=group["decoupled_weight_decay"], maximize=group["maximize"])
 
 
 class Lion(FusedOptimizer):
@@ -340,16 +311,13 @@ class Lion(FusedOptimizer):
     """
 
     _rule, _keys = "lion", ("exp_avg",)
+    _option_keys = ("betas", "lr", "weight_decay", "maximize")
 
     def __init__(self, params: Iterable, lr: float = 1e-4, betas: tuple = (0.9, 0.99), weight_decay: float = 0.0,
                  *, maximize: bool = False, foreach=None):
         _check_common(lr, 0.0, weight_decay, betas)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize,
                                       foreach=foreach))
-
-    def _options(self, group):
-        b1, b2 = group["betas"]
-        return dict(lr=group["lr"], beta1=b1, beta2=b2, weight_decay=group["weight_decay"], maximize=group["maximize"])
 
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Lion"]
