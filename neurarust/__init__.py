@@ -62,6 +62,7 @@ _LAZY_ATTRS: dict[str, str] = {
     "save": "serialization",
     "load": "serialization",
     "autocast": "amp.autocast_mode",
+    "compile": "graph.compiler",
 }
 
 

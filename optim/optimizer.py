@@ -19,6 +19,7 @@ import itertools
 from collections import OrderedDict, defaultdict
 from typing import Any, Callable, Iterable
 
+from neurarust import guards
 from neurarust.autograd.grad_mode import enable_grad, no_grad
 from neurarust.errors import ArgumentError, SignatureError
 from neurarust.tensor import Tensor
@@ -291,6 +292,7 @@ class FusedOptimizer(Optimizer):
         from neurarust.registry import get
 
         loss = self._closure_loss(closure)
+        guards.guard(self._hyperparameters)   # a compiled step captures again when the lr changes
         op = get(f"{self._rule}_step")
         for group in self.param_groups:
             capturable = bool(group.get("capturable", False))
@@ -314,14 +316,19 @@ class FusedOptimizer(Optimizer):
                     device = params[0].device
                     counters = ([s["step"] for s in states], [s["mu_product"] for s in states if "mu_product" in s],
                                 self._device_lr(group["lr"], device), self._found_inf_on(device))
-                    op.frontend(op, params, grads, *lists, capturable=counters, **dict(options, lr=0.0))
+                    op(params, grads, *lists, capturable=counters, **dict(options, lr=0.0))
                     continue
                 hyper = dict(options, **self._hyper_for(group, states[0]))
                 if isinstance(hyper["lr"], Tensor):
                     hyper["lr"] = float(hyper["lr"].item())  # a tensor lr outside capturable mode: read once
-                op.frontend(op, params, grads, *lists, **hyper)
+                op(params, grads, *lists, **hyper)  # through the registry hook: graph capture sees it
                 self._advance(states, hyper)
         return loss
+
+    def _hyperparameters(self) -> tuple:
+        """Every group's numbers (lr, betas, ...): what a captured step bakes in."""
+        return tuple(tuple((k, v) for k, v in sorted(g.items()) if isinstance(v, (bool, int, float, tuple)))
+                     for g in self.param_groups)
 
     def _device_lr(self, lr, device) -> Tensor:
         """The learning rate as a one-element fp32 tensor on ``device`` (a host number is copied there

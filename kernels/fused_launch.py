@@ -1,0 +1,56 @@
+"""The host side of generated elementwise kernels (``neurarust.compile``'s fusion).
+
+A generated kernel takes the output pointer, one pointer per input, the element count, the last
+three sizes of the (at most 4-D, dims merged where strides allow) iteration space, and 4 strides per
+tensor (0 along broadcast dims); it is the one elementwise kernel's strided walk with several scalar
+functions in place of one. This module launches such a kernel and describes it for the
+ahead-of-time compile check; nothing here knows graphs.
+"""
+from __future__ import annotations
+
+import neurarust.launch as L
+from neurarust import shape as _sh
+from neurarust.launch import tl, triton
+
+MAX_DIMS = 4
+BLOCK = 1024
+
+
+def launch_fused(kernel, out, inputs, *, block: int = BLOCK) -> None:
+    """Run a generated kernel writing ``out`` from ``inputs`` (broadcastable to ``out.shape``)."""
+    n = out.numel()
+    if n == 0:
+        return
+    shape = out.shape
+    strides = [out.stride()] + [_sh.broadcast_strides(t.shape, t.stride(), shape) for t in inputs]
+    cshape, cstrides = _sh.collapse_dims(shape, *strides)
+    if len(cshape) > MAX_DIMS:   # dims that cannot merge: walk the leading one on the host
+        expanded = [t.expand(shape) for t in inputs]
+        for i in range(shape[0]):
+            launch_fused(kernel, out[i], [t[i] for t in expanded], block=block)
+        return
+    pad = MAX_DIMS - len(cshape)
+    dims = [1] * pad + list(cshape)
+    padded = [[0] * pad + list(st) for st in cstrides]
+    idx = L.index_dtype(dims, *padded)
+    flat = [s for st in padded[1:] for s in st]
+    with L.on_device(out):
+        kernel[(triton.cdiv(n, block),)](
+            L.pointer(out), *[L.pointer(t) for t in inputs], n, dims[1], dims[2], dims[3], *padded[0], *flat,
+            IDX=idx, BLOCK=block, num_warps=8 if idx == tl.int64 else 4)
+    L.count("fused")
+
+
+def aot_specs(kernel, input_dtypes: list[str], out_dtype: str) -> list[L.AotSpec]:
+    """The compile-check jobs of one generated kernel: int32 and int64 offsets."""
+    from neurarust import dtype as _dt
+
+    specs = []
+    for idx, scalar in ((tl.int32, "i32"), (tl.int64, "i64")):
+        pointers = {"out_ptr": "*" + _dt.as_dtype(out_dtype).triton_name}
+        pointers.update({f"x{i}_ptr": "*" + _dt.as_dtype(d).triton_name for i, d in enumerate(input_dtypes)})
+        constants = {"IDX": idx, "BLOCK": BLOCK}
+        signature = {a: "constexpr" if a in constants else pointers.get(a, scalar) for a in kernel.arg_names}
+        specs.append(L.AotSpec(f"fused/{scalar}", kernel, signature, constants,
+                               aligned=tuple(range(len(pointers))), num_warps=8 if idx == tl.int64 else 4))
+    return specs

@@ -1,0 +1,373 @@
+"""``neurarust.compile``: capture a function or module once per input signature, optimise the graph,
+and replay it with no per-op Python dispatch.
+
+A call first looks up its **guard key**: the shape, strides, dtype, device and ``requires_grad`` of
+every tensor argument, the other arguments' values, grad mode, autocast state and a module's
+``training`` flag. A miss runs the function eagerly the first time (so lazy state such as optimizer
+moments exists) and captures it on the next call with that key; later calls replay the optimised
+program. A capture that reads tensor values in Python falls back to eager for that key, with one
+warning naming the line.
+
+Training: when the captured output requires grad, the backward pass is captured too, by running
+autograd over the eager graph with the tracer on. The replayed forward returns outputs attached to
+one autograd node whose backward replays the captured backward, so ``loss.backward()`` and any
+optimizer work unchanged. A function that calls ``backward()`` and ``opt.step()`` itself is captured
+whole (the optimizer needs ``capturable=True``).
+
+    >>> import neurarust as nr
+    >>> model = nr.nn.Sequential(nr.nn.Linear(4, 8), nr.nn.ReLU(), nr.nn.Linear(8, 1))
+    >>> fast = nr.compile(model)
+    >>> x = nr.randn(16, 4)
+    >>> for _ in range(3):
+    ...     loss = fast(x).pow(2).mean()
+    ...     loss.backward()
+    >>> bool((fast(x) - model(x)).abs().max() < 1e-5), fast.stats["replays"] >= 1
+    (True, True)
+"""
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from neurarust import guards
+from neurarust.amp import autocast_mode
+from neurarust.autograd import grad_mode
+from neurarust.autograd import graph as _autograd_graph
+from neurarust.errors import ArgumentError, AutogradError
+from neurarust.tensor import Tensor
+
+from . import passes
+from .capture import GraphBreak, Tracer, capturing, finish, run_traced
+from .executor import Program
+from .ir import Graph, Value, flatten, unflatten
+
+
+def compile(model: Callable | None = None, *, fullgraph: bool = False, dynamic: bool | None = None,
+            debug: bool | None = None, disable: bool = False, passes_enabled: bool = True):
+    """Compile ``model`` (a function or an :class:`~neurarust.nn.Module`); usable as a decorator,
+    bare or with arguments, as ``torch.compile``.
+
+    Args:
+        model: the function or module to compile.
+        fullgraph: raise :class:`~neurarust.graph.GraphBreak` instead of falling back to eager.
+        dynamic: ``None``/``False`` specialise on shapes (a new shape captures again); ``True``
+            (symbolic shapes) is not supported yet and raises.
+        debug: print each graph before and after the passes and the generated kernels' source
+            (also turned on by ``NEURARUST_COMPILE_DEBUG=1``).
+        disable: return ``model`` unchanged.
+        passes_enabled: run the graph passes (off: replay the graph as captured).
+
+    >>> import neurarust as nr
+    >>> @nr.compile
+    ... def gelu_tanh(x):
+    ...     return 0.5 * x * (1 + ((x + 0.044715 * x ** 3) * 0.7978845608).tanh())
+    >>> x = nr.linspace(-2, 2, 5)
+    >>> [round(v, 4) for v in gelu_tanh(x).tolist()] == [round(v, 4) for v in gelu_tanh(x).tolist()]
+    True
+    """
+    if dynamic:
+        raise ArgumentError("neurarust.compile(dynamic=True): symbolic shapes are not supported yet; every new "
+                            "input shape is captured again (dynamic=False)")
+    if debug is None:
+        debug = os.environ.get("NEURARUST_COMPILE_DEBUG", "") not in ("", "0")
+
+    def wrap(target):
+        if disable:
+            return target
+        return CompiledFunction(target, fullgraph=fullgraph, debug=debug, passes_enabled=passes_enabled)
+
+    return wrap if model is None else wrap(model)
+
+
+@dataclass
+class _Entry:
+    """One guard key's compiled program (or ``eager`` after a graph break)."""
+
+    eager: bool = False
+    seen: int = 0                          # calls before the capture (the first runs eagerly)
+    forward: Program | None = None
+    backward: Program | None = None
+    externals: list = field(default_factory=list)   # (value, tensor, shape, dtype, requires_grad) to re-check
+    diff_inputs: list = field(default_factory=list)  # ("input", index) | ("external", tensor) per gradient
+    diff_outputs: list = field(default_factory=list)  # output indices attached to the backward
+    saved: list = field(default_factory=list)        # forward Values the backward reads
+    grad_sinks: list = field(default_factory=list)   # (parameter, output Value) -> parameter.grad after a run
+    guards: list = field(default_factory=list)       # Python numbers the graph baked in (neurarust.guards)
+    out_spec: Any = None
+    n_outputs: int = 0
+    graph: Graph | None = None
+    backward_graph: Graph | None = None
+
+
+class CompiledFunction:
+    """What :func:`compile` returns: call it as the original; ``stats`` counts captures and replays,
+    ``graphs()`` lists the optimised graphs, ``reset()`` drops them."""
+
+    def __init__(self, target: Callable, *, fullgraph: bool, debug: bool, passes_enabled: bool) -> None:
+        self._target = target
+        self._module = target if _is_module(target) else None
+        self.fullgraph, self.debug, self.passes_enabled = fullgraph, debug, passes_enabled
+        self._cache: dict = {}
+        self._warned: set = set()
+        self.stats = {"captures": 0, "replays": 0, "eager": 0, "graph_breaks": 0}
+        functools.update_wrapper(self, target, updated=())
+
+    # -- the PyTorch-like surface -------------------------------------------------------------
+    def __getattr__(self, name):
+        if name.startswith("__") or name in ("_target", "_module"):
+            raise AttributeError(name)
+        return getattr(self._target, name)   # a compiled module still has parameters(), train() ...
+
+    @property
+    def _orig_mod(self):
+        """The compiled module or function (``torch.compile``'s name)."""
+        return self._target
+
+    def reset(self) -> None:
+        """Forget every captured graph (the next calls capture again)."""
+        self._cache.clear()
+
+    def graphs(self) -> list[Graph]:
+        """The optimised forward (and backward) graphs captured so far."""
+        out = []
+        for e in self._cache.values():
+            out += [g for g in (e.graph, e.backward_graph) if g is not None]
+        return out
+
+    # -- calls ----------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if capturing():     # inside another capture: run inline so the outer graph records our ops
+            return self._target(*args, **kwargs)
+        key = self._guard_key(args, kwargs)
+        entry = self._cache.get(key)
+        if entry is not None and entry.forward is not None and not (_externals_unchanged(entry)
+                                                                    and guards.hold(entry.guards)):
+            entry = None
+        if entry is None:
+            entry = self._cache[key] = _Entry()
+        if entry.eager:
+            self.stats["eager"] += 1
+            return self._target(*args, **kwargs)
+        if entry.forward is None:
+            entry.seen += 1
+            if entry.seen == 1:
+                self.stats["eager"] += 1
+                return self._target(*args, **kwargs)
+            return self._capture(entry, key, args, kwargs)
+        self.stats["replays"] += 1
+        return _replay(entry, args, kwargs)
+
+    def _guard_key(self, args, kwargs) -> tuple:
+        leaves, spec = flatten((args, kwargs))
+        tensors = tuple((t._shape, t._strides, t._dtype, str(t._storage.device),
+                         t._autograd is not None and t._autograd.requires_grad) for t in leaves)
+        training = self._module.training if self._module is not None else None
+        return (tensors, _hashable(spec), grad_mode._state.enabled, training, autocast_mode._state.active)
+
+    def _capture(self, entry: _Entry, key, args, kwargs):
+        from neurarust import amp
+
+        if amp.is_autocast_enabled("cpu") or amp.is_autocast_enabled("cuda"):
+            return self._graph_break(entry, args, kwargs, GraphBreak(
+                "an autocast region is open around the compiled call (open it inside the compiled function)",
+                "the call"))
+        try:
+            result = _build(entry, self._target, self._names(), args, kwargs, self.passes_enabled, self.debug)
+        except GraphBreak as e:
+            return self._graph_break(entry, args, kwargs, e, rerun=True)
+        self.stats["captures"] += 1
+        return result
+
+    def _graph_break(self, entry, args, kwargs, error: GraphBreak, rerun: bool = False):
+        if self.fullgraph:
+            raise error
+        entry.eager = True
+        self.stats["graph_breaks"] += 1
+        if error.location not in self._warned:
+            self._warned.add(error.location)
+            warnings.warn(f"neurarust.compile: graph break, running eagerly: {error}", stacklevel=3)
+        # The capture stopped before the function ended: run it again from the start, eagerly.
+        return self._target(*args, **kwargs)
+
+    def _names(self) -> dict[int, str]:
+        module = self._module or getattr(self._target, "__self__", None)
+        if module is None or not _is_module(module):
+            return {}
+        names = {id(p): n for n, p in module.named_parameters()}
+        names.update({id(b): n for n, b in module.named_buffers()})
+        return names
+
+
+def _is_module(obj) -> bool:
+    return hasattr(obj, "named_parameters") and hasattr(obj, "forward")
+
+
+def _hashable(spec):
+    try:
+        hash(spec)
+        return spec
+    except TypeError:
+        return repr(spec)
+
+
+def _externals_unchanged(entry: _Entry) -> bool:
+    for _, t, shape, dtype, rg in entry.externals:
+        if t._shape != shape or t._dtype is not dtype or (t._autograd is not None and t._autograd.requires_grad) != rg:
+            return False
+    return True
+
+
+# -- capture ------------------------------------------------------------------------------------
+
+def _build(entry: _Entry, fn: Callable, names: dict, args, kwargs, run_passes: bool, debug: bool):
+    """Capture ``fn(*args, **kwargs)`` (forward, and backward when it trains) into ``entry``;
+    returns the eager result of the capture run."""
+    import itertools
+
+    ids = itertools.count()
+    tracer = Tracer(Graph(ids), names)
+    leaves, _ = flatten((args, kwargs))
+    for t in leaves:
+        tracer.add_input(t)
+    with guards.collecting() as held:
+        result = run_traced(tracer, fn, *args, **kwargs)
+    entry.guards = held
+    finish(tracer, result)
+    forward = tracer.graph
+    entry.grad_sinks = _grad_sinks(tracer, forward)
+    out_leaves, entry.out_spec = flatten(result)
+    entry.n_outputs = len(out_leaves)
+
+    backward = None
+    if grad_mode.is_grad_enabled():
+        backward = _capture_backward(entry, tracer, ids, leaves, out_leaves)
+    _check_writes(tracer)
+    if debug:
+        _print("captured forward", forward)
+        if backward is not None:
+            _print("captured backward", backward)
+    saved: list[Value] = []
+    if backward is not None:
+        saved = _saved_values(forward, backward)
+    if run_passes:
+        passes.optimize(forward, keep=saved)
+        if backward is not None:
+            passes.optimize(backward)
+    if debug:
+        _print("optimized forward", forward)
+        if backward is not None:
+            _print("optimized backward", backward)
+        for g in (forward, backward):
+            for n in (g.nodes if g is not None else ()):
+                if n.fused is not None:
+                    print(f"# generated kernel {n.fused.name} ({n.fused.path}):\n{n.fused.source}")
+    entry.graph, entry.backward_graph, entry.saved = forward, backward, saved
+    entry.forward = Program(forward, keep=saved)
+    entry.backward = Program(backward) if backward is not None else None
+    entry.externals = [(v, v.tensor, v.tensor._shape, v.tensor._dtype,
+                        v.tensor._autograd is not None and v.tensor._autograd.requires_grad)
+                       for g in (forward, backward) if g is not None for v in g.externals()]
+    return result
+
+
+def _print(title: str, graph: Graph) -> None:
+    print(f"# neurarust.compile: {title} ({graph.kernel_count()} kernels)\n{graph}")
+
+
+def _check_writes(tracer: Tracer) -> None:
+    """Every write into a captured tensor must be a recorded op: anything else would not replay."""
+    for entry in tracer.by_storage.values():
+        value, layout = entry
+        if layout._storage.version != value.version:
+            raise GraphBreak(f"a tensor ({value.type_str()}) was written outside a recorded op", "capture")
+
+
+def _grad_sinks(tracer: Tracer, forward: Graph) -> list:
+    """Parameters whose ``.grad`` the captured function set to a tensor it computed (a training step
+    that calls backward itself): a replay sets ``.grad`` to the replayed value."""
+    sinks = []
+    for v in forward.externals():
+        grad = v.tensor._autograd.grad if v.tensor._autograd is not None else None
+        if grad is None:
+            continue
+        hit = tracer.by_tensor.get(id(grad))
+        if hit is not None and hit[0].kind == "node":
+            forward.outputs.append(tracer.value_of(grad))
+            sinks.append((v.tensor, len(forward.outputs) - 1))
+    return sinks
+
+
+def _capture_backward(entry: _Entry, tracer: Tracer, ids, leaves: list, out_leaves: list) -> Graph | None:
+    from neurarust.autograd.engine import grad as autograd_grad
+    from neurarust.creation import ones_like
+
+    outs = [i for i, t in enumerate(out_leaves) if t._autograd is not None and t._autograd.requires_grad]
+    diff = [("input", i, t) for i, t in enumerate(leaves) if t._autograd is not None and t._autograd.requires_grad]
+    diff += [("external", v, v.tensor) for v in tracer.graph.externals()
+             if v.tensor._autograd is not None and v.tensor._autograd.requires_grad]
+    if not outs or not diff:
+        return None
+    seeds = [ones_like(out_leaves[i]) for i in outs]
+    backward = Graph(ids)
+    forward = tracer.graph
+    tracer.graph, tracer.nodes = backward, backward.nodes
+    for s in seeds:
+        tracer.add_input(s)
+    try:
+        grads = run_traced(tracer, autograd_grad, [out_leaves[i] for i in outs], [t for *_, t in diff],
+                           grad_outputs=seeds, retain_graph=True, allow_unused=True)
+    except AutogradError:
+        # The function ran backward itself (a whole training step): its graph is spent, and so is
+        # the outputs' history, as it would be eagerly.
+        tracer.graph, tracer.nodes = forward, forward.nodes
+        return None
+    finish(tracer, list(grads))
+    entry.diff_outputs = outs
+    entry.diff_inputs = [(kind, where) for kind, where, _ in diff]
+    return backward
+
+
+def _saved_values(forward: Graph, backward: Graph) -> list[Value]:
+    """The forward's Values (inputs and node outputs) that the backward reads."""
+    made = {v.id for v in forward.inputs} | {v.id for n in forward.nodes for v in n.outputs if v is not None}
+    made |= {new.id for n in forward.nodes for _, new in n.effects}
+    read = [v for n in backward.nodes for v in n.inputs()] + [v for v in backward.outputs if v is not None]
+    seen, saved = set(), []
+    for v in read:
+        if v.id in made and v.id not in seen:
+            seen.add(v.id)
+            saved.append(v)
+    return saved
+
+
+# -- replay ---------------------------------------------------------------------------------------
+
+def _replay(entry: _Entry, args, kwargs):
+    leaves, _ = flatten((args, kwargs))
+    results = entry.forward.run(leaves)
+    outs = results[:entry.n_outputs]
+    extra = results[entry.n_outputs:len(entry.graph.outputs)]
+    saved = results[len(entry.graph.outputs):]
+    for (param, index), grad in zip(entry.grad_sinks, extra):
+        param.grad = grad
+    if entry.backward is not None and grad_mode.is_grad_enabled():
+        _attach_backward(entry, leaves, outs, saved)
+    return unflatten(entry.out_spec, outs)
+
+
+def _attach_backward(entry: _Entry, leaves: list, outs: list, saved: list) -> None:
+    inputs = [leaves[w] if kind == "input" else w.tensor for kind, w in entry.diff_inputs]
+    preset = {v.id: t for v, t in zip(entry.saved, saved)}
+    attached = [outs[i] for i in entry.diff_outputs]
+    program = entry.backward
+
+    def backward(*grads):
+        from neurarust.creation import zeros_like
+
+        seeds = [g if g is not None else zeros_like(o) for g, o in zip(grads, attached)]
+        return tuple(program.run(seeds, preset))
+
+    _autograd_graph.record("CompiledFunctionBackward", inputs, attached, backward)

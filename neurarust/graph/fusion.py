@@ -1,0 +1,435 @@
+"""Elementwise fusion: a chain of elementwise ops (with broadcasting) becomes one generated kernel.
+
+A group grows backwards from an elementwise node through the elementwise nodes that produce its
+inputs, as long as nothing outside the group reads their results and no write lies in between. The
+group becomes one :class:`FusedKernel`, which has
+
+* a NumPy reference: the members' own references in order, with the dtype handling of the eager
+  front end (compute dtype in, result dtype out), and no tensor in between;
+* a Triton kernel, generated as source text from the members' scalar functions (the same ``@jit``
+  functions the one elementwise kernel takes): one load per input, one store, every intermediate in
+  registers. The source is written to ``$NEURARUST_CACHE/compile/<hash>.py`` (default
+  ``~/.cache/neurarust``), because Triton compiles only functions defined in a file, and it is
+  readable there;
+* a registry entry (``fused.<hash>``, kind ``fused``) with a sample of the captured shapes, so the
+  kernel harness, ``neurarust check`` and the sm_80/sm_90 compile check treat it as any other op.
+
+    >>> import neurarust as nr
+    >>> from neurarust.graph import capture
+    >>> from neurarust.graph.fusion import fuse_elementwise
+    >>> g = capture(lambda x, y: ((x * y).exp() + 1).relu(), nr.ones(4), nr.ones(4)).graph
+    >>> fuse_elementwise(g, []), [n.name.split(".")[0] for n in g.nodes]
+    (1, ['fused'])
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from neurarust import backends, registry
+from neurarust import dtype as _dt
+from neurarust.storage import Storage
+from neurarust.tensor import Tensor
+
+from .ir import Graph, Node, Value, substitute
+
+MAX_INPUTS = 16
+_TL = {"float32": "tl.float32", "float16": "tl.float16", "bfloat16": "tl.bfloat16", "float64": "tl.float64",
+       "int8": "tl.int8", "int16": "tl.int16", "int32": "tl.int32", "int64": "tl.int64", "uint8": "tl.uint8",
+       "bool": "tl.int1"}
+
+
+@dataclass
+class Member:
+    """One fused op: ``operands`` name group inputs (``("in", k)``), earlier members (``("tmp", j)``)
+    or 0-d constants (``("const", tensor)``); ``compute``/``result`` are its eager dtypes."""
+
+    op: Any
+    operands: list
+    params: dict
+    compute: Any
+    result: Any
+    fn: str
+    extras: tuple
+
+
+def cache_dir() -> Path:
+    """Where generated kernels are written: ``$NEURARUST_CACHE/compile`` or ``~/.cache/neurarust/compile``."""
+    root = os.environ.get("NEURARUST_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "neurarust")
+    return Path(root) / "compile"
+
+
+# -- which nodes fuse -----------------------------------------------------------------------------
+
+def _elementwise():
+    from neurarust.kernels import elementwise as ew
+
+    return ew
+
+
+def fusible(n: Node) -> bool:
+    """A plain elementwise call: the generic front end, one tensor result, no writes, no ``out=``."""
+    if n.op is None or n.fused is not None or n.effects or n.op.kind != "elementwise":
+        return False
+    if n.op.frontend is not _elementwise().elementwise or "out" in n.kwargs:
+        return False
+    return len(n.outputs) == 1 and n.outputs[0] is not None and n.outputs[0].dtype.name in _TL
+
+
+def _dummy(v: Value) -> Tensor:
+    """A stand-in with ``v``'s dtype and shape (one element, zero strides): enough for dtype rules."""
+    return Tensor(Storage.allocate(v.dtype.itemsize), v.shape, (0,) * len(v.shape), 0, v.dtype)
+
+
+def _member(n: Node, inputs: dict[int, tuple]) -> Member | None:
+    ew = _elementwise()
+    op = n.op
+    dummies = substitute(n.args, _dummy), substitute(n.kwargs, _dummy)
+    try:
+        operands, params = ew._bind(op, *dummies)
+        compute, result = ew._cached_result_dtypes(op, operands, params)
+        fn, extras = op.attrs["plan"](compute, params)
+    except Exception:  # noqa: BLE001 - whatever the eager call accepted but we cannot express stays unfused
+        return None
+    if compute.name not in _TL or result.name not in _TL:
+        return None
+    bound, _ = ew._bind(op, n.args, n.kwargs)
+    names = []
+    for x in bound:
+        if isinstance(x, Value):
+            names.append(inputs[x.id])
+        elif x is None:
+            return None
+        else:
+            names.append(("scalar", x))
+    return Member(op, names, params, compute, result, fn, tuple(extras))
+
+
+# -- grouping ------------------------------------------------------------------------------------
+
+def fuse_elementwise(graph: Graph, keep: Iterable[Value]) -> int:
+    """Replace each group of two or more fusible nodes by one fused node; returns the group count."""
+    keep_ids = {v.id for v in keep} | {v.id for v in graph.outputs if v is not None}
+    users = graph.users()
+    position = {id(n): i for i, n in enumerate(graph.nodes)}
+    writes = [i for i, n in enumerate(graph.nodes) if n.effects]
+    taken: set[int] = set()
+    groups = []
+    for n in reversed(graph.nodes):
+        if id(n) in taken or not fusible(n):
+            continue
+        group = _grow(n, users, keep_ids, taken, position, writes)
+        if len(group) >= 2:
+            taken.update(id(m) for m in group)
+            groups.append(group)
+    for group in groups:
+        _replace(graph, group)
+    return len(groups)
+
+
+def _grow(sink: Node, users: dict, keep_ids: set, taken: set, position: dict, writes: list) -> list[Node]:
+    group = [sink]
+    members = {id(sink)}
+    frontier = [sink]
+    while frontier:
+        n = frontier.pop()
+        for v in n.inputs():
+            p = v.producer
+            if p is None or id(p) not in position or id(p) in members or id(p) in taken or not fusible(p) \
+                    or v.id in keep_ids:
+                continue
+            if any(id(u) not in members for u in users.get(v.id, ())):
+                continue
+            if any(position[id(p)] < w < position[id(sink)] for w in writes):
+                continue
+            if _input_count(group + [p]) > MAX_INPUTS or p.outputs[0].device != sink.outputs[0].device:
+                continue
+            group.append(p)
+            members.add(id(p))
+            frontier.append(p)
+    return group
+
+
+def _input_count(group: list[Node]) -> int:
+    made = {n.outputs[0].id for n in group}
+    return len({v.id for n in group for v in n.inputs() if v.id not in made})
+
+
+def _replace(graph: Graph, group: list[Node]) -> None:
+    ordered = sorted(group, key=graph.nodes.index)
+    sink = group[0]
+    made = {n.outputs[0].id: j for j, n in enumerate(ordered)}
+    inputs: list[Value] = []
+    names: dict[int, tuple] = {}
+    for n in ordered:
+        for v in n.inputs():
+            if v.id in made:
+                names[v.id] = ("tmp", made[v.id])
+            elif v.id not in names:
+                names[v.id] = ("in", len(inputs))
+                inputs.append(v)
+    members = []
+    for n in ordered:
+        m = _member(n, names)
+        if m is None:
+            return      # a member we cannot express: leave the group as it was
+        members.append(m)
+    out = sink.outputs[0]
+    kernel = FusedKernel(members, [(v.shape, v.dtype) for v in inputs], out.shape, out.dtype, out.device)
+    kernel.write()
+    node = Node(None, tuple(inputs), {}, [out], fused=kernel)
+    out.producer = node
+    at = graph.nodes.index(sink)
+    graph.nodes[at] = node
+    for n in ordered:
+        if n is not sink:
+            graph.nodes.remove(n)
+
+
+# -- the fused kernel ----------------------------------------------------------------------------
+
+class FusedKernel:
+    """A group of elementwise ops as one callable: ``kernel(input tensors) -> output tensor``."""
+
+    def __init__(self, members: list[Member], inputs: list, shape: tuple, dtype, device) -> None:
+        self.members, self.inputs, self.shape, self.dtype, self.device = members, inputs, shape, dtype, device
+        self.signature = self._signature()
+        self.hash = hashlib.sha256(self.signature.encode()).hexdigest()[:16]
+        self.name = f"fused.{self.hash}"
+        self._source: str | None = None
+        self._module = None
+        self._op = None
+
+    def _signature(self) -> str:
+        lines = [f"in {i}: {d.name}{list(s)}" for i, (s, d) in enumerate(self.inputs)]
+        for j, m in enumerate(self.members):
+            ops = ", ".join(_describe(o) for o in m.operands)
+            lines.append(f"t{j} = {m.op.name}({ops}; {m.params}) compute {m.compute.name} -> {m.result.name}")
+        lines.append(f"out {self.dtype.name}{list(self.shape)}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"FusedKernel({self.name}: {' -> '.join(m.op.name for m in self.members)})"
+
+    def spec(self) -> dict:
+        """A plain description (names, numbers, lists) the kernel can be rebuilt from."""
+        return {"inputs": [[list(s), d.name] for s, d in self.inputs], "shape": list(self.shape),
+                "dtype": self.dtype.name, "device": str(self.device),
+                "members": [{"op": m.op.name, "operands": [[kind, _plain(x)] for kind, x in m.operands],
+                             "params": {k: _plain(v) for k, v in m.params.items()}, "compute": m.compute.name,
+                             "result": m.result.name, "fn": m.fn, "extras": [_plain(e) for e in m.extras]}
+                            for m in self.members]}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "FusedKernel":
+        from neurarust.device import as_device
+
+        members = [Member(registry.get(m["op"]), [(kind, _unplain(x)) for kind, x in m["operands"]],
+                          {k: _unplain(v) for k, v in m["params"].items()}, _dt.as_dtype(m["compute"]),
+                          _dt.as_dtype(m["result"]), m["fn"], tuple(_unplain(e) for e in m["extras"]))
+                   for m in spec["members"]]
+        return cls(members, [(tuple(s), _dt.as_dtype(d)) for s, d in spec["inputs"]], tuple(spec["shape"]),
+                   _dt.as_dtype(spec["dtype"]), as_device(spec["device"]))
+
+    def __call__(self, tensors: list[Tensor]) -> Tensor:
+        if backends.for_device(tensors[0]._storage.device if tensors else self.device) == "reference":
+            return Tensor._from_array(np.ascontiguousarray(self.reference(*[t._np() for t in tensors])), self.dtype)
+        out = Tensor._empty(self.shape, self.dtype, tensors[0]._storage.device)
+        self.launcher()(out, tensors)
+        return out
+
+    # -- NumPy ------------------------------------------------------------------------------------
+    def reference(self, *arrays: np.ndarray) -> np.ndarray:
+        """The members' references in order, each with its eager dtype handling."""
+        ew = _elementwise()
+        temps: list[np.ndarray] = []
+        for m in self.members:
+            compute = ew._compute_dtype(m.compute)
+            np_compute = compute.np
+            keep = m.op.attrs["keep_dtype"]
+            args = []
+            for i, (kind, x) in enumerate(m.operands):
+                a = arrays[x] if kind == "in" else temps[x] if kind == "tmp" else None
+                if a is None:
+                    args.append(ew._as_array(x, compute))
+                else:
+                    args.append(a if i in keep or a.dtype == np_compute else a.astype(np_compute))
+            r = np.asarray(backends.run_reference(m.op.reference, *args, **m.params))
+            temps.append(r if r.dtype == m.result.np else r.astype(m.result.np))
+        return np.broadcast_to(temps[-1], self.shape)
+
+    # -- Triton -----------------------------------------------------------------------------------
+    @property
+    def source(self) -> str:
+        if self._source is None:
+            self._source = generate_source(self)
+        return self._source
+
+    @property
+    def module_name(self) -> str:
+        return f"neurarust_fused_{self.hash}"
+
+    @property
+    def path(self) -> Path:
+        return cache_dir() / f"{self.module_name}.py"
+
+    def module(self):
+        """The generated module, written to the cache directory (put on ``sys.path``, so compile
+        workers and the registry's ``"module:function"`` lookup import it by name) and imported."""
+        if self._module is None:
+            path = self.write()
+            if str(path.parent) not in sys.path:
+                sys.path.append(str(path.parent))
+            importlib.invalidate_caches()
+            self._module = importlib.import_module(self.module_name)
+        return self._module
+
+    def write(self) -> Path:
+        """Write the generated source to the cache directory (atomically; once per content)."""
+        path = self.path
+        if not path.exists() or path.read_text() != self.source:
+            from neurarust import atomic
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(path, self.source)
+        return path
+
+    def launcher(self):
+        return self.module().launch
+
+    def register(self):
+        """This kernel as a registry entry (``fused.<hash>``), made once."""
+        if self._op is None:
+            self._op = registry.OPS.get(self.name) or registry.register(_as_op(self))
+        return self._op
+
+
+def _plain(x):
+    """A parameter as plain data (a dtype becomes ``{"dtype": name}``)."""
+    if isinstance(x, _dt.DType):
+        return {"dtype": x.name}
+    if isinstance(x, tuple):
+        return [_plain(v) for v in x]
+    return x
+
+
+def _unplain(x):
+    if isinstance(x, dict) and set(x) == {"dtype"}:
+        return _dt.as_dtype(x["dtype"])
+    return x
+
+
+def _describe(operand) -> str:
+    kind, x = operand
+    if kind == "scalar":
+        return repr(x)
+    return f"{'x' if kind == 'in' else 't'}{x}"
+
+
+# -- source generation ---------------------------------------------------------------------------
+
+def generate_source(k: FusedKernel) -> str:
+    """The Triton module of a fused kernel (see the module docstring)."""
+    from neurarust.kernels.elementwise import kernel_dtype
+
+    imports, body = {}, []
+    for j, m in enumerate(k.members):
+        module, _, fn = m.fn.rpartition(".")
+        alias = f"{(module or 'scalar_triton').replace('.', '_')}_{fn}"
+        imports[alias] = f"from neurarust.kernels.{module or 'scalar_triton'} import {fn} as {alias}"
+        compute = _TL[kernel_dtype(m.compute).name]
+        args = []
+        for kind, x in m.operands:
+            if kind == "in":
+                args.append(f"x{x}.to({compute})")
+            elif kind == "tmp":
+                args.append(f"t{x}.to({compute})")
+            else:
+                args.append(f"tl.full([BLOCK], {_literal(x, m.compute)}, {compute})")
+        args += [f"tl.full([BLOCK], {_literal(e, m.compute)}, {compute})" for e in m.extras]
+        while len(args) < 3:
+            args.append(args[0])
+        result = _TL[m.result.name]
+        cast = f".to(tl.float32).to({result})" if m.result.name in ("float16", "bfloat16") else f".to({result})"
+        body.append(f"    t{j} = {alias}({', '.join(args[:3])}){cast}  # {m.op.name}")
+    n_in = len(k.inputs)
+    params = ["out_ptr"] + [f"x{i}_ptr" for i in range(n_in)] + ["n", "s1", "s2", "s3", "o0", "o1", "o2", "o3"]
+    params += [f"x{i}_{d}" for i in range(n_in) for d in range(4)]
+    loads = [f"    x{i} = tl.load(x{i}_ptr + (i0 * x{i}_0 + i1 * x{i}_1 + i2 * x{i}_2 + i3 * x{i}_3), mask=mask)"
+             for i in range(n_in)]
+    last = len(k.members) - 1
+    out_cast = f"t{last}.to(tl.float32).to(out_ty)" if k.dtype.name in ("float16", "bfloat16") else f"t{last}.to(out_ty)"
+    lines = [
+        f'"""Generated by neurarust.compile: {k!r}.',
+        "",
+        *[f"    {line}" for line in k.signature.splitlines()],
+        '"""',
+        "from neurarust.launch import tl, triton",
+        "from neurarust.kernels.fused_launch import launch_fused",
+        "",
+        f"SPEC = {k.spec()!r}  # rebuilds the kernel and its reference (neurarust.graph.cached)",
+        "",
+        "from neurarust.kernels.elementwise_triton import unravel4",
+        *sorted(imports.values()),
+        "",
+        "",
+        "@triton.jit",
+        f"def fused_kernel({', '.join(params)}, IDX: tl.constexpr, BLOCK: tl.constexpr):",
+        "    pid = tl.program_id(0).to(IDX)",
+        "    idx = pid * BLOCK + tl.arange(0, BLOCK).to(IDX)",
+        "    mask = idx < n",
+        "    i0, i1, i2, i3 = unravel4(idx, s1, s2, s3)",
+        *loads,
+        *body,
+        "    out_ty = out_ptr.dtype.element_ty",
+        f"    tl.store(out_ptr + (i0 * o0 + i1 * o1 + i2 * o2 + i3 * o3), {out_cast}, mask=mask)",
+        "",
+        "",
+        "def launch(out, inputs):",
+        "    launch_fused(fused_kernel, out, inputs)",
+        "",
+        "",
+        "def aot_specs():",
+        "    from neurarust.kernels.fused_launch import aot_specs as specs",
+        f"    return specs(fused_kernel, {[d.name for _, d in k.inputs]!r}, {k.dtype.name!r})",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _literal(x, compute) -> str:
+    if compute.kind == "f":
+        return repr(float(x))
+    if compute.name == "bool":
+        return "1" if x else "0"
+    return repr(int(x))
+
+
+def _as_op(k: FusedKernel):
+    """A registry entry for a fused kernel: its sample is the captured shapes with random values."""
+    from neurarust.registry import Op, Sample
+
+    def frontend(op, *tensors):
+        return k(list(tensors))
+
+    def reference(*arrays):
+        return np.ascontiguousarray(k.reference(*arrays))
+
+    def samples(dtype):
+        rng = np.random.default_rng(0)
+        arrays = []
+        for shape, d in k.inputs:
+            a = rng.uniform(0.5, 1.5, size=shape)
+            arrays.append(a.astype(d.np) if d.kind != "b" else a > 1.0)
+        yield Sample(tuple(arrays), {}, name="captured shapes")
+
+    return Op(name=k.name, kind="fused", frontend=frontend, reference=reference,
+              triton=f"{k.module_name}:launch", dtypes=(k.dtype,), samples=samples, method=False,
+              doc=f"A fused elementwise kernel generated by neurarust.compile:\n\n{k.signature}\n")

@@ -1,0 +1,165 @@
+"""Graph passes. Each takes a Graph, rewrites it in place and returns how many nodes it changed.
+
+* :func:`eliminate_views`: a view with its root's own layout is the root;
+* :func:`fold_constants`: a pure node whose inputs are all constants runs now (creation ops, ...);
+* :func:`eliminate_common_subexpressions`: two pure nodes with the same op and arguments are one;
+* :func:`eliminate_dead_code`: a pure node nobody reads is dropped;
+* :func:`neurarust.graph.fusion.fuse_elementwise`: chains of elementwise ops become one kernel.
+
+    >>> import neurarust as nr
+    >>> from neurarust.graph import capture, passes
+    >>> g = capture(lambda x: x.exp() + x.exp(), nr.ones(3)).graph
+    >>> passes.eliminate_common_subexpressions(g), [n.name for n in g.nodes]
+    (1, ['exp', 'add'])
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from neurarust.autograd import grad_mode
+
+from .ir import Graph, Node, Value, iter_values, substitute
+
+
+def optimize(graph: Graph, keep: Iterable[Value] = ()) -> dict[str, int]:
+    """Run every pass in order; ``keep`` lists Values that must survive (read by another graph).
+    Returns the number of changes per pass."""
+    from .fusion import fuse_elementwise
+
+    keep = list(keep)
+    report = {"views": eliminate_views(graph, keep), "constants": fold_constants(graph, keep),
+              "cse": eliminate_common_subexpressions(graph, keep), "dead": eliminate_dead_code(graph, keep)}
+    report["fused"] = fuse_elementwise(graph, keep)
+    report["dead"] += eliminate_dead_code(graph, keep)
+    return report
+
+
+def replace_uses(graph: Graph, old: Value, new: Value, keep: list | None = None) -> None:
+    """Every read of ``old`` reads ``new`` instead (outputs and ``keep`` included)."""
+    swap = lambda v: new if v is old else v  # noqa: E731
+    for n in graph.nodes:
+        n.args, n.kwargs = substitute(n.args, swap), substitute(n.kwargs, swap)
+        n.effects = [(swap(a), b) for a, b in n.effects]
+    graph.outputs = [swap(v) for v in graph.outputs]
+    if keep is not None:
+        keep[:] = [swap(v) for v in keep]
+
+
+def eliminate_views(graph: Graph, keep: list) -> int:
+    """Views with their root's own layout, and copies of temporaries nobody else reads (the clone
+    autograd makes of each incoming gradient), are replaced by what they view or copy."""
+    changed = 0
+    users = graph.users()
+    written = _mutated(graph)
+    pinned = {v.id for v in graph.outputs if v is not None} | {v.id for v in keep}
+    for n in list(graph.nodes):
+        if n.op is None and n.fused is None:
+            src, (shape, strides, offset, dtype) = n.args[0], n.view
+            if shape == src.shape and strides == src.strides and offset == 0 and dtype is src.dtype:
+                replace_uses(graph, n.outputs[0], src, keep)
+                graph.nodes.remove(n)
+                changed += 1
+        elif _needless_copy(n, users, written, pinned):
+            replace_uses(graph, n.outputs[0], n.args[0], keep)
+            graph.nodes.remove(n)
+            changed += 1
+    return changed
+
+
+def _needless_copy(n: Node, users: dict, written: set, pinned: set) -> bool:
+    if n.op is None or n.op.name != "clone" or n.kwargs or len(n.args) != 1 or n.effects:
+        return False
+    src = n.args[0]
+    if not isinstance(src, Value) or src.kind != "node" or src.producer is None or src.producer.op is None:
+        return False    # an input, a parameter or a view: the copy is the caller's own memory
+    return (src.strides == _contiguous(src.shape) and len(users.get(src.id, ())) == 1
+            and src.id not in written and src.id not in pinned)
+
+
+def _contiguous(shape: tuple) -> tuple:
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
+
+
+def _mutated(graph: Graph) -> set[int]:
+    return {old.id for n in graph.nodes for old, _ in n.effects}
+
+
+def _foldable(n: Node, written: set[int], outputs: set[int]) -> bool:
+    if n.op is None or n.fused is not None or not n.pure or n.kind_is_random():
+        return False
+    if any(v is None or v.id in written or v.id in outputs for v in n.outputs):
+        return False   # a constant written in place, or handed to the caller, must be fresh each run
+    return all(v.kind == "constant" for v in n.inputs())
+
+
+def fold_constants(graph: Graph, keep: list) -> int:
+    written, outputs = _mutated(graph), {v.id for v in graph.outputs if v is not None} | {v.id for v in keep}
+    changed = 0
+    for n in list(graph.nodes):
+        if not _foldable(n, written, outputs):
+            continue
+        env = {v.id: v.tensor for v in n.inputs()}
+        with grad_mode.no_grad():
+            result = n.op.frontend(n.op, *substitute(n.args, lambda v: env[v.id]),
+                                   **substitute(n.kwargs, lambda v: env[v.id]))
+        from .ir import flatten
+
+        for v, t in zip(n.outputs, flatten(result)[0]):
+            v.kind, v.tensor, v.producer = "constant", t, None
+        graph.nodes.remove(n)
+        changed += 1
+    return changed
+
+
+def _key(template):
+    if isinstance(template, Value):
+        return ("%", template.id)
+    if isinstance(template, (list, tuple)):
+        return (type(template).__name__, tuple(_key(x) for x in template))
+    if isinstance(template, dict):
+        return ("dict", tuple((k, _key(v)) for k, v in template.items()))
+    if isinstance(template, float):
+        return ("float", repr(template))     # 0.0 and -0.0, nan: told apart
+    hash(template)
+    return (type(template).__name__, template)
+
+
+def eliminate_common_subexpressions(graph: Graph, keep: list | None = None) -> int:
+    keep = [] if keep is None else keep
+    seen: dict = {}
+    changed = 0
+    for n in list(graph.nodes):
+        if not n.pure or n.fused is not None or n.kind_is_random() or any(v is None for v in n.outputs):
+            continue
+        try:
+            key = (id(n.op), n.view, _key(n.args), _key(n.kwargs))
+            hash(key)
+        except TypeError:
+            continue
+        first = seen.get(key)
+        if first is None:
+            seen[key] = n
+            continue
+        for old, new in zip(n.outputs, first.outputs):
+            replace_uses(graph, old, new, keep)
+        graph.nodes.remove(n)
+        changed += 1
+    return changed
+
+
+def eliminate_dead_code(graph: Graph, keep: Iterable[Value] = ()) -> int:
+    live = {v.id for v in graph.outputs if v is not None} | {v.id for v in keep}
+    kept: list[Node] = []
+    for n in reversed(graph.nodes):
+        made = [v.id for v in n.outputs if v is not None] + [new.id for _, new in n.effects]
+        if n.effects or n.kind_is_random() or any(i in live for i in made):
+            kept.append(n)
+            live.update(v.id for v in iter_values((n.args, n.kwargs)))
+            live.update(old.id for old, _ in n.effects)
+    removed = len(graph.nodes) - len(kept)
+    graph.nodes[:] = reversed(kept)
+    return removed

@@ -1,0 +1,140 @@
+"""The graph passes, each on a small hand-built capture, and the fused kernels they generate."""
+import pytest
+
+import neurarust as nr
+from neurarust.graph import Node, Program, capture, passes
+from neurarust.graph.fusion import fuse_elementwise
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURARUST_CACHE", str(tmp_path))
+
+
+def names(g):
+    return [n.name.split(".")[0] for n in g.nodes]
+
+
+def test_dead_code_elimination_drops_unread_pure_nodes():
+    def f(x):
+        x.exp()          # never read
+        return x * 2
+    g = capture(f, nr.ones(2)).graph
+    assert passes.eliminate_dead_code(g) == 1 and names(g) == ["mul"]
+
+
+def test_dead_code_elimination_keeps_writes_and_random_draws():
+    def f(x, buf):
+        buf.add_(1)
+        nr.rand(3)
+        return x * 2
+    g = capture(f, nr.ones(2), nr.zeros(2)).graph
+    assert passes.eliminate_dead_code(g) == 0 and names(g) == ["add", "rand", "mul"]
+
+
+def test_constant_folding_runs_creation_ops_at_compile_time():
+    g = capture(lambda x: x + nr.arange(3.0) * 2, nr.ones(3)).graph
+    assert passes.fold_constants(g, []) == 2 and names(g) == ["add"]
+    x = nr.randn(3)
+    assert nr.allclose(Program(g).run([x])[0], x + nr.arange(3.0) * 2)
+
+
+def test_constant_folding_leaves_random_draws_alone():
+    g = capture(lambda x: x + nr.rand(3), nr.ones(3)).graph
+    assert passes.fold_constants(g, []) == 0
+
+
+def test_common_subexpressions_are_computed_once():
+    g = capture(lambda x: x.exp() + x.exp(), nr.ones(3)).graph
+    assert passes.eliminate_common_subexpressions(g) == 1 and names(g) == ["exp", "add"]
+    assert g.nodes[1].args == (g.nodes[0].outputs[0], g.nodes[0].outputs[0])
+
+
+def test_common_subexpressions_keep_distinct_random_draws():
+    g = capture(lambda x: nr.rand(3) + nr.rand(3), nr.ones(3)).graph
+    assert passes.eliminate_common_subexpressions(g) == 0
+
+
+def test_view_elimination_removes_views_with_the_roots_layout():
+    g = capture(lambda x: x.exp(), nr.ones(2, 3)).graph
+    root = g.inputs[0]
+    out = g.new_value(None, "node", shape=(2, 3), dtype=nr.float32, device=root.device, strides=(3, 1))
+    g.nodes.insert(0, Node(None, (root,), {}, [out], view=((2, 3), (3, 1), 0, nr.float32)))
+    g.nodes[1].args = (out,)
+    assert passes.eliminate_views(g, []) == 1 and names(g) == ["exp"] and g.nodes[0].args == (root,)
+
+
+def test_copies_of_temporaries_nobody_else_reads_are_dropped():
+    g = capture(lambda x: (x * 2).clone().exp(), nr.ones(3)).graph
+    assert passes.eliminate_views(g, []) == 1 and names(g) == ["mul", "exp"]
+
+
+def test_copies_of_inputs_and_shared_values_stay():
+    g = capture(lambda x: (x.clone(), (x * 2).clone() + (x * 2)), nr.ones(3)).graph
+    passes.eliminate_common_subexpressions(g)
+    assert passes.eliminate_views(g, []) == 0
+
+
+def test_elementwise_chain_with_broadcasting_fuses_into_one_kernel():
+    f = lambda x, b: ((x * b).exp() + 1).relu()  # noqa: E731
+    g = capture(f, nr.ones(2, 4), nr.ones(4)).graph
+    assert fuse_elementwise(g, []) == 1 and names(g) == ["fused"]
+    kernel = g.nodes[0].fused
+    assert [m.op.name for m in kernel.members] == ["mul", "exp", "add", "relu"]
+    x, b = nr.randn(2, 4), nr.randn(4)
+    assert nr.allclose(Program(g).run([x, b])[0], f(x, b))
+
+
+def test_fusion_keeps_a_value_that_is_read_outside_the_group():
+    def f(x):
+        y = x * 2
+        return y.exp(), y.sum()
+    g = capture(f, nr.ones(3)).graph
+    fuse_elementwise(g, [])
+    assert names(g) == ["mul", "exp", "sum"]
+
+
+def test_fused_kernel_follows_each_members_dtypes():
+    f = lambda x: (x.half() * 3).exp().float()  # noqa: E731
+    g = capture(f, nr.ones(5)).graph
+    fuse_elementwise(g, [])
+    x = nr.randn(5)
+    out = Program(g).run([x])[0]
+    assert out.dtype is nr.float32 and nr.equal(out, f(x))
+
+
+def test_generated_source_is_written_to_the_cache_and_readable(tmp_path):
+    g = capture(lambda x: (x * 2).exp(), nr.ones(3)).graph
+    fuse_elementwise(g, [])
+    kernel = g.nodes[0].fused
+    assert kernel.path.parent == tmp_path / "compile"
+    text = kernel.path.read_text()
+    assert "@triton.jit" in text and "scalar_triton_exp" in text and "SPEC =" in text
+
+
+def test_fused_kernel_on_triton_matches_its_reference():
+    f = lambda x, b: (x - b).sigmoid() * 0.5 + x  # noqa: E731
+    g = capture(f, nr.ones(3, 5), nr.ones(5)).graph
+    fuse_elementwise(g, [])
+    x, b = nr.randn(3, 5), nr.randn(5)
+    with nr.backends.using("triton"):
+        out = Program(g).run([x, b])[0]
+    assert nr.allclose(out, f(x, b), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.compile
+def test_fused_kernel_passes_neurarust_check_and_compiles_for_sm80_and_sm90():
+    from neurarust.cli import main
+
+    g = capture(lambda x, y: ((x * y).exp() + 1).relu().half(), nr.ones(4), nr.ones(2, 4)).graph
+    fuse_elementwise(g, [])
+    name = g.nodes[0].fused.name
+    assert main(["check", "--plugin", "neurarust.graph.cached", "--ops", name]) == 0
+    assert main(["check", "--plugin", "neurarust.graph.cached", "--ops", name, "--compile", "sm_80,sm_90",
+                 "--jobs", "1"]) == 0
+
+
+def test_optimize_reports_each_pass():
+    g = capture(lambda x: x.exp() + x.exp() * 2, nr.ones(3)).graph
+    report = passes.optimize(g)
+    assert report["cse"] == 1 and report["fused"] == 1 and names(g) == ["fused"]
