@@ -1,10 +1,11 @@
-"""The host side of generated elementwise kernels (``neurarust.compile``'s fusion).
+"""The host side of generated kernels (``neurarust.compile``'s fusion).
 
 A generated kernel takes the output pointer, one pointer per input, the element count, the last
 three sizes of the (at most 4-D, dims merged where strides allow) iteration space, and 4 strides per
 tensor (0 along broadcast dims); it is the one elementwise kernel's strided walk with several scalar
 functions in place of one. This module launches such a kernel and describes it for the
-ahead-of-time compile check; nothing here knows graphs.
+ahead-of-time compile check; nothing here knows graphs. A product's group is not a kernel of its
+own: it is the ``EPILOGUE`` function the matmul kernel applies to each tile (:func:`launch_product`).
 """
 from __future__ import annotations
 
@@ -54,3 +55,27 @@ def aot_specs(kernel, input_dtypes: list[str], out_dtype: str) -> list[L.AotSpec
         specs.append(L.AotSpec(f"fused/{scalar}", kernel, signature, constants,
                                aligned=tuple(range(len(pointers))), num_warps=8 if idx == tl.int64 else 4))
     return specs
+
+
+def launch_product(epilogue, out, inputs) -> None:
+    """``out = epilogue(inputs[0] @ inputs[1], *inputs[2:])``, one matmul kernel launch: the product's
+    operands follow matmul's rules (a stack of matrices times one matrix), the other inputs broadcast
+    to ``out``."""
+    from neurarust import registry
+    from neurarust.kernels import matmul as mm
+    from neurarust.kernels.matmul_triton import launch
+
+    a, b, extras = inputs[0], inputs[1], inputs[2:]
+    batch, M, K, N, _ = mm.plan("matmul", a.shape, b.shape)
+    launch(out, a.expand(*batch, M, K), b.expand(*batch, K, N), tune=registry.get("matmul").tune,
+           allow_tf32=mm.allow_tf32, fused=(epilogue, [t.expand(out.shape) for t in extras]))
+
+
+def product_aot_specs(epilogue, dtype: str, extras: list[str], out_dtype: str) -> list[L.AotSpec]:
+    """The compile-check job of a product's epilogue: the matmul kernel at its default config."""
+    from neurarust import dtype as _dt
+    from neurarust import registry
+    from neurarust.kernels.matmul_triton import aot_spec, fit_config
+
+    cfg = fit_config(registry.get("matmul").tune.default, _dt.as_dtype(dtype).itemsize, epilogue=True)
+    return [aot_spec(dtype, cfg, tag="_fused", fused=(epilogue, extras, out_dtype))]

@@ -10,7 +10,10 @@ Each program computes one ``BLOCK_M x BLOCK_N`` tile of ``C = A @ B`` for one ba
 4. the tile is stored converted to C's dtype; ``addmm``-style calls first scale it, ``alpha * acc``,
    and add ``beta * X`` (``X`` broadcast to C through stride-0 views; skipped when ``beta == 0``, so
    NaN in X does not leak, as in PyTorch). ``alpha``/``beta`` are read from 0-d tensors of the
-   accumulator's dtype: runtime values, exact in fp64, no recompile per value.
+   accumulator's dtype: runtime values, exact in fp64, no recompile per value;
+5. a *fused epilogue* (``neurarust.compile`` generates it: bias, activation, residual, cast) is a
+   ``@jit`` function ``EPILOGUE(acc, e0, e1, e2, e3)`` applied to the tile before the store, with up
+   to four more tiles loaded from tensors broadcast to C (``NUM_E`` of them).
 
 Strides are arbitrary, so transposed and sliced operands need no copy. Offsets are int64 when some
 operand reaches past 2**31 elements (``IDX``). Under the interpreter, fp16/bf16 tiles are widened to
@@ -30,14 +33,27 @@ from neurarust.registry import TuneSpec
 
 
 @triton.jit
+def no_epilogue(acc, e0, e1, e2, e3):
+    return acc
+
+
+@triton.jit
+def _tile(ptr, batch, stride_b, stride_m, stride_n, offs_m, offs_n, mask):
+    return tl.load(ptr + batch * stride_b + offs_m[:, None] * stride_m + offs_n[None, :] * stride_n, mask=mask)
+
+
+@triton.jit
 def matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
                   stride_ab, stride_am, stride_ak,
                   stride_bb, stride_bk, stride_bn,
                   stride_cb, stride_cm, stride_cn,
                   x_ptr, alpha_ptr, beta_ptr, stride_xb, stride_xm, stride_xn,
+                  e0_ptr, e1_ptr, e2_ptr, e3_ptr, e0_b, e0_m, e0_n, e1_b, e1_m, e1_n, e2_b, e2_m, e2_n,
+                  e3_b, e3_m, e3_n,
                   BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                   GROUP_M: tl.constexpr, PRECISION: tl.constexpr, ACC: tl.constexpr,
-                  UPCAST: tl.constexpr, IDX: tl.constexpr, SCALE: tl.constexpr, HAS_INPUT: tl.constexpr):
+                  UPCAST: tl.constexpr, IDX: tl.constexpr, SCALE: tl.constexpr, HAS_INPUT: tl.constexpr,
+                  EPILOGUE: tl.constexpr = no_epilogue, NUM_E: tl.constexpr = -1):
     pid = tl.program_id(0)
     num_pid_m = tl.cdiv(M, BLOCK_M)
     num_pid_n = tl.cdiv(N, BLOCK_N)
@@ -77,6 +93,20 @@ def matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
             x_ptrs = x_ptr + batch * stride_xb + offs_m[:, None] * stride_xm + offs_n[None, :] * stride_xn
             x = tl.load(x_ptrs, mask=c_mask, other=0.0).to(ACC)
             acc += tl.load(beta_ptr) * x
+    if NUM_E >= 0:
+        e0 = acc
+        e1 = acc
+        e2 = acc
+        e3 = acc
+        if NUM_E >= 1:
+            e0 = _tile(e0_ptr, batch, e0_b, e0_m, e0_n, offs_m, offs_n, c_mask)
+        if NUM_E >= 2:
+            e1 = _tile(e1_ptr, batch, e1_b, e1_m, e1_n, offs_m, offs_n, c_mask)
+        if NUM_E >= 3:
+            e2 = _tile(e2_ptr, batch, e2_b, e2_m, e2_n, offs_m, offs_n, c_mask)
+        if NUM_E >= 4:
+            e3 = _tile(e3_ptr, batch, e3_b, e3_m, e3_n, offs_m, offs_n, c_mask)
+        acc = EPILOGUE(acc, e0, e1, e2, e3)
     tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=c_mask)
 
 
@@ -167,22 +197,27 @@ def _index_dtype(views):
     return tl.int64 if tl.int64 in big else tl.int32
 
 
-def _run(c, a, b, cfg: dict, precision: str, upcast: bool, epilogue=None) -> None:
+def _run(c, a, b, cfg: dict, precision: str, upcast: bool, epilogue=None, fused=None) -> None:
     """Launch the kernel over every batch chunk with one config; ``epilogue`` is ``None`` or
     ``(x, alpha, beta)`` with ``x`` (or None when beta is 0) shaped like ``c`` and 0-d
-    ``alpha``/``beta`` tensors."""
+    ``alpha``/``beta`` tensors; ``fused`` is ``None`` or ``(jit function, tensors shaped like c)``."""
     M, N, K = c.shape[-2], c.shape[-1], a.shape[-1]
     acc = tl.float64 if c.dtype.name == "float64" else tl.float32
     x, alpha, beta = epilogue or (None, c, c)  # unused pointers: never read when SCALE is off
-    views = (c, a, b) if x is None else (c, a, b, x)
+    fn, extras = fused or (no_epilogue, [])
+    views = (c, a, b) + ((x,) if x is not None else ()) + tuple(extras)
     tiles = triton.cdiv(M, cfg["BLOCK_M"]) * triton.cdiv(N, cfg["BLOCK_N"])
     for chunk in _batch_chunks(*views):  # the caller holds L.on_device(c)
         cc, aa, bb = chunk[:3]
         xx = chunk[3] if x is not None else cc
+        ee = list(chunk[len(chunk) - len(extras):]) if extras else []
+        ee += [cc] * (4 - len(ee))   # unused slots: never read
         matmul_kernel[(tiles, cc.shape[0])](
             L.pointer(aa), L.pointer(bb), L.pointer(cc), M, N, K,
             *aa.stride(), *bb.stride(), *cc.stride(),
             L.pointer(xx), L.pointer(alpha), L.pointer(beta), *xx.stride(),
+            *[L.pointer(e) for e in ee], *[s for e in ee for s in e.stride()],
+            EPILOGUE=fn, NUM_E=len(extras) if fused is not None else -1,
             BLOCK_M=cfg["BLOCK_M"], BLOCK_N=cfg["BLOCK_N"], BLOCK_K=cfg["BLOCK_K"], GROUP_M=cfg["GROUP_M"],
             PRECISION=precision, ACC=acc, UPCAST=upcast, IDX=_index_dtype(chunk),
             SCALE=epilogue is not None, HAS_INPUT=x is not None,
@@ -190,13 +225,15 @@ def _run(c, a, b, cfg: dict, precision: str, upcast: bool, epilogue=None) -> Non
         )
 
 
-def launch(c, a, b, *, tune, allow_tf32: bool = False, epilogue=None) -> None:
+def launch(c, a, b, *, tune, allow_tf32: bool = False, epilogue=None, fused=None) -> None:
     """Write ``a @ b`` into ``c``: ``a`` is ``(*batch, M, K)``, ``b`` ``(*batch, K, N)``, ``c``
     ``(*batch, M, N)``, with equal batch shapes (broadcast dims are stride-0 views).
 
     ``epilogue=(x, alpha, beta)`` writes ``beta * x + alpha * (a @ b)`` instead (``x`` shaped like
     ``c``, Python scalars ``alpha``/``beta``; ``x`` is not read when ``beta == 0``). ``c`` must not
-    overlap ``x``: tuning reruns the kernel."""
+    overlap ``x``: tuning reruns the kernel. ``fused=(fn, tensors)`` applies a generated ``@jit``
+    ``fn(acc, e0, e1, e2, e3)`` to each tile, the ``e`` tiles read from up to four ``tensors``
+    broadcast to ``c`` (``neurarust.compile``'s epilogue fusion)."""
     if c.numel() == 0:
         return
     dtype = c.dtype
@@ -214,11 +251,11 @@ def launch(c, a, b, *, tune, allow_tf32: bool = False, epilogue=None) -> None:
         else:
             M, N, K = c.shape[-2], c.shape[-1], a.shape[-1]
             key = tune.key(dtype.name, precision, M, N, K)
-            fused = epilogue is not None
-            cfg = autotune.best_config("addmm" if fused else "matmul", fitted_spec(tune, dtype.itemsize, fused), key,
-                                       lambda cfg: _run(c, a, b, cfg, precision, upcast, epilogue),
+            wide = epilogue is not None or fused is not None   # an epilogue holds more tiles in registers
+            cfg = autotune.best_config("addmm" if wide else "matmul", fitted_spec(tune, dtype.itemsize, wide), key,
+                                       lambda cfg: _run(c, a, b, cfg, precision, upcast, epilogue, fused),
                                        source=KERNEL_SOURCE, device=c._storage.device.index)
-        _run(c, a, b, cfg, precision, upcast, epilogue)
+        _run(c, a, b, cfg, precision, upcast, epilogue, fused)
     L.count("matmul")
 
 
@@ -226,24 +263,29 @@ def launch(c, a, b, *, tune, allow_tf32: bool = False, epilogue=None) -> None:
 # Ahead-of-time compile specs
 # ----------------------------------------------------------------------------------------------
 
-_ARGS = ["a_ptr", "b_ptr", "c_ptr", "M", "N", "K", "stride_ab", "stride_am", "stride_ak",
-         "stride_bb", "stride_bk", "stride_bn", "stride_cb", "stride_cm", "stride_cn",
-         "x_ptr", "alpha_ptr", "beta_ptr", "stride_xb", "stride_xm", "stride_xn",
-         "BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M", "PRECISION", "ACC", "UPCAST", "IDX", "SCALE", "HAS_INPUT"]
+_ARGS = list(matmul_kernel.arg_names)
 # The common call: contiguous row-major batches whose sizes are multiples of 16. The JIT then
 # marks pointers and the 16-divisible ints as aligned and makes the unit strides constexpr 1.
 _UNIT_STRIDES = ("stride_ak", "stride_bn", "stride_cn")
 _ALIGNED_INTS = ("M", "N", "K", "stride_ab", "stride_am", "stride_bb", "stride_bk", "stride_cb", "stride_cm")
 
 
-def aot_spec(dtype_name: str, cfg: dict, *, tag: str = "", epilogue: bool = False) -> "L.AotSpec":
+def aot_spec(dtype_name: str, cfg: dict, *, tag: str = "", epilogue: bool = False, fused=None) -> "L.AotSpec":
     """One AOT compile job of the kernel for ``dtype_name`` at config ``cfg`` (``epilogue``: the
-    ``beta * x + alpha * (a @ b)`` variant of addmm/baddbmm)."""
+    ``beta * x + alpha * (a @ b)`` variant of addmm/baddbmm; ``fused=(fn, extra dtypes, out dtype)``:
+    a generated epilogue reading tensors of those dtypes and storing ``out dtype``)."""
     ptr = "*" + _dt.as_dtype(dtype_name).triton_name
     scal = "*fp64" if dtype_name == "float64" else "*fp32"
     signature = {name: "i32" for name in _ARGS}
     signature.update({"a_ptr": ptr, "b_ptr": ptr, "c_ptr": ptr, "x_ptr": ptr, "alpha_ptr": scal, "beta_ptr": scal})
+    signature.update({f"e{i}_ptr": ptr for i in range(4)})
     constants = {name: cfg[name] for name in ("BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M")}
+    constants.update(EPILOGUE=no_epilogue, NUM_E=-1)
+    if fused is not None:
+        fn, extras, out_dtype = fused
+        constants.update(EPILOGUE=fn, NUM_E=len(extras))
+        signature["c_ptr"] = "*" + _dt.as_dtype(out_dtype).triton_name
+        signature.update({f"e{i}_ptr": "*" + _dt.as_dtype(d).triton_name for i, d in enumerate(extras)})
     constants.update({name: 1 for name in _UNIT_STRIDES})
     constants.update(PRECISION="ieee", ACC=tl.float64 if dtype_name == "float64" else tl.float32,
                      UPCAST=False, IDX=tl.int32, SCALE=epilogue, HAS_INPUT=epilogue)

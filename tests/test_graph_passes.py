@@ -122,15 +122,44 @@ def test_fused_kernel_on_triton_matches_its_reference():
     assert nr.allclose(out, f(x, b), rtol=1e-5, atol=1e-6)
 
 
+def linear_relu_residual():
+    lin = nr.nn.Linear(5, 7)
+    return lambda x, r: lin(x).relu() + r
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_a_product_takes_its_elementwise_readers_as_its_epilogue(backend):
+    f = linear_relu_residual()
+    g = capture(f, nr.ones(3, 4, 5), nr.ones(3, 4, 7)).graph
+    assert fuse_elementwise(g, []) == 1 and names(g) == ["view", "fused"]
+    assert g.nodes[1].fused.op_names() == ["matmul", "add", "relu", "add"]
+    x, r = nr.randn(3, 4, 5), nr.randn(3, 4, 7)
+    with nr.no_grad(), nr.backends.using(backend):
+        assert nr.allclose(Program(g).run([x, r])[0], f(x, r), rtol=1e-5, atol=1e-6)
+
+
+def test_a_product_read_elsewhere_is_not_fused():
+    def f(a, b):
+        p = a @ b
+        return p.relu(), p.sum()
+    g = capture(f, nr.ones(2, 3), nr.ones(3, 4)).graph
+    fuse_elementwise(g, [])
+    assert names(g) == ["matmul", "relu", "sum"]
+
+
 @pytest.mark.compile
-def test_fused_kernel_passes_neurarust_check_and_compiles_for_sm80_and_sm90():
+def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
     from neurarust.cli import main
 
-    g = capture(lambda x, y: ((x * y).exp() + 1).relu().half(), nr.ones(4), nr.ones(2, 4)).graph
-    fuse_elementwise(g, [])
-    name = g.nodes[0].fused.name
-    assert main(["check", "--plugin", "neurarust.graph.cached", "--ops", name]) == 0
-    assert main(["check", "--plugin", "neurarust.graph.cached", "--ops", name, "--compile", "sm_80,sm_90",
+    chain = capture(lambda x, y: ((x * y).exp() + 1).relu().half(), nr.ones(4), nr.ones(2, 4)).graph
+    product = capture(linear_relu_residual(), nr.ones(3, 4, 5), nr.ones(3, 4, 7)).graph
+    kernels = []
+    for g in (chain, product):
+        fuse_elementwise(g, [])
+        kernels += [n.fused.name for n in g.nodes if n.fused is not None]
+    ops = ",".join(kernels)
+    assert main(["check", "--plugin", "neurarust.graph.cached", "--ops", ops]) == 0
+    assert main(["check", "--plugin", "neurarust.graph.cached", "--ops", ops, "--compile", "sm_80,sm_90",
                  "--jobs", "1"]) == 0
 
 

@@ -1,8 +1,11 @@
 """Elementwise fusion: a chain of elementwise ops (with broadcasting) becomes one generated kernel.
 
 A group grows backwards from an elementwise node through the elementwise nodes that produce its
-inputs, as long as nothing outside the group reads their results and no write lies in between. The
-group becomes one :class:`FusedKernel`, which has
+inputs, as long as nothing outside the group reads their results and no write lies in between. A
+matrix product whose only reader is the group joins it as its *prologue*: the group becomes the
+product's epilogue (bias, activation, residual add, cast), applied to each tile in registers by the
+matmul kernel itself (``EPILOGUE`` of ``kernels/matmul_triton.py``). The group becomes one
+:class:`FusedKernel`, which has
 
 * a NumPy reference: the members' own references in order, with the dtype handling of the eager
   front end (compute dtype in, result dtype out), and no tensor in between;
@@ -104,7 +107,7 @@ def _member(n: Node, inputs: dict[int, tuple]) -> Member | None:
     names = []
     for x in bound:
         if isinstance(x, Value):
-            names.append(inputs[x.id])
+            names.append(inputs[x.id])   # ("in", k), ("tmp", j) or ("acc", 0): the product
         elif x is None:
             return None
         else:
@@ -126,12 +129,16 @@ def fuse_elementwise(graph: Graph, keep: Iterable[Value]) -> int:
         if id(n) in taken or not fusible(n):
             continue
         group = _grow(n, users, keep_ids, taken, position, writes)
+        product = _product_of(group, users, keep_ids, taken, position, writes)
+        if product is not None:
+            group.append(product)
         if len(group) >= 2:
             taken.update(id(m) for m in group)
             groups.append(group)
+    done = 0
     for group in groups:
-        _replace(graph, group)
-    return len(groups)
+        done += _replace(graph, group)
+    return done
 
 
 def _grow(sink: Node, users: dict, keep_ids: set, taken: set, position: dict, writes: list) -> list[Node]:
@@ -157,17 +164,55 @@ def _grow(sink: Node, users: dict, keep_ids: set, taken: set, position: dict, wr
     return group
 
 
+MATMUL_DTYPES = ("float32", "float16", "bfloat16")
+MAX_EPILOGUE_INPUTS = 4   # the matmul kernel's e0..e3 tiles
+
+
+def _product_of(group: list[Node], users: dict, keep_ids: set, taken: set, position: dict, writes: list):
+    """The matmul node the group can take as its prologue, or None: a 2-D (or stacked, times one
+    matrix) product of one float dtype, read by the group alone, whose result has the group's shape."""
+    sink = group[0]
+    members = {id(n) for n in group}
+    for n in group:
+        for v in n.inputs():
+            p = v.producer
+            if p is None or id(p) not in position or id(p) in taken or p.op is None or p.fused is not None:
+                continue
+            if p.op.name != "matmul" or p.kwargs or p.effects or v.id in keep_ids or len(p.args) != 2:
+                continue
+            a, b = p.args
+            if not (isinstance(a, Value) and isinstance(b, Value)) or a.dtype is not b.dtype:
+                continue
+            if a.dtype.name not in MATMUL_DTYPES or len(a.shape) < 2 or len(b.shape) != 2:
+                continue
+            if v.shape != sink.outputs[0].shape or any(id(u) not in members for u in users.get(v.id, ())):
+                continue
+            if any(position[id(p)] < w < position[id(sink)] for w in writes):
+                continue
+            made = {m.outputs[0].id for m in group}
+            others = {x.id for m in group for x in m.inputs() if x.id not in made and x.id != v.id}
+            if len(others) > MAX_EPILOGUE_INPUTS:
+                continue
+            return p
+    return None
+
+
 def _input_count(group: list[Node]) -> int:
     made = {n.outputs[0].id for n in group}
     return len({v.id for n in group for v in n.inputs() if v.id not in made})
 
 
-def _replace(graph: Graph, group: list[Node]) -> None:
-    ordered = sorted(group, key=graph.nodes.index)
+def _replace(graph: Graph, group: list[Node]) -> int:
+    """Put one fused node in place of the group's sink; returns 1, or 0 when a member cannot be
+    expressed (the group then stays as it was)."""
     sink = group[0]
+    product = group[-1] if group[-1].op is not None and group[-1].op.name == "matmul" else None
+    ordered = sorted((n for n in group if n is not product), key=graph.nodes.index)
     made = {n.outputs[0].id: j for j, n in enumerate(ordered)}
-    inputs: list[Value] = []
+    inputs: list[Value] = list(product.args) if product is not None else []
     names: dict[int, tuple] = {}
+    if product is not None:
+        names[product.outputs[0].id] = ("acc", 0)
     for n in ordered:
         for v in n.inputs():
             if v.id in made:
@@ -179,18 +224,19 @@ def _replace(graph: Graph, group: list[Node]) -> None:
     for n in ordered:
         m = _member(n, names)
         if m is None:
-            return      # a member we cannot express: leave the group as it was
+            return 0
         members.append(m)
     out = sink.outputs[0]
-    kernel = FusedKernel(members, [(v.shape, v.dtype) for v in inputs], out.shape, out.dtype, out.device)
+    kernel = FusedKernel(members, [(v.shape, v.dtype) for v in inputs], out.shape, out.dtype, out.device,
+                         product=product is not None)
     kernel.write()
     node = Node(None, tuple(inputs), {}, [out], fused=kernel)
     out.producer = node
-    at = graph.nodes.index(sink)
-    graph.nodes[at] = node
-    for n in ordered:
+    graph.nodes[graph.nodes.index(sink)] = node
+    for n in group:
         if n is not sink:
             graph.nodes.remove(n)
+    return 1
 
 
 # -- the fused kernel ----------------------------------------------------------------------------
@@ -198,8 +244,9 @@ def _replace(graph: Graph, group: list[Node]) -> None:
 class FusedKernel:
     """A group of elementwise ops as one callable: ``kernel(input tensors) -> output tensor``."""
 
-    def __init__(self, members: list[Member], inputs: list, shape: tuple, dtype, device) -> None:
+    def __init__(self, members: list[Member], inputs: list, shape: tuple, dtype, device, product: bool = False) -> None:
         self.members, self.inputs, self.shape, self.dtype, self.device = members, inputs, shape, dtype, device
+        self.product = product   # inputs 0 and 1 are a matmul's operands; ("acc", 0) is their product
         self.signature = self._signature()
         self.hash = hashlib.sha256(self.signature.encode()).hexdigest()[:16]
         self.name = f"fused.{self.hash}"
@@ -209,6 +256,8 @@ class FusedKernel:
 
     def _signature(self) -> str:
         lines = [f"in {i}: {d.name}{list(s)}" for i, (s, d) in enumerate(self.inputs)]
+        if self.product:
+            lines.append("acc = matmul(x0, x1)")
         for j, m in enumerate(self.members):
             ops = ", ".join(_describe(o) for o in m.operands)
             lines.append(f"t{j} = {m.op.name}({ops}; {m.params}) compute {m.compute.name} -> {m.result.name}")
@@ -216,11 +265,14 @@ class FusedKernel:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return f"FusedKernel({self.name}: {' -> '.join(m.op.name for m in self.members)})"
+        return f"FusedKernel({self.name}: {' -> '.join(self.op_names())})"
+
+    def op_names(self) -> list[str]:
+        return (["matmul"] if self.product else []) + [m.op.name for m in self.members]
 
     def spec(self) -> dict:
         """A plain description (names, numbers, lists) the kernel can be rebuilt from."""
-        return {"inputs": [[list(s), d.name] for s, d in self.inputs], "shape": list(self.shape),
+        return {"inputs": [[list(s), d.name] for s, d in self.inputs], "shape": list(self.shape), "product": self.product,
                 "dtype": self.dtype.name, "device": str(self.device),
                 "members": [{"op": m.op.name, "operands": [[kind, _plain(x)] for kind, x in m.operands],
                              "params": {k: _plain(v) for k, v in m.params.items()}, "compute": m.compute.name,
@@ -236,18 +288,27 @@ class FusedKernel:
                           _dt.as_dtype(m["result"]), m["fn"], tuple(_unplain(e) for e in m["extras"]))
                    for m in spec["members"]]
         return cls(members, [(tuple(s), _dt.as_dtype(d)) for s, d in spec["inputs"]], tuple(spec["shape"]),
-                   _dt.as_dtype(spec["dtype"]), as_device(spec["device"]))
+                   _dt.as_dtype(spec["dtype"]), as_device(spec["device"]), spec.get("product", False))
 
     def __call__(self, tensors: list[Tensor]) -> Tensor:
         if backends.for_device(tensors[0]._storage.device if tensors else self.device) == "reference":
-            return Tensor._from_array(np.ascontiguousarray(self.reference(*[t._np() for t in tensors])), self.dtype)
+            acc = _matmul(tensors[0], tensors[1])._np() if self.product else None
+            arrays = [t._np() for t in tensors]
+            return Tensor._from_array(np.ascontiguousarray(self._chain(arrays, acc)), self.dtype)
         out = Tensor._empty(self.shape, self.dtype, tensors[0]._storage.device)
         self.launcher()(out, tensors)
         return out
 
     # -- NumPy ------------------------------------------------------------------------------------
     def reference(self, *arrays: np.ndarray) -> np.ndarray:
-        """The members' references in order, each with its eager dtype handling."""
+        """The product (as eager computes it) and the members' references in order, each with its
+        eager dtype handling."""
+        acc = None
+        if self.product:
+            acc = _matmul(Tensor._from_array(arrays[0]), Tensor._from_array(arrays[1]))._np()
+        return self._chain(list(arrays), acc)
+
+    def _chain(self, arrays: list, acc) -> np.ndarray:
         ew = _elementwise()
         temps: list[np.ndarray] = []
         for m in self.members:
@@ -256,7 +317,7 @@ class FusedKernel:
             keep = m.op.attrs["keep_dtype"]
             args = []
             for i, (kind, x) in enumerate(m.operands):
-                a = arrays[x] if kind == "in" else temps[x] if kind == "tmp" else None
+                a = arrays[x] if kind == "in" else temps[x] if kind == "tmp" else acc if kind == "acc" else None
                 if a is None:
                     args.append(ew._as_array(x, compute))
                 else:
@@ -311,6 +372,11 @@ class FusedKernel:
         return self._op
 
 
+def _matmul(a: Tensor, b: Tensor) -> Tensor:
+    op = registry.get("matmul")
+    return op.frontend(op, a, b)
+
+
 def _plain(x):
     """A parameter as plain data (a dtype becomes ``{"dtype": name}``)."""
     if isinstance(x, _dt.DType):
@@ -330,15 +396,32 @@ def _describe(operand) -> str:
     kind, x = operand
     if kind == "scalar":
         return repr(x)
+    if kind == "acc":
+        return "acc"
     return f"{'x' if kind == 'in' else 't'}{x}"
 
 
 # -- source generation ---------------------------------------------------------------------------
 
 def generate_source(k: FusedKernel) -> str:
-    """The Triton module of a fused kernel (see the module docstring)."""
+    """The Triton module of a fused kernel: a whole elementwise kernel, or, for a product's group, the
+    ``epilogue`` function the matmul kernel applies to each tile (see the module docstring)."""
+    imports, body = _member_lines(k, "acc.shape" if k.product else "[BLOCK]")
+    header = [f'"""Generated by neurarust.compile: {k!r}.', "", *[f"    {line}" for line in k.signature.splitlines()],
+              '"""', "from neurarust.launch import tl, triton", "", f"SPEC = {k.spec()!r}  # rebuilds the kernel and "
+              f"its reference (neurarust.graph.cached)", ""]
+    if k.product:
+        return "\n".join(header + _epilogue_module(k, imports, body))
+    return "\n".join(header + _elementwise_module(k, imports, body))
+
+
+def _member_lines(k: FusedKernel, shape: str) -> tuple[list[str], list[str]]:
+    """Import lines and one body line per member: ``tJ = FN(a, b, c).to(result)``. Group inputs
+    are ``xI`` (for a product's group: ``xI`` counts the inputs after the two operands) and the
+    product is ``acc`` rounded to the operands' dtype."""
     from neurarust.kernels.elementwise import kernel_dtype
 
+    skip = 2 if k.product else 0
     imports, body = {}, []
     for j, m in enumerate(k.members):
         module, _, fn = m.fn.rpartition(".")
@@ -348,17 +431,23 @@ def generate_source(k: FusedKernel) -> str:
         args = []
         for kind, x in m.operands:
             if kind == "in":
-                args.append(f"x{x}.to({compute})")
+                args.append(f"x{x - skip}.to({compute})")
             elif kind == "tmp":
                 args.append(f"t{x}.to({compute})")
+            elif kind == "acc":
+                args.append(f"acc.to({_TL[k.inputs[0][1].name]}).to({compute})")
             else:
-                args.append(f"tl.full([BLOCK], {_literal(x, m.compute)}, {compute})")
-        args += [f"tl.full([BLOCK], {_literal(e, m.compute)}, {compute})" for e in m.extras]
+                args.append(f"tl.full({shape}, {_literal(x, m.compute)}, {compute})")
+        args += [f"tl.full({shape}, {_literal(e, m.compute)}, {compute})" for e in m.extras]
         while len(args) < 3:
             args.append(args[0])
         result = _TL[m.result.name]
         cast = f".to(tl.float32).to({result})" if m.result.name in ("float16", "bfloat16") else f".to({result})"
         body.append(f"    t{j} = {alias}({', '.join(args[:3])}){cast}  # {m.op.name}")
+    return sorted(imports.values()), body
+
+
+def _elementwise_module(k: FusedKernel, imports: list[str], body: list[str]) -> list[str]:
     n_in = len(k.inputs)
     params = ["out_ptr"] + [f"x{i}_ptr" for i in range(n_in)] + ["n", "s1", "s2", "s3", "o0", "o1", "o2", "o3"]
     params += [f"x{i}_{d}" for i in range(n_in) for d in range(4)]
@@ -366,42 +455,47 @@ def generate_source(k: FusedKernel) -> str:
              for i in range(n_in)]
     last = len(k.members) - 1
     out_cast = f"t{last}.to(tl.float32).to(out_ty)" if k.dtype.name in ("float16", "bfloat16") else f"t{last}.to(out_ty)"
-    lines = [
-        f'"""Generated by neurarust.compile: {k!r}.',
-        "",
-        *[f"    {line}" for line in k.signature.splitlines()],
-        '"""',
-        "from neurarust.launch import tl, triton",
+    return [
         "from neurarust.kernels.fused_launch import launch_fused",
-        "",
-        f"SPEC = {k.spec()!r}  # rebuilds the kernel and its reference (neurarust.graph.cached)",
-        "",
         "from neurarust.kernels.elementwise_triton import unravel4",
-        *sorted(imports.values()),
-        "",
-        "",
+        *imports, "", "",
         "@triton.jit",
         f"def fused_kernel({', '.join(params)}, IDX: tl.constexpr, BLOCK: tl.constexpr):",
         "    pid = tl.program_id(0).to(IDX)",
         "    idx = pid * BLOCK + tl.arange(0, BLOCK).to(IDX)",
         "    mask = idx < n",
         "    i0, i1, i2, i3 = unravel4(idx, s1, s2, s3)",
-        *loads,
-        *body,
+        *loads, *body,
         "    out_ty = out_ptr.dtype.element_ty",
         f"    tl.store(out_ptr + (i0 * o0 + i1 * o1 + i2 * o2 + i3 * o3), {out_cast}, mask=mask)",
-        "",
-        "",
+        "", "",
         "def launch(out, inputs):",
         "    launch_fused(fused_kernel, out, inputs)",
-        "",
-        "",
+        "", "",
         "def aot_specs():",
         "    from neurarust.kernels.fused_launch import aot_specs as specs",
         f"    return specs(fused_kernel, {[d.name for _, d in k.inputs]!r}, {k.dtype.name!r})",
         "",
     ]
-    return "\n".join(lines)
+
+
+def _epilogue_module(k: FusedKernel, imports: list[str], body: list[str]) -> list[str]:
+    extras = [d.name for _, d in k.inputs[2:]]
+    return [
+        "from neurarust.kernels.fused_launch import launch_product, product_aot_specs",
+        *imports, "", "",
+        "@triton.jit",
+        "def epilogue(acc, x0, x1, x2, x3):",
+        *body,
+        f"    return t{len(k.members) - 1}",
+        "", "",
+        "def launch(out, inputs):",
+        "    launch_product(epilogue, out, inputs)",
+        "", "",
+        "def aot_specs():",
+        f"    return product_aot_specs(epilogue, {k.inputs[0][1].name!r}, {extras!r}, {k.dtype.name!r})",
+        "",
+    ]
 
 
 def _literal(x, compute) -> str:
