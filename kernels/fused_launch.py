@@ -79,3 +79,44 @@ def product_aot_specs(epilogue, dtype: str, extras: list[str], out_dtype: str) -
 
     cfg = fit_config(registry.get("matmul").tune.default, _dt.as_dtype(dtype).itemsize, epilogue=True)
     return [aot_spec(dtype, cfg, tag="_fused", fused=(epilogue, extras, out_dtype))]
+
+
+def launch_row_reduction(kernel, out, inputs, shape: tuple) -> None:
+    """A generated row reduction: each of the ``prod(shape[:-1])`` rows of the inputs (broadcast to
+    ``shape``) is computed and reduced by one program into ``out`` (contiguous, one value per row).
+    Inputs whose leading dims do not merge into one row stride are copied first."""
+    shape = tuple(shape)
+    n = shape[-1]
+    rows = _sh.numel(shape[:-1])
+    if rows == 0:
+        return
+    strides = []
+    for t in inputs:
+        st = _sh.broadcast_strides(t.shape, t.stride(), shape)
+        lead, merged = _sh.collapse_dims(shape[:-1] or (1,), st[:-1] or (0,))
+        if len(lead) > 1:                          # rows that need two strides: make them one
+            t = t.expand(shape).contiguous()
+            st = t.stride()
+            lead, merged = _sh.collapse_dims(shape[:-1] or (1,), st[:-1] or (0,))
+        strides.append((merged[0][-1] if lead else 0, st[-1]))
+    block = min(triton.next_power_of_2(max(n, 1)), 1024)
+    idx = L.index_dtype(shape, *[t.stride() for t in inputs]) if inputs else tl.int32
+    with L.on_device(out):
+        kernel[(rows,)](L.pointer(out), *[L.pointer(t) for t in inputs], rows, n, *[s for pair in strides for s in pair],
+                        IDX=idx, BLOCK=block, num_warps=4)
+    L.count("fused")
+
+
+def row_reduction_aot_specs(kernel, input_dtypes: list[str], out_dtype: str) -> list[L.AotSpec]:
+    """The compile-check jobs of a generated row reduction: int32 and int64 offsets."""
+    from neurarust import dtype as _dt
+
+    specs = []
+    for idx, scalar in ((tl.int32, "i32"), (tl.int64, "i64")):
+        pointers = {"out_ptr": "*" + _dt.as_dtype(out_dtype).triton_name}
+        pointers.update({f"x{i}_ptr": "*" + _dt.as_dtype(d).triton_name for i, d in enumerate(input_dtypes)})
+        constants = {"IDX": idx, "BLOCK": 1024}
+        signature = {a: "constexpr" if a in constants else pointers.get(a, scalar) for a in kernel.arg_names}
+        specs.append(L.AotSpec(f"row_reduction/{scalar}", kernel, signature, constants,
+                               aligned=tuple(range(len(pointers))), num_warps=4))
+    return specs

@@ -147,14 +147,41 @@ def test_a_product_read_elsewhere_is_not_fused():
     assert names(g) == ["matmul", "relu", "sum"]
 
 
+def rms_norm():
+    w = nr.randn(8)
+    return lambda x: x * (x * x).mean(-1, keepdim=True).add(1e-6).rsqrt() * w
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_a_row_reduction_takes_its_elementwise_producers_as_its_prologue(backend):
+    f = rms_norm()
+    g = capture(f, nr.ones(3, 5, 8)).graph
+    assert fuse_elementwise(g, []) == 2 and names(g) == ["fused", "fused"]
+    assert g.nodes[0].fused.op_names() == ["mul", "mean"]
+    x = nr.randn(3, 5, 8)
+    with nr.backends.using(backend):
+        assert nr.allclose(Program(g).run([x])[0], f(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("reduce", [lambda t: t.sum(-1), lambda t: t.amax(dim=1, keepdim=True)])
+def test_row_reductions_of_strided_and_broadcast_inputs(reduce):
+    f = lambda x, b: reduce((x.t() - b).exp())  # noqa: E731
+    g = capture(f, nr.ones(6, 4), nr.ones(6)).graph
+    assert fuse_elementwise(g, []) == 1
+    x, b = nr.randn(6, 4), nr.randn(6)
+    with nr.backends.using("triton"):
+        assert nr.allclose(Program(g).run([x, b])[0], f(x, b), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.compile
 def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
     from neurarust.cli import main
 
     chain = capture(lambda x, y: ((x * y).exp() + 1).relu().half(), nr.ones(4), nr.ones(2, 4)).graph
     product = capture(linear_relu_residual(), nr.ones(3, 4, 5), nr.ones(3, 4, 7)).graph
+    reduction = capture(rms_norm(), nr.ones(3, 5, 8)).graph
     kernels = []
-    for g in (chain, product):
+    for g in (chain, product, reduction):
         fuse_elementwise(g, [])
         kernels += [n.fused.name for n in g.nodes if n.fused is not None]
     ops = ",".join(kernels)

@@ -4,8 +4,10 @@ A group grows backwards from an elementwise node through the elementwise nodes t
 inputs, as long as nothing outside the group reads their results and no write lies in between. A
 matrix product whose only reader is the group joins it as its *prologue*: the group becomes the
 product's epilogue (bias, activation, residual add, cast), applied to each tile in registers by the
-matmul kernel itself (``EPILOGUE`` of ``kernels/matmul_triton.py``). The group becomes one
-:class:`FusedKernel`, which has
+matmul kernel itself (``EPILOGUE`` of ``kernels/matmul_triton.py``). A sum, mean or max over the
+last dim takes the group that feeds it as its *prologue* (``mean(x * x, -1)`` of RMSNorm): each row
+is computed and reduced in registers, never stored. The group becomes one :class:`FusedKernel`,
+which has
 
 * a NumPy reference: the members' own references in order, with the dtype handling of the eager
   front end (compute dtype in, result dtype out), and no tensor in between;
@@ -86,6 +88,31 @@ def fusible(n: Node) -> bool:
     return len(n.outputs) == 1 and n.outputs[0] is not None and n.outputs[0].dtype.name in _TL
 
 
+ROW_REDUCTIONS = ("sum", "mean", "amax")
+REDUCTION_DTYPES = ("float32", "float16", "bfloat16")
+
+
+def row_reduction(n: Node) -> dict | None:
+    """``{"op", "keepdim"}`` when ``n`` is a sum, mean or max of a float tensor over its last dim
+    (in its own dtype), else None."""
+    if n.op is None or n.fused is not None or n.effects or n.op.name not in ROW_REDUCTIONS:
+        return None
+    try:
+        bound = registry.signature_bind(n.op, n.args, n.kwargs)
+    except TypeError:
+        return None
+    x = bound.get("input")
+    if not isinstance(x, Value) or x.dtype.name not in REDUCTION_DTYPES or bound.get("dtype") is not None:
+        return None
+    if len(n.outputs) != 1 or n.outputs[0] is None or n.outputs[0].dtype is not x.dtype or not x.shape:
+        return None
+    dim = bound.get("dim")
+    dims = tuple(dim) if isinstance(dim, (list, tuple)) else (dim,)
+    if len(dims) != 1 or not isinstance(dims[0], int) or dims[0] not in (-1, len(x.shape) - 1):
+        return None
+    return {"op": n.op.name, "keepdim": bool(bound.get("keepdim", False)), "shape": tuple(x.shape)}
+
+
 def _dummy(v: Value) -> Tensor:
     """A stand-in with ``v``'s dtype and shape (one element, zero strides): enough for dtype rules."""
     return Tensor(Storage.allocate(v.dtype.itemsize), v.shape, (0,) * len(v.shape), 0, v.dtype)
@@ -126,10 +153,10 @@ def fuse_elementwise(graph: Graph, keep: Iterable[Value]) -> int:
     taken: set[int] = set()
     groups = []
     for n in reversed(graph.nodes):
-        if id(n) in taken or not fusible(n):
+        if id(n) in taken or not (fusible(n) or row_reduction(n)):
             continue
         group = _grow(n, users, keep_ids, taken, position, writes)
-        product = _product_of(group, users, keep_ids, taken, position, writes)
+        product = None if row_reduction(n) else _product_of(group, users, keep_ids, taken, position, writes)
         if product is not None:
             group.append(product)
         if len(group) >= 2:
@@ -207,7 +234,9 @@ def _replace(graph: Graph, group: list[Node]) -> int:
     expressed (the group then stays as it was)."""
     sink = group[0]
     product = group[-1] if group[-1].op is not None and group[-1].op.name == "matmul" else None
-    ordered = sorted((n for n in group if n is not product), key=graph.nodes.index)
+    reduction = row_reduction(sink)
+    apart = {id(product), id(sink) if reduction else None}   # the product and a reducing sink are no members
+    ordered = sorted((n for n in group if id(n) not in apart), key=graph.nodes.index)
     made = {n.outputs[0].id: j for j, n in enumerate(ordered)}
     inputs: list[Value] = list(product.args) if product is not None else []
     names: dict[int, tuple] = {}
@@ -228,7 +257,7 @@ def _replace(graph: Graph, group: list[Node]) -> int:
         members.append(m)
     out = sink.outputs[0]
     kernel = FusedKernel(members, [(v.shape, v.dtype) for v in inputs], out.shape, out.dtype, out.device,
-                         product=product is not None)
+                         product=product is not None, reduction=reduction)
     kernel.write()
     node = Node(None, tuple(inputs), {}, [out], fused=kernel)
     out.producer = node
@@ -244,9 +273,11 @@ def _replace(graph: Graph, group: list[Node]) -> int:
 class FusedKernel:
     """A group of elementwise ops as one callable: ``kernel(input tensors) -> output tensor``."""
 
-    def __init__(self, members: list[Member], inputs: list, shape: tuple, dtype, device, product: bool = False) -> None:
+    def __init__(self, members: list[Member], inputs: list, shape: tuple, dtype, device, product: bool = False,
+                 reduction: dict | None = None) -> None:
         self.members, self.inputs, self.shape, self.dtype, self.device = members, inputs, shape, dtype, device
         self.product = product   # inputs 0 and 1 are a matmul's operands; ("acc", 0) is their product
+        self.reduction = reduction  # {"op", "keepdim", "shape"}: the members' result reduced over its last dim
         self.signature = self._signature()
         self.hash = hashlib.sha256(self.signature.encode()).hexdigest()[:16]
         self.name = f"fused.{self.hash}"
@@ -261,6 +292,9 @@ class FusedKernel:
         for j, m in enumerate(self.members):
             ops = ", ".join(_describe(o) for o in m.operands)
             lines.append(f"t{j} = {m.op.name}({ops}; {m.params}) compute {m.compute.name} -> {m.result.name}")
+        if self.reduction:
+            r = self.reduction
+            lines.append(f"out = {r['op']}(t{len(self.members) - 1}, dim=-1, keepdim={r['keepdim']})")
         lines.append(f"out {self.dtype.name}{list(self.shape)}")
         return "\n".join(lines)
 
@@ -268,11 +302,14 @@ class FusedKernel:
         return f"FusedKernel({self.name}: {' -> '.join(self.op_names())})"
 
     def op_names(self) -> list[str]:
-        return (["matmul"] if self.product else []) + [m.op.name for m in self.members]
+        tail = [self.reduction["op"]] if self.reduction else []
+        return (["matmul"] if self.product else []) + [m.op.name for m in self.members] + tail
 
     def spec(self) -> dict:
         """A plain description (names, numbers, lists) the kernel can be rebuilt from."""
+        reduction = None if self.reduction is None else {**self.reduction, "shape": list(self.reduction["shape"])}
         return {"inputs": [[list(s), d.name] for s, d in self.inputs], "shape": list(self.shape), "product": self.product,
+                "reduction": reduction,
                 "dtype": self.dtype.name, "device": str(self.device),
                 "members": [{"op": m.op.name, "operands": [[kind, _plain(x)] for kind, x in m.operands],
                              "params": {k: _plain(v) for k, v in m.params.items()}, "compute": m.compute.name,
@@ -288,13 +325,14 @@ class FusedKernel:
                           _dt.as_dtype(m["result"]), m["fn"], tuple(_unplain(e) for e in m["extras"]))
                    for m in spec["members"]]
         return cls(members, [(tuple(s), _dt.as_dtype(d)) for s, d in spec["inputs"]], tuple(spec["shape"]),
-                   _dt.as_dtype(spec["dtype"]), as_device(spec["device"]), spec.get("product", False))
+                   _dt.as_dtype(spec["dtype"]), as_device(spec["device"]), spec.get("product", False),
+                   None if not spec.get("reduction") else {**spec["reduction"], "shape": tuple(spec["reduction"]["shape"])})
 
     def __call__(self, tensors: list[Tensor]) -> Tensor:
         if backends.for_device(tensors[0]._storage.device if tensors else self.device) == "reference":
             acc = _matmul(tensors[0], tensors[1])._np() if self.product else None
             arrays = [t._np() for t in tensors]
-            return Tensor._from_array(np.ascontiguousarray(self._chain(arrays, acc)), self.dtype)
+            return self._reduce(Tensor._from_array(np.ascontiguousarray(self._chain(arrays, acc))))
         out = Tensor._empty(self.shape, self.dtype, tensors[0]._storage.device)
         self.launcher()(out, tensors)
         return out
@@ -306,7 +344,17 @@ class FusedKernel:
         acc = None
         if self.product:
             acc = _matmul(Tensor._from_array(arrays[0]), Tensor._from_array(arrays[1]))._np()
-        return self._chain(list(arrays), acc)
+        result = self._chain(list(arrays), acc)
+        if self.reduction:
+            return self._reduce(Tensor._from_array(np.ascontiguousarray(result)))._np()
+        return result
+
+    def _reduce(self, t: Tensor) -> Tensor:
+        """The reduction as eager runs it (the reference path), or ``t`` when there is none."""
+        if not self.reduction:
+            return t
+        op = registry.get(self.reduction["op"])
+        return op.frontend(op, t, -1, self.reduction["keepdim"])
 
     def _chain(self, arrays: list, acc) -> np.ndarray:
         ew = _elementwise()
@@ -324,7 +372,7 @@ class FusedKernel:
                     args.append(a if i in keep or a.dtype == np_compute else a.astype(np_compute))
             r = np.asarray(backends.run_reference(m.op.reference, *args, **m.params))
             temps.append(r if r.dtype == m.result.np else r.astype(m.result.np))
-        return np.broadcast_to(temps[-1], self.shape)
+        return np.broadcast_to(temps[-1], self.reduction["shape"] if self.reduction else self.shape)
 
     # -- Triton -----------------------------------------------------------------------------------
     @property
@@ -412,6 +460,8 @@ def generate_source(k: FusedKernel) -> str:
               f"its reference (neurarust.graph.cached)", ""]
     if k.product:
         return "\n".join(header + _epilogue_module(k, imports, body))
+    if k.reduction:
+        return "\n".join(header + _reduction_module(k, imports, body))
     return "\n".join(header + _elementwise_module(k, imports, body))
 
 
@@ -475,6 +525,45 @@ def _elementwise_module(k: FusedKernel, imports: list[str], body: list[str]) -> 
         "def aot_specs():",
         "    from neurarust.kernels.fused_launch import aot_specs as specs",
         f"    return specs(fused_kernel, {[d.name for _, d in k.inputs]!r}, {k.dtype.name!r})",
+        "",
+    ]
+
+
+def _reduction_module(k: FusedKernel, imports: list[str], body: list[str]) -> list[str]:
+    n_in = len(k.inputs)
+    params = ["out_ptr"] + [f"x{i}_ptr" for i in range(n_in)] + ["M", "N"]
+    params += [f"x{i}_{d}" for i in range(n_in) for d in ("r", "c")]
+    loads = [f"        x{i} = tl.load(x{i}_ptr + row * x{i}_r + cols * x{i}_c, mask=mask)" for i in range(n_in)]
+    last = len(k.members) - 1
+    op = k.reduction["op"]
+    neutral = "-float('inf')" if op == "amax" else "0.0"
+    fold = "tl.maximum(acc, term)" if op == "amax" else "acc + term"
+    finish = "tl.max(acc, axis=0)" if op == "amax" else "tl.sum(acc, axis=0)"
+    if op == "mean":
+        finish += " / N"
+    return [
+        "from neurarust.kernels.fused_launch import launch_row_reduction, row_reduction_aot_specs",
+        *imports, "", "",
+        "@triton.jit",
+        f"def fused_kernel({', '.join(params)}, IDX: tl.constexpr, BLOCK: tl.constexpr):",
+        "    row = tl.program_id(0).to(IDX)",
+        f"    acc = tl.full([BLOCK], {neutral}, tl.float32)",
+        "    for start in range(0, N, BLOCK):",
+        "        cols = start + tl.arange(0, BLOCK).to(IDX)",
+        "        mask = cols < N",
+        *loads,
+        *[f"    {line}" for line in body],
+        f"        term = tl.where(mask, t{last}.to(tl.float32), {neutral})",
+        f"        acc = {fold}",
+        f"    total = {finish}",
+        "    out_ty = out_ptr.dtype.element_ty",
+        "    tl.store(out_ptr + row, total.to(tl.float32).to(out_ty))",
+        "", "",
+        "def launch(out, inputs):",
+        f"    launch_row_reduction(fused_kernel, out, inputs, {tuple(k.reduction['shape'])!r})",
+        "", "",
+        "def aot_specs():",
+        f"    return row_reduction_aot_specs(fused_kernel, {[d.name for _, d in k.inputs]!r}, {k.dtype.name!r})",
         "",
     ]
 
