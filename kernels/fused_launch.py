@@ -90,7 +90,7 @@ def launch_row_reduction(kernel, out, inputs, shape: tuple) -> None:
     rows = _sh.numel(shape[:-1])
     if rows == 0:
         return
-    strides = []
+    strides, ready = [], []
     for t in inputs:
         st = _sh.broadcast_strides(t.shape, t.stride(), shape)
         lead, merged = _sh.collapse_dims(shape[:-1] or (1,), st[:-1] or (0,))
@@ -99,10 +99,11 @@ def launch_row_reduction(kernel, out, inputs, shape: tuple) -> None:
             st = t.stride()
             lead, merged = _sh.collapse_dims(shape[:-1] or (1,), st[:-1] or (0,))
         strides.append((merged[0][-1] if lead else 0, st[-1]))
+        ready.append(t)
     block = min(triton.next_power_of_2(max(n, 1)), 1024)
-    idx = L.index_dtype(shape, *[t.stride() for t in inputs]) if inputs else tl.int32
+    idx = L.index_dtype(shape, *[t.stride() for t in ready]) if ready else tl.int32
     with L.on_device(out):
-        kernel[(rows,)](L.pointer(out), *[L.pointer(t) for t in inputs], rows, n, *[s for pair in strides for s in pair],
+        kernel[(rows,)](L.pointer(out), *[L.pointer(t) for t in ready], rows, n, *[s for pair in strides for s in pair],
                         IDX=idx, BLOCK=block, num_warps=4)
     L.count("fused")
 

@@ -173,6 +173,16 @@ def test_row_reductions_of_strided_and_broadcast_inputs(reduce):
         assert nr.allclose(Program(g).run([x, b])[0], f(x, b), rtol=1e-5, atol=1e-6)
 
 
+def test_row_reduction_of_rows_that_need_two_strides():
+    def f(a, o):
+        return (a.view(4, 2, 2, 8).permute(1, 2, 0, 3) * o).sum(-1)
+    g = capture(f, nr.ones(8, 16), nr.ones(2, 2, 4, 8)).graph
+    assert fuse_elementwise(g, []) == 1
+    a, o = nr.randn(8, 16), nr.randn(2, 2, 4, 8)
+    with nr.backends.using("triton"):
+        assert nr.allclose(Program(g).run([a, o])[0], f(a, o), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.compile
 def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
     from neurarust.cli import main
