@@ -69,6 +69,16 @@ def test_copies_of_temporaries_nobody_else_reads_are_dropped():
     assert passes.eliminate_views(g, []) == 1 and names(g) == ["mul", "exp"]
 
 
+def test_a_copied_transposed_product_is_computed_transposed():
+    g = capture(lambda a, b: (a @ b).t().clone(), nr.ones(2, 3), nr.ones(3, 4)).graph
+    assert passes.eliminate_views(g, []) == 1
+    passes.eliminate_dead_code(g)
+    assert names(g) == ["view", "view", "matmul"]
+    a, b = nr.randn(2, 3), nr.randn(3, 4)
+    out = Program(g).run([a, b])[0]
+    assert out.is_contiguous() and nr.allclose(out, (a @ b).t())
+
+
 def test_copies_of_inputs_and_shared_values_stay():
     g = capture(lambda x: (x.clone(), (x * 2).clone() + (x * 2)), nr.ones(3)).graph
     passes.eliminate_common_subexpressions(g)

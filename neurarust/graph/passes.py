@@ -63,7 +63,57 @@ def eliminate_views(graph: Graph, keep: list) -> int:
             replace_uses(graph, n.outputs[0], n.args[0], keep)
             graph.nodes.remove(n)
             changed += 1
+        elif _transposed_product(n, users, written, pinned):
+            _swap_product(graph, n, keep)
+            changed += 1
     return changed
+
+
+def _transposed_product(n: Node, users: dict, written: set, pinned: set) -> bool:
+    """``clone(p.t())`` of a 2-D product ``p = a @ b`` read by nothing else: autograd's weight
+    gradients. ``b.t() @ a.t()`` is the same matrix, made contiguous by the product itself."""
+    if n.op is None or n.op.name != "clone" or n.kwargs or len(n.args) != 1 or n.effects:
+        return False
+    view = n.args[0].producer if isinstance(n.args[0], Value) else None
+    if view is None or view.op is not None or view.fused is not None:
+        return False
+    p = view.args[0].producer
+    if p is None or p.op is None or p.op.name not in ("matmul", "mm") or p.kwargs or p.effects:
+        return False
+    out = p.outputs[0]
+    shape, strides, offset, dtype = view.view
+    m, k = out.shape if len(out.shape) == 2 else (None, None)
+    if m is None or len(p.args) != 2 or not all(isinstance(a, Value) and len(a.shape) == 2 for a in p.args):
+        return False
+    return (shape == (k, m) and strides == (1, k) and offset == 0 and dtype is out.dtype
+            and out.strides == (k, 1) and len(users.get(out.id, ())) == 1 and len(users.get(n.args[0].id, ())) == 1
+            and out.id not in written and out.id not in pinned and n.args[0].id not in pinned)
+
+
+def _swap_product(graph: Graph, n: Node, keep: list) -> None:
+    view = n.args[0].producer
+    p = view.args[0].producer
+    a, b = p.args
+    operands = [_transposed(graph, x) for x in (b, a)]
+    out = n.outputs[0]
+    product = Node(p.op, tuple(v for v, _ in operands), {}, [out], out_spec=p.out_spec)
+    out.producer = product
+    at = graph.nodes.index(n)
+    graph.nodes[at:at + 1] = [node for _, node in operands if node is not None] + [product]
+
+
+def _transposed(graph: Graph, x: Value) -> tuple[Value, Node]:
+    """A view node giving ``x.t()`` over ``x``'s root."""
+    if x.producer is not None and x.producer.op is None and x.producer.fused is None:
+        root = x.producer.args[0]
+        shape, strides, offset, dtype = x.producer.view
+    else:
+        root, shape, strides, offset, dtype = x, x.shape, x.strides, 0, x.dtype
+    t = graph.new_value(None, "node", shape=tuple(reversed(shape)), dtype=dtype, device=x.device,
+                        strides=tuple(reversed(strides)))
+    node = Node(None, (root,), {}, [t], view=(t.shape, t.strides, offset, dtype))
+    t.producer = node
+    return t, node
 
 
 def _needless_copy(n: Node, users: dict, written: set, pinned: set) -> bool:
