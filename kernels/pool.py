@@ -218,17 +218,21 @@ def adaptive_avg_pool2d(op: Op, input: Tensor, output_size) -> Tensor:
 
 
 def _reference_max(x: np.ndarray, geo: PoolGeometry):
+    """Every window gathered at once, ``(N, C, windows, taps)``: windows cut short by padding fill
+    their missing taps with -inf; a window's first NaN wins, else its first maximum (as PyTorch)."""
     N, C, H, W = x.shape
-    values = np.empty((N, C) + geo.out, x.dtype)
-    indices = np.empty((N, C) + geo.out, np.int64)
-    plane = x.reshape(N, C, H * W)
-    for oh, ow, flat, _ in geo.windows(H, W):
-        v = plane[:, :, flat]
-        nan = np.isnan(v)
-        first = np.where(nan.any(-1), np.argmax(nan, -1), np.argmax(np.where(nan, -np.inf, v), -1))
-        indices[:, :, oh, ow] = flat[first]
-        values[:, :, oh, ow] = np.take_along_axis(v, first[..., None], -1)[..., 0]
-    return values, indices
+    windows = [flat for _, _, flat, _ in geo.windows(H, W)]
+    taps = max((len(f) for f in windows), default=0)
+    idx = np.zeros((len(windows), taps), np.int64)
+    valid = np.zeros((len(windows), taps), bool)
+    for j, flat in enumerate(windows):
+        idx[j, :len(flat)], valid[j, :len(flat)] = flat, True
+    v = x.reshape(N, C, H * W)[:, :, idx]
+    nan = np.isnan(v) & valid
+    first = np.where(nan.any(-1), np.argmax(nan, -1), np.argmax(np.where(nan | ~valid, -np.inf, v), -1))
+    values = np.take_along_axis(v, first[..., None], -1)[..., 0]
+    indices = idx[np.arange(len(windows)), first]
+    return values.reshape((N, C) + geo.out), indices.reshape((N, C) + geo.out)
 
 
 def _reference_avg(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:

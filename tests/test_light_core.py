@@ -54,3 +54,19 @@ def test_triton_backend_without_triton_raises_a_clear_import_error():
             print("ImportError", e)
     """)
     assert "ImportError" in result.stdout and "neurarust[gpu]" in result.stdout, result.stderr
+
+
+def test_compiled_training_runs_without_torch_or_triton(tmp_path):
+    result = run(f"""
+        import os
+        os.environ["NEURARUST_CACHE"] = {str(tmp_path)!r}
+        import neurarust as nr
+        model = nr.nn.Sequential(nr.nn.Linear(4, 8), nr.nn.ReLU(), nr.nn.Linear(8, 2))
+        fast = nr.compile(model)
+        for _ in range(3):
+            fast(nr.randn(5, 4)).sum().backward()
+        assert fast.stats["replays"] == 1
+        print("ok")
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -50,6 +50,23 @@ def capturing() -> bool:
     return _active is not None
 
 
+def recorded_count() -> int:
+    """How many nodes the running capture has recorded so far (0 when none runs): tools mark where
+    in the graph a module's forward starts and ends with it (ONNX export names modules in errors).
+
+    >>> import neurarust as nr
+    >>> from neurarust.graph.capture import capture, recorded_count
+    >>> def f(x):
+    ...     y = x.exp()
+    ...     print(recorded_count())
+    ...     return y
+    >>> _ = capture(f, nr.ones(1))
+    1
+    """
+    tracer = _active
+    return len(tracer.nodes) if tracer is not None else 0
+
+
 @dataclass
 class Captured:
     """What :func:`capture` returns: the graph and the eager result of the run it recorded."""

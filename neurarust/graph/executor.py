@@ -35,9 +35,10 @@ class Program:
         self.size = size
         self.input_slots = [v.id for v in graph.inputs]
         self.fixed = [(v.id, v.tensor) for v in graph.values() if v.kind in ("external", "constant")]
-        self.steps = [_step(n) for n in graph.nodes]
         self.output_slots = [None if v is None else v.id for v in graph.outputs]
         self.keep_slots = [v.id for v in keep]
+        self.steps = _with_frees([_step(n) for n in graph.nodes], graph.nodes,
+                                 set(self.output_slots) | set(self.keep_slots))
 
     def run(self, inputs: Sequence[Tensor], preset: dict[int, Tensor] | None = None) -> list:
         env: list = [None] * self.size
@@ -57,6 +58,35 @@ class Program:
             state.enabled = enabled
         outs = [None if s is None else env[s] for s in self.output_slots]
         return outs + [env[s] for s in self.keep_slots]
+
+
+def _with_frees(steps: list, nodes: list, pinned: set) -> list:
+    """Each step followed by dropping the slots it read for the last time: intermediates die as soon
+    as eagerly run code would drop them (peak memory, and allocations the allocator can reuse)."""
+    last: dict[int, int] = {}
+    for i, n in enumerate(nodes):
+        for v in iter_values((n.args, n.kwargs)):
+            last[v.id] = i
+        for old, _ in n.effects:
+            last[old.id] = i
+    dying: dict[int, list] = {}
+    for slot, i in last.items():
+        if slot not in pinned:
+            dying.setdefault(i, []).append(slot)
+    out = []
+    for i, step in enumerate(steps):
+        slots = dying.get(i)
+        if not slots:
+            out.append(step)
+            continue
+
+        def freeing(env, step=step, slots=tuple(slots)):
+            step(env)
+            for slot in slots:
+                env[slot] = None
+
+        out.append(freeing)
+    return out
 
 
 def _step(node: Node) -> Callable[[list], None]:
