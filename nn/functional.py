@@ -968,3 +968,48 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         counts = tensor([float(max(n, 1)) for n in sizes], dtype=weight.dtype, device=weight.device)
         out = out / counts.unsqueeze(1)
     return out
+
+
+# -- knowledge distillation -----------------------------------------------------------------------
+def distillation_loss(student_logits: Tensor, teacher_logits: Tensor, target: Tensor | None, T: float = 2.0,
+                      alpha: float = 0.5, reduction: str = "mean") -> Tensor:
+    """Hinton et al.'s knowledge-distillation loss: the student matches the teacher's softened
+    probabilities and the true labels. Per sample (classes along dim 1, or dim 0 unbatched)::
+
+        alpha * T**2 * KL(softmax(teacher_logits / T) || softmax(student_logits / T))
+            + (1 - alpha) * cross_entropy(student_logits, target)
+
+    ``T**2`` keeps the soft term's gradients at the scale of the hard term's as ``T`` grows.
+    ``reduction`` ("mean", "sum", "none") applies to the per-sample losses, so "mean" is the KL
+    with ``reduction="batchmean"`` plus the mean cross-entropy. ``target`` may be None when
+    ``alpha == 1`` (no labels). Composed of ``log_softmax``, ``kl_div`` and ``cross_entropy``, so
+    it differentiates; gradients also reach ``teacher_logits`` unless they are computed under
+    ``nr.no_grad()`` (or detached), as a fixed teacher's should be.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> student, teacher = nr.tensor([[2.0, 0.0, -1.0]]), nr.tensor([[2.0, 0.0, -1.0]])
+    >>> round(F.distillation_loss(student, teacher, nr.tensor([0]), T=4.0, alpha=0.9).item(), 4)
+    0.017
+    >>> F.distillation_loss(student, teacher, None, alpha=1.0).item()   # the same distributions: 0
+    0.0
+    """
+    if not T > 0:
+        raise ArgumentError(f"distillation_loss: the temperature T must be positive, got {T}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ArgumentError(f"distillation_loss: alpha must be in [0, 1], got {alpha}")
+    if reduction not in ("mean", "sum", "none"):
+        raise ArgumentError(f"{reduction} is not a valid value for reduction")
+    if tuple(student_logits.shape) != tuple(teacher_logits.shape):
+        raise ShapeError(f"distillation_loss: student logits of shape {list(student_logits.shape)} and teacher "
+                         f"logits of shape {list(teacher_logits.shape)} differ")
+    if target is None and alpha != 1.0:
+        raise ArgumentError(f"distillation_loss: target is None but alpha={alpha} gives the labels a weight")
+    dim = 1 if student_logits.ndim > 1 else 0
+    soft = _call("kl_div", log_softmax(student_logits / T, dim), log_softmax(teacher_logits / T, dim),
+                 reduction="none", log_target=True).sum(dim)
+    loss = soft * (alpha * T * T)
+    if alpha != 1.0:
+        loss = loss + _call("cross_entropy", student_logits, target, reduction="none") * (1.0 - alpha)
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()

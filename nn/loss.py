@@ -233,3 +233,27 @@ class CTCLoss(_Loss):
     def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
         super().__init__(reduction=reduction)
         self.blank, self.zero_infinity = blank, zero_infinity
+
+
+class DistillationLoss(_Loss):
+    """Knowledge distillation (``nn.functional.distillation_loss``): called as
+    ``loss(student_logits, teacher_logits, target)``, it weighs the KL divergence to the teacher's
+    probabilities at temperature ``T`` (times ``alpha * T**2``) against the cross-entropy with the
+    labels (times ``1 - alpha``). Not in PyTorch.
+
+    >>> import neurarust as nr
+    >>> loss = nr.nn.DistillationLoss(T=2.0, alpha=1.0)
+    >>> loss
+    DistillationLoss(T=2.0, alpha=1.0)
+    >>> loss(nr.zeros(2, 3), nr.zeros(2, 3), None).item()
+    0.0
+    """
+
+    _name, _options = "distillation_loss", ("T", "alpha")
+
+    def __init__(self, T: float = 2.0, alpha: float = 0.5, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+        self.T, self.alpha = T, alpha
+
+    def extra_repr(self) -> str:
+        return f"T={self.T}, alpha={self.alpha}"

@@ -121,11 +121,13 @@ def clip_grad_value_(parameters, clip_value: float, foreach: bool | None = None)
             g.copy_(call("clamp", g, -clip_value, clip_value))
 
 
-# -- nn.utils.rnn ---------------------------------------------------------------------------------
-# nn/utils.py is a module, so the submodule is registered under PyTorch's dotted path: both
+# -- nn.utils.rnn, nn.utils.prune -----------------------------------------------------------------
+# nn/utils.py is a module, so the submodules are registered under PyTorch's dotted paths: both
 # ``nn.utils.rnn.pad_sequence`` and ``from neurarust.nn.utils.rnn import pad_sequence`` work.
 import sys as _sys  # noqa: E402
 
+from . import utils_prune as prune  # noqa: E402
 from . import utils_rnn as rnn  # noqa: E402
 
 _sys.modules[__name__ + ".rnn"] = rnn
+_sys.modules[__name__ + ".prune"] = prune

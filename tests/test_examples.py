@@ -40,3 +40,11 @@ def test_custom_kernel_is_a_plugin_for_neurarust_check(tmp_path):
                              "--grad"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "softsign" in result.stdout and "0 failed" in result.stdout
+
+
+def test_distill_digits_trains_a_teacher_then_two_students(tmp_path):
+    result = run("distill_digits.py", "--teacher-epochs", "1", "--student-epochs", "1", "--labels", "50", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("teacher (9930 parameters): test accuracy")
+    assert "50 labels: test accuracy" in lines[1] and "50 labels + teacher: test accuracy" in lines[2]
