@@ -65,3 +65,8 @@ class DerivativeNotImplementedError(AutogradError, NotImplementedError):
 class DistributedError(NeuraRustError, RuntimeError):
     """A process group that cannot start, a collective that failed or timed out (a peer rank died or
     never arrived), or ranks that disagree (DistributedDataParallel's model check)."""
+
+
+class OnnxError(NeuraRustError, ValueError):
+    """An ONNX model that cannot be read or run: malformed or truncated bytes, a dangling input, a
+    missing initializer, or ops and attributes NeuraRust does not implement (see docs/onnx.md)."""

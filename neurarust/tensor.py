@@ -906,6 +906,8 @@ class Tensor:
         >>> np.shares_memory(np.from_dlpack(t), t.numpy())
         True
         """
+        if self.requires_grad:
+            raise AutogradError("Can't export a tensor that requires grad through DLPack; use tensor.detach()")
         kwargs = {k: v for k, v in (("max_version", max_version), ("dl_device", dl_device), ("copy", copy))
                   if v is not None}
         if self.device.type == "cpu" and self._dtype is not _dt.bfloat16:
