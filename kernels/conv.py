@@ -6,6 +6,10 @@ and its weight gradient ``convolution_weight_grad``. ``neurarust.nn.functional``
 Both run one implicit-GEMM Triton kernel (``conv_triton.py``); the input gradient of a convolution
 is the transposed convolution of the output gradient (the same entry), and the weight gradient a
 correlation of the input with the output gradient (the same kernel, operands re-described by strides).
+On the CPU the NumPy references run im2col and one BLAS matmul per sample: stride-1 correlations
+(and stride-1 transposed ones, as correlations with the flipped kernel) on a flat layout whose
+patch rows are long contiguous stretches, a block of samples at a time, in reused work buffers;
+the forward keeps its patches for the weight gradient.
 
     >>> import neurarust as nr
     >>> from neurarust.registry import call
@@ -19,7 +23,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 import weakref
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -75,11 +81,11 @@ def left_padding(name: str, padding, k: tuple, stride: tuple, dilation: tuple) -
 
 class Geometry:
     """A call's checked geometry: spatial rank, stride/dilation/output_padding tuples, left/right
-    padding, the output's shape; on the reference path, also the input's im2col ``columns`` when
-    they are to be kept for (or were kept by) the weight gradient."""
+    padding, the output's shape; on the reference path, also the ``source`` identity of the input's
+    values (``_identity``) and whether to ``keep`` the patches for the weight gradient."""
 
-    columns: np.ndarray | None = None
-    keep_columns: bool = False
+    source: tuple | None = None
+    keep: bool = False
 
     def __init__(self, name, input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
         for what, t in (("input", input), ("weight", weight)):
@@ -149,6 +155,12 @@ def _is_reference(t: Tensor) -> bool:
     return backends.for_device(t._storage.device) == "reference"
 
 
+def _identity(t: Tensor) -> tuple:
+    """What makes two reference calls see the same values of ``t``: the same storage, unwritten since
+    (its version), the same view and dtype."""
+    return weakref.ref(t._storage), (t._storage.version, t._offset, tuple(t._shape), tuple(t._strides), t._dtype.name)
+
+
 # ----------------------------------------------------------------------------------------------
 # convolution
 # ----------------------------------------------------------------------------------------------
@@ -169,11 +181,9 @@ def convolution(op: Op, input: Tensor, weight: Tensor, bias: Tensor | None = Non
     if _is_reference(input):
         acc = _acc(input.dtype)
         arrays = [None if t is None else t._np().astype(acc, copy=False) for t in (input, weight, bias)]
-        geo.keep_columns = weight.requires_grad and not geo.transposed
-        out = _finish(backends.run_reference(op.reference, *arrays, geo), input.dtype)
-        if geo.columns is not None:
-            _kept.put(input, geo, geo.shape[2:])
-        return out
+        geo.source = _identity(input)
+        geo.keep = weight.requires_grad and not geo.transposed
+        return _finish(backends.run_reference(op.reference, *arrays, geo), input.dtype)
     out = Tensor._empty(geo.shape, input.dtype, input.device)
     if out.numel():
         launch = op.launcher()
@@ -184,34 +194,6 @@ def convolution(op: Op, input: Tensor, weight: Tensor, bias: Tensor | None = Non
         else:
             launch(out, input, weight, bias, geo)
     return out
-
-
-class _KeptColumns:
-    """The im2col columns of the last reference convolution whose weight needs a gradient, for that
-    gradient (the same windows correlated with the output gradient), so that backward does not
-    rebuild them. One entry: the next such convolution replaces it, and the weight gradient that
-    matches it takes it. A match is the same storage, unwritten since (its version), the same view,
-    dtype and geometry."""
-
-    def __init__(self) -> None:
-        self._entry: tuple | None = None
-
-    @staticmethod
-    def _key(t: Tensor, geo: Geometry, out_sizes) -> tuple:
-        return (t._storage.version, t._offset, tuple(t._shape), tuple(t._strides), t._dtype.name, geo.left,
-                geo.k, geo.stride, geo.dilation, geo.groups, tuple(out_sizes))
-
-    def put(self, t: Tensor, geo: Geometry, out_sizes) -> None:
-        self._entry = (weakref.ref(t._storage), self._key(t, geo, out_sizes), geo.columns)
-
-    def take(self, t: Tensor, geo: Geometry, out_sizes) -> np.ndarray | None:
-        entry, self._entry = self._entry, None
-        if entry is None or entry[0]() is not t._storage or entry[1] != self._key(t, geo, out_sizes):
-            return None
-        return entry[2]
-
-
-_kept = _KeptColumns()
 
 
 def _windows(x: np.ndarray, left, k, stride, dilation, out_sizes) -> np.ndarray:
@@ -229,45 +211,281 @@ def _windows(x: np.ndarray, left, k, stride, dilation, out_sizes) -> np.ndarray:
     return w[(slice(None), slice(None)) + steps]
 
 
-def _columns(x, geo: Geometry, out_sizes) -> np.ndarray:
-    """im2col: ``(groups, C / groups * taps, N * positions)``, one contiguous copy of ``x``'s windows
-    (channel-major, then taps, as the weight's layout; batch-major, then positions), so that a whole
-    batch is one matmul per group."""
-    s, g = geo.s, geo.groups
-    xw = _windows(x, geo.left, geo.k, geo.stride, geo.dilation, out_sizes)     # (N, C, *out, *k)
-    xw = xw.transpose((1,) + tuple(range(2 + s, 2 + 2 * s)) + (0,) + tuple(range(2, 2 + s)))  # (C, *k, N, *out)
-    return xw.reshape(g, x.shape[1] // g * math.prod(geo.k), x.shape[0] * math.prod(out_sizes))
+# A stride-1 correlation reads, for output position ``o`` and tap ``t``, the input at ``o + t * d - left``.
+# Laid flat (a sample's channel one row of memory), that is the flat index ``l + offset(t)`` for the
+# output's flat index ``l``: so each tap's patch row is one contiguous stretch of the flat input, and
+# im2col is a single strided copy of long rows. Along a dim past the first, the flat rows are as wide
+# as the output where the correlation keeps the size (``"same"`` padding: the reads that fall off a
+# row's end wrap into the next, and their patch entries are zeroed), or as wide as the padded input
+# otherwise (extra positions, computed and cropped away; the flat path is taken only where those
+# are at most as many as the real ones).
+MAX_GRID_WASTE = 2
+# Patch matrices are built and multiplied a block of samples at a time, a block's about this many
+# bytes: the work buffers stay bounded whatever the batch, and the matmul reads a block soon after
+# the copy wrote it (a whole batch of the benchmark's layer at once made its forward ~20% slower in
+# isolation, with a cold cache; in a whole training step the difference was within the noise).
+BLOCK_BYTES = 3 << 20
+
+# Work buffers: a training step would otherwise allocate (and, once glibc returns them to the system,
+# page-fault back in) megabytes of fresh patches, padded inputs and products every call: ~2000 page
+# faults per step of the benchmark's layer, which doubled the step's time whenever glibc fell into
+# that pattern. Returned arrays are never scratch.
+MAX_SCRATCH_BYTES = 64 << 20
 
 
-def _batch_last(a: np.ndarray, groups: int) -> np.ndarray:
-    """``(N, groups * C, *spatial)`` as ``(groups, C, N * positions)``."""
-    N, C = a.shape[0], a.shape[1] // groups
-    # Always a real array: a broadcast gradient (of ``sum()``) would reshape to zero strides, which
-    # send matmul down its slow non-BLAS loop.
-    return np.ascontiguousarray(a.reshape(N, groups, C, -1).transpose(1, 2, 0, 3)).reshape(groups, C, -1)
+class _Scratch(threading.local):
+    """Per-thread reusable work arrays by (role, shape, dtype), at most ``MAX_SCRATCH_BYTES`` in all
+    (the least recently used dropped first; larger arrays are not kept). A caller owns what ``get``
+    gives until the next ``get`` of the same role and shape; a ``zeros`` array is zero except where
+    its role writes (so the role names the region it writes)."""
+
+    def __init__(self) -> None:
+        self.arrays: dict = {}
+        self.nbytes = 0
+        self.kept: tuple | None = None          # see ``_kept_patches``
+
+    def get(self, role: tuple, shape: tuple, dtype, zeros: bool = False) -> np.ndarray:
+        """The work array of ``role``, ``shape`` and ``dtype``: the last one handed out, or a new one."""
+        key = (role, shape, np.dtype(dtype).str)
+        a = self.arrays.pop(key, None)
+        if a is None:
+            a = np.zeros(shape, dtype) if zeros else np.empty(shape, dtype)
+            if a.nbytes > MAX_SCRATCH_BYTES:
+                return a
+            self.nbytes += a.nbytes
+            while self.nbytes > MAX_SCRATCH_BYTES:
+                self.nbytes -= self.arrays.pop(next(iter(self.arrays))).nbytes
+        self.arrays[key] = a                                                    # the most recent last
+        return a
+
+
+_scratch = _Scratch()
+
+
+@dataclass
+class _Patches:
+    """A correlation's im2col, one block of samples at a time: ``taps`` is a read-only view
+    ``(N, C, *row taps, ...)`` whose block ``[n0:n1]``, copied, is the patch matrix
+    ``(n1 - n0, groups, C / groups * row taps, length)`` (channel-major, then taps, as the weight's
+    layout), for outputs on a ``grid`` of positions per sample (at least the output's sizes).
+
+    ``split``: the last spatial dim's taps are not in the rows (``split=1``): the matmul gives one
+    product row block per such tap, and tap ``i``'s block adds in shifted by ``shifts[i]`` positions
+    (a col2im by shifted adds, which makes the matmul taller and narrower). ``masks``: ``(dim, tap,
+    start, stop)``, the outputs ``start <= o[dim] < stop`` whose read at that tap wrapped into the
+    next flat row, zeroed in the patches (or, for the split dim, in that tap's product block)."""
+
+    taps: np.ndarray
+    groups: int
+    grid: tuple
+    split: int = 0
+    shifts: tuple = (0,)
+    masks: tuple = ()
+    store: np.ndarray | None = None     # where ``rows`` writes every block (kept), instead of scratch
+    stored: bool = False                # ``store`` is complete: ``rows`` reads it
+
+    @property
+    def length(self) -> int:
+        """Product columns per sample: the grid, and the furthest shift's reach past it."""
+        return math.prod(self.grid) + self.shifts[-1]
+
+    @property
+    def block(self) -> int:
+        """Samples per block."""
+        return max(1, min(len(self.taps), BLOCK_BYTES // max(math.prod(self.taps.shape[1:]) * self.taps.itemsize, 1)))
+
+    def buffer_shape(self, n: int) -> tuple:
+        """``(n, groups, rows + 1, width)``: room for ``n`` samples' patch matrices and a row of ones;
+        ``width`` is ``length``, a little more where rows a multiple of 1 KiB apart would fall in
+        the same cache sets (which slows BLAS's packing of them by a third)."""
+        rows = self.taps.shape[1] // self.groups * math.prod(self.taps.shape[2:2 + len(self.grid) - self.split])
+        width = self.length + (64 // self.taps.itemsize if self.length * self.taps.itemsize % 1024 == 0 else 0)
+        return n, self.groups, rows + 1, width
+
+    def rows(self, n0: int, n1: int, ones: bool = False) -> np.ndarray:
+        """The patch matrix ``(n1 - n0, groups, rows, length)`` of samples ``n0:n1`` (scratch, or the
+        ``store``); with ``ones``, each group's matrix has a last row of ones (for a bias column in
+        the weight rows)."""
+        view, g, length = self.taps[n0:n1], self.groups, self.length
+        n, C, row_taps = view.shape[0], view.shape[1], view.shape[2:2 + len(self.grid) - self.split]
+        rows = self.buffer_shape(0)[2] - 1
+        if self.store is None:
+            out = _scratch.get(("patches",), self.buffer_shape(self.block), view.dtype)[:n, :, :rows + ones, :length]
+        else:
+            out = self.store[n0:n1, :, :rows + ones, :length]
+            if self.stored:
+                return out
+        if ones:
+            out[:, :, rows] = 1
+        per_group = (n, g, C // g)                                      # channels split by group: views
+        np.copyto(out[:, :, :rows].reshape(per_group + view.shape[2:]), view.reshape(per_group + view.shape[2:]))
+        if self.masks:
+            on_grid = out[:, :, :rows, :math.prod(self.grid)].reshape(per_group + row_taps + self.grid)
+            for dim, tap, start, stop in self.masks:
+                if dim < len(row_taps):
+                    at = tuple(tap if j == dim else slice(None) for j in range(len(row_taps)))
+                    on_grid[(slice(None),) * 3 + at + (slice(None),) * dim + (slice(start, stop),)] = 0
+        return out
+
+    def mask_product(self, blocks: list) -> None:
+        """Zero the split dim's wrapped reads in the per-tap product blocks ``(n, C_out, *grid)``."""
+        for dim, tap, start, stop in self.masks:
+            if self.split and dim == len(self.grid) - 1:
+                blocks[tap][..., start:stop] = 0
+
+
+def _flat_patches(x: np.ndarray, groups: int, left, k, dilation, out_sizes, split: int = 0) -> _Patches | None:
+    """The patches of a stride-1 correlation laid flat, over a zero-padded flat copy of ``x``
+    (scratch), or None where the grid would waste too much. ``split=1`` takes the last dim's taps
+    as shifted adds. ``left`` may be negative (the input cropped)."""
+    N, C, s, ins = x.shape[0], x.shape[1], len(k), x.shape[2:]
+    span = [d * (kk - 1) for d, kk in zip(dilation, k)]
+    same = [i > 0 and o == n and 0 <= p <= sp for i, (o, n, p, sp) in enumerate(zip(out_sizes, ins, left, span))]
+    grid = (out_sizes[0],) + tuple(o if sm else o + sp for o, sp, sm in zip(out_sizes[1:], span[1:], same[1:]))
+    if min(out_sizes, default=0) <= 0 or math.prod(grid[1:]) > MAX_GRID_WASTE * math.prod(out_sizes[1:]):
+        return None
+    flat = [math.prod(grid[i + 1:]) for i in range(s)]                     # the flat strides per dim
+    steps = [d * f for d, f in zip(dilation, flat)]                        # a tap's flat offset per dim
+    front = sum(p * f for p, f, sm in zip(left, flat, same) if sm)         # reads before the first row
+    L, reach, rows0 = math.prod(grid), sum(sp * f for sp, f in zip(span, flat)), out_sizes[0] + span[0]
+    into, take = [], []
+    for p, n, size, sm in zip(left, ins, (rows0,) + grid[1:], same):
+        a, b = (0, 0) if sm else (max(p, 0), max(-p, 0))
+        m = max(0, min(n - b, size - a))
+        into.append(slice(a, a + m))
+        take.append(slice(b, b + m))
+    region = (front, rows0) + grid + tuple((i.start, i.stop) for i in into)
+    buf = _scratch.get(("padded",) + region, (N, C, L + reach), x.dtype, zeros=True)  # zero outside x
+    buf[:, :, front:front + rows0 * flat[0]].reshape(N, C, rows0, *grid[1:])[(Ellipsis, *into)] = x[(Ellipsis, *take)]
+    rows = s - split
+    shifts = tuple(t * steps[-1] for t in range(k[-1])) if split else (0,)
+    taps = np.lib.stride_tricks.as_strided(buf, (N, C, *k[:rows], L + shifts[-1]),
+                                           buf.strides[:2] + tuple(st * buf.itemsize for st in steps[:rows])
+                                           + (buf.itemsize,), writeable=False)
+    masks = []
+    for dim in range(1, s):
+        for t in range(k[dim] if same[dim] else 0):
+            lo, hi = left[dim] - t * dilation[dim], ins[dim] + left[dim] - t * dilation[dim]
+            masks += [(dim, t, 0, lo)] if lo > 0 else []
+            masks += [(dim, t, max(hi, 0), out_sizes[dim])] if hi < out_sizes[dim] else []
+    return _Patches(taps, groups, grid, split, shifts, tuple(masks))
+
+
+def _patches(x, groups: int, left, k, stride, dilation, out_sizes, split: int = 0) -> _Patches:
+    """The flat patches of ``_flat_patches`` (stride 1), or the windows' (any stride; no split) on a
+    grid of the output's own sizes. Each block is then one matmul per sample and group, whose
+    result is already in ``(N, C_out, *spatial)`` order."""
+    if all(st == 1 for st in stride):
+        p = _flat_patches(x, groups, left, k, dilation, out_sizes, split)
+        if p is not None:
+            return p
+    s = len(k)
+    xw = _windows(x, left, k, stride, dilation, out_sizes)                   # (N, C, *out, *k)
+    xw = xw.transpose((0, 1) + tuple(range(2 + s, 2 + 2 * s)) + tuple(range(2, 2 + s)))  # (N, C, *k, *out)
+    return _Patches(xw, groups, tuple(out_sizes))
+
+
+def _split(w: np.ndarray, groups: int, Og: int, Cg: int, k, split: int) -> np.ndarray:
+    """The kernel ``(groups * Og, Cg, *k)`` as the matmul's rows: ``(groups, Og, Cg * taps)``, or
+    with ``split=1`` ``(groups, Og * last dim's taps, Cg * other taps)``."""
+    last = k[-1] if split else 1
+    w = w.reshape(groups, Og, Cg, math.prod(k) // last, last).transpose(0, 1, 4, 2, 3)
+    return np.ascontiguousarray(w).reshape(groups, Og * last, Cg * math.prod(k) // last)
+
+
+def _wide_split(s: int, Og: int, Cg: int) -> int:
+    """Whether to take the last dim's taps as shifted adds: for 2-D correlations whose output channels
+    are fewer than the input's (a matmul with few rows runs BLAS at a fraction of its speed; the
+    input gradient of a widening convolution is such a case). Not in 3-D: a shift that crosses a row
+    would meet the middle dim's wrap masks at the wrong row."""
+    return int(s == 2 and Og < Cg)
+
+
+def _correlate(p: _Patches, wg: np.ndarray, b, out_sizes) -> np.ndarray:
+    """``(N, C_out, *out_sizes)``: the weight rows ``wg`` (``_split``'s layout) times the patches,
+    block by block; the shifted product blocks added, cropped from the grid to ``out_sizes``, plus
+    the bias ``b``."""
+    N, n, L, s = len(p.taps), len(p.shifts), math.prod(p.grid), len(out_sizes)
+    out = np.empty((N, wg.shape[0] * wg.shape[1] // n) + tuple(out_sizes), p.taps.dtype)
+    crop = (Ellipsis, *(slice(0, m) for m in out_sizes))
+    bias = None if b is None else b.reshape((-1,) + (1,) * s)
+    direct = n == 1 and p.grid == tuple(out_sizes)                          # the product is the output
+    if direct and b is not None:  # the bias as a last weight column, times a last patch row of ones
+        wg = np.concatenate([wg, b.reshape(wg.shape[0], -1, 1)], axis=2)
+    for n0 in range(0, N, p.block):
+        n1 = min(N, n0 + p.block)
+        cols = p.rows(n0, n1, ones=direct and b is not None)               # (n1 - n0, g, K, length)
+        if direct:
+            np.matmul(wg, cols, out=out[n0:n1].reshape(n1 - n0, *wg.shape[:2], -1))
+            continue
+        shape = (p.block,) + wg.shape[:2] + cols.shape[3:]
+        product = np.matmul(wg, cols, out=_scratch.get(("product",), shape, cols.dtype)[:n1 - n0])
+        product = product.reshape(n1 - n0, -1, n, shape[-1])                # (n1 - n0, C_out, n, length)
+        views = [product[:, :, i, o:o + L].reshape(n1 - n0, -1, *p.grid) for i, o in enumerate(p.shifts)]
+        p.mask_product(views)
+        views = [v[crop] for v in views] + ([] if bias is None else [bias])
+        if len(views) == 1:
+            out[n0:n1] = views[0]
+            continue
+        np.add(views[0], views[1], out=out[n0:n1])                          # the first add also crops
+        for v in views[2:]:
+            out[n0:n1] += v
+    return out
 
 
 def _reference_convolution(x, w, b, geo: Geometry) -> np.ndarray:
-    s, g, N = geo.s, geo.groups, x.shape[0]
+    g = geo.groups
     if geo.transposed:
+        out = _stride_one_transposed(x, w, b, geo) if all(st == 1 for st in geo.stride) else None
+        if out is not None:
+            return out
         out = _reference_transposed(x, w, geo)
-    else:
-        cols = _columns(x, geo, geo.shape[2:])                                # (g, Cg * taps, N * P)
-        if geo.keep_columns:
-            geo.columns = cols
-        wg = w.reshape(g, w.shape[0] // g, -1)                                # (g, Og, Cg * taps)
-        # (N * P, Og) rows per group: BLAS runs fastest with the long dimension as the result's rows.
-        rows = np.matmul(cols.transpose(0, 2, 1), wg.transpose(0, 2, 1)).reshape(g, N, -1, wg.shape[1])
-        out = np.empty(geo.shape, x.dtype)
-        view = out.reshape(N, g, wg.shape[1], -1)
-        if b is None:
-            view[...] = rows.transpose(1, 0, 3, 2)
-        else:  # the bias is added in the same pass that lays the rows out as (N, C_out, *spatial)
-            np.add(rows.transpose(1, 0, 3, 2), b.reshape(g, -1, 1), out=view)
+        if b is not None:
+            out += b.reshape((-1,) + (1,) * geo.s)
         return out
-    if b is not None:
-        out += b.reshape((-1,) + (1,) * s)
+    Og, Cg = w.shape[0] // g, w.shape[1]
+    keep = geo.keep and geo.source is not None       # kept patches must be whole: no split
+    split = 0 if keep else _wide_split(geo.s, Og, Cg)
+    p = _patches(x, g, geo.left, geo.k, geo.stride, geo.dilation, geo.shape[2:], split)
+    if keep:
+        _scratch.kept, p.store = None, _scratch.get(("kept",), p.buffer_shape(len(x)), x.dtype)
+    out = _correlate(p, _split(w, g, Og, Cg, geo.k, p.split), b, geo.shape[2:])
+    if keep:
+        p.stored = True
+        _scratch.kept = (geo.source[0], _kept_key(geo, geo.shape[2:]), p)
     return out
+
+
+def _kept_key(geo: Geometry, out_sizes) -> tuple:
+    """What kept patches must match besides the storage: its version, the view, dtype and geometry."""
+    return geo.source[1], geo.left, geo.k, geo.stride, geo.dilation, geo.groups, tuple(out_sizes)
+
+
+def _kept_patches(geo: Geometry, out_sizes) -> _Patches | None:
+    """The patches that the last forward whose weight needs a gradient kept (in this thread), if they
+    are of the same input values (storage, unwritten since, view, dtype) and geometry: the weight
+    gradient's own, without building them again. One entry: the next such forward replaces it, the
+    next weight gradient takes it (matching or not, so that it does not outlive its step)."""
+    entry, _scratch.kept = _scratch.kept, None
+    if entry is None or geo.source is None:
+        return None
+    ref, key, p = entry
+    same = ref() is not None and ref() is geo.source[0]() and key == _kept_key(geo, out_sizes)
+    return p if same else None
+
+
+def _stride_one_transposed(x, w, b, geo: Geometry) -> np.ndarray | None:
+    """A stride-1 transposed convolution as the correlation of ``x`` (padded by ``d * (k - 1) - p``)
+    with the flipped kernel, channels swapped: flat patches and one matmul, no col2im scatter.
+    None where the flat grid would waste too much."""
+    g, s = geo.groups, geo.s
+    left = tuple(d * (k - 1) - p for d, k, p in zip(geo.dilation, geo.k, geo.left))
+    Cg, Og = w.shape[0] // g, w.shape[1]
+    p = _flat_patches(x, g, left, geo.k, geo.dilation, geo.shape[2:], _wide_split(s, Og, Cg))
+    if p is None:
+        return None
+    flipped = w.reshape(g, Cg, Og, *geo.k)[(Ellipsis, *(slice(None, None, -1),) * s)].swapaxes(1, 2)
+    return _correlate(p, _split(flipped, g, Og, Cg, geo.k, p.split), b, geo.shape[2:])
 
 
 def _tap_range(t: int, d: int, st: int, left: int, n_in: int, n_out: int) -> tuple[slice, slice] | None:
@@ -281,11 +499,17 @@ def _tap_range(t: int, d: int, st: int, left: int, n_in: int, n_out: int) -> tup
     return slice(lo, hi + 1), slice(start, start + (hi - lo) * st + 1, st)
 
 
+def _batch_last(a: np.ndarray, groups: int) -> np.ndarray:
+    """``(N, groups * C, *spatial)`` as ``(groups, C, N * positions)``."""
+    N, C = a.shape[0], a.shape[1] // groups
+    return np.ascontiguousarray(a.reshape(N, groups, C, -1).transpose(1, 2, 0, 3)).reshape(groups, C, -1)
+
+
 def _reference_transposed(x, w, geo: Geometry) -> np.ndarray:
-    """col2im, one tap at a time: a matmul gives every input pixel's ``x @ w[tap]``, which adds to
-    the outputs ``i * stride + tap * dilation - padding`` that exist. The products are laid out
-    ``(g, N, *spatial, Og)`` (the long dimension as the rows, as BLAS likes best), so each add runs
-    over long contiguous stretches."""
+    """col2im (strided transposed convolutions), one tap at a time: a matmul gives every input
+    pixel's ``x @ w[tap]``, which adds to the outputs ``i * stride + tap * dilation - padding`` that
+    exist. The products are laid out ``(g, N, *spatial, Og)`` (the long dimension as the rows, as
+    BLAS likes best), so each add runs over long contiguous stretches."""
     N, g, s = x.shape[0], geo.groups, geo.s
     Cg, Og = w.shape[0] // g, w.shape[1]
     ins, outs = x.shape[2:], geo.shape[2:]
@@ -379,7 +603,7 @@ def convolution_weight_grad(op: Op, input: Tensor, grad_output: Tensor, weight_s
                          f"output {geo.shape}")
     if _is_reference(input):
         acc = _acc(input.dtype)
-        geo.columns = _kept.take(input, geo, grad_output.shape[2:])
+        geo.source = _identity(input)
         r = backends.run_reference(op.reference, input._np().astype(acc, copy=False),
                                    grad_output._np().astype(acc, copy=False), geo)
         return _finish(r, input.dtype)
@@ -393,10 +617,25 @@ def convolution_weight_grad(op: Op, input: Tensor, grad_output: Tensor, weight_s
 
 
 def _reference_weight_grad(x, g, geo: Geometry) -> np.ndarray:
-    gr = geo.groups
-    cols = geo.columns if geo.columns is not None else _columns(x, geo, g.shape[2:])  # (gr, Cg * taps, N * P)
-    out = np.matmul(cols, _batch_last(g, gr).transpose(0, 2, 1))           # (gr, Cg * taps, Og)
-    return np.ascontiguousarray(out.transpose(0, 2, 1)).reshape((g.shape[1], x.shape[1] // gr) + geo.k)
+    """The weight gradient, block by block of samples: per sample and group one matmul of the
+    patches with the output gradient laid on the patches' grid (zeros at the positions cropped
+    away), ``patches @ grad^T``, summed over the batch."""
+    gr, N, out_sizes = geo.groups, x.shape[0], g.shape[2:]
+    Og, Cg = g.shape[1] // gr, x.shape[1] // gr
+    p = _kept_patches(geo, out_sizes)
+    if p is None:
+        p = _patches(x, gr, geo.left, geo.k, geo.stride, geo.dilation, out_sizes)
+    sums = np.empty((N, gr, Cg * math.prod(geo.k), Og), x.dtype)
+    on_grid = tuple(out_sizes) != p.grid
+    for n0 in range(0, N, p.block):
+        n1 = min(N, n0 + p.block)
+        if on_grid:  # scratch whose positions past the output stay zero
+            rows = _scratch.get(("grid", out_sizes), (p.block, g.shape[1]) + p.grid, g.dtype, zeros=True)[:n1 - n0]
+            rows[(Ellipsis, *(slice(0, m) for m in g.shape[2:]))] = g[n0:n1]
+        else:        # a real array: a broadcast gradient (of ``sum()``) would send matmul down a slow loop
+            rows = np.ascontiguousarray(g[n0:n1])
+        np.matmul(p.rows(n0, n1), rows.reshape(n1 - n0, gr, Og, p.length).swapaxes(2, 3), out=sums[n0:n1])
+    return np.ascontiguousarray(sums.sum(0).swapaxes(1, 2)).reshape((g.shape[1], Cg) + geo.k)
 
 
 def _weight_grad_backward(grad, needs_input_grad, input, grad_output, weight_size, stride, padding, dilation,
