@@ -23,3 +23,4 @@ from . import pool  # noqa: F401
 from . import optim  # noqa: F401
 from . import attention  # noqa: F401
 from . import ctc  # noqa: F401
+from . import quantized  # noqa: F401

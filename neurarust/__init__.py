@@ -36,7 +36,7 @@ bool = bool_  # noqa: A001
 
 _SUBMODULES = {"nn", "optim", "data", "autograd", "kernels", "registry", "launch", "autotune", "dtype",
                "storage", "shape", "printing", "creation", "errors", "linalg", "amp",
-               "distributed", "parallel"}
+               "distributed", "parallel", "onnx", "quantization"}
 
 # Public names that are not registry ops, each imported from its module on first use:
 # name -> module under ``neurarust``.

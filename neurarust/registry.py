@@ -288,15 +288,16 @@ def call(name: str, *args, **kwargs):
     return op.frontend(op, *args, **kwargs)
 
 
-def all_ops() -> list[Op]:
-    """Every entry, in registration order.
+def all_ops(generated: bool = False) -> list[Op]:
+    """Every entry, in registration order; ``generated=True`` adds the kernels ``neurarust.compile``
+    generated and registered in this process (kind ``fused``), which are no part of the op set.
 
     >>> from neurarust.registry import all_ops
     >>> "add" in [op.name for op in all_ops()]
     True
     """
     load()
-    return list(OPS.values())
+    return [op for op in OPS.values() if generated or op.kind != "fused"]
 
 
 def tensor_method(name: str) -> Callable | None:

@@ -15,7 +15,7 @@ from .usage import UsageError, split_list
 def select_ops(names: str | None) -> list[Op]:
     """The entries named in the comma list ``names`` (every entry when empty), in the list's order;
     an unknown name is a :class:`UsageError` that names it."""
-    ops = {op.name: op for op in all_ops()}
+    ops = {op.name: op for op in all_ops(generated=True)}
     wanted = split_list(names)
     if not wanted:
         return list(ops.values())
