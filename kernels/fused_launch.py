@@ -81,10 +81,11 @@ def product_aot_specs(epilogue, dtype: str, extras: list[str], out_dtype: str) -
     return [aot_spec(dtype, cfg, tag="_fused", fused=(epilogue, extras, out_dtype))]
 
 
-def launch_row_reduction(kernel, out, inputs, shape: tuple) -> None:
+def launch_row_reduction(kernel, out, inputs, shape: tuple, *rest) -> None:
     """A generated row reduction: each of the ``prod(shape[:-1])`` rows of the inputs (broadcast to
-    ``shape``) is computed and reduced by one program into ``out`` (contiguous, one value per row).
-    Inputs whose leading dims do not merge into one row stride are copied first."""
+    ``shape``) is computed and reduced by one program into ``out`` (contiguous, one value per row;
+    ``rest`` are further kernel arguments). Inputs whose leading dims do not merge into one row stride
+    are copied first."""
     shape = tuple(shape)
     n = shape[-1]
     rows = _sh.numel(shape[:-1])
@@ -104,8 +105,14 @@ def launch_row_reduction(kernel, out, inputs, shape: tuple) -> None:
     idx = L.index_dtype(shape, *[t.stride() for t in ready]) if ready else tl.int32
     with L.on_device(out):
         kernel[(rows,)](L.pointer(out), *[L.pointer(t) for t in ready], rows, n, *[s for pair in strides for s in pair],
-                        IDX=idx, BLOCK=block, num_warps=4)
+                        *rest, IDX=idx, BLOCK=block, num_warps=4)
     L.count("fused")
+
+
+def launch_row_softmax(kernel, out, inputs, shape: tuple) -> None:
+    """A generated row softmax: as :func:`launch_row_reduction`, each row written whole into ``out``
+    (contiguous, ``shape``)."""
+    launch_row_reduction(kernel, out, inputs, shape, shape[-1])
 
 
 def row_reduction_aot_specs(kernel, input_dtypes: list[str], out_dtype: str) -> list[L.AotSpec]:

@@ -1,4 +1,5 @@
 """The graph passes, each on a small hand-built capture, and the fused kernels they generate."""
+import numpy as np
 import pytest
 
 import neurarust as nr
@@ -183,6 +184,25 @@ def test_row_reductions_of_strided_and_broadcast_inputs(reduce):
         assert nr.allclose(Program(g).run([x, b])[0], f(x, b), rtol=1e-5, atol=1e-6)
 
 
+def masked_softmax(log: bool = False):
+    mask = nr.zeros(5, 8)
+    mask[:, 6:] = float("-inf")
+    return lambda s: getattr(s * 0.5 + mask, "log_softmax" if log else "softmax")(-1)
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_takes_its_elementwise_producers_as_its_prologue(backend, log):
+    f = masked_softmax(log)
+    g = capture(f, nr.ones(3, 5, 8)).graph
+    assert fuse_elementwise(g, []) == 1 and names(g) == ["fused"]
+    assert g.nodes[0].fused.op_names() == ["mul", "add", "log_softmax" if log else "softmax"]
+    x = nr.randn(3, 5, 8)
+    with nr.backends.using(backend):
+        got = Program(g).run([x])[0]
+    np.testing.assert_allclose(got.numpy(), f(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_row_reduction_of_rows_that_need_two_strides():
     def f(a, o):
         return (a.view(4, 2, 2, 8).permute(1, 2, 0, 3) * o).sum(-1)
@@ -200,8 +220,9 @@ def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
     chain = capture(lambda x, y: ((x * y).exp() + 1).relu().half(), nr.ones(4), nr.ones(2, 4)).graph
     product = capture(linear_relu_residual(), nr.ones(3, 4, 5), nr.ones(3, 4, 7)).graph
     reduction = capture(rms_norm(), nr.ones(3, 5, 8)).graph
+    softmax = capture(masked_softmax(), nr.ones(3, 5, 8)).graph
     kernels = []
-    for g in (chain, product, reduction):
+    for g in (chain, product, reduction, softmax):
         fuse_elementwise(g, [])
         kernels += [n.fused.name for n in g.nodes if n.fused is not None]
     ops = ",".join(kernels)

@@ -88,13 +88,14 @@ def fusible(n: Node) -> bool:
     return len(n.outputs) == 1 and n.outputs[0] is not None and n.outputs[0].dtype.name in _TL
 
 
-ROW_REDUCTIONS = ("sum", "mean", "amax")
+ROW_REDUCTIONS = ("sum", "mean", "amax", "softmax", "log_softmax")
+ROW_OUTPUTS = ("softmax", "log_softmax")     # row ops whose result has the input's shape
 REDUCTION_DTYPES = ("float32", "float16", "bfloat16")
 
 
 def row_reduction(n: Node) -> dict | None:
-    """``{"op", "keepdim"}`` when ``n`` is a sum, mean or max of a float tensor over its last dim
-    (in its own dtype), else None."""
+    """``{"op", "keepdim", "shape"}`` when ``n`` is a sum, mean, max, softmax or log_softmax of a float
+    tensor over its last dim (in its own dtype), else None."""
     if n.op is None or n.fused is not None or n.effects or n.op.name not in ROW_REDUCTIONS:
         return None
     try:
@@ -109,6 +110,8 @@ def row_reduction(n: Node) -> dict | None:
     dim = bound.get("dim")
     dims = tuple(dim) if isinstance(dim, (list, tuple)) else (dim,)
     if len(dims) != 1 or not isinstance(dims[0], int) or dims[0] not in (-1, len(x.shape) - 1):
+        return None
+    if n.op.name in ROW_OUTPUTS and n.outputs[0].shape != x.shape:
         return None
     return {"op": n.op.name, "keepdim": bool(bound.get("keepdim", False)), "shape": tuple(x.shape)}
 
@@ -294,7 +297,8 @@ class FusedKernel:
             lines.append(f"t{j} = {m.op.name}({ops}; {m.params}) compute {m.compute.name} -> {m.result.name}")
         if self.reduction:
             r = self.reduction
-            lines.append(f"out = {r['op']}(t{len(self.members) - 1}, dim=-1, keepdim={r['keepdim']})")
+            keep = "" if r["op"] in ROW_OUTPUTS else f", keepdim={r['keepdim']}"
+            lines.append(f"out = {r['op']}(t{len(self.members) - 1}, dim=-1{keep})")
         lines.append(f"out {self.dtype.name}{list(self.shape)}")
         return "\n".join(lines)
 
@@ -354,6 +358,8 @@ class FusedKernel:
         if not self.reduction:
             return t
         op = registry.get(self.reduction["op"])
+        if op.name in ROW_OUTPUTS:
+            return op.frontend(op, t, -1)
         return op.frontend(op, t, -1, self.reduction["keepdim"])
 
     def _chain(self, arrays: list, acc) -> np.ndarray:
@@ -460,6 +466,8 @@ def generate_source(k: FusedKernel) -> str:
               f"its reference (neurarust.graph.cached)", ""]
     if k.product:
         return "\n".join(header + _epilogue_module(k, imports, body))
+    if k.reduction and k.reduction["op"] in ROW_OUTPUTS:
+        return "\n".join(header + _softmax_module(k, imports, body))
     if k.reduction:
         return "\n".join(header + _reduction_module(k, imports, body))
     return "\n".join(header + _elementwise_module(k, imports, body))
@@ -561,6 +569,50 @@ def _reduction_module(k: FusedKernel, imports: list[str], body: list[str]) -> li
         "", "",
         "def launch(out, inputs):",
         f"    launch_row_reduction(fused_kernel, out, inputs, {tuple(k.reduction['shape'])!r})",
+        "", "",
+        "def aot_specs():",
+        f"    return row_reduction_aot_specs(fused_kernel, {[d.name for _, d in k.inputs]!r}, {k.dtype.name!r})",
+        "",
+    ]
+
+
+def _softmax_module(k: FusedKernel, imports: list[str], body: list[str]) -> list[str]:
+    """A row softmax of the members' result, computed twice per row rather than stored: a first pass
+    keeps per-lane running maxima and sums (rescaled as the maximum grows), the second writes."""
+    n_in = len(k.inputs)
+    params = ["out_ptr"] + [f"x{i}_ptr" for i in range(n_in)] + ["M", "N"]
+    params += [f"x{i}_{d}" for i in range(n_in) for d in ("r", "c")] + ["o_r"]
+    row = [f"        x{i} = tl.load(x{i}_ptr + row * x{i}_r + cols * x{i}_c, mask=mask)" for i in range(n_in)]
+    row += [f"    {line}" for line in body]
+    row.append(f"        t = tl.where(mask, t{len(k.members) - 1}.to(tl.float32), -float('inf'))")
+    result = "t - top - tl.log(total)" if k.reduction["op"] == "log_softmax" else "tl.exp(t - top) / total"
+    loop = ["    for start in range(0, N, BLOCK):", "        cols = start + tl.arange(0, BLOCK).to(IDX)",
+            "        mask = cols < N", *row]
+    return [
+        "from neurarust.kernels.fused_launch import launch_row_softmax, row_reduction_aot_specs",
+        *imports, "", "",
+        "@triton.jit",
+        "def _center(m):",
+        "    return tl.where(m == -float('inf'), 0.0, m)",
+        "", "",
+        "@triton.jit",
+        f"def fused_kernel({', '.join(params)}, IDX: tl.constexpr, BLOCK: tl.constexpr):",
+        "    row = tl.program_id(0).to(IDX)",
+        "    m = tl.full([BLOCK], -float('inf'), tl.float32)",
+        "    s = tl.zeros([BLOCK], tl.float32)",
+        *loop,
+        "        grown = _center(tl.maximum(m, t))",
+        "        s = s * tl.exp(m - grown) + tl.exp(t - grown)",
+        "        m = tl.maximum(m, t)",
+        "    top = _center(tl.max(m, axis=0))",
+        "    total = tl.sum(s * tl.exp(m - top), axis=0)",
+        *loop,
+        f"        y = {result}",
+        "        out_ty = out_ptr.dtype.element_ty",
+        "        tl.store(out_ptr + row * o_r + cols, y.to(out_ty), mask=mask)",
+        "", "",
+        "def launch(out, inputs):",
+        f"    launch_row_softmax(fused_kernel, out, inputs, {tuple(k.reduction['shape'])!r})",
         "", "",
         "def aot_specs():",
         f"    return row_reduction_aot_specs(fused_kernel, {[d.name for _, d in k.inputs]!r}, {k.dtype.name!r})",
