@@ -1,4 +1,4 @@
-"""The Python examples in docs/*.md run: every top-level ```python block (indented blocks inside how-to
+"""The Python examples in docs/**/*.md run: every top-level ```python block (indented blocks inside how-to
 lists, and blocks that start ``# (excerpt``, quote source and are not run)."""
 import re
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-BLOCKS = [(page.name, i, code) for page in sorted(DOCS.glob("*.md"))
+BLOCKS = [(page.relative_to(DOCS).as_posix(), i, code) for page in sorted(DOCS.rglob("*.md"))
           for i, code in enumerate(re.findall(r"^```python\n(.*?)^```", page.read_text(), re.S | re.M))
           if not code.startswith("# (excerpt")]
 

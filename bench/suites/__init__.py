@@ -17,7 +17,10 @@ SUITES: dict[str, str] = {
     "data": "bench.suites.data",
     "optim": "bench.suites.optim",
     "nn": "bench.suites.nn",
+    "models": "bench.suites.models",
     "distributed": "bench.suites.distributed",
+    "quantization": "bench.suites.quantization",
+    "compile": "bench.suites.compile",
 }
 
 

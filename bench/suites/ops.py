@@ -37,6 +37,9 @@ LARGE = {"cpu": 1 << 20, "cuda": 1 << 26}
 MATMUL_LARGE = {"cpu": (256, _dt.float32), "cuda": (4096, _dt.bfloat16)}
 SMALL_LIMIT = 6.0     # target (a): an 8-element op at most 6x PyTorch eager
 LARGE_LIMIT = 1.5     # target (b): 1M-element geometric mean at most 1.5x PyTorch on one thread
+GPU_BW_PCT = 85.0     # target (x): elementwise ops at least 85% of the DRAM peak (median over ops)
+MATMUL_LIMIT = 1 / 0.9   # target (y): matmul bf16 4096^3 at least 90% of torch.matmul's speed
+SOFTMAX_LIMIT = 1.0   # target (z): softmax at least as fast as PyTorch eager
 THROUGHPUT_KINDS = ("elementwise", "reduction")
 # Internal entries benchmarked anyway: their calls take nothing but tensors and a scalar. ``cast`` is
 # left out: its first float32 sample casts to float32, which PyTorch answers without copying.
@@ -52,13 +55,34 @@ DRAM_PEAK_TBS = [
 ]
 
 
-def dram_peak_tbs(device_name: str) -> float | None:
-    """The DRAM bandwidth NVIDIA quotes for ``device_name`` (TB/s), or None when it is unknown."""
+# Dense bf16 tensor-core peak in TFLOP/s (fp32 accumulate, no sparsity) by device name.
+BF16_PEAK_TFLOPS = [
+    (("gh200",), 989.0), (("h200",), 989.0), (("h100", "pcie"), 756.0), (("h100", "nvl"), 835.0),
+    (("h100",), 989.0), (("h800", "pcie"), 756.0), (("h800",), 989.0), (("b200",), 2250.0),
+    (("a100",), 312.0), (("a800",), 312.0), (("l40s",), 362.0), (("l4",), 121.0),
+]
+
+
+def _lookup(table, device_name: str) -> float | None:
     name = device_name.lower()
-    for keys, peak in DRAM_PEAK_TBS:
+    for keys, peak in table:
         if all(k in name for k in keys):
             return peak
     return None
+
+
+def dram_peak_tbs(device_name: str) -> float | None:
+    """The DRAM bandwidth NVIDIA quotes for ``device_name`` (TB/s), or None when it is unknown."""
+    return _lookup(DRAM_PEAK_TBS, device_name)
+
+
+def bf16_peak_tflops(device_name: str) -> float | None:
+    """The dense bf16 tensor-core peak NVIDIA quotes for ``device_name`` (TFLOP/s), or None.
+
+    >>> bf16_peak_tflops("NVIDIA H100 80GB HBM3"), bf16_peak_tflops("Tesla T4")
+    (989.0, None)
+    """
+    return _lookup(BF16_PEAK_TFLOPS, device_name)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -179,6 +203,7 @@ def _build_matmul(op: Op, size: str, device: str) -> tuple[Sample | None, DType]
 BUILDERS: dict[str, Callable[[Op, str, str], tuple[Sample | None, DType]]] = {
     "elementwise": _build_elementwise,
     "reduction": _build_elementwise,
+    "softmax": _build_elementwise,
     "matmul": _build_matmul,
 }
 
@@ -436,26 +461,68 @@ def _cpu_targets(cases: list[dict]) -> list[Target]:
 
 
 def _gpu_targets(cases: list[dict], peak_tbs: float | None) -> list[Target]:
+    """(x) elementwise bandwidth, (y) matmul bf16 4096^3 and (z) softmax; other matmul-like entries
+    and log_softmax as figures to watch."""
+    large = [c for c in cases if c["size"] == "large"]
     targets = []
-    ew = [c for c in cases if c["size"] == "large" and c["kind"] == "elementwise" and c.get("bw_pct_peak")]
+    ew = [c for c in large if c["kind"] == "elementwise"]
     if ew:
-        pcts = sorted(c["bw_pct_peak"] for c in ew)
-        targets.append(Target("elementwise bandwidth, median % of DRAM peak", pcts[len(pcts) // 2], None,
-                              f"peak {peak_tbs} TB/s; min {pcts[0]:.0f}%, max {pcts[-1]:.0f}% over {len(ew)} ops"))
-    for c in cases:
-        if c["kind"] == "matmul" and c["size"] == "large":
+        pcts = sorted(c["bw_pct_peak"] for c in ew if c.get("bw_pct_peak") is not None)
+        detail = (f"peak {peak_tbs} TB/s; min {pcts[0]:.0f}%, max {pcts[-1]:.0f}% over {len(pcts)} ops" if pcts
+                  else "the DRAM peak of this device is unknown (bench/suites/ops.py: DRAM_PEAK_TBS)")
+        targets.append(Target("(x) GPU elementwise bandwidth, median % of DRAM peak",
+                              pcts[len(pcts) // 2] if pcts else None, GPU_BW_PCT, detail, at_least=True))
+    for c in large:
+        if c["kind"] == "matmul":
             tflops = {k: v / 1e3 for k, v in (c["gflops"] or {}).items()}
-            targets.append(Target(f"{c['op']} {c['dtype']} {'x'.join(map(str, c['shapes'][0]))} NeuraRust/torch",
-                                  c["ratio"], None, f"{fmt_num(tflops.get('neurarust'))} vs "
-                                                    f"{fmt_num(tflops.get('torch'))} TFLOP/s"))
+            pct = c.get("flops_pct_peak")
+            detail = (f"{fmt_num(tflops.get('neurarust'))} vs {fmt_num(tflops.get('torch'))} TFLOP/s"
+                      + (f"; NeuraRust at {pct:.0f}% of the bf16 peak" if pct is not None else ""))
+            shape = "x".join(map(str, c["shapes"][0]))
+            if c["op"] == "matmul":
+                targets.append(Target(f"(y) GPU matmul {c['dtype']} {shape}, NR / torch.matmul time "
+                                      "(≥ 90% of its speed)", c["ratio"], MATMUL_LIMIT, detail))
+            else:
+                targets.append(Target(f"{c['op']} {c['dtype']} {shape}, NR / torch", c["ratio"], None, detail))
+        elif c["kind"] == "softmax":
+            name = ("(z) GPU softmax, NR / PyTorch eager" if c["op"] == "softmax"
+                    else f"GPU {c['op']}, NR / PyTorch eager")
+            targets.append(Target(name, c["ratio"], SOFTMAX_LIMIT if c["op"] == "softmax" else None,
+                                  f"{' '.join('x'.join(map(str, s)) for s in c['shapes'])} {c['dtype']}"))
     return targets
+
+
+def launch_overhead(cases: list[dict]) -> dict:
+    """Per kind, over the 8-element cases: median per-call time of each side (µs) and the geometric
+    mean of the ratios: the cost of one small op call through the Python API."""
+    out = {}
+    small = [c for c in cases if c["size"] == "small" and c["ratio"]]
+    if not small:
+        return out
+    for kind in sorted({c["kind"] for c in small}) + ["all"]:
+        group = [c for c in small if kind in ("all", c["kind"])]
+        out[kind] = {"ops": len(group), "ratio_geomean": geomean(c["ratio"] for c in group),
+                     **{side: float(np.median([c["times"][side]["median_ns"] for c in group])) / 1e3
+                        for side in ("neurarust", "torch")}}
+    return out
+
+
+def _launch_overhead_md(summary: dict, device: str) -> str:
+    rows = [(kind, str(v["ops"]), f"{v['neurarust']:.2f}", f"{v['torch']:.2f}", f"{fmt_num(v['ratio_geomean'])}x")
+            for kind, v in summary.items()]
+    where = ("NeuraRust's CPU path (NumPy reference) against PyTorch eager on one thread" if device == "cpu"
+             else "a Triton launch against PyTorch eager on the GPU, synchronised after each batch of calls")
+    return (f"µs per call of an 8-element op through the Python API: {where}. Per kind, the median over "
+            f"ops of each op's median time, and the geometric mean of the per-op ratios (target (a) holds "
+            f"these to at most {SMALL_LIMIT:g}x).\n\n"
+            + md_table(["kind", "ops", "NeuraRust µs/call", "PyTorch µs/call", "ratio (geometric mean)"], rows))
 
 
 def _results_table(cases: list[dict], size: str, device: str) -> str:
     mt = device == "cpu" and any(c["ratio_mt"] for c in cases)
     header = ["op", "kind", "shapes", "NeuraRust", "PyTorch" + (" 1 thread" if device == "cpu" else ""), "ratio"]
     header += ["PyTorch all threads", "ratio"] if mt else []
-    header += ["NR GB/s", "NR GFLOP/s"] + (["% DRAM peak"] if device == "cuda" else [])
+    header += ["NR GB/s", "NR GFLOP/s"] + (["% of peak (DRAM; matmul: bf16 tensor)"] if device == "cuda" else [])
     rows = []
     for c in (c for c in cases if c["size"] == size):
         t = c["times"]
@@ -466,7 +533,7 @@ def _results_table(cases: list[dict], size: str, device: str) -> str:
             row += [cell("torch_mt") if "torch_mt" in t else "-", f"{fmt_num(c['ratio_mt'])}x"]
         row += [fmt_num((c["gbps"] or {}).get("neurarust")), fmt_num((c["gflops"] or {}).get("neurarust"))]
         if device == "cuda":
-            row.append(fmt_num(c.get("bw_pct_peak")))
+            row.append(fmt_num(c.get("bw_pct_peak", c.get("flops_pct_peak"))))
         rows.append(row)
     return md_table(header, rows)
 
@@ -503,6 +570,7 @@ def run(ctx: Context) -> SuiteResult:
         return result
     threads_before = torch.get_num_threads()
     peak = dram_peak_tbs(nr.cuda.get_device_name()) if ctx.device == "cuda" else None
+    peak_tflops = bf16_peak_tflops(nr.cuda.get_device_name()) if ctx.device == "cuda" else None
     diags, overhead = [], None
     try:
         with nr.backends.using("reference"):
@@ -516,8 +584,11 @@ def run(ctx: Context) -> SuiteResult:
                     ctx.log(f"note: skipping {case.op.name} ({case.size}): {type(e).__name__}: {e}")
                     result.skipped.append({"op": case.op.name, "reason": f"{case.size}: {type(e).__name__}: {e}"})
                     continue
-                if peak and rec["gbps"] and case.size == "large" and case.op.kind in THROUGHPUT_KINDS:
+                if peak and rec["gbps"] and case.size == "large" and case.op.kind in (*THROUGHPUT_KINDS, "softmax"):
                     rec["bw_pct_peak"] = 100 * rec["gbps"]["neurarust"] / (peak * 1e3)
+                if peak_tflops and rec["gflops"] and case.size == "large" and case.op.kind == "matmul" \
+                        and case.dtype == _dt.bfloat16:
+                    rec["flops_pct_peak"] = 100 * rec["gflops"]["neurarust"] / (peak_tflops * 1e3)
                 result.cases.append(rec)
                 ctx.log(f"{rec['op']:>10} {rec['size']:>5} {'x'.join(map(str, case.shapes[0])):>12}: "
                         f"NR {fmt_time(rec['times']['neurarust']['median_ns']):>9}  "
@@ -531,8 +602,12 @@ def run(ctx: Context) -> SuiteResult:
         torch.set_num_threads(threads_before)
     result.targets = [t.to_json() for t in
                       (_cpu_targets(result.cases) if ctx.device == "cpu" else _gpu_targets(result.cases, peak))]
+    if ctx.device == "cpu":
+        result.skipped += [{"op": name, "reason": "a GPU target: needs --device cuda and a GPU"} for name in
+                           ("(x) GPU elementwise bandwidth", "(y) GPU matmul bf16 4096^3", "(z) GPU softmax")]
     result.extra = {"torch_threads": threads_before, "sizes": {"small": SMALL, "large": LARGE[ctx.device]},
-                    "dram_peak_tbs": peak, "diagnosis": diags, "dispatch_overhead": overhead}
+                    "dram_peak_tbs": peak, "bf16_peak_tflops": peak_tflops, "diagnosis": diags,
+                    "dispatch_overhead": overhead, "launch_overhead": launch_overhead(result.cases)}
     _add_sections(result, ctx, threads_before, diags, overhead)
     return result
 
@@ -545,6 +620,8 @@ def _add_sections(result: SuiteResult, ctx: Context, threads: int, diags: list, 
            "Median per-call time ± interquartile range; ratio = NeuraRust (Triton) / PyTorch, lower is better "
            "(the median of round-by-round ratios).")
     large = LARGE[ctx.device]
+    if result.extra["launch_overhead"]:
+        result.sections.append(("Launch overhead", _launch_overhead_md(result.extra["launch_overhead"], ctx.device)))
     result.sections.append(("Small inputs (8 elements: dispatch overhead)",
                             how + "\n\n" + _results_table(result.cases, "small", ctx.device)))
     result.sections.append((f"Large inputs ({large:,} elements; matmul "
