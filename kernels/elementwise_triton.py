@@ -88,6 +88,20 @@ def num_warps(contiguous: bool, idx) -> int:
     return 8 if not contiguous and idx == tl.int64 else 4
 
 
+def collapsed(out, inputs) -> tuple[list, list]:
+    """The walk over ``out``'s elements with ``inputs`` broadcast to it: sizes, and strides per tensor
+    (``out`` first), with dims merged wherever every tensor allows it."""
+    shape = out.shape
+    strides = [out.stride()] + [_sh.broadcast_strides(t.shape, t.stride(), shape) for t in inputs]
+    return _sh.collapse_dims(shape, *strides)
+
+
+def padded_4d(cshape, cstrides) -> tuple[list, list]:
+    """A walk of at most 4 dims as exactly 4 (leading size-1 dims of stride 0), as the kernels take it."""
+    pad = MAX_DIMS - len(cshape)
+    return [1] * pad + list(cshape), [[0] * pad + list(st) for st in cstrides]
+
+
 def launch(out, inputs, fn_name: str, compute_dtype, *, block: int | None = None, index_dtype=None) -> None:
     """Write ``FN(*inputs)`` into ``out`` (inputs already broadcastable to ``out.shape``).
 
@@ -97,8 +111,7 @@ def launch(out, inputs, fn_name: str, compute_dtype, *, block: int | None = None
     if n == 0:
         return
     shape = out.shape
-    strides = [out.stride()] + [_sh.broadcast_strides(t.shape, t.stride(), shape) for t in inputs]
-    cshape, cstrides = _sh.collapse_dims(shape, *strides)
+    cshape, cstrides = collapsed(out, inputs)
     if len(cshape) > MAX_DIMS:
         # Rare (a tensor whose dims cannot merge): walk the leading dim on the host.
         expanded = [t.expand(shape) for t in inputs]
@@ -106,9 +119,7 @@ def launch(out, inputs, fn_name: str, compute_dtype, *, block: int | None = None
             launch(out[i], [t[i] for t in expanded], fn_name, compute_dtype, block=block, index_dtype=index_dtype)
         return
     contiguous = len(cshape) <= 1 and all(st == [1] or not st for st in cstrides)
-    pad = MAX_DIMS - len(cshape)
-    dims = [1] * pad + list(cshape)
-    padded = [[0] * pad + st for st in cstrides]
+    dims, padded = padded_4d(cshape, cstrides)
     while len(padded) < 4:
         padded.append(padded[1] if len(padded) > 1 else padded[0])
     idx = index_dtype or L.index_dtype(dims, *padded)

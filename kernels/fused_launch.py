@@ -22,17 +22,16 @@ def launch_fused(kernel, out, inputs, *, block: int = BLOCK) -> None:
     n = out.numel()
     if n == 0:
         return
+    from .elementwise_triton import collapsed, padded_4d
+
     shape = out.shape
-    strides = [out.stride()] + [_sh.broadcast_strides(t.shape, t.stride(), shape) for t in inputs]
-    cshape, cstrides = _sh.collapse_dims(shape, *strides)
+    cshape, cstrides = collapsed(out, inputs)
     if len(cshape) > MAX_DIMS:   # dims that cannot merge: walk the leading one on the host
         expanded = [t.expand(shape) for t in inputs]
         for i in range(shape[0]):
             launch_fused(kernel, out[i], [t[i] for t in expanded], block=block)
         return
-    pad = MAX_DIMS - len(cshape)
-    dims = [1] * pad + list(cshape)
-    padded = [[0] * pad + list(st) for st in cstrides]
+    dims, padded = padded_4d(cshape, cstrides)
     idx = L.index_dtype(dims, *padded)
     flat = [s for st in padded[1:] for s in st]
     with L.on_device(out):

@@ -54,3 +54,12 @@ def test_without_matplotlib_the_report_says_charts_were_skipped(tmp_path, monkey
     monkeypatch.setitem(sys.modules, "matplotlib", None)   # import matplotlib now raises ImportError
     charts, note = write_charts([SuiteResult("models", cases=[{"title": "MLP", "ratio": 2.0}])], tmp_path)
     assert charts == {} and "matplotlib is not installed" in note and not list(tmp_path.iterdir())
+
+
+def test_compile_suites_gpt_steps_run_and_agree_on_the_cpu():
+    from bench.suites.compile import gpt_steps
+
+    eager, compiled, theirs = gpt_steps("quick", "cpu", with_torch_compile=False)
+    assert theirs is None
+    losses = [float(eager()) for _ in range(2)] + [float(compiled()) for _ in range(3)]
+    assert all(abs(a - b) < 0.5 for a, b in zip(losses, losses[1:]))   # one model, training on

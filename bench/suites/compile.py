@@ -6,9 +6,9 @@
 * *Kernel launches* (target (s)): launches per training step of a Transformer encoder block on the
   Triton backend (Triton's interpreter without a GPU: counting needs no timing), compiled / eager
   (target: at most 1/3).
-* *GPU* (``--device cuda``, target (t)): a GPT block training step in bf16 autocast, compiled against
-  eager NeuraRust (at least 1.3x) and against ``torch.compile`` of the same PyTorch block (at most 1x
-  its time).
+* *GPU* (``--device cuda``, target (t)): the models suite's GPT block stack (GPT-2-small shaped, bf16
+  autocast) training step, compiled against eager NeuraRust (at least 1.3x) and against
+  ``torch.compile`` of the same PyTorch model (at most 1x its time).
 """
 from __future__ import annotations
 
@@ -107,6 +107,61 @@ def launch_counts(device: str = "cpu", d_model: int = 16, heads: int = 2) -> dic
     return counts
 
 
+def gpt_steps(size: str, device: str, with_torch_compile: bool):
+    """Steps of the models suite's GPT stack (``size`` ``cuda``: GPT-2-small shaped, bf16 autocast):
+    eager NeuraRust, the same step compiled (one shared model and capturable AdamW), and PyTorch's twin
+    under ``torch.compile`` (None without ``with_torch_compile``). Each takes no argument."""
+    from bench.suites import models
+
+    pair = models.build("gpt", size)
+    ours = pair.ours.to(device).train()
+    x, y = nr.tensor(pair.inputs, device=device), nr.tensor(pair.labels, device=device)
+    opt = nr.optim.AdamW(ours.parameters(), lr=models.LR, capturable=True)
+
+    def step(x, y):
+        opt.zero_grad()
+        with nr.autocast(device, dtype=nr.bfloat16, enabled=pair.autocast):
+            loss = models._loss(nr, ours(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = nr.compile(step)
+    theirs = None
+    if with_torch_compile:
+        import torch
+
+        module = pair.theirs.to(device).train()
+        fast = torch.compile(module)
+        topt = torch.optim.AdamW(module.parameters(), lr=models.LR, foreach=True)
+        tx, ty = torch.from_numpy(pair.inputs).to(device), torch.from_numpy(pair.labels).to(device)
+
+        def theirs():
+            topt.zero_grad()
+            with torch.autocast(device, dtype=torch.bfloat16, enabled=pair.autocast):
+                loss = models._loss(torch, fast(tx), ty)
+            loss.backward()
+            topt.step()
+
+    return (lambda: step(x, y)), (lambda: compiled(x, y)), theirs
+
+
+def _gpu_gpt(ctx: Context) -> list[Target]:
+    import torch
+
+    eager, compiled, theirs = gpt_steps("cuda", "cuda", with_torch_compile=True)
+    stats = ctx.measure([Side("eager", eager, sync=nr.cuda.synchronize),
+                         Side("compiled", compiled, sync=nr.cuda.synchronize),
+                         Side("torch.compile", theirs, sync=torch.cuda.synchronize)])
+    slowdown, _ = paired_ratio(stats["compiled"], stats["eager"])
+    vs_torch, _ = paired_ratio(stats["compiled"], stats["torch.compile"])
+    ctx.log(f"compile: GPT step on the GPU: compiled {1 / slowdown:.2f}x eager, {vs_torch:.2f}x torch.compile's time")
+    return [Target("(t) GPT block stack step on the GPU, eager / compiled NeuraRust (higher is better)", 1 / slowdown,
+                   GPU_SPEEDUP, "GPT-2-small shaped, bf16 autocast", at_least=True),
+            Target("(t) GPT block stack step on the GPU, compiled NeuraRust / torch.compile", vs_torch,
+                   GPU_VS_TORCH_COMPILE, "same model and weights")]
+
+
 def run(ctx: Context) -> SuiteResult:
     result = SuiteResult("compile")
     counts = launch_counts(ctx.device)
@@ -120,9 +175,7 @@ def run(ctx: Context) -> SuiteResult:
         [("Transformer encoder block (d_model 16, 2 heads) + head, Adam", str(counts["eager"]),
           str(counts["compiled"]), f"{fraction:.2f}")])))
     if ctx.device == "cuda":
-        result.skipped.append({"op": "GPT block step (GPU)", "reason": "not measured by this suite yet"})
-        result.targets.append(Target("(t) GPT block step, compiled vs eager NeuraRust (GPU)", None, GPU_SPEEDUP,
-                                     "not measured yet").to_json())
+        result.targets += [t.to_json() for t in _gpu_gpt(ctx)]
         return result
     cases = _cpu_cases(ctx)
     result.cases = cases

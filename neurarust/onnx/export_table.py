@@ -9,17 +9,15 @@
 """
 from __future__ import annotations
 
-import pathlib
 import sys
 
 from neurarust import registry
-from neurarust.errors import ArgumentError
 
 from .export_ops import attach
+from .table import write_or_check
 
 BEGIN = "<!-- onnx-export:begin (python -m neurarust.onnx.export_table) -->"
 END = "<!-- onnx-export:end -->"
-PAGE = pathlib.Path(__file__).resolve().parents[2] / "docs" / "onnx.md"
 VIEWS = "Reshape, Transpose, Slice, Expand (whichever the strides need; see above)"
 
 
@@ -36,35 +34,8 @@ def render() -> str:
     return "\n".join(rows)
 
 
-def updated(text: str) -> str:
-    """``text`` (the page) with the table between the markers replaced by :func:`render`'s.
-
-    >>> from neurarust.onnx.export_table import updated, BEGIN, END
-    >>> updated(f"intro\\n{BEGIN}\\nold\\n{END}\\nmore").count("| `softmax` |")
-    1
-    """
-    if BEGIN not in text or END not in text:
-        raise ArgumentError(f"the page lacks the table markers {BEGIN!r} ... {END!r}")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{render()}\n{END}{tail}"
-
-
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    text = PAGE.read_text()
-    new = updated(text)
-    if "--check" in argv:
-        if new != text:
-            print(f"{PAGE} is out of date: run python -m neurarust.onnx.export_table")
-            return 1
-        return 0
-    if new != text:
-        from neurarust.atomic import write_text
-
-        write_text(PAGE, new)
-    print(f"{PAGE}: export table written")
-    return 0
+    return write_or_check(argv, "python -m neurarust.onnx.export_table", BEGIN, END, render())
 
 
 if __name__ == "__main__":

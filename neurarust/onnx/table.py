@@ -31,33 +31,43 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")  # a pipe would end the table cell
 
 
-def updated(text: str) -> str:
-    """``text`` (the page) with the table between the markers replaced by :func:`render`'s.
+def updated(text: str, begin: str = BEGIN, end: str = END, body: str | None = None) -> str:
+    """``text`` (the page) with what stands between the markers ``begin`` and ``end`` replaced by
+    ``body`` (default: this module's :func:`render`). The export table uses it with its own markers.
 
     >>> from neurarust.onnx.table import updated, BEGIN, END
     >>> updated(f"intro\\n{BEGIN}\\nold\\n{END}\\nmore").count("| `Conv` |")
     1
     """
-    if BEGIN not in text or END not in text:
-        raise ArgumentError(f"the page lacks the table markers {BEGIN!r} ... {END!r}")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{render()}\n{END}{tail}"
+    if begin not in text or end not in text:
+        raise ArgumentError(f"the page lacks the table markers {begin!r} ... {end!r}")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{render() if body is None else body}\n{end}{tail}"
 
 
-def main(argv: list[str] | None = None) -> int:
+def write_or_check(argv: list[str] | None, command: str, begin: str = BEGIN, end: str = END,
+                   body: str | None = None) -> int:
+    """The command line of a generated table: rewrite the page (atomically), or with ``--check``
+    exit 1 when it is out of date."""
     argv = sys.argv[1:] if argv is None else argv
     text = PAGE.read_text()
-    new = updated(text)
+    new = updated(text, begin, end, body)
     if "--check" in argv:
         if new != text:
-            print(f"{PAGE} is out of date: run python -m neurarust.onnx.table")
+            print(f"{PAGE} is out of date: run {command}")
             return 1
         return 0
     if new != text:
-        PAGE.write_text(new)
-    print(f"{PAGE}: {len(OPS)} ops")
+        from neurarust.atomic import write_text
+
+        write_text(PAGE, new)
+    print(f"{PAGE}: table written")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return write_or_check(argv, "python -m neurarust.onnx.table")
 
 
 if __name__ == "__main__":
