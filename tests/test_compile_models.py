@@ -76,6 +76,17 @@ def test_same_shape_hits_the_cache_new_shape_captures_again():
     assert fast.stats["captures"] == 2 and len(fast.graphs()) == 2
 
 
+def test_past_the_cache_limit_new_shapes_run_eagerly_with_one_warning(monkeypatch):
+    from neurarust.graph import compiler
+
+    monkeypatch.setattr(compiler, "CACHE_LIMIT", 2)
+    fast = nr.compile(lambda x: x * 2)
+    fast(nr.ones(1)), fast(nr.ones(2))
+    with pytest.warns(UserWarning, match="2 input signatures"):
+        assert nr.equal(fast(nr.ones(3)), nr.full((3,), 2.0))
+    assert len(fast._cache) == 2 and fast.stats["eager"] == 3
+
+
 def test_grad_mode_and_training_flag_are_guarded():
     model = nr.nn.Sequential(nr.nn.Linear(3, 3), nr.nn.Dropout(0.5))
     fast = nr.compile(model)

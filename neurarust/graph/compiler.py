@@ -47,6 +47,9 @@ from .executor import Program
 from .ir import Graph, Value, flatten, unflatten
 
 
+CACHE_LIMIT = 64   # guard keys a compiled function keeps (each holds its graphs and programs)
+
+
 def compile(model: Callable | None = None, *, fullgraph: bool = False, dynamic: bool | None = None,
             debug: bool | None = None, disable: bool = False, passes_enabled: bool = True):
     """Compile ``model`` (a function or an :class:`~neurarust.nn.Module`); usable as a decorator,
@@ -149,6 +152,8 @@ class CompiledFunction:
                                                                     and guards.hold(entry.guards)):
             entry = None
         if entry is None:
+            if len(self._cache) >= CACHE_LIMIT:
+                return self._over_limit(args, kwargs)
             entry = self._cache[key] = _Entry()
         if entry.eager:
             self.stats["eager"] += 1
@@ -161,6 +166,16 @@ class CompiledFunction:
             return self._capture(entry, key, args, kwargs)
         self.stats["replays"] += 1
         return _replay(entry, args, kwargs)
+
+    def _over_limit(self, args, kwargs):
+        """Too many guard keys (shapes that keep changing): run eagerly instead of capturing again, as
+        torch.compile does past its cache size limit."""
+        if "cache limit" not in self._warned:
+            self._warned.add("cache limit")
+            warnings.warn(f"neurarust.compile: {CACHE_LIMIT} input signatures captured already; new ones run "
+                          f"eagerly (reset() forgets them)", stacklevel=3)
+        self.stats["eager"] += 1
+        return self._target(*args, **kwargs)
 
     def _guard_key(self, args, kwargs) -> tuple:
         leaves, spec = flatten((args, kwargs))
