@@ -178,13 +178,8 @@ def layer_norm_backward(op: Op, grad_output: Tensor, input: Tensor, normalized_s
     else:
         dx, pw, pb = op.launcher()(grad_output.contiguous().reshape((M, N)), input.contiguous().reshape((M, N)),
                                    _flat(mean, (M,)), _flat(rstd, (M,)), _flat(weight, (N,)))
-        dw, db = (_as_dtype(call("sum", p, 0), input.dtype) for p in (pw, pb))
+        dw, db = (call("sum", p, 0).to(input.dtype) for p in (pw, pb))
     return dx.reshape(tuple(input.shape)), dw.reshape(shape), db.reshape(shape)
-
-
-def _as_dtype(t: Tensor, dtype) -> Tensor:
-    """``t`` in ``dtype``: a cast only when it is another dtype (a cast to its own dtype is a copy)."""
-    return t if t.dtype is dtype else call("cast", t, dtype)
 
 
 def _ref_row_norm_backward(dy, x, mean, rstd, w):
@@ -348,7 +343,7 @@ def set_norm_backward(op: Op, grad_output: Tensor, input: Tensor, mean: Tensor, 
         dx, pw, pb = op.launcher()(grad_output.contiguous().reshape((N, C, S_)),
                                    input.contiguous().reshape((N, C, S_)), call("cast", mean, acc).contiguous(),
                                    call("cast", rstd, acc).contiguous(), _flat(weight, (C,)), num_groups, training)
-        dw, db = (_as_dtype(call("sum", p, 0), input.dtype) for p in (pw, pb))
+        dw, db = (call("sum", p, 0).to(input.dtype) for p in (pw, pb))
     return dx.reshape(tuple(input.shape)), dw, db
 
 

@@ -29,7 +29,7 @@ from neurarust import registry
 from neurarust.errors import NeuraRustError
 from neurarust.tensor import Tensor
 
-from .ir import Graph, Node, Value, flatten, substitute
+from .ir import Graph, Node, Value, flatten
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _TENSOR_FILE = os.path.abspath(sys.modules[Tensor.__module__].__file__)
@@ -292,8 +292,3 @@ def run_traced(tracer: Tracer, fn: Callable, *args, **kwargs):
             for name, method in saved.items():
                 setattr(Tensor, name, method)
             registry.set_grad_hook(inner)
-
-
-def rebind(template, env: dict) -> Any:
-    """A template's Values replaced by the tensors ``env`` holds for them (tests and tools)."""
-    return substitute(template, lambda v: env[v.id])

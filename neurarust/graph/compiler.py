@@ -39,6 +39,7 @@ from neurarust import guards
 from neurarust.amp import autocast_mode
 from neurarust.autograd import grad_mode
 from neurarust.autograd import graph as _autograd_graph
+from neurarust.autograd.graph import requires_grad
 from neurarust.errors import ArgumentError, AutogradError
 
 from . import cuda_graphs, passes
@@ -92,14 +93,14 @@ class _Entry:
     """One guard key's compiled program (or ``eager`` after a graph break)."""
 
     eager: bool = False
-    seen: int = 0                          # calls before the capture (the first runs eagerly)
+    warmed: bool = False                   # the key's first call ran eagerly: the next one captures
     forward: Program | None = None
     backward: Program | None = None
-    externals: list = field(default_factory=list)   # (value, tensor, shape, dtype, requires_grad) to re-check
+    externals: list = field(default_factory=list)   # (tensor, shape, dtype, requires_grad) to re-check
     diff_inputs: list = field(default_factory=list)  # ("input", index) | ("external", tensor) per gradient
     diff_outputs: list = field(default_factory=list)  # output indices attached to the backward
     saved: list = field(default_factory=list)        # forward Values the backward reads
-    grad_sinks: list = field(default_factory=list)   # (parameter, output Value) -> parameter.grad after a run
+    grad_sinks: list = field(default_factory=list)   # parameters whose .grad a run sets (extra outputs, in order)
     guards: list = field(default_factory=list)       # Python numbers the graph baked in (neurarust.guards)
     out_spec: Any = None
     n_outputs: int = 0
@@ -159,8 +160,8 @@ class CompiledFunction:
             self.stats["eager"] += 1
             return self._target(*args, **kwargs)
         if entry.forward is None:
-            entry.seen += 1
-            if entry.seen == 1:
+            if not entry.warmed:
+                entry.warmed = True
                 self.stats["eager"] += 1
                 return self._target(*args, **kwargs)
             return self._capture(entry, key, args, kwargs)
@@ -179,8 +180,7 @@ class CompiledFunction:
 
     def _guard_key(self, args, kwargs) -> tuple:
         leaves, spec = flatten((args, kwargs))
-        tensors = tuple((t._shape, t._strides, t._dtype, str(t._storage.device),
-                         t._autograd is not None and t._autograd.requires_grad) for t in leaves)
+        tensors = tuple((t._shape, t._strides, t._dtype, str(t._storage.device), requires_grad(t)) for t in leaves)
         training = self._module.training if self._module is not None else None
         return (tensors, _hashable(spec), grad_mode._state.enabled, training, autocast_mode._state.active)
 
@@ -231,10 +231,8 @@ def _hashable(spec):
 
 
 def _externals_unchanged(entry: _Entry) -> bool:
-    for _, t, shape, dtype, rg in entry.externals:
-        if t._shape != shape or t._dtype is not dtype or (t._autograd is not None and t._autograd.requires_grad) != rg:
-            return False
-    return True
+    return all(t._shape == shape and t._dtype is dtype and requires_grad(t) == rg
+               for t, shape, dtype, rg in entry.externals)
 
 
 # -- capture ------------------------------------------------------------------------------------
@@ -286,8 +284,7 @@ def _build(entry: _Entry, fn: Callable, names: dict, args, kwargs, run_passes: b
     entry.backward = Program(backward) if backward is not None else None
     if backward is None and not entry.grad_sinks and cuda_graphs.eligible(forward):
         entry.forward = cuda_graphs.CudaGraphProgram(entry.forward, leaves)
-    entry.externals = [(v, v.tensor, v.tensor._shape, v.tensor._dtype,
-                        v.tensor._autograd is not None and v.tensor._autograd.requires_grad)
+    entry.externals = [(v.tensor, v.tensor._shape, v.tensor._dtype, requires_grad(v.tensor))
                        for g in (forward, backward) if g is not None for v in g.externals()]
     return result
 
@@ -315,7 +312,7 @@ def _grad_sinks(tracer: Tracer, forward: Graph) -> list:
         hit = tracer.by_tensor.get(id(grad))
         if hit is not None and hit[0].kind == "node":
             forward.outputs.append(tracer.value_of(grad))
-            sinks.append((v.tensor, len(forward.outputs) - 1))
+            sinks.append(v.tensor)
     return sinks
 
 
@@ -323,10 +320,9 @@ def _capture_backward(entry: _Entry, tracer: Tracer, ids, leaves: list, out_leav
     from neurarust.autograd.engine import grad as autograd_grad
     from neurarust.creation import ones_like
 
-    outs = [i for i, t in enumerate(out_leaves) if t._autograd is not None and t._autograd.requires_grad]
-    diff = [("input", i, t) for i, t in enumerate(leaves) if t._autograd is not None and t._autograd.requires_grad]
-    diff += [("external", v, v.tensor) for v in tracer.graph.externals()
-             if v.tensor._autograd is not None and v.tensor._autograd.requires_grad]
+    outs = [i for i, t in enumerate(out_leaves) if requires_grad(t)]
+    diff = [("input", i, t) for i, t in enumerate(leaves) if requires_grad(t)]
+    diff += [("external", v, v.tensor) for v in tracer.graph.externals() if requires_grad(v.tensor)]
     if not outs or not diff:
         return None
     seeds = [ones_like(out_leaves[i]) for i in outs]
@@ -370,7 +366,7 @@ def _replay(entry: _Entry, args, kwargs):
     outs = results[:entry.n_outputs]
     extra = results[entry.n_outputs:len(entry.graph.outputs)]
     saved = results[len(entry.graph.outputs):]
-    for (param, index), grad in zip(entry.grad_sinks, extra):
+    for param, grad in zip(entry.grad_sinks, extra):
         param.grad = grad
     if entry.backward is not None and grad_mode.is_grad_enabled():
         _attach_backward(entry, leaves, outs, saved)

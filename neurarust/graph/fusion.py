@@ -39,6 +39,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from neurarust import backends, registry
+from neurarust.kernels import elementwise as ew
 from neurarust import dtype as _dt
 from neurarust.storage import Storage
 from neurarust.tensor import Tensor
@@ -73,17 +74,11 @@ def cache_dir() -> Path:
 
 # -- which nodes fuse -----------------------------------------------------------------------------
 
-def _elementwise():
-    from neurarust.kernels import elementwise as ew
-
-    return ew
-
-
 def fusible(n: Node) -> bool:
     """A plain elementwise call: the generic front end, one tensor result, no writes, no ``out=``."""
     if n.op is None or n.fused is not None or n.effects or n.op.kind != "elementwise":
         return False
-    if n.op.frontend is not _elementwise().elementwise or "out" in n.kwargs:
+    if n.op.frontend is not ew.elementwise or "out" in n.kwargs:
         return False
     return len(n.outputs) == 1 and n.outputs[0] is not None and n.outputs[0].dtype.name in _TL
 
@@ -122,7 +117,6 @@ def _dummy(v: Value) -> Tensor:
 
 
 def _member(n: Node, inputs: dict[int, tuple]) -> Member | None:
-    ew = _elementwise()
     op = n.op
     dummies = substitute(n.args, _dummy), substitute(n.kwargs, _dummy)
     try:
@@ -334,9 +328,7 @@ class FusedKernel:
 
     def __call__(self, tensors: list[Tensor]) -> Tensor:
         if backends.for_device(tensors[0]._storage.device if tensors else self.device) == "reference":
-            acc = _matmul(tensors[0], tensors[1])._np() if self.product else None
-            arrays = [t._np() for t in tensors]
-            return self._reduce(Tensor._from_array(np.ascontiguousarray(self._chain(arrays, acc))))
+            return Tensor._from_array(np.ascontiguousarray(self.reference(*[t._np() for t in tensors])), self.dtype)
         out = Tensor._empty(self.shape, self.dtype, tensors[0]._storage.device)
         self.launcher()(out, tensors)
         return out
@@ -363,7 +355,6 @@ class FusedKernel:
         return op.frontend(op, t, -1, self.reduction["keepdim"])
 
     def _chain(self, arrays: list, acc) -> np.ndarray:
-        ew = _elementwise()
         temps: list[np.ndarray] = []
         for m in self.members:
             compute = ew._compute_dtype(m.compute)

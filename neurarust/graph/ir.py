@@ -33,6 +33,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from neurarust.autograd.graph import requires_grad
 from neurarust.tensor import Tensor
 
 KINDS = ("input", "external", "constant", "node")
@@ -127,7 +128,7 @@ class Graph:
             fields.setdefault("shape", t._shape)
             fields.setdefault("dtype", t._dtype)
             fields.setdefault("device", t._storage.device)
-            fields.setdefault("requires_grad", t._autograd is not None and t._autograd.requires_grad)
+            fields.setdefault("requires_grad", requires_grad(t))
             fields.setdefault("strides", t._strides)
         return Value(next(self._ids), kind=kind, **fields)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from neurarust.autograd import grad_mode
+from neurarust.shape import contiguous_strides
 
 from .ir import Graph, Node, Value, iter_values, substitute
 
@@ -72,7 +73,7 @@ def eliminate_views(graph: Graph, keep: list) -> int:
 def _transposed_product(n: Node, users: dict, written: set, pinned: set) -> bool:
     """``clone(p.t())`` of a 2-D product ``p = a @ b`` read by nothing else: autograd's weight
     gradients. ``b.t() @ a.t()`` is the same matrix, made contiguous by the product itself."""
-    if n.op is None or n.op.name != "clone" or n.kwargs or len(n.args) != 1 or n.effects:
+    if not _plain_clone(n):
         return False
     view = n.args[0].producer if isinstance(n.args[0], Value) else None
     if view is None or view.op is not None or view.fused is not None:
@@ -116,22 +117,18 @@ def _transposed(graph: Graph, x: Value) -> tuple[Value, Node]:
     return t, node
 
 
+def _plain_clone(n: Node) -> bool:
+    return n.op is not None and n.op.name == "clone" and not n.kwargs and len(n.args) == 1 and not n.effects
+
+
 def _needless_copy(n: Node, users: dict, written: set, pinned: set) -> bool:
-    if n.op is None or n.op.name != "clone" or n.kwargs or len(n.args) != 1 or n.effects:
+    if not _plain_clone(n):
         return False
     src = n.args[0]
     if not isinstance(src, Value) or src.kind != "node" or src.producer is None or src.producer.op is None:
         return False    # an input, a parameter or a view: the copy is the caller's own memory
-    return (src.strides == _contiguous(src.shape) and len(users.get(src.id, ())) == 1
+    return (src.strides == contiguous_strides(src.shape) and len(users.get(src.id, ())) == 1
             and src.id not in written and src.id not in pinned)
-
-
-def _contiguous(shape: tuple) -> tuple:
-    strides, step = [], 1
-    for size in reversed(shape):
-        strides.append(step)
-        step *= max(size, 1)
-    return tuple(reversed(strides))
 
 
 def _mutated(graph: Graph) -> set[int]:
