@@ -119,12 +119,30 @@ def _stats(samples: Sequence[float], batch: int) -> Stats:
     return Stats(float(med), float(q1), float(q3), float(a.min()), float(a.max()), batch, len(a), list(samples))
 
 
+# glibc's malloc: buffers up to this size come from the heap, and up to ``TRIM_BYTES`` of freed heap
+# stay mapped (``mallopt``'s M_MMAP_THRESHOLD and M_TRIM_THRESHOLD; 32 MiB is the most glibc takes).
+MMAP_BYTES = 32 << 20
+TRIM_BYTES = 512 << 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
 def settle_allocator() -> None:
-    """Allocate and free one large block before anything is timed. glibc raises its mmap threshold
-    the first time it frees a large block, after which large arrays come from the heap without page
-    faults: whichever side happened to free one first would otherwise change what the other pays for
-    its allocations (a conv step measured 2.7 ms or 4.6 ms for PyTorch depending on that)."""
-    np.ones(32 << 20, np.uint8)
+    """Pin glibc's mmap and trim thresholds before anything is timed, so that neither side pays page
+    faults for its buffers. By default glibc maps each large buffer afresh (about 1.7 us a 4 KiB
+    page here: a 1 MiB NumPy temporary cost 0.4 ms of faults) until its adaptive threshold happens
+    to rise, and returns freed heap to the system; which side freed what first then decided the
+    figures (a conv step measured 2.7 ms or 4.6 ms for PyTorch depending on it). A no-op where the
+    C library has no ``mallopt``."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, MMAP_BYTES)
+    mallopt(_M_TRIM_THRESHOLD, TRIM_BYTES)
 
 
 def measure(sides: Sequence[Side], *, reps: int = 15, warmup: int = 3,
@@ -309,7 +327,10 @@ def md_machine(m: dict) -> str:
     return (f"- Machine: {m['cpu']}, {m['cores']} cores, GPU: {gpu}; {m['os']}\n"
             f"- Versions: Python {m['python']}, NumPy {m['numpy']}, PyTorch {m['torch']}, "
             f"Triton {m['triton']}, NeuraRust {m['neurarust']}\n"
-            f"- Run: {m['date']}, `python -m bench {' '.join(m['argv'])}`"
+            f"- Run: {m['date']}, `python -m bench {' '.join(m['argv'])}`\n"
+            f"- Allocator: glibc's mmap threshold pinned at {MMAP_BYTES >> 20} MiB and its trim threshold at "
+            f"{TRIM_BYTES >> 20} MiB before timing (`mallopt`), for both sides alike: buffers are reused "
+            f"without page faults, whichever side freed what first"
             + (f"\n- Load average at the start: {', '.join(f'{x:.2f}' for x in m['loadavg'])} on "
                f"{m['cores']} cores (other processes' load widens spreads; multi-threaded PyTorch "
                f"suffers most when cores are busy)" if m.get("loadavg") else ""))

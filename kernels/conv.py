@@ -6,10 +6,11 @@ and its weight gradient ``convolution_weight_grad``. ``neurarust.nn.functional``
 Both run one implicit-GEMM Triton kernel (``conv_triton.py``); the input gradient of a convolution
 is the transposed convolution of the output gradient (the same entry), and the weight gradient a
 correlation of the input with the output gradient (the same kernel, operands re-described by strides).
-On the CPU the NumPy references run im2col and one BLAS matmul per sample: stride-1 correlations
-(and stride-1 transposed ones, as correlations with the flipped kernel) on a flat layout whose
-patch rows are long contiguous stretches, a block of samples at a time, in reused work buffers;
-the forward keeps its patches for the weight gradient.
+On the CPU the NumPy references run im2col and one BLAS matmul per block of samples (the block's
+patches side by side: one wide product, which BLAS runs faster than a product per sample and
+spreads over its threads): stride-1 correlations (and stride-1 transposed ones, as correlations
+with the flipped kernel) on a flat layout whose patch rows are long contiguous stretches, in
+reused work buffers; the forward keeps its patches for the weight gradient.
 
     >>> import neurarust as nr
     >>> from neurarust.registry import call
@@ -21,6 +22,7 @@ the forward keeps its patches for the weight gradient.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import threading
@@ -266,8 +268,9 @@ _scratch = _Scratch()
 class _Patches:
     """A correlation's im2col, one block of samples at a time: ``taps`` is a read-only view
     ``(N, C, *row taps, ...)`` whose block ``[n0:n1]``, copied, is the patch matrix
-    ``(n1 - n0, groups, C / groups * row taps, length)`` (channel-major, then taps, as the weight's
-    layout), for outputs on a ``grid`` of positions per sample (at least the output's sizes).
+    ``(groups, C / groups * row taps, (n1 - n0) * width)`` (rows channel-major, then taps, as the
+    weight's layout; the block's samples side by side), for outputs on a ``grid`` of positions per
+    sample (at least the output's sizes).
 
     ``split``: the last spatial dim's taps are not in the rows (``split=1``): the matmul gives one
     product row block per such tap, and tap ``i``'s block adds in shifted by ``shifts[i]`` positions
@@ -284,48 +287,59 @@ class _Patches:
     store: np.ndarray | None = None     # where ``rows`` writes every block (kept), instead of scratch
     stored: bool = False                # ``store`` is complete: ``rows`` reads it
 
-    @property
+    @functools.cached_property
     def length(self) -> int:
         """Product columns per sample: the grid, and the furthest shift's reach past it."""
         return math.prod(self.grid) + self.shifts[-1]
 
-    @property
+    @functools.cached_property
     def block(self) -> int:
-        """Samples per block."""
-        return max(1, min(len(self.taps), BLOCK_BYTES // max(math.prod(self.taps.shape[1:]) * self.taps.itemsize, 1)))
+        """Samples per block: as many as ``BLOCK_BYTES`` of patches hold, spread evenly over the
+        blocks (a last block of one sample would run its matmul at a fraction of the speed)."""
+        n = len(self.taps)
+        most = max(1, BLOCK_BYTES // max(math.prod(self.taps.shape[1:]) * self.taps.itemsize, 1))
+        return -(-n // -(-n // most)) if n else 1
+
+    @functools.cached_property
+    def width(self) -> int:
+        """A sample's columns in the patch matrix: ``length``, a little more where rows a multiple
+        of 1 KiB apart would fall in the same cache sets (which slows BLAS's packing of them by a
+        third). The extra columns are zeros."""
+        return self.length + (64 // self.taps.itemsize if self.length * self.taps.itemsize % 1024 == 0 else 0)
 
     def buffer_shape(self, n: int) -> tuple:
-        """``(n, groups, rows + 1, width)``: room for ``n`` samples' patch matrices and a row of ones;
-        ``width`` is ``length``, a little more where rows a multiple of 1 KiB apart would fall in
-        the same cache sets (which slows BLAS's packing of them by a third)."""
+        """``(groups, rows + 1, n, width)``: room for ``n`` samples' patches side by side and a row
+        of ones."""
         rows = self.taps.shape[1] // self.groups * math.prod(self.taps.shape[2:2 + len(self.grid) - self.split])
-        width = self.length + (64 // self.taps.itemsize if self.length * self.taps.itemsize % 1024 == 0 else 0)
-        return n, self.groups, rows + 1, width
+        return self.groups, rows + 1, n, self.width
 
     def rows(self, n0: int, n1: int, ones: bool = False) -> np.ndarray:
-        """The patch matrix ``(n1 - n0, groups, rows, length)`` of samples ``n0:n1`` (scratch, or the
-        ``store``); with ``ones``, each group's matrix has a last row of ones (for a bias column in
-        the weight rows)."""
+        """The patch matrix of samples ``n0:n1``, ``(groups, rows, (n1 - n0) * width)``: the samples
+        side by side, so that one matmul covers the block (scratch, or the ``store``); with
+        ``ones``, each group's matrix has a last row of ones (for a bias column in the weight
+        rows)."""
         view, g, length = self.taps[n0:n1], self.groups, self.length
         n, C, row_taps = view.shape[0], view.shape[1], view.shape[2:2 + len(self.grid) - self.split]
-        rows = self.buffer_shape(0)[2] - 1
-        if self.store is None:
-            out = _scratch.get(("patches",), self.buffer_shape(self.block), view.dtype)[:n, :, :rows + ones, :length]
+        rows = self.buffer_shape(0)[1] - 1
+        if self.store is None:   # zeros: the columns past ``length`` are never written
+            full = _scratch.get(("patches", length), self.buffer_shape(n), view.dtype, zeros=True)[:, :rows + ones]
         else:
-            out = self.store[n0:n1, :, :rows + ones, :length]
+            full = self.store[:, :rows + ones, n0:n1]
             if self.stored:
-                return out
+                return full.reshape(g, rows + ones, -1)
+        out = full[..., :length]
         if ones:
-            out[:, :, rows] = 1
-        per_group = (n, g, C // g)                                      # channels split by group: views
-        np.copyto(out[:, :, :rows].reshape(per_group + view.shape[2:]), view.reshape(per_group + view.shape[2:]))
+            out[:, rows] = 1
+        spread = (g, C // g) + row_taps + (n,) + view.shape[2 + len(row_taps):]  # channels split by group
+        moved = np.moveaxis(view, 0, 1 + len(row_taps))                       # the sample after the taps
+        np.copyto(out[:, :rows].reshape(spread), moved.reshape(spread))
         if self.masks:
-            on_grid = out[:, :, :rows, :math.prod(self.grid)].reshape(per_group + row_taps + self.grid)
+            on_grid = out[:, :rows, :, :math.prod(self.grid)].reshape((g, C // g) + row_taps + (n,) + self.grid)
             for dim, tap, start, stop in self.masks:
                 if dim < len(row_taps):
                     at = tuple(tap if j == dim else slice(None) for j in range(len(row_taps)))
-                    on_grid[(slice(None),) * 3 + at + (slice(None),) * dim + (slice(start, stop),)] = 0
-        return out
+                    on_grid[(slice(None),) * 2 + at + (slice(None),) * (dim + 1) + (slice(start, stop),)] = 0
+        return full.reshape(g, rows + ones, -1)
 
     def mask_product(self, blocks: list) -> None:
         """Zero the split dim's wrapped reads in the per-tap product blocks ``(n, C_out, *grid)``."""
@@ -373,8 +387,7 @@ def _flat_patches(x: np.ndarray, groups: int, left, k, dilation, out_sizes, spli
 
 def _patches(x, groups: int, left, k, stride, dilation, out_sizes, split: int = 0) -> _Patches:
     """The flat patches of ``_flat_patches`` (stride 1), or the windows' (any stride; no split) on a
-    grid of the output's own sizes. Each block is then one matmul per sample and group, whose
-    result is already in ``(N, C_out, *spatial)`` order."""
+    grid of the output's own sizes. Each block of samples is then one matmul per group."""
     if all(st == 1 for st in stride):
         p = _flat_patches(x, groups, left, k, dilation, out_sizes, split)
         if p is not None:
@@ -403,25 +416,24 @@ def _wide_split(s: int, Og: int, Cg: int) -> int:
 
 def _correlate(p: _Patches, wg: np.ndarray, b, out_sizes) -> np.ndarray:
     """``(N, C_out, *out_sizes)``: the weight rows ``wg`` (``_split``'s layout) times the patches,
-    block by block; the shifted product blocks added, cropped from the grid to ``out_sizes``, plus
-    the bias ``b``."""
+    one matmul per block of samples (the samples side by side: one wide product runs BLAS far
+    faster than a product per sample); the shifted product blocks added, cropped from the grid to
+    ``out_sizes``, plus the bias ``b``."""
     N, n, L, s = len(p.taps), len(p.shifts), math.prod(p.grid), len(out_sizes)
     out = np.empty((N, wg.shape[0] * wg.shape[1] // n) + tuple(out_sizes), p.taps.dtype)
     crop = (Ellipsis, *(slice(0, m) for m in out_sizes))
     bias = None if b is None else b.reshape((-1,) + (1,) * s)
-    direct = n == 1 and p.grid == tuple(out_sizes)                          # the product is the output
-    if direct and b is not None:  # the bias as a last weight column, times a last patch row of ones
-        wg = np.concatenate([wg, b.reshape(wg.shape[0], -1, 1)], axis=2)
+    ones = n == 1 and b is not None   # the bias as a last weight column, times a last patch row of ones
+    if ones:
+        wg, bias = np.concatenate([wg, b.reshape(wg.shape[0], -1, 1)], axis=2), None
     for n0 in range(0, N, p.block):
         n1 = min(N, n0 + p.block)
-        cols = p.rows(n0, n1, ones=direct and b is not None)               # (n1 - n0, g, K, length)
-        if direct:
-            np.matmul(wg, cols, out=out[n0:n1].reshape(n1 - n0, *wg.shape[:2], -1))
-            continue
-        shape = (p.block,) + wg.shape[:2] + cols.shape[3:]
-        product = np.matmul(wg, cols, out=_scratch.get(("product",), shape, cols.dtype)[:n1 - n0])
-        product = product.reshape(n1 - n0, -1, n, shape[-1])                # (n1 - n0, C_out, n, length)
-        views = [product[:, :, i, o:o + L].reshape(n1 - n0, -1, *p.grid) for i, o in enumerate(p.shifts)]
+        cols = p.rows(n0, n1, ones=ones)                                    # (g, K, (n1 - n0) * width)
+        shape = wg.shape[:2] + cols.shape[2:]
+        product = np.matmul(wg, cols, out=_scratch.get(("product",), shape, cols.dtype))
+        product = product.reshape(-1, n, n1 - n0, p.width)                  # (C_out, shifts, samples, width)
+        views = [product[:, i, :, o:o + L].reshape(-1, n1 - n0, *p.grid).swapaxes(0, 1)
+                 for i, o in enumerate(p.shifts)]                           # (samples, C_out, *grid)
         p.mask_product(views)
         views = [v[crop] for v in views] + ([] if bias is None else [bias])
         if len(views) == 1:
@@ -448,7 +460,7 @@ def _reference_convolution(x, w, b, geo: Geometry) -> np.ndarray:
     split = 0 if keep else _wide_split(geo.s, Og, Cg)
     p = _patches(x, g, geo.left, geo.k, geo.stride, geo.dilation, geo.shape[2:], split)
     if keep:
-        _scratch.kept, p.store = None, _scratch.get(("kept",), p.buffer_shape(len(x)), x.dtype)
+        _scratch.kept, p.store = None, _scratch.get(("kept", p.length), p.buffer_shape(len(x)), x.dtype, zeros=True)
     out = _correlate(p, _split(w, g, Og, Cg, geo.k, p.split), b, geo.shape[2:])
     if keep:
         p.stored = True
@@ -617,25 +629,25 @@ def convolution_weight_grad(op: Op, input: Tensor, grad_output: Tensor, weight_s
 
 
 def _reference_weight_grad(x, g, geo: Geometry) -> np.ndarray:
-    """The weight gradient, block by block of samples: per sample and group one matmul of the
-    patches with the output gradient laid on the patches' grid (zeros at the positions cropped
-    away), ``patches @ grad^T``, summed over the batch."""
+    """The weight gradient, block by block of samples: per block and group one matmul of the
+    patches with the output gradient laid on the patches' columns (zeros at the positions cropped
+    away and past each sample's grid), ``patches @ grad^T``, summed over the blocks."""
     gr, N, out_sizes = geo.groups, x.shape[0], g.shape[2:]
     Og, Cg = g.shape[1] // gr, x.shape[1] // gr
     p = _kept_patches(geo, out_sizes)
     if p is None:
         p = _patches(x, gr, geo.left, geo.k, geo.stride, geo.dilation, out_sizes)
-    sums = np.empty((N, gr, Cg * math.prod(geo.k), Og), x.dtype)
-    on_grid = tuple(out_sizes) != p.grid
+    sums = np.zeros((gr, Cg * math.prod(geo.k), Og), x.dtype)
     for n0 in range(0, N, p.block):
         n1 = min(N, n0 + p.block)
-        if on_grid:  # scratch whose positions past the output stay zero
-            rows = _scratch.get(("grid", out_sizes), (p.block, g.shape[1]) + p.grid, g.dtype, zeros=True)[:n1 - n0]
-            rows[(Ellipsis, *(slice(0, m) for m in g.shape[2:]))] = g[n0:n1]
-        else:        # a real array: a broadcast gradient (of ``sum()``) would send matmul down a slow loop
-            rows = np.ascontiguousarray(g[n0:n1])
-        np.matmul(p.rows(n0, n1), rows.reshape(n1 - n0, gr, Og, p.length).swapaxes(2, 3), out=sums[n0:n1])
-    return np.ascontiguousarray(sums.sum(0).swapaxes(1, 2)).reshape((g.shape[1], Cg) + geo.k)
+        # The gradient on the patches' columns: (C_out, samples, width), zeros past the output's
+        # positions (which the scratch's role never writes).
+        shape = (g.shape[1], n1 - n0, p.width)
+        rows = _scratch.get(("grid", out_sizes, p.grid), shape, g.dtype, zeros=True)
+        on_grid = rows[..., :math.prod(p.grid)].reshape(shape[:2] + p.grid)
+        on_grid[(Ellipsis, *(slice(0, m) for m in out_sizes))] = g[n0:n1].swapaxes(0, 1)
+        sums += np.matmul(p.rows(n0, n1), rows.reshape(gr, Og, -1).swapaxes(1, 2))
+    return np.ascontiguousarray(sums.swapaxes(1, 2)).reshape((g.shape[1], Cg) + geo.k)
 
 
 def _weight_grad_backward(grad, needs_input_grad, input, grad_output, weight_size, stride, padding, dilation,

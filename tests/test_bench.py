@@ -90,3 +90,28 @@ def test_autograd_suite_quick_run_reports_its_three_targets(bench_main):
     memory = suite["extra"]["memory"]
     assert memory["peak_bytes"] > memory["needed_bytes"] / 2 and _positive(memory["ratio"])
     assert suite["extra"]["steady_state"]["steps"] == 100
+
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt and getrusage's fault count")
+def test_settled_allocator_keeps_freed_heap_mapped():
+    # Run in a fresh process: the settings are process-wide, and the default ones depend on history.
+    code = """
+import resource, sys, numpy as np
+from bench.harness import settle_allocator
+if sys.argv[1] == "settle":
+    settle_allocator()
+blocks = [np.ones(1 << 20, np.uint8) for _ in range(8)]   # 8 MiB at the top of the heap
+del blocks                                                  # freed: glibc returns it by default
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+np.ones(1 << 20, np.uint8)                                  # 256 pages, faulted in again if returned
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+    import subprocess
+
+    def faults(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", code, mode], cwd=ROOT, capture_output=True, text=True,
+                             check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        return int(out.stdout.split()[-1])
+
+    assert faults("settle") < 32
