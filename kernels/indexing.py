@@ -283,10 +283,10 @@ def _ref_scatter(a: np.ndarray, dim: int, idx: np.ndarray, src: np.ndarray, redu
                  include_self: bool = True) -> np.ndarray:
     """``a`` (a copy, combined in the kernel's accumulation dtype) with ``src`` scattered in at ``idx``."""
     out = np.atleast_1d(a).astype(_acc_np(_dt.as_dtype(a.dtype)))
-    idx = np.atleast_1d(idx).astype(np.intp)
+    idx = np.atleast_1d(idx).astype(np.intp, copy=False)
     src = np.atleast_1d(src)
     box = tuple(slice(0, n) for n in idx.shape)
-    vals = src[box].astype(out.dtype)
+    vals = src[box].astype(out.dtype, copy=False)
     where = list(np.indices(idx.shape, sparse=True))
     where[dim] = idx
     where = tuple(where)
@@ -314,7 +314,7 @@ def _ref_scatter(a: np.ndarray, dim: int, idx: np.ndarray, src: np.ndarray, redu
             ufunc.at(out, where, vals)
             if out.dtype.kind == "f":
                 out[nan] = np.nan
-    return out.reshape(a.shape).astype(a.dtype)
+    return out.reshape(a.shape).astype(a.dtype, copy=False)
 
 
 def _scatter_shapes(name: str, input: Tensor, d: int, index: Tensor, src: Tensor | None) -> None:

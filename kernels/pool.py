@@ -140,7 +140,7 @@ def _acc(d: _dt.DType):
 
 
 def _wrap(arr: np.ndarray, d: _dt.DType) -> Tensor:
-    return Tensor._wrap(np.ascontiguousarray(arr.astype(d.np)), d)
+    return Tensor._wrap(np.ascontiguousarray(arr.astype(d.np, copy=False)), d)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -218,8 +218,56 @@ def adaptive_avg_pool2d(op: Op, input: Tensor, output_size) -> Tensor:
 
 
 def _reference_max(x: np.ndarray, geo: PoolGeometry):
-    """Every window gathered at once, ``(N, C, windows, taps)``: windows cut short by padding fill
-    their missing taps with -inf; a window's first NaN wins, else its first maximum (as PyTorch)."""
+    """The maximum of each window and the flat input index ``h * W + w`` of its first maximum (a
+    window's first NaN wins). Fixed windows copy each tap's strided view into one contiguous
+    ``(taps, N, C, *out)`` stack, so that everything after is whole-array work on long rows;
+    adaptive windows, whose sizes vary, are gathered (``_gathered_max``)."""
+    if geo.adaptive:
+        return _gathered_max(x, geo)
+    stack, valid, base, offsets = _tap_stack(x, geo)
+    best = np.maximum.reduce(stack, axis=0)                 # NaN propagates; padding reads -inf
+    hits = stack == best
+    nan = np.isnan(best)
+    if nan.any():
+        hits |= nan & np.isnan(stack)
+    if valid is not None:
+        hits &= valid[:, None, None]
+    # The first hit: tap t scores taps - t where it hits, so the best score is the first hit's (a
+    # window without a real element, which only padding and dilation can make, takes tap 0).
+    taps = len(stack)
+    weights = np.arange(taps, 0, -1, dtype=np.uint8 if taps < 256 else np.int64)[:, None, None, None, None]
+    first = (taps - np.maximum.reduce(hits.view(np.uint8) * weights, axis=0)) % taps
+    return best, base + offsets[first]
+
+
+def _tap_stack(x: np.ndarray, geo: PoolGeometry):
+    """``(stack, valid, base, offsets)``: per tap (row-major) the input it reads at each output,
+    ``(taps, N, C, oh, ow)`` (-inf in the padding); where that is a real element, ``(taps, oh, ow)``
+    (None without padding); and the flat input index of tap ``t`` at each output,
+    ``base + offsets[t]``."""
+    N, C, H, W = x.shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geo.taps, geo.stride, geo.padding, geo.dilation
+    oh, ow = geo.out
+    right_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - H - ph)
+    right_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - W - pw)
+    padded = bool(ph or pw or right_h or right_w)
+    if padded:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, right_h), (pw, right_w)), constant_values=-np.inf)
+    stack = np.empty((kh * kw, N, C, oh, ow), x.dtype)
+    rows, cols = np.arange(oh) * sh - ph, np.arange(ow) * sw - pw
+    valid = np.empty((kh * kw, oh, ow), bool) if padded else None
+    for t, (i, j) in enumerate(itertools.product(range(kh), range(kw))):
+        stack[t] = x[:, :, i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw]
+        if padded:
+            h, w = rows + i * dh, cols + j * dw
+            valid[t] = ((h >= 0) & (h < H))[:, None] & ((w >= 0) & (w < W))[None, :]
+    offsets = np.array([i * dh * W + j * dw for i, j in itertools.product(range(kh), range(kw))], np.int64)
+    return stack, valid, rows[:, None] * W + cols[None, :], offsets
+
+
+def _gathered_max(x: np.ndarray, geo: PoolGeometry):
+    """Every window gathered at once, ``(N, C, windows, taps)``: windows cut short fill their missing
+    taps with -inf; a window's first NaN wins, else its first maximum (as PyTorch)."""
     N, C, H, W = x.shape
     windows = [flat for _, _, flat, _ in geo.windows(H, W)]
     taps = max((len(f) for f in windows), default=0)

@@ -146,6 +146,26 @@ def test_pool_indices_and_triton_backend():
         F.max_pool2d(nr.ones(1, 1, 4, 4), 2, padding=2)
 
 
+
+MAX_POOL_GEOMETRIES = [  # (kernel, stride, padding, dilation, ceil_mode, input H x W)
+    ((2, 2), (2, 2), (0, 0), (1, 1), False, (8, 8)), ((3, 3), (1, 1), (1, 1), (1, 1), False, (5, 6)),
+    ((3, 2), (2, 1), (1, 1), (2, 1), True, (7, 5)), ((2, 3), (3, 2), (1, 0), (1, 2), True, (6, 9)),
+    ((4, 1), (2, 3), (2, 0), (1, 1), True, (9, 4)),
+]
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode,size", MAX_POOL_GEOMETRIES)
+def test_max_pool_indices_match_torch_with_ties_and_negative_infinity(kernel, stride, padding, dilation,
+                                                                       ceil_mode, size):
+    x = np.round(randn(2, 3, *size))          # ties: the first maximum's index wins
+    x[RNG.random(x.shape) < 0.2] = -np.inf    # windows of -inf: the first real element's index
+    out, idx = F.max_pool2d(nr.tensor(x), kernel, stride, padding, dilation, ceil_mode, return_indices=True)
+    ref, ref_idx = torch.nn.functional.max_pool2d(torch.tensor(x), kernel, stride, padding, dilation, ceil_mode,
+                                                  return_indices=True)
+    np.testing.assert_array_equal(_np(out), ref.numpy())
+    np.testing.assert_array_equal(_np(idx), ref_idx.numpy())
+
+
 # -- upsampling ---------------------------------------------------------------------------------------
 UPSAMPLES = [
     ("nearest_scale", lambda m: m.Upsample(scale_factor=2), (1, 2, 3, 2)),
