@@ -83,14 +83,23 @@ def philox4x32(c0, c1, c2, c3, k0: int, k1: int) -> tuple[np.ndarray, ...]:
     >>> [hex(int(w[0])) for w in philox4x32(z, z, z, z, 0, 0)]
     ['0x6627e8d5', '0xe169c58d', '0xbc57ac4c', '0x9b00dbd8']
     """
-    c0, c1, c2, c3 = (np.asarray(c, np.uint32) for c in (c0, c1, c2, c3))
+    # The words live in uint64 arrays throughout (their values stay below 2**32), updated in place:
+    # each round is then ten whole-array operations, without a cast.
+    c0, c1, c2, c3 = (c.astype(np.uint64) for c in np.broadcast_arrays(*(np.asarray(c, np.uint32) for c in (c0, c1, c2, c3))))
+    p0, p1 = np.empty_like(c0), np.empty_like(c0)
     for _ in range(10):
-        p0 = c0.astype(np.uint64) * PHILOX_M[0]
-        p1 = c2.astype(np.uint64) * PHILOX_M[1]
-        c0, c1, c2, c3 = ((p1 >> _32).astype(np.uint32) ^ c1 ^ np.uint32(k0), (p1 & _U32).astype(np.uint32),
-                          (p0 >> _32).astype(np.uint32) ^ c3 ^ np.uint32(k1), (p0 & _U32).astype(np.uint32))
+        np.multiply(c0, PHILOX_M[0], out=p0)
+        np.multiply(c2, PHILOX_M[1], out=p1)
+        np.right_shift(p1, _32, out=c0)               # c0 = hi(p1) ^ c1 ^ k0, c1 = lo(p1)
+        c0 ^= c1
+        c0 ^= np.uint64(k0)
+        np.bitwise_and(p1, _U32, out=c1)
+        np.right_shift(p0, _32, out=c2)               # c2 = hi(p0) ^ c3 ^ k1, c3 = lo(p0)
+        c2 ^= c3
+        c2 ^= np.uint64(k1)
+        np.bitwise_and(p0, _U32, out=c3)
         k0, k1 = (k0 + PHILOX_W[0]) & 0xFFFFFFFF, (k1 + PHILOX_W[1]) & 0xFFFFFFFF
-    return c0, c1, c2, c3
+    return tuple(c.astype(np.uint32) for c in (c0, c1, c2, c3))
 
 
 def philox_words(seed: int, counters: np.ndarray) -> tuple[np.ndarray, ...]:
