@@ -45,6 +45,13 @@ def _pair(name: str, what: str, v) -> tuple:
     return v
 
 
+def _stride(name: str, stride, k: tuple) -> tuple:
+    """The stride pair; None or an empty sequence means the kernel size, as in PyTorch."""
+    if stride is None or (not isinstance(stride, int) and len(stride) == 0):
+        return k
+    return _pair(name, "stride", stride)
+
+
 def _out_size(i: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
     """PyTorch's pooling output size: a last window must start inside the input or its left padding."""
     span = d * (k - 1) + 1
@@ -79,7 +86,7 @@ class PoolGeometry:
             self.include_pad = True
             return
         k = _pair(name, "kernel_size", kernel_size)
-        s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _pair(name, "stride", stride)
+        s = _stride(name, stride, k)
         p, d = _pair(name, "padding", padding), _pair(name, "dilation", dilation)
         if min(k + s + d) < 1 or min(p) < 0:
             raise ArgumentError(f"{name}(): kernel_size, stride and dilation must be positive and padding "
@@ -292,14 +299,22 @@ def _reference_avg(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:
     return out
 
 
-def _max_backward(grad, input, result):
+def _max_backward(grad, input, result, disjoint: bool = False):
+    """Each output's gradient sent to its maximum's input element, summed where windows share one;
+    where no two windows overlap the indices of a plane are distinct, and a plain scatter does."""
     from neurarust.creation import zeros
 
     g, idx = grad[0], result[1]
     N, C = input.shape[:2]
     flat = zeros(N, C, input.shape[2] * input.shape[3], dtype=g.dtype, device=g.device)
-    out = call("scatter_add", flat, 2, idx.reshape(N, C, -1), g.reshape(N, C, -1))
+    out = call("scatter" if disjoint else "scatter_add", flat, 2, idx.reshape(N, C, -1), g.reshape(N, C, -1))
     return (out.reshape(tuple(input.shape)),)
+
+
+def _max_pool_backward(grad, input, kernel_size, stride, dilation, result):
+    k, d = _pair("max_pool2d", "kernel_size", kernel_size), _pair("max_pool2d", "dilation", dilation)
+    s = _stride("max_pool2d", stride, k)
+    return _max_backward(grad, input, result, disjoint=all(ss >= dd * (kk - 1) + 1 for kk, ss, dd in zip(k, s, d)))
 
 
 def _avg_backward(grad, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
@@ -501,7 +516,7 @@ def _entry(name, frontend, reference, samples, errors, differentiable, backward)
                 torch_name=_torch(name), attrs={"public": False}, differentiable=differentiable, backward=backward))
 
 
-_entry("max_pool2d", max_pool2d, _reference_max, _max_samples, _errors(), ("input",), _max_backward)
+_entry("max_pool2d", max_pool2d, _reference_max, _max_samples, _errors(), ("input",), _max_pool_backward)
 _entry("adaptive_max_pool2d", adaptive_max_pool2d, _reference_max, _adaptive_max_samples, _errors(True), ("input",),
        _max_backward)
 _entry("avg_pool2d", avg_pool2d, _reference_avg, _avg_samples, _errors(), ("input",), _avg_backward)
