@@ -176,9 +176,9 @@ def layer_norm_backward(op: Op, grad_output: Tensor, input: Tensor, normalized_s
                                    _np(rstd, acc).reshape(M), None if weight is None else _np(weight, acc).reshape(N))
         dx, dw, db = (_wrap(a, input.dtype) for a in r)
     else:
-        dx, pw, pb = op.launcher()(grad_output.contiguous().reshape((M, N)), input.contiguous().reshape((M, N)),
-                                   _flat(mean, (M,)), _flat(rstd, (M,)), _flat(weight, (N,)))
-        dw, db = (call("sum", p, 0).to(input.dtype) for p in (pw, pb))
+        dx, partials = op.launcher()(grad_output.contiguous().reshape((M, N)), input.contiguous().reshape((M, N)),
+                                     _flat(mean, (M,)), _flat(rstd, (M,)), _flat(weight, (N,)))
+        dw, db = call("sum", partials, 1).to(input.dtype)      # both partial sums in one reduction
     return dx.reshape(tuple(input.shape)), dw.reshape(shape), db.reshape(shape)
 
 

@@ -105,6 +105,10 @@ def row_norm_backward_kernel(dy_ptr, x_ptr, w_ptr, mean_ptr, rstd_ptr, dx_ptr, d
     pid = tl.program_id(0)
     partial = pid.to(IDX) * N  # this program's row of the (P, N) partial sums
     cols = tl.arange(0, BLOCK_N).to(IDX)
+    for start in range(0, N, BLOCK_N):  # zeroed here: the buffers need no zeroing launches
+        tl.store(dw_ptr + partial + start + cols, tl.zeros([BLOCK_N], ACC), mask=start + cols < N)
+        tl.store(db_ptr + partial + start + cols, tl.zeros([BLOCK_N], ACC), mask=start + cols < N)
+    tl.debug_barrier()  # the zeros visible to every thread of the program before any reads them back
     for block in range(pid, tl.cdiv(M, BLOCK_M), P):
         rows = tl.arange(0, BLOCK_M).to(IDX) + block * BLOCK_M
         row_mask = rows < M
@@ -186,7 +190,9 @@ def launch_row_norm(x: Tensor, weight, bias, eps: float, rms: bool):
 
 
 def launch_row_norm_backward(dy: Tensor, x: Tensor, mean, rstd: Tensor, weight):
-    """``(dx, partial_dw, partial_db)``: the partial buffers are ``(P, N)`` fp32 sums over rows."""
+    """``(dx, partials)``: ``partials`` is ``(2, P, N)``, the weight's and the bias's fp32 partial
+    sums over rows (each of the ``P`` programs writes its own row: summed over dim 1 they are the
+    gradients)."""
     from neurarust.creation import zeros
 
     M, N = x.shape
@@ -195,9 +201,10 @@ def launch_row_norm_backward(dy: Tensor, x: Tensor, mean, rstd: Tensor, weight):
     bm, bn = _row_blocks(M, N, x.dtype)
     blocks = triton.cdiv(M, bm)
     P = max(1, min(blocks, PARTIAL_PROGRAMS if x.device.type == "cuda" else 4))
-    dw, db = zeros((P, N), dtype=acc, device=x.device), zeros((P, N), dtype=acc, device=x.device)
     if M == 0 or N == 0:
-        return dx, dw, db
+        return dx, zeros((2, P, N), dtype=acc, device=x.device)
+    partials = Tensor._empty((2, P, N), acc, x.device)
+    dw, db = partials[0], partials[1]
     idx = L.index_dtype((M, N), (N, 1), (P, N))
     with L.on_device(x):
         row_norm_backward_kernel[(P,)](
@@ -206,7 +213,7 @@ def launch_row_norm_backward(dy: Tensor, x: Tensor, mean, rstd: Tensor, weight):
             L.pointer(db), M, N, P, RMS=mean is None, HAS_W=weight is not None, ACC=_acc_tl(x.dtype),
             IDX=idx, BLOCK_M=bm, BLOCK_N=bn, num_warps=_warps(bm, bn, True, idx is tl.int64))
     L.count("layer_norm_backward")
-    return dx, dw, db
+    return dx, partials
 
 
 # ----------------------------------------------------------------------------------------------
