@@ -83,27 +83,27 @@ def product_aot_specs(epilogue, dtype: str, extras: list[str], out_dtype: str) -
 def launch_row_reduction(kernel, out, inputs, shape: tuple, *rest) -> None:
     """A generated row reduction: each of the ``prod(shape[:-1])`` rows of the inputs (broadcast to
     ``shape``) is computed and reduced by one program into ``out`` (contiguous, one value per row;
-    ``rest`` are further kernel arguments). Inputs whose leading dims do not merge into one row stride
-    are copied first."""
+    ``rest`` are further kernel arguments). The row index is split over up to three row dims (merged
+    where every input allows), so permuted inputs (attention's heads) are read in place; inputs
+    needing more are copied first."""
     shape = tuple(shape)
     n = shape[-1]
     rows = _sh.numel(shape[:-1])
     if rows == 0:
         return
-    strides, ready = [], []
-    for t in inputs:
-        st = _sh.broadcast_strides(t.shape, t.stride(), shape)
-        lead, merged = _sh.collapse_dims(shape[:-1] or (1,), st[:-1] or (0,))
-        if len(lead) > 1:                          # rows that need two strides: make them one
-            t = t.expand(shape).contiguous()
-            st = t.stride()
-            lead, merged = _sh.collapse_dims(shape[:-1] or (1,), st[:-1] or (0,))
-        strides.append((merged[0][-1] if lead else 0, st[-1]))
-        ready.append(t)
+    strides = [_sh.broadcast_strides(t.shape, t.stride(), shape) for t in inputs]
+    lead, merged = _sh.collapse_dims(shape[:-1] or (1,), *[st[:-1] or (0,) for st in strides])
+    if len(lead) > 3:                          # rows that need more than three strides: make them one
+        inputs = [t.expand(shape).contiguous() for t in inputs]
+        strides = [t.stride() for t in inputs]
+        lead, merged = _sh.collapse_dims(shape[:-1] or (1,), *[st[:-1] or (0,) for st in strides])
+    pad = 3 - len(lead)
+    lead = [1] * pad + list(lead)
+    flat = [s for m, st in zip(merged, strides) for s in [0] * pad + list(m) + [st[-1]]]
     block = min(triton.next_power_of_2(max(n, 1)), 1024)
-    idx = L.index_dtype(shape, *[t.stride() for t in ready]) if ready else tl.int32
+    idx = L.index_dtype(shape, *[t.stride() for t in inputs]) if inputs else tl.int32
     with L.on_device(out):
-        kernel[(rows,)](L.pointer(out), *[L.pointer(t) for t in ready], rows, n, *[s for pair in strides for s in pair],
+        kernel[(rows,)](L.pointer(out), *[L.pointer(t) for t in inputs], rows, n, lead[1], lead[2], *flat,
                         *rest, IDX=idx, BLOCK=block, num_warps=4)
     L.count("fused")
 
@@ -127,3 +127,31 @@ def row_reduction_aot_specs(kernel, input_dtypes: list[str], out_dtype: str) -> 
         specs.append(L.AotSpec(f"row_reduction/{scalar}", kernel, signature, constants,
                                aligned=tuple(range(len(pointers))), num_warps=4))
     return specs
+
+
+def launch_group(kernel, outs, inputs, grid: tuple[int, int], product: bool = False) -> None:
+    """A generated horizontal kernel: ``grid = (blocks, pieces)``, one program row per piece; its
+    sizes and strides are literals in its source (inputs contiguous, outputs fresh). A grouped
+    product takes matmul's precision setting (``PRECISION``: tf32 when allowed)."""
+    if not grid[0] or not grid[1]:
+        return
+    extra = {}
+    if product:
+        from neurarust.kernels import matmul as mm
+
+        extra["PRECISION"] = "tf32" if mm.allow_tf32 and not L.INTERPRET else "ieee"
+    with L.on_device(outs[0]):
+        kernel[grid](*[L.pointer(t) for t in outs], *[L.pointer(t) for t in inputs], num_warps=4, **extra)
+    L.count("fused")
+
+
+def group_aot_specs(kernel, out_dtypes: list[str], input_dtypes: list[str]) -> list[L.AotSpec]:
+    """The compile-check job of a generated horizontal kernel."""
+    from neurarust import dtype as _dt
+
+    names = [f"out{i}_ptr" for i in range(len(out_dtypes))] + [f"x{i}_ptr" for i in range(len(input_dtypes))]
+    types = ["*" + _dt.as_dtype(d).triton_name for d in [*out_dtypes, *input_dtypes]]
+    signature, constants = dict(zip(names, types)), {}
+    if "PRECISION" in kernel.arg_names:
+        signature["PRECISION"], constants["PRECISION"] = "constexpr", "ieee"
+    return [L.AotSpec("group", kernel, signature, constants, aligned=tuple(range(len(names))), num_warps=4)]

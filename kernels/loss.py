@@ -29,7 +29,7 @@ import threading
 
 import numpy as np
 
-from neurarust import backends
+from neurarust import backends, registry
 from neurarust import dtype as _dt
 from neurarust.errors import ArgumentError, DeviceError, DTypeError, IndexOutOfRangeError, ShapeError, SignatureError
 from neurarust.registry import AutocastWhen, ErrorInput, Op, Sample, autocast_class, call, register, signature_bind
@@ -635,6 +635,8 @@ def _index_forward(op: Op, input: Tensor, target: Tensor, weight, ignore_index: 
         _check_targets(op.name, target, input.shape[_class_dim(input)], ignore_index)
     denom = NR.sum(w_t) if reduction == "mean" else None
     out = loss.reshape(tuple(target.shape)) if reduction == "none" else NR.sum(loss)
+    if registry.capturing():   # a captured backward recomputes lse and denom (recorded): a replay has no box
+        _pending.box = None
     box = getattr(_pending, "box", None)
     if box is not None and box.key == (id(input), id(target)) and not log_probs:
         _pending.box = None

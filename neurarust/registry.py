@@ -34,6 +34,25 @@ def set_grad_hook(hook: Callable | None) -> None:
     _grad_hook = hook
 
 
+_capturing = False
+
+
+def set_capturing(on: bool) -> None:
+    """Mark that a graph capture (``neurarust.compile``, ONNX export) records op calls now."""
+    global _capturing
+    _capturing = bool(on)
+
+
+def capturing() -> bool:
+    """Whether a graph capture records op calls now: an op that hands its backward state it keeps
+    outside the graph must not while one does (a replay would read the captured values).
+
+    >>> capturing()
+    False
+    """
+    return _capturing
+
+
 @dataclass
 class Sample:
     """One call of an op for the harnesses: NumPy arrays stand for tensors (their layout is kept)."""

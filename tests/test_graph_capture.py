@@ -71,3 +71,15 @@ def test_program_reads_parameters_at_each_run():
         lin.bias.fill_(5.0)
     x = nr.randn(1, 3)
     assert nr.allclose(Program(g).run([x])[0], lin(x))
+
+
+def test_reading_state_an_op_kept_inside_itself_breaks_the_graph(monkeypatch):
+    from neurarust import registry
+
+    monkeypatch.setattr(registry, "capturing", lambda: False)   # cross_entropy then keeps its log-sum-exp
+    lin = nr.nn.Linear(4, 3)
+
+    def step(x, y):
+        nr.nn.functional.cross_entropy(lin(x), y).backward()
+    with nr.backends.using("triton"), pytest.raises(GraphBreak, match="an op made inside itself"):
+        capture(step, nr.randn(2, 4), nr.randint(0, 3, (2,)))

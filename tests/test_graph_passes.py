@@ -45,6 +45,23 @@ def test_constant_folding_leaves_random_draws_alone():
     assert passes.fold_constants(g, []) == 0
 
 
+def test_a_tensor_made_and_filled_inside_the_call_is_a_constant():
+    g = capture(lambda x: x + nr.full((3,), 2.0), nr.ones(3)).graph
+    assert "fill_" in names(g) and passes.fold_constants(g, []) == 1 and names(g) == ["add"]
+    assert nr.equal(Program(g).run([nr.ones(3)])[0], nr.full((3,), 3.0))
+
+
+def test_a_tensor_made_inside_the_call_and_written_again_starts_fresh_at_every_run():
+    def f(x):
+        buf = nr.zeros(3)
+        buf.add_(x)
+        return buf * 1
+    g = capture(f, nr.ones(3)).graph
+    passes.optimize(g)
+    program = Program(g)
+    assert [program.run([nr.ones(3)])[0].tolist() for _ in range(2)] == [[1.0] * 3] * 2
+
+
 def test_common_subexpressions_are_computed_once():
     g = capture(lambda x: x.exp() + x.exp(), nr.ones(3)).graph
     assert passes.eliminate_common_subexpressions(g) == 1 and names(g) == ["exp", "add"]
@@ -184,6 +201,19 @@ def test_row_reductions_of_strided_and_broadcast_inputs(reduce):
         assert nr.allclose(Program(g).run([x, b])[0], f(x, b), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_the_sum_of_a_1d_tensor_takes_its_producers_as_its_prologue(backend):
+    f = lambda x: (x != 0).float().sum()  # noqa: E731
+    g = capture(f, nr.ones(5)).graph
+    assert fuse_elementwise(g, []) == 1 and names(g) == ["fused"]
+    x = nr.tensor([0.0, 1.0, 2.0])
+    g = capture(f, x).graph
+    fuse_elementwise(g, [])
+    with nr.backends.using(backend):
+        got = Program(g).run([x])[0]
+    assert got.shape == () and got.item() == 2.0
+
+
 def masked_softmax(log: bool = False):
     mask = nr.zeros(5, 8)
     mask[:, 6:] = float("-inf")
@@ -213,6 +243,134 @@ def test_row_reduction_of_rows_that_need_two_strides():
         assert nr.allclose(Program(g).run([a, o])[0], f(a, o), rtol=1e-5, atol=1e-6)
 
 
+def test_optimize_reports_each_pass():
+    g = capture(lambda x: x.exp() + x.exp() * 2, nr.ones(3)).graph
+    report = passes.optimize(g)
+    assert report["cse"] == 1 and report["fused"] == 1 and names(g) == ["fused"]
+
+
+def heads(qkv, part):
+    """Attention's head split: a copy of one third of the projection, viewed as (batch, heads, seq, dim)."""
+    return qkv[..., part * 4:(part + 1) * 4].clone().view(2, 3, 2, 2).transpose(1, 2)
+
+
+def attention(qkv):
+    return nr.registry.call("flash_attention", heads(qkv, 0), heads(qkv, 1), heads(qkv, 2))[0]
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_copies_read_only_through_views_by_attention_are_dropped(backend):
+    from neurarust.graph.copies import eliminate_copies
+
+    g = capture(attention, nr.ones(2, 3, 12)).graph
+    assert eliminate_copies(g, []) == 3 and names(g).count("clone") == 0
+    qkv = nr.randn(2, 3, 12)
+    with nr.backends.using(backend):
+        assert nr.allclose(Program(g).run([qkv])[0], attention(qkv), rtol=1e-5, atol=1e-6)
+
+
+def test_copies_read_by_ops_that_copy_strided_inputs_stay():
+    from neurarust.graph.copies import eliminate_copies
+
+    g = capture(lambda x: x[:, :2].clone().view(4).exp(), nr.ones(2, 3)).graph
+    assert eliminate_copies(g, []) == 0
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_relu_backward_joins_the_product_epilogue(backend):
+    f = lambda a, g, w: nr.where(a > 0, g @ w, 0.0)  # noqa: E731
+    g = capture(f, nr.ones(2, 3, 4), nr.ones(2, 3, 5), nr.ones(5, 4)).graph
+    assert fuse_elementwise(g, []) == 1 and g.nodes[0].fused.op_names() == ["matmul", "gt", "where"]
+    a, gr, w = nr.randn(2, 3, 4), nr.randn(2, 3, 5), nr.randn(5, 4)
+    with nr.backends.using(backend):
+        assert nr.allclose(Program(g).run([a, gr, w])[0], f(a, gr, w), rtol=1e-5, atol=1e-6)
+
+
+def copies_and_cat(a, b):
+    """Two independent copies, and a cat of a copied permuted view (its copy walked through)."""
+    merged = nr.cat([a.t().clone().view(2, 2, 3).transpose(0, 1), b.view(2, 2, 3)], 2)
+    return a.t().clone(), b[:, 1:].clone(), merged
+
+
+def column_sums(x, y):
+    return x.sum((0, 1)), (y * 2).sum(0)
+
+
+def weight_gradients(a, b, c):
+    return a.t() @ b, c.t() @ b[:, :3], a.t() @ c
+
+
+HORIZONTAL = {"copies": (copies_and_cat, [(3, 4), (4, 3)], 3), "column_sums": (column_sums, [(2, 3, 5), (7, 5)], 2),
+              "products": (weight_gradients, [(17, 5), (17, 6), (17, 18)], 3)}
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+@pytest.mark.parametrize("kind", list(HORIZONTAL))
+def test_independent_ops_of_one_kind_launch_as_one_kernel(kind, backend):
+    from neurarust.graph.horizontal import fuse_horizontally
+
+    f, shapes, outputs = HORIZONTAL[kind]
+    g = capture(f, *[nr.ones(*s) for s in shapes]).graph
+    assert fuse_horizontally(g, []) == 1
+    passes.eliminate_dead_code(g)
+    group = [n for n in g.nodes if n.fused is not None]
+    assert len(group) == 1 and group[0].fused.kind == kind and len(group[0].outputs) == outputs
+    assert "clone" not in names(g) and g.kernel_count() == 1 + names(g).count("mul")
+    args = [nr.randn(*s) for s in shapes]
+    with nr.backends.using(backend):
+        for got, want in zip(Program(g).run(args), f(*args)):
+            assert nr.allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_ops_with_a_path_between_them_stay_apart():
+    from neurarust.graph.horizontal import fuse_horizontally
+
+    def f(x):
+        y = x.sum(0)
+        return y, (x * y).sum(0)
+    g = capture(f, nr.ones(3, 4)).graph
+    assert fuse_horizontally(g, []) == 0
+
+
+def test_independent_ops_of_different_kinds_share_one_kernel():
+    from neurarust.graph.horizontal import fuse_horizontally
+
+    f = lambda a, b: (a.sum(0), a.t() @ b, b.t().clone())  # noqa: E731
+    g = capture(f, nr.ones(5, 3), nr.ones(5, 4)).graph
+    assert fuse_horizontally(g, []) == 1 and [n.fused.kind for n in g.nodes if n.fused] == ["mixed"]
+    a, b = nr.randn(5, 3), nr.randn(5, 4)
+    with nr.backends.using("triton"):
+        assert all(nr.allclose(x, y, rtol=1e-5, atol=1e-5) for x, y in zip(Program(g).run([a, b]), f(a, b)))
+
+
+
+
+
+def out_projection_residual():
+    w, bias = nr.randn(6, 5), nr.randn(5)
+    return lambda a, r: (a.view(8, 6) @ w + bias).view(4, 2, 5).transpose(0, 1) + r   # rows (seq, batch) + (batch, seq)
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_a_residual_read_through_a_row_permuting_view_joins_the_product_epilogue(backend):
+    f = out_projection_residual()
+    g = capture(f, nr.ones(4, 2, 6), nr.ones(2, 4, 5)).graph
+    assert fuse_elementwise(g, []) == 1 and g.kernel_count() == 1
+    a, r = nr.randn(4, 2, 6), nr.randn(2, 4, 5)
+    with nr.no_grad(), nr.backends.using(backend):
+        assert nr.allclose(Program(g).run([a, r])[0], f(a, r), rtol=1e-5, atol=1e-6)
+
+
+def test_a_view_that_is_no_row_reshape_stays_after_the_bias():
+    w, bias = nr.randn(6, 5), nr.randn(5)
+    f = lambda a: (a @ w + bias).t()  # noqa: E731
+    g = capture(f, nr.ones(3, 6)).graph
+    fuse_elementwise(g, [])
+    assert names(g)[-1] == "view"
+    a = nr.randn(3, 6)
+    assert nr.allclose(Program(g).run([a])[0], f(a))
+
+
 @pytest.mark.compile
 def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
     from neurarust.cli import main
@@ -225,13 +383,14 @@ def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
     for g in (chain, product, reduction, softmax):
         fuse_elementwise(g, [])
         kernels += [n.fused.name for n in g.nodes if n.fused is not None]
+    from neurarust.graph.horizontal import fuse_horizontally
+
+    mixed = (lambda a, b: (a.sum(0), a.t() @ b, b.t().clone()), [(5, 3), (5, 4)], 3)
+    for f, shapes, _ in [*HORIZONTAL.values(), mixed]:
+        g = capture(f, *[nr.ones(*s) for s in shapes]).graph
+        fuse_horizontally(g, [])
+        kernels += [n.fused.name for n in g.nodes if n.fused is not None]
     ops = ",".join(kernels)
     assert main(["check", "--plugin", "neurarust.graph.cached", "--ops", ops]) == 0
     assert main(["check", "--plugin", "neurarust.graph.cached", "--ops", ops, "--compile", "sm_80,sm_90",
                  "--jobs", "1"]) == 0
-
-
-def test_optimize_reports_each_pass():
-    g = capture(lambda x: x.exp() + x.exp() * 2, nr.ones(3)).graph
-    report = passes.optimize(g)
-    assert report["cse"] == 1 and report["fused"] == 1 and names(g) == ["fused"]

@@ -3,7 +3,9 @@
 * :mod:`~neurarust.graph.ir`: the printable IR (Graph, Node, Value);
 * :mod:`~neurarust.graph.capture`: records a function's registry ops into a Graph;
 * :mod:`~neurarust.graph.passes`: dead code, constants, common subexpressions, views, fusion;
+* :mod:`~neurarust.graph.copies`: copies read only through views by strided readers, dropped;
 * :mod:`~neurarust.graph.fusion`: generated fused kernels (Triton source and NumPy reference);
+* :mod:`~neurarust.graph.horizontal`: independent copies, column sums and products as one kernel;
 * :mod:`~neurarust.graph.executor`: runs a Graph with no per-op dispatch;
 * :mod:`~neurarust.graph.compiler`: ``neurarust.compile`` (guards, cache, training);
 * :mod:`~neurarust.graph.explain`: ``explain(fn, *args)``, graph breaks and fusions of one call.

@@ -22,11 +22,14 @@ import linecache
 import os
 import sys
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from neurarust import registry
+from neurarust.autograd.graph import requires_grad
 from neurarust.errors import NeuraRustError
+from neurarust.storage import Storage
 from neurarust.tensor import Tensor
 
 from .ir import Graph, Node, Value, flatten
@@ -87,6 +90,8 @@ class Tracer:
         self.keep: list = []                      # every tensor seen (ids stay unique while we run)
         self.by_tensor: dict[int, tuple[Value, Value]] = {}   # id(tensor) -> (value, root version it derives from)
         self.by_storage: dict[int, list] = {}     # id(storage) -> [root Value (latest version), root layout tensor]
+        self.internal = weakref.WeakSet()         # storages made inside a recorded op (its temporaries)
+        self.born = weakref.WeakSet()             # every storage made during the capture
 
     # -- values -------------------------------------------------------------------------------
     def add_input(self, t: Tensor) -> Value:
@@ -111,7 +116,12 @@ class Tracer:
             self.value_of(t._base)
             root = self.by_storage.get(id(t._storage))
         if root is None:
-            v = self.graph.new_value(t, "external", tensor=t, name=self.names.get(id(t), ""))
+            if t._storage in self.internal:
+                raise GraphBreak("a later op reads a tensor that an op made inside itself (state it keeps for its "
+                                 "backward): a replay would read the captured value", _user_location())
+            # made during the call from Python data (nr.zeros(3): empty, then a recorded fill_): a constant
+            kind = "constant" if t._storage in self.born and not requires_grad(t) else "external"
+            v = self.graph.new_value(t, kind, tensor=t, name=self.names.get(id(t), ""))
             self._bind_root(t, v)
             return v
         latest, layout = root
@@ -237,6 +247,21 @@ def _guarded(name: str, method: Callable) -> Callable:
 _owner: int | None = None
 
 
+def _patch_allocation(tracer: Tracer) -> Callable:
+    """Note each storage made while a recorded op runs (``tracer.internal``); returns what to restore."""
+    init = Storage.__init__
+
+    def noted(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        if threading.get_ident() == _owner:
+            tracer.born.add(self)
+            if tracer.depth:
+                tracer.internal.add(self)
+
+    Storage.__init__ = noted
+    return init
+
+
 def _patch_value_reads() -> dict:
     saved = {name: Tensor.__dict__[name] for name in _VALUE_READS}
     for name, method in saved.items():
@@ -284,11 +309,15 @@ def run_traced(tracer: Tracer, fn: Callable, *args, **kwargs):
         inner = registry._grad_hook
         registry.set_grad_hook(tracer.hook(inner))
         saved = _patch_value_reads()
+        init = _patch_allocation(tracer)
         _active, _owner = tracer, threading.get_ident()
+        registry.set_capturing(True)
         try:
             return fn(*args, **kwargs)
         finally:
             _active, _owner = None, None
+            registry.set_capturing(False)
+            Storage.__init__ = init
             for name, method in saved.items():
                 setattr(Tensor, name, method)
             registry.set_grad_hook(inner)

@@ -157,6 +157,14 @@ def _fused_step(node: Node) -> Callable[[list], None]:
     kernel = node.fused
     ins = [v.id for v in iter_values(node.args)]
     out = node.outputs[0].id
+    if getattr(kernel, "multi", False):     # a horizontal group: one output per member
+        outs = [v.id for v in node.outputs]
+
+        def group_step(env):
+            for slot, t in zip(outs, kernel([env[i] for i in ins])):
+                env[slot] = t
+
+        return group_step
 
     def step(env):
         env[out] = kernel([env[i] for i in ins])

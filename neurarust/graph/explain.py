@@ -8,9 +8,9 @@ passes, and every fused kernel with the ops it stands for.
     >>> from neurarust.graph import explain
     >>> report = explain(lambda x: (x * 2).relu().sum(), nr.ones(4))
     >>> report.graph_breaks, report.kernels_before, report.kernels_after
-    ([], 3, 2)
+    ([], 3, 1)
     >>> report.fusions[0].split(": ")[1]
-    'mul -> relu'
+    'mul -> relu -> sum'
 """
 from __future__ import annotations
 
@@ -63,5 +63,5 @@ def explain(fn: Callable, *args, **kwargs) -> Explanation:
     for g in report.graphs:
         for n in g.nodes:
             if n.fused is not None:
-                report.fusions.append(f"{n.fused.name}: {' -> '.join(m.op.name for m in n.fused.members)}")
+                report.fusions.append(f"{n.fused.name}: {' -> '.join(n.fused.op_names())}")
     return report

@@ -78,9 +78,14 @@ def fusible(n: Node) -> bool:
     """A plain elementwise call: the generic front end, one tensor result, no writes, no ``out=``."""
     if n.op is None or n.fused is not None or n.effects or n.op.kind != "elementwise":
         return False
-    if n.op.frontend is not ew.elementwise or "out" in n.kwargs:
+    if "out" in n.kwargs or not (n.op.frontend is ew.elementwise or _plain_where(n)):
         return False
     return len(n.outputs) == 1 and n.outputs[0] is not None and n.outputs[0].dtype.name in _TL
+
+
+def _plain_where(n: Node) -> bool:
+    """``where(condition, input, other)``: its front end hands that form to the elementwise one."""
+    return n.op.name == "where" and len(n.args) == 3 and not n.kwargs
 
 
 ROW_REDUCTIONS = ("sum", "mean", "amax", "softmax", "log_softmax")
@@ -103,6 +108,8 @@ def row_reduction(n: Node) -> dict | None:
     if len(n.outputs) != 1 or n.outputs[0] is None or n.outputs[0].dtype is not x.dtype or not x.shape:
         return None
     dim = bound.get("dim")
+    if dim is None and len(x.shape) == 1 and n.op.name not in ROW_OUTPUTS:
+        dim = -1                                  # the whole of a 1-D tensor is its one row
     dims = tuple(dim) if isinstance(dim, (list, tuple)) else (dim,)
     if len(dims) != 1 or not isinstance(dims[0], int) or dims[0] not in (-1, len(x.shape) - 1):
         return None
@@ -143,6 +150,10 @@ def _member(n: Node, inputs: dict[int, tuple]) -> Member | None:
 
 def fuse_elementwise(graph: Graph, keep: Iterable[Value]) -> int:
     """Replace each group of two or more fusible nodes by one fused node; returns the group count."""
+    from .copies import move_row_views_into_products
+
+    keep = list(keep)
+    move_row_views_into_products(graph, keep)
     keep_ids = {v.id for v in keep} | {v.id for v in graph.outputs if v is not None}
     users = graph.users()
     position = {id(n): i for i, n in enumerate(graph.nodes)}
@@ -267,7 +278,51 @@ def _replace(graph: Graph, group: list[Node]) -> int:
 
 # -- the fused kernel ----------------------------------------------------------------------------
 
-class FusedKernel:
+class GeneratedKernel:
+    """What every generated kernel shares: a ``hash`` naming it, Triton ``source`` written to the cache
+    directory and imported from there, and a registry entry (``fused.<hash>``). Subclasses set
+    ``hash`` and ``_source``/``_module``/``_op`` to None, and define ``source`` and ``as_op()``."""
+
+    @property
+    def module_name(self) -> str:
+        return f"neurarust_fused_{self.hash}"
+
+    @property
+    def path(self) -> Path:
+        return cache_dir() / f"{self.module_name}.py"
+
+    def module(self):
+        """The generated module, written to the cache directory (put on ``sys.path``, so compile
+        workers and the registry's ``"module:function"`` lookup import it by name) and imported."""
+        if self._module is None:
+            path = self.write()
+            if str(path.parent) not in sys.path:
+                sys.path.append(str(path.parent))
+            importlib.invalidate_caches()
+            self._module = importlib.import_module(self.module_name)
+        return self._module
+
+    def write(self) -> Path:
+        """Write the generated source to the cache directory (atomically; once per content)."""
+        path = self.path
+        if not path.exists() or path.read_text() != self.source:
+            from neurarust import atomic
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(path, self.source)
+        return path
+
+    def launcher(self):
+        return self.module().launch
+
+    def register(self):
+        """This kernel as a registry entry (``fused.<hash>``), made once."""
+        if self._op is None:
+            self._op = registry.OPS.get(self.name) or registry.register(self.as_op())
+        return self._op
+
+
+class FusedKernel(GeneratedKernel):
     """A group of elementwise ops as one callable: ``kernel(input tensors) -> output tensor``."""
 
     def __init__(self, members: list[Member], inputs: list, shape: tuple, dtype, device, product: bool = False,
@@ -328,7 +383,7 @@ class FusedKernel:
 
     def __call__(self, tensors: list[Tensor]) -> Tensor:
         if backends.for_device(tensors[0]._storage.device if tensors else self.device) == "reference":
-            return Tensor._from_array(np.ascontiguousarray(self.reference(*[t._np() for t in tensors])), self.dtype)
+            return Tensor._from_array(_contiguous(self.reference(*[t._np() for t in tensors])), self.dtype)
         out = Tensor._empty(self.shape, self.dtype, tensors[0]._storage.device)
         self.launcher()(out, tensors)
         return out
@@ -378,43 +433,14 @@ class FusedKernel:
             self._source = generate_source(self)
         return self._source
 
-    @property
-    def module_name(self) -> str:
-        return f"neurarust_fused_{self.hash}"
+    def as_op(self):
+        return _as_op(self)
 
-    @property
-    def path(self) -> Path:
-        return cache_dir() / f"{self.module_name}.py"
 
-    def module(self):
-        """The generated module, written to the cache directory (put on ``sys.path``, so compile
-        workers and the registry's ``"module:function"`` lookup import it by name) and imported."""
-        if self._module is None:
-            path = self.write()
-            if str(path.parent) not in sys.path:
-                sys.path.append(str(path.parent))
-            importlib.invalidate_caches()
-            self._module = importlib.import_module(self.module_name)
-        return self._module
-
-    def write(self) -> Path:
-        """Write the generated source to the cache directory (atomically; once per content)."""
-        path = self.path
-        if not path.exists() or path.read_text() != self.source:
-            from neurarust import atomic
-
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic.write_text(path, self.source)
-        return path
-
-    def launcher(self):
-        return self.module().launch
-
-    def register(self):
-        """This kernel as a registry entry (``fused.<hash>``), made once."""
-        if self._op is None:
-            self._op = registry.OPS.get(self.name) or registry.register(_as_op(self))
-        return self._op
+def _contiguous(a) -> np.ndarray:
+    """``a`` as a C-contiguous array of its own shape (``np.ascontiguousarray`` makes 0-d arrays 1-d)."""
+    a = np.asarray(a)
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 def _matmul(a: Tensor, b: Tensor) -> Tensor:
@@ -528,11 +554,20 @@ def _elementwise_module(k: FusedKernel, imports: list[str], body: list[str]) -> 
     ]
 
 
+ROW_PARAMS = ["M", "N", "s1", "s2"]          # rows, row length, the sizes of the two inner row dims
+ROW_STRIDES = ("r0", "r1", "r2", "c")        # per input: the strides of the three row dims and of a row
+ROW_SPLIT = ["    r2 = row % s2", "    r1 = (row // s2) % s1", "    r0 = row // s2 // s1"]
+
+
+def _row_offset(i: int) -> str:
+    return f"(r0 * x{i}_r0 + r1 * x{i}_r1 + r2 * x{i}_r2)"
+
+
 def _reduction_module(k: FusedKernel, imports: list[str], body: list[str]) -> list[str]:
     n_in = len(k.inputs)
-    params = ["out_ptr"] + [f"x{i}_ptr" for i in range(n_in)] + ["M", "N"]
-    params += [f"x{i}_{d}" for i in range(n_in) for d in ("r", "c")]
-    loads = [f"        x{i} = tl.load(x{i}_ptr + row * x{i}_r + cols * x{i}_c, mask=mask)" for i in range(n_in)]
+    params = ["out_ptr"] + [f"x{i}_ptr" for i in range(n_in)] + ROW_PARAMS
+    params += [f"x{i}_{d}" for i in range(n_in) for d in ROW_STRIDES]
+    loads = [f"        x{i} = tl.load(x{i}_ptr + {_row_offset(i)} + cols * x{i}_c, mask=mask)" for i in range(n_in)]
     last = len(k.members) - 1
     op = k.reduction["op"]
     neutral = "-float('inf')" if op == "amax" else "0.0"
@@ -546,6 +581,7 @@ def _reduction_module(k: FusedKernel, imports: list[str], body: list[str]) -> li
         "@triton.jit",
         f"def fused_kernel({', '.join(params)}, IDX: tl.constexpr, BLOCK: tl.constexpr):",
         "    row = tl.program_id(0).to(IDX)",
+        *ROW_SPLIT,
         f"    acc = tl.full([BLOCK], {neutral}, tl.float32)",
         "    for start in range(0, N, BLOCK):",
         "        cols = start + tl.arange(0, BLOCK).to(IDX)",
@@ -571,9 +607,9 @@ def _softmax_module(k: FusedKernel, imports: list[str], body: list[str]) -> list
     """A row softmax of the members' result, computed twice per row rather than stored: a first pass
     keeps per-lane running maxima and sums (rescaled as the maximum grows), the second writes."""
     n_in = len(k.inputs)
-    params = ["out_ptr"] + [f"x{i}_ptr" for i in range(n_in)] + ["M", "N"]
-    params += [f"x{i}_{d}" for i in range(n_in) for d in ("r", "c")] + ["o_r"]
-    row = [f"        x{i} = tl.load(x{i}_ptr + row * x{i}_r + cols * x{i}_c, mask=mask)" for i in range(n_in)]
+    params = ["out_ptr"] + [f"x{i}_ptr" for i in range(n_in)] + ROW_PARAMS
+    params += [f"x{i}_{d}" for i in range(n_in) for d in ROW_STRIDES] + ["o_r"]
+    row = [f"        x{i} = tl.load(x{i}_ptr + {_row_offset(i)} + cols * x{i}_c, mask=mask)" for i in range(n_in)]
     row += [f"    {line}" for line in body]
     row.append(f"        t = tl.where(mask, t{len(k.members) - 1}.to(tl.float32), -float('inf'))")
     result = "t - top - tl.log(total)" if k.reduction["op"] == "log_softmax" else "tl.exp(t - top) / total"
@@ -589,6 +625,7 @@ def _softmax_module(k: FusedKernel, imports: list[str], body: list[str]) -> list
         "@triton.jit",
         f"def fused_kernel({', '.join(params)}, IDX: tl.constexpr, BLOCK: tl.constexpr):",
         "    row = tl.program_id(0).to(IDX)",
+        *ROW_SPLIT,
         "    m = tl.full([BLOCK], -float('inf'), tl.float32)",
         "    s = tl.zeros([BLOCK], tl.float32)",
         *loop,
@@ -646,7 +683,7 @@ def _as_op(k: FusedKernel):
         return k(list(tensors))
 
     def reference(*arrays):
-        return np.ascontiguousarray(k.reference(*arrays))
+        return _contiguous(k.reference(*arrays))
 
     def samples(dtype):
         rng = np.random.default_rng(0)

@@ -4,7 +4,9 @@
 * :func:`fold_constants`: a pure node whose inputs are all constants runs now (creation ops, ...);
 * :func:`eliminate_common_subexpressions`: two pure nodes with the same op and arguments are one;
 * :func:`eliminate_dead_code`: a pure node nobody reads is dropped;
-* :func:`neurarust.graph.fusion.fuse_elementwise`: chains of elementwise ops become one kernel.
+* :func:`neurarust.graph.copies.eliminate_copies`: copies read only through views by strided readers go;
+* :func:`neurarust.graph.fusion.fuse_elementwise`: chains of elementwise ops become one kernel;
+* :func:`neurarust.graph.horizontal.fuse_horizontally`: independent copies, sums and products, one kernel.
 
     >>> import neurarust as nr
     >>> from neurarust.graph import capture, passes
@@ -25,12 +27,16 @@ from .ir import Graph, Node, Value, iter_values, substitute
 def optimize(graph: Graph, keep: Iterable[Value] = ()) -> dict[str, int]:
     """Run every pass in order; ``keep`` lists Values that must survive (read by another graph).
     Returns the number of changes per pass."""
+    from .copies import eliminate_copies
     from .fusion import fuse_elementwise
+    from .horizontal import fuse_horizontally
 
     keep = list(keep)
-    report = {"views": eliminate_views(graph, keep), "constants": fold_constants(graph, keep),
+    report = {"views": eliminate_views(graph, keep), "copies": eliminate_copies(graph, keep),
+              "constants": fold_constants(graph, keep),
               "cse": eliminate_common_subexpressions(graph, keep), "dead": eliminate_dead_code(graph, keep)}
     report["fused"] = fuse_elementwise(graph, keep)
+    report["horizontal"] = fuse_horizontally(graph, keep)
     report["dead"] += eliminate_dead_code(graph, keep)
     return report
 
@@ -143,10 +149,30 @@ def _foldable(n: Node, written: set[int], outputs: set[int]) -> bool:
     return all(v.kind == "constant" for v in n.inputs())
 
 
+def _foldable_write(n: Node, users: dict, written: set[int], outputs: set[int]) -> bool:
+    """A write into constants nothing else reads (``nr.zeros(3)`` inside the call is ``empty`` and a
+    recorded ``fill_``), from constants, whose result is neither written again nor handed out."""
+    if n.op is None or n.fused is not None or not n.effects or n.kind_is_random() or any(n.outputs):
+        return False
+    if not all(v.kind == "constant" for v in n.inputs()):
+        return False
+    return all(old.kind == "constant" and users.get(old.id, []) == [n] and new.id not in written
+               and new.id not in outputs for old, new in n.effects)
+
+
 def fold_constants(graph: Graph, keep: list) -> int:
     written, outputs = _mutated(graph), {v.id for v in graph.outputs if v is not None} | {v.id for v in keep}
+    users = graph.users()
     changed = 0
     for n in list(graph.nodes):
+        if _foldable_write(n, users, written, outputs):
+            with grad_mode.no_grad():
+                n.op.frontend(n.op, *substitute(n.args, lambda v: v.tensor), **substitute(n.kwargs, lambda v: v.tensor))
+            for old, new in n.effects:
+                new.kind, new.tensor, new.producer = "constant", old.tensor, None
+            graph.nodes.remove(n)
+            changed += 1
+            continue
         if not _foldable(n, written, outputs):
             continue
         env = {v.id: v.tensor for v in n.inputs()}

@@ -1,0 +1,634 @@
+"""Horizontal fusion: independent ops, with no path between them, launched as one kernel.
+
+Three kinds of op group this way (one kind or several in one kernel), each split into *pieces* (one
+strided walk of a source tensor each):
+
+* **copies**: a ``clone`` is one piece, a ``cat`` one piece per input. A cat input that views a clone
+  nobody else reads walks the clone's source directly (the clone goes): attention's ``dq``, ``dk``,
+  ``dv`` are copied once, into the cat, rather than twice;
+* **column sums**: ``sum(x, all dims but the last)``, the bias gradients of a training step (up to
+  :data:`MAX_SUM_ROWS` rows);
+* **products**: 2-D float32 ``matmul`` (the weight gradients of a training step) as one grouped
+  GEMM: each program computes one tile of one problem, its operands read with their own strides
+  (up to :data:`MAX_PRODUCT_WORK` multiply-adds).
+
+A group becomes one :class:`GroupKernel`: a NumPy reference (each piece as eager computes it), a
+Triton kernel generated with the pieces' sizes and strides as literals (shapes are static), one
+program row per piece (``program_id(1)``), and a registry entry (``fused.<hash>``) for the kernel
+checks, as the other generated kernels. The group's node goes where all its sources exist and
+before any reader of its outputs; members that cannot all be placed so form separate groups.
+
+    >>> import neurarust as nr
+    >>> from neurarust.graph import capture
+    >>> from neurarust.graph.horizontal import fuse_horizontally
+    >>> g = capture(lambda a, b: (a.sum(0), (a * b).sum(0)), nr.ones(3, 4), nr.ones(3, 4)).graph
+    >>> fuse_horizontally(g, []), [n.name.split(".")[0] for n in g.nodes]
+    (1, ['mul', 'fused'])
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurarust import backends, registry
+from neurarust import dtype as _dt
+from neurarust.shape import contiguous_strides, numel
+from neurarust.tensor import Tensor
+
+from .copies import is_view, layout, permuted_reshape, plain_clone, refine
+from .fusion import GeneratedKernel
+from .ir import Graph, Node, Value
+
+MAX_PIECES = 16
+# One program walks all the rows of a column block, and a product's tiles are fixed (no autotuning):
+# past these sizes the eager kernels, which spread the work wider, are the faster choice.
+MAX_SUM_ROWS = 4096
+MAX_PRODUCT_WORK = 2 ** 24      # M * N * K
+BLOCK = 1024
+SUM_DTYPES = ("float32", "float16", "bfloat16")
+
+
+@dataclass
+class Piece:
+    """``src`` (an input index) walked over ``dims`` (``[size, src stride, dst stride]``, outermost
+    first) from ``src_offset``, into output ``out`` from ``dst_offset``. A column sum's last dim is
+    its columns (dst stride 1) and the others are summed (dst stride 0)."""
+
+    out: int
+    src: int
+    dims: list
+    src_offset: int
+    dst_offset: int = 0
+    src2: int = -1          # a product's B; its dims are [[M, a, 0], [K, a, b], [N, 0, b]] strides, and
+                            # dst_offset is B's offset
+    kind: str = "copies"    # "copies", "column_sums" or "products"
+
+    @property
+    def size(self) -> int:
+        return numel(d[0] for d in self.dims)
+
+
+# -- candidates ------------------------------------------------------------------------------------
+
+@dataclass
+class Candidate:
+    """One node as pieces: ``sources`` are the Values the pieces read (in piece order)."""
+
+    kind: str
+    node: Node
+    sources: list
+    pieces: list      # Piece with src = index into sources, out = 0
+    absorbed: tuple = ()   # clones a cat reads through (they go once the cat no longer reads them)
+
+
+def _contiguous_root(v: Value, written: set) -> bool:
+    return v.id not in written and tuple(v.strides) == contiguous_strides(v.shape)
+
+
+def _collapse(dims: list) -> list:
+    """Adjacent dims walked contiguously by both sides merge; size-1 dims go."""
+    out: list = []
+    for size, s, d in dims:
+        if size == 1:
+            continue
+        if out and out[-1][1] == size * s and out[-1][2] == size * d:
+            out[-1] = [out[-1][0] * size, s, d]
+        else:
+            out.append([size, s, d])
+    return out
+
+
+def _clone_candidate(n: Node, written: set, inside: set) -> Candidate | None:
+    if not plain_clone(n):
+        return None
+    root, shape, strides, offset = layout(n.args[0], inside)
+    if not _contiguous_root(root, written):
+        return None
+    dims = _collapse([[s, st, d] for s, st, d in zip(shape, strides, contiguous_strides(shape))])
+    return Candidate("copies", n, [root], [Piece(0, 0, dims, offset, kind="copies")])
+
+
+def _cat_candidate(n: Node, users: dict, written: set, pinned: set, inside: set) -> Candidate | None:
+    if n.op is None or n.op.name != "cat" or n.effects or not n.args or set(n.kwargs) - {"dim"}:
+        return None
+    tensors = n.args[0]
+    dim = n.args[1] if len(n.args) > 1 else n.kwargs.get("dim", 0)
+    out = n.outputs[0]
+    if not isinstance(tensors, (list, tuple)) or not isinstance(dim, int) or len(n.args) > 2 or out is None:
+        return None
+    if not all(isinstance(t, Value) and t.dtype is out.dtype and len(t.shape) == len(out.shape) and numel(t.shape)
+               for t in tensors):
+        return None
+    dim %= len(out.shape)
+    ostrides = contiguous_strides(out.shape)
+    sources, pieces, absorbed, start = [], [], [], 0
+    for t in tensors:
+        walk = _through_clone(t, n, users, written, pinned, inside) or _own_walk(t, ostrides, written, inside)
+        if walk is None:
+            return None
+        root, dims, offset = walk
+        if isinstance(dims, tuple):       # (chunks, order): a walk of a copy's source
+            absorbed.append(t.producer.args[0].producer)
+            dims = _chunk_dims(*dims, ostrides)
+        pieces.append(Piece(0, len(sources), _collapse(dims), offset, start * ostrides[dim]))
+        sources.append(root)
+        start += t.shape[dim]
+    return Candidate("copies", n, sources, pieces, tuple(absorbed))
+
+
+def _own_walk(t: Value, ostrides: tuple, written: set, inside: set):
+    root, shape, strides, offset = layout(t, inside)
+    if not _contiguous_root(root, written):
+        return None
+    return root, [[s, st, o] for s, st, o in zip(shape, strides, ostrides)], offset
+
+
+def _through_clone(t: Value, reader: Node, users: dict, written: set, pinned: set, inside: set):
+    """``t`` a view of a clone read only through views that only ``reader`` reads: the walk of the
+    clone's source, as ``(root, (chunks, order), offset)``."""
+    p = t.producer
+    if p is None or id(p) not in inside or not is_view(p):
+        return None
+    copy = p.args[0]
+    c = copy.producer
+    if c is None or id(c) not in inside or not plain_clone(c) or copy.id in pinned or copy.id in written \
+            or p.view[3] is not copy.dtype:
+        return None
+    for v in users.get(copy.id, ()):
+        if not is_view(v) or v.outputs[0].id in pinned or any(u is not reader for u in users.get(v.outputs[0].id, ())):
+            return None
+    root, shape, strides, offset = layout(c.args[0], inside)
+    order = permuted_reshape(p.view, shape)
+    if order is None or not _contiguous_root(root, written):
+        return None
+    chunks = refine(shape, strides, [p.view[0][d] for d in order])
+    return None if chunks is None else (root, (chunks, order), offset)
+
+
+def _chunk_dims(chunks: list, order: list, ostrides: tuple) -> list:
+    """Each chunk ``(size, src stride, k)`` of the view's ``order[k]`` dim, with its output stride."""
+    dims, inner = [], {}
+    for size, s, k in reversed(chunks):
+        d = order[k]
+        dims.append([size, s, ostrides[d] * inner.get(d, 1)])
+        inner[d] = inner.get(d, 1) * size
+    return dims[::-1]
+
+
+def _sum_candidate(n: Node, written: set, inside: set) -> Candidate | None:
+    if n.op is None or n.fused is not None or n.op.name != "sum" or n.effects or len(n.outputs) != 1:
+        return None
+    try:
+        bound = registry.signature_bind(n.op, n.args, n.kwargs)
+    except TypeError:
+        return None
+    x, out = bound.get("input"), n.outputs[0]
+    if not isinstance(x, Value) or x.dtype.name not in SUM_DTYPES or bound.get("dtype") is not None or \
+            bound.get("keepdim") or out is None or len(x.shape) < 2 or out.dtype is not x.dtype:
+        return None
+    dims = bound.get("dim")
+    dims = dims if isinstance(dims, (list, tuple)) else (dims,)
+    lead = list(range(len(x.shape) - 1))
+    if not all(isinstance(d, int) for d in dims) or sorted(d % len(x.shape) for d in dims) != lead:
+        return None
+    root, shape, strides, offset = layout(x, inside)
+    if not _contiguous_root(root, written) or not numel(shape) or numel(shape[:-1]) > MAX_SUM_ROWS:
+        return None
+    rows = _collapse([[s, st, 0] for s, st in zip(shape[:-1], strides[:-1])]) or [[1, 0, 0]]
+    return Candidate("column_sums", n, [root], [Piece(0, 0, rows + [[shape[-1], strides[-1], 1]], offset,
+                                                       kind="column_sums")])
+
+
+PRODUCT_DTYPES = ("float32",)
+
+
+def _product_candidate(n: Node, written: set, inside: set) -> Candidate | None:
+    if n.op is None or n.fused is not None or n.op.name != "matmul" or n.kwargs or n.effects or len(n.args) != 2:
+        return None
+    a, b = n.args
+    out = n.outputs[0]
+    if not all(isinstance(x, Value) and len(x.shape) == 2 and x.dtype is out.dtype for x in (a, b)) \
+            or out.dtype.name not in PRODUCT_DTYPES or not numel(out.shape) or not a.shape[1] \
+            or numel(out.shape) * a.shape[1] > MAX_PRODUCT_WORK:
+        return None
+    (ra, _, sa, oa), (rb, _, sb, ob) = layout(a, inside), layout(b, inside)
+    if not (_contiguous_root(ra, written) and _contiguous_root(rb, written)):
+        return None
+    (M, K), N = a.shape, b.shape[1]
+    dims = [[M, sa[0], 0], [K, sa[1], sb[0]], [N, 0, sb[1]]]
+    sources = [ra] if rb is ra else [ra, rb]
+    return Candidate("products", n, sources, [Piece(0, 0, dims, oa, ob, len(sources) - 1, "products")])
+
+
+def candidates(graph: Graph, keep: list) -> list[Candidate]:
+    users = graph.users()
+    written = {old.id for n in graph.nodes for old, _ in n.effects}
+    pinned = {v.id for v in graph.outputs if v is not None} | {v.id for v in keep}
+    inside = {id(n) for n in graph.nodes}
+    out = []
+    for n in graph.nodes:
+        c = _clone_candidate(n, written, inside) or _cat_candidate(n, users, written, pinned, inside) \
+            or _sum_candidate(n, written, inside) or _product_candidate(n, written, inside)
+        if c is not None and all(v.device == n.outputs[0].device for v in c.sources):
+            out.append(c)
+    absorbed = {id(a) for c in out for a in c.absorbed}
+    return [c for c in out if id(c.node) not in absorbed]
+
+
+# -- grouping ----------------------------------------------------------------------------------------
+
+def fuse_horizontally(graph: Graph, keep) -> int:
+    """Replace each group of independent copies (and each cat that walks through its inputs' clones),
+    and each group of two or more column sums, by one :class:`GroupKernel`; returns the group count."""
+    from .passes import eliminate_dead_code
+
+    keep = list(keep)
+    done = 0
+    while True:
+        group = _first_group(graph, keep)
+        if group is None:
+            return done
+        _replace(graph, *group)
+        eliminate_dead_code(graph, keep)     # the copies a cat walked through are no candidates now
+        done += 1
+
+
+def _first_group(graph: Graph, keep: list):
+    position = {id(n): i for i, n in enumerate(graph.nodes)}
+    users = graph.users()
+    writes = [(i, {old.id for old, _ in n.effects}) for i, n in enumerate(graph.nodes) if n.effects]
+    groups: list[tuple[list, int]] = []
+    for c in candidates(graph, keep):
+        for k, (members, _) in enumerate(groups):
+            if sum(len(m.pieces) for m in members) + len(c.pieces) > MAX_PIECES:
+                continue
+            at = _placement(members + [c], position, users, writes)
+            if at is not None:
+                groups[k] = (members + [c], at)
+                break
+        else:
+            at = _placement([c], position, users, writes)
+            if at is not None:
+                groups.append(([c], at))
+    for members, at in groups:
+        if len(members) > 1 or _saves_launches(members[0]):
+            return members, at
+    return None
+
+
+def _saves_launches(c: Candidate) -> bool:
+    """A cat alone is worth replacing when one of its inputs no longer needs its own copy."""
+    return bool(c.absorbed)
+
+
+def _placement(members: list, position: dict, users: dict, writes: list) -> int | None:
+    """Where the group's node can go: after every source, before every reader of an output, with no
+    write to a source between there and any member; None when there is no such place."""
+    outputs = {v.id for m in members for v in m.node.outputs if v is not None}
+    if any(s.id in outputs for m in members for s in m.sources):
+        return None
+    mine = {id(m.node) for m in members}
+    at = 1 + max((position.get(id(s.producer), -1) for m in members for s in m.sources), default=-1)
+    for v in outputs:
+        if any(id(u) not in mine and position[id(u)] < at for u in users.get(v, ())):
+            return None
+    roots = {s.id for m in members for s in m.sources}
+    for m in members:
+        lo, hi = sorted((at, position[id(m.node)]))
+        if any(lo <= i < hi and ids & roots for i, ids in writes):
+            return None
+    return at
+
+
+def _replace(graph: Graph, members: list, at: int) -> None:
+    sources: list[Value] = []
+    pieces: list[Piece] = []
+    for k, m in enumerate(members):
+        for p in m.pieces:
+            v = m.sources[p.src]
+            if v not in sources:
+                sources.append(v)
+            src2 = -1
+            if p.src2 >= 0:
+                w = m.sources[p.src2]
+                if w not in sources:
+                    sources.append(w)
+                src2 = sources.index(w)
+            pieces.append(Piece(k, sources.index(v), p.dims, p.src_offset, p.dst_offset, src2, p.kind))
+    outs = [m.node.outputs[0] for m in members]
+    kinds = {m.kind for m in members}
+    kernel = GroupKernel(kinds.pop() if len(kinds) == 1 else "mixed", _input_shapes(sources, pieces),
+                         [(tuple(v.shape), v.dtype) for v in outs], pieces, outs[0].device)
+    kernel.write()
+    node = Node(None, tuple(sources), {}, outs, fused=kernel)
+    for v in outs:
+        v.producer = node
+    mine = {id(m.node) for m in members}
+    anchor = next((n for n in graph.nodes[at:] if id(n) not in mine), None)
+    graph.nodes[:] = [n for n in graph.nodes if id(n) not in mine]
+    graph.nodes.insert(len(graph.nodes) if anchor is None else graph.nodes.index(anchor), node)
+
+
+def _reach(p: Piece) -> dict[int, int]:
+    """Input index -> one past the last element the piece reads (from the input's own offset)."""
+    if p.kind == "products":
+        (M, am, _), (K, ak, bk), (N, _, bn) = p.dims
+        a, b = p.src_offset + (M - 1) * am + (K - 1) * ak + 1, p.dst_offset + (K - 1) * bk + (N - 1) * bn + 1
+        return {p.src: a, p.src2: b} if p.src != p.src2 else {p.src: max(a, b)}
+    return {p.src: p.src_offset + sum((d[0] - 1) * d[1] for d in p.dims) + 1}
+
+
+def _input_shapes(sources: list, pieces: list) -> list:
+    """Each source's shape, or ``(elements,)`` when a piece reads past it: a view can reach beyond the
+    tensor it views (two results an op returns as views of one buffer)."""
+    reach = [numel(v.shape) for v in sources]
+    for p in pieces:
+        for i, r in _reach(p).items():
+            reach[i] = max(reach[i], r)
+    return [(tuple(v.shape) if r == numel(v.shape) else (r,), v.dtype) for v, r in zip(sources, reach)]
+
+
+# -- the kernel ------------------------------------------------------------------------------------
+
+class GroupKernel(GeneratedKernel):
+    """Independent copies or column sums as one callable: ``kernel(inputs) -> tuple of outputs``."""
+
+    def __init__(self, kind: str, inputs: list, outputs: list, pieces: list, device) -> None:
+        self.kind, self.inputs, self.outputs, self.pieces, self.device = kind, inputs, outputs, pieces, device
+        self.signature = self._signature()
+        self.hash = hashlib.sha256(self.signature.encode()).hexdigest()[:16]
+        self.name = f"fused.{self.hash}"
+        self.multi = True
+        self._source = self._module = self._op = None
+
+    def _signature(self) -> str:
+        lines = [f"{self.kind}"]
+        lines += [f"in {i}: {d.name}{list(s)}" for i, (s, d) in enumerate(self.inputs)]
+        lines += [f"out {i}: {d.name}{list(s)}" for i, (s, d) in enumerate(self.outputs)]
+        lines += [f"{p.kind}: out{p.out}+{p.dst_offset} <- x{p.src}+{p.src_offset} over {p.dims}"
+                  + (f" times x{p.src2}" if p.src2 >= 0 else "") for p in self.pieces]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"GroupKernel({self.name}: {self.kind}, {len(self.pieces)} pieces)"
+
+    def op_names(self) -> list[str]:
+        return [p.kind for p in self.pieces]
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "inputs": [[list(s), d.name] for s, d in self.inputs],
+                "outputs": [[list(s), d.name] for s, d in self.outputs], "device": str(self.device),
+                "pieces": [[p.out, p.src, p.dims, p.src_offset, p.dst_offset, p.src2, p.kind] for p in self.pieces]}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "GroupKernel":
+        from neurarust.device import as_device
+
+        return cls(spec["kind"], [(tuple(s), _dt.as_dtype(d)) for s, d in spec["inputs"]],
+                   [(tuple(s), _dt.as_dtype(d)) for s, d in spec["outputs"]],
+                   [Piece(*p) for p in spec["pieces"]], as_device(spec["device"]))
+
+    def __call__(self, tensors: list[Tensor]) -> tuple:
+        tensors = [_readable(t, shape) for t, (shape, _) in zip(tensors, self.inputs)]
+        if backends.for_device(tensors[0]._storage.device) == "reference":
+            arrays = [t._np() if t.shape == shape else t._storage.numpy(t.dtype)[t._offset:t._offset + shape[0]]
+                      for t, (shape, _) in zip(tensors, self.inputs)]
+            return tuple(Tensor._from_array(a, d) for a, (_, d) in zip(self.reference(*arrays), self.outputs))
+        device = tensors[0]._storage.device
+        outs = [Tensor._empty(s, d, device) for s, d in self.outputs]
+        self.launcher()(outs, tensors)
+        return tuple(outs)
+
+    # -- NumPy ------------------------------------------------------------------------------------
+    def reference(self, *arrays: np.ndarray) -> tuple:
+        """Each piece as eager computes it: a copy, or a float32-accumulated sum (float32 NumPy for
+        float32) cast back, over the inputs' contiguous layouts."""
+        flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+        outs = [np.zeros(s, d.np) for s, d in self.outputs]
+        for p in self.pieces:
+            src = flat[p.src]
+            walk = None if p.kind == "products" else np.lib.stride_tricks.as_strided(
+                src[p.src_offset:], [d[0] for d in p.dims], [d[1] * src.itemsize for d in p.dims], writeable=False)
+            out = outs[p.out].reshape(-1)
+            if p.kind == "products":
+                outs[p.out][...] = _product_reference(p, src, flat[p.src2])
+            elif p.kind == "copies":
+                np.lib.stride_tricks.as_strided(out[p.dst_offset:], [d[0] for d in p.dims],
+                                                [d[2] * out.itemsize for d in p.dims])[...] = walk
+            else:
+                acc = walk if walk.dtype == np.float32 else walk.astype(np.float32)
+                out[...] = np.add.reduce(acc, axis=tuple(range(len(p.dims) - 1))).astype(out.dtype)
+        return tuple(outs)
+
+    # -- Triton -----------------------------------------------------------------------------------
+    @property
+    def source(self) -> str:
+        if self._source is None:
+            self._source = generate_group_source(self)
+        return self._source
+
+    def of_kind(self, kind: str) -> list[Piece]:
+        return [p for p in self.pieces if p.kind == kind]
+
+    def blocks(self, p: Piece) -> int:
+        """Programs along ``program_id(0)`` that piece ``p`` needs."""
+        if p.kind == "products":
+            bm, bn, _ = _product_blocks(self)
+            return -(-p.dims[0][0] // bm) * -(-p.dims[2][0] // bn)
+        if p.kind == "copies":
+            return -(-p.size // BLOCK)
+        return -(-p.dims[-1][0] // _sum_blocks(self)[0])
+
+    def grid(self) -> tuple[int, int]:
+        return max(self.blocks(p) for p in self.pieces), len(self.pieces)
+
+    def as_op(self):
+        return _as_op(self)
+
+
+def _product_reference(p: Piece, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One problem of a grouped product, as eager's reference computes it."""
+    from neurarust.kernels.matmul import _ref_matmul
+
+    (M, am, _), (K, ak, bk), (N, _, bn) = p.dims
+    size = a.itemsize
+    aa = np.lib.stride_tricks.as_strided(a[p.src_offset:], (M, K), (am * size, ak * size), writeable=False)
+    bb = np.lib.stride_tricks.as_strided(b[p.dst_offset:], (K, N), (bk * size, bn * size), writeable=False)
+    return _ref_matmul(aa, bb)
+
+
+def _product_blocks(k: GroupKernel) -> tuple[int, int, int]:
+    """Tile sizes of a grouped product: powers of two from 16 (``tl.dot``'s least) to 64 (32 for K)."""
+    fit = lambda i, top: min(top, max(16, _pow2(max(p.dims[i][0] for p in k.of_kind("products")))))  # noqa: E731
+    return fit(0, 64), fit(2, 64), fit(1, 32)
+
+
+def _readable(t: Tensor, shape: tuple) -> Tensor:
+    """``t`` laid out as the kernel reads it: contiguous, with ``prod(shape)`` elements from its offset."""
+    if t.shape == tuple(shape):
+        return t if t.is_contiguous() else t.contiguous()
+    if not t.is_contiguous() or t._storage.nbytes // t.dtype.itemsize - t._offset < shape[0]:
+        raise RuntimeError(f"a horizontal kernel reads {shape[0]} elements from a tensor of shape {tuple(t.shape)} "
+                           f"and strides {t.stride()}: its layout changed since the capture")
+    return t
+
+
+def _sum_blocks(k: GroupKernel) -> tuple[int, int]:
+    """Column and row tile sizes of a column-sum group (at most 2048 elements a tile)."""
+    sums = k.of_kind("column_sums")
+    cols = min(64, _pow2(max(p.dims[-1][0] for p in sums)))
+    rows = min(2048 // cols, _pow2(max(numel(d[0] for d in p.dims[:-1]) for p in sums)))
+    return cols, rows
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def _wide(k: GroupKernel) -> bool:
+    """Whether an offset may pass 2**31 - 1 (the kernel then computes offsets in int64)."""
+    reach = [p.src_offset + sum((d[0] - 1) * d[1] for d in p.dims) for p in k.pieces]
+    reach += [numel(s) for s, _ in k.inputs + k.outputs]
+    return max(reach) >= 2 ** 31
+
+
+# -- source generation -----------------------------------------------------------------------------
+
+def generate_group_source(k: GroupKernel) -> str:
+    outs = [f"out{i}_ptr" for i in range(len(k.outputs))]
+    ins = [f"x{i}_ptr" for i in range(len(k.inputs))]
+    body = []
+    for kind, lines in (("copies", _copy_body), ("column_sums", _sum_body), ("products", _product_body)):
+        if k.of_kind(kind):
+            body += lines(k)
+    products = bool(k.of_kind("products"))
+    params = outs + ins + (["PRECISION: tl.constexpr"] if products else [])
+    return "\n".join([
+        f'"""Generated by neurarust.compile: {k!r}.', "", *[f"    {line}" for line in k.signature.splitlines()], '"""',
+        "from neurarust.launch import tl, triton", "",
+        f"SPEC = {k.spec()!r}  # rebuilds the kernel and its reference (neurarust.graph.cached)", "",
+        "from neurarust.kernels.fused_launch import group_aot_specs, launch_group", "", "",
+        "@triton.jit",
+        f"def group_kernel({', '.join(params)}):",
+        "    piece = tl.program_id(1)",
+        "    block = tl.program_id(0)",
+        *body, "", "",
+        "def launch(outs, inputs):",
+        f"    launch_group(group_kernel, outs, inputs, {k.grid()!r}{', product=True' if products else ''})",
+        "", "",
+        "def aot_specs():",
+        f"    return group_aot_specs(group_kernel, {[d.name for _, d in k.outputs]!r}, "
+        f"{[d.name for _, d in k.inputs]!r})", ""])
+
+
+def _unravel(dims: list, var: str, prefix: str, indent: str) -> tuple[list[str], list[str]]:
+    """Lines splitting ``var`` over ``dims`` (outermost first) into ``{prefix}J``; and the index names."""
+    r = f"{prefix}_rest"
+    lines, names = [f"{indent}{r} = {var}"], []
+    for j in range(len(dims) - 1, -1, -1):
+        name = f"{prefix}{j}"
+        names.append(name)
+        if j:
+            lines += [f"{indent}{name} = {r} % {dims[j][0]}", f"{indent}{r} = {r} // {dims[j][0]}"]
+        else:
+            lines.append(f"{indent}{name} = {r}")
+    return lines, names[::-1]
+
+
+def _offset(base: int, names: list, strides: list, lanes: str) -> str:
+    """``base + sum(index * stride)``, a block of offsets even when every stride is 0."""
+    terms = [f"{n} * {s}" for n, s in zip(names, strides) if s] or [f"{lanes} * 0"]
+    return " + ".join([str(base)] + terms)
+
+
+def _copy_body(k: GroupKernel) -> list[str]:
+    index = "(block * {b} + tl.arange(0, {b})){cast}".format(b=BLOCK, cast=".to(tl.int64)" if _wide(k) else "")
+    lines = [f"    idx = {index}"]
+    for i, p in enumerate(k.pieces):
+        if p.kind != "copies":
+            continue
+        lines += [f"    if piece == {i}:", f"        mask = idx < {p.size}"]
+        unravel, names = _unravel(p.dims, "idx", "i", "        ")
+        lines += unravel if p.dims else []
+        src = _offset(p.src_offset, names, [d[1] for d in p.dims], "idx")
+        dst = _offset(p.dst_offset, names, [d[2] for d in p.dims], "idx")
+        lines += [f"        v{i} = tl.load(x{p.src}_ptr + ({src}), mask=mask)",
+                  f"        tl.store(out{p.out}_ptr + ({dst}), v{i}, mask=mask)"]
+    return lines
+
+
+def _sum_body(k: GroupKernel) -> list[str]:
+    cols, rows = _sum_blocks(k)
+    cast = ".to(tl.int64)" if _wide(k) else ""
+    lines = [f"    s_cols = (block * {cols} + tl.arange(0, {cols})){cast}", f"    s_lanes = tl.arange(0, {rows}){cast}"]
+    for i, p in enumerate(k.pieces):
+        if p.kind != "column_sums":
+            continue
+        n_cols, col_stride = p.dims[-1][0], p.dims[-1][1]
+        n_rows = numel(d[0] for d in p.dims[:-1])
+        unravel, names = _unravel(p.dims[:-1], "r_idx", "j", "            ")
+        row_off = _offset(p.src_offset, names, [d[1] for d in p.dims[:-1]], "r_idx")
+        lines += [f"    if piece == {i}:",
+                  f"        if block * {cols} < {n_cols}:",
+                  f"            cmask = s_cols < {n_cols}",
+                  f"            s_acc = tl.zeros([{rows}, {cols}], tl.float32)",
+                  f"            for start in range(0, {n_rows}, {rows}):",
+                  "                r_idx = start + s_lanes",
+                  *[f"    {line}" for line in unravel],
+                  f"                rmask = r_idx < {n_rows}",
+                  f"                ptrs = x{p.src}_ptr + ({row_off})[:, None] + s_cols[None, :] * {col_stride}",
+                  f"                x{i} = tl.load(ptrs, mask=rmask[:, None] & cmask[None, :], other=0.0)",
+                  f"                s_acc += x{i}.to(tl.float32)",
+                  "            total = tl.sum(s_acc, axis=0)",
+                  f"            out = out{p.out}_ptr + s_cols",
+                  f"            tl.store(out, total.to(out{p.out}_ptr.dtype.element_ty), mask=cmask)"]
+    return lines
+
+
+def _product_body(k: GroupKernel) -> list[str]:
+    bm, bn, bk = _product_blocks(k)
+    cast = ".to(tl.int64)" if _wide(k) else ""
+    lines = [f"    lanes_m = tl.arange(0, {bm}){cast}", f"    lanes_n = tl.arange(0, {bn}){cast}",
+             f"    lanes_k = tl.arange(0, {bk}){cast}"]
+    for i, p in enumerate(k.pieces):
+        if p.kind != "products":
+            continue
+        (M, am, _), (K, ak, bk_), (N, _, bn_) = p.dims
+        tiles_n = -(-N // bn)
+        lines += [f"    if piece == {i}:",
+                  f"        if block < {-(-M // bm) * tiles_n}:",
+                  f"            p_rows = (block // {tiles_n}) * {bm} + lanes_m",
+                  f"            p_cols = (block % {tiles_n}) * {bn} + lanes_n",
+                  f"            p_acc = tl.zeros([{bm}, {bn}], tl.float32)",
+                  f"            for start in range(0, {K}, {bk}):",
+                  "                ks = start + lanes_k",
+                  f"                a = tl.load(x{p.src}_ptr + ({p.src_offset} + p_rows[:, None] * {am}"
+                  f" + ks[None, :] * {ak}),",
+                  f"                            mask=(p_rows[:, None] < {M}) & (ks[None, :] < {K}), other=0.0)",
+                  f"                b = tl.load(x{p.src2}_ptr + ({p.dst_offset} + ks[:, None] * {bk_}"
+                  f" + p_cols[None, :] * {bn_}),",
+                  f"                            mask=(ks[:, None] < {K}) & (p_cols[None, :] < {N}), other=0.0)",
+                  "                p_acc = tl.dot(a, b, p_acc, input_precision=PRECISION, out_dtype=tl.float32)",
+                  f"            out = out{p.out}_ptr + p_rows[:, None] * {N} + p_cols[None, :]",
+                  f"            tl.store(out, p_acc.to(out{p.out}_ptr.dtype.element_ty),",
+                  f"                     mask=(p_rows[:, None] < {M}) & (p_cols[None, :] < {N}))"]
+    return lines
+
+
+def _as_op(k: GroupKernel):
+    """A registry entry for a group kernel: its sample is the captured shapes with random values."""
+    from neurarust.registry import Op, Sample
+
+    def frontend(op, *tensors):
+        return k(list(tensors))
+
+    def samples(dtype):
+        rng = np.random.default_rng(0)
+        yield Sample(tuple(rng.uniform(0.5, 1.5, size=s).astype(d.np) for s, d in k.inputs), {},
+                     name="captured shapes")
+
+    return Op(name=k.name, kind="fused", frontend=frontend, reference=k.reference,
+              triton=f"{k.module_name}:launch", dtypes=(k.outputs[0][1],), samples=samples, method=False,
+              doc=f"A horizontally fused kernel generated by neurarust.compile:\n\n{k.signature}\n")
