@@ -7,7 +7,10 @@ per-row log-sum-exp of the scores (fp32; fp64 for fp64) is all its backward need
 ``flash_attention_backward``, whose kernels rebuild ``P = exp(scale * q k^T + mask - lse)`` tile by
 tile, so the backward's memory is linear in the sequence length too: against attention written with
 softmax + matmul, which keeps ``P`` (``B * H * L * S`` elements) for its backward, the flash path keeps
-``B * H * L`` log-sum-exp values.
+``B * H * L`` log-sum-exp values. The CPU path (the NumPy references) trades that for time: a forward
+whose inputs need a gradient keeps its ``P`` aside (one entry per thread, not in the graph) for the
+backward that follows, which uses it only for the same q, k, v, mask (storage, unwritten since, view),
+causal flag, scale and log-sum-exp, and rebuilds ``P`` otherwise.
 
 Masks: a boolean ``attn_mask`` (True = attend) or an additive one of the query's dtype, broadcast to
 ``(..., L, S)``; ``is_causal`` keeps key ``j <= i`` (top-left aligned, as PyTorch). A row with every
@@ -24,10 +27,12 @@ the kernel (``dropout_p > 0`` raises ArgumentError); the functional composes it 
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 
 import numpy as np
 
-from neurarust import backends
+from neurarust import backends, registry
 from neurarust import dtype as _dt
 from neurarust.errors import ArgumentError, DeviceError, DTypeError, ShapeError, SignatureError
 from neurarust.registry import ErrorInput, Op, Sample, autocast_class, call, register
@@ -112,16 +117,48 @@ def _probabilities(ns, s, lse):
     return ns.exp(s - safe[..., None])
 
 
-def _forward_formula(q, k, v, attn_mask, is_causal, scale):
-    """Output and log-sum-exp in NumPy; rows with every key masked out give zeros and -inf."""
-    s = masked_scores(NP, q, k, attn_mask, is_causal, scale)   # a new array: worked on in place
-    top = np.max(s, axis=-1, initial=-np.inf)
-    centre = np.where(np.isneginf(top), 0.0, top)
-    s -= centre[..., None]
+def _forward_formula(q, k, v, attn_mask, is_causal, scale, keep: bool = False):
+    """Output and log-sum-exp in NumPy; rows with every key masked out give zeros and -inf. With
+    ``keep``, also the probabilities, for ``_numpy_backward``."""
+    p, centre = _exponentials(q, k, attn_mask, is_causal, scale)
+    total = np.einsum("...j->...", p)
+    p /= np.where(total == 0, 1.0, total)[..., None]
+    lse = np.log(total)
+    if centre is not None:
+        lse += centre
+    return (p @ v, lse, p) if keep else (p @ v, lse)
+
+
+# Unmasked scores within +-_SAFE give exp() without overflow (nor whole rows underflowing): no row max.
+_SAFE = 60.0
+
+
+def _exponentials(q, k, attn_mask, is_causal, scale):
+    """``exp(s - centre)`` of the masked scores ``s`` (a new array), with ``centre`` the rows' max, or
+    None when the scores are within +-_SAFE and nothing is added to them (no shift needed)."""
+    s = q @ np.swapaxes(k, -1, -2)
+    s *= scale
+    additive = attn_mask is not None and not _is_bool(attn_mask)
+    safe = not additive and (s.size == 0 or -_SAFE < s.min() and s.max() < _SAFE)
+    _masked(s, q, k, attn_mask, is_causal)
+    centre = None
+    if not safe:
+        top = np.max(s, axis=-1, initial=-np.inf)
+        centre = np.where(np.isneginf(top), 0.0, top)
+        s -= centre[..., None]
     np.exp(s, out=s)
-    total = np.sum(s, axis=-1)
-    s /= np.where(total == 0, 1.0, total)[..., None]
-    return s @ v, centre + np.log(total)
+    return s, centre
+
+
+def _masked(s, q, k, attn_mask, is_causal):
+    """NumPy scores masked in place: -inf where a key is masked out, an additive mask added."""
+    if is_causal:
+        s[..., ~NP.causal(q.shape[-2], k.shape[-2], s)] = -np.inf
+    if _is_bool(attn_mask):
+        np.copyto(s, -np.inf, where=~attn_mask)
+    elif attn_mask is not None:
+        s += attn_mask
+    return s
 
 
 def _backward_formula(ns, grad_output, q, k, v, logsumexp, delta, attn_mask, is_causal, scale):
@@ -129,6 +166,20 @@ def _backward_formula(ns, grad_output, q, k, v, logsumexp, delta, attn_mask, is_
     p = _probabilities(ns, masked_scores(ns, q, k, attn_mask, is_causal, scale), logsumexp)
     ds = p * (ns.mm(grad_output, ns.t(v)) - delta[..., None])
     return ns.mm(ds, k) * scale, ns.mm(ns.t(ds), q) * scale, ns.mm(ns.t(p), grad_output)
+
+
+def _numpy_backward(g, q, k, v, lse, delta, attn_mask, is_causal, scale, p=None):
+    """``_backward_formula`` in NumPy with few passes, from the forward's kept probabilities ``p`` or
+    with them rebuilt from the log-sum-exp."""
+    if p is None:
+        p = _masked(q @ np.swapaxes(k, -1, -2) * scale, q, k, attn_mask, is_causal)
+        p -= np.where(np.isneginf(lse), 0.0, lse)[..., None]
+        np.exp(p, out=p)
+    ds = g @ np.swapaxes(v, -1, -2)
+    ds -= delta[..., None]
+    ds *= p
+    ds *= scale
+    return ds @ k, np.swapaxes(ds, -1, -2) @ q, np.swapaxes(p, -1, -2) @ g
 
 
 # ----------------------------------------------------------------------------------------------
@@ -190,7 +241,58 @@ def _reference_inputs(tensors, d: _dt.DType):
 
 
 def _wrap(arr, d: _dt.DType) -> Tensor:
-    return Tensor._wrap(np.array(np.asarray(arr), dtype=d.np, order="C"), d)   # one copy: never an input's memory
+    """A reference result as a tensor: adopted when it is a fresh C-contiguous array of the dtype (it
+    owns its memory, so it is no input's view), else copied once."""
+    arr = np.asarray(arr)
+    if not (arr.flags.owndata and arr.flags.c_contiguous and arr.dtype == d.np):
+        arr = np.array(arr, dtype=d.np, order="C")
+    return Tensor._wrap(arr, d)
+
+
+# ----------------------------------------------------------------------------------------------
+# The forward's probabilities, kept for the backward that follows it
+# ----------------------------------------------------------------------------------------------
+
+class _Kept(threading.local):
+    """The probabilities of this thread's last reference forward whose inputs need a gradient: one
+    entry ``(key, lse identity, p)``, taken (matching or not) by the next backward."""
+    entry: tuple | None = None
+
+
+_kept = _Kept()
+
+
+def _identity(t: Tensor | None) -> tuple | None:
+    """What makes two calls see the same values of ``t``: the same storage, unwritten since (its
+    version), the same view and dtype."""
+    if t is None:
+        return None
+    return weakref.ref(t._storage), (t._storage.version, t._offset, tuple(t._shape), tuple(t._strides), t._dtype.name)
+
+
+def _same(a: tuple | None, b: tuple | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a[1] == b[1] and a[0]() is not None and a[0]() is b[0]()
+
+
+def _keep(key: tuple, lse: Tensor, p: np.ndarray) -> None:
+    _kept.entry = (key, _identity(lse), p)
+
+
+def _take_kept(key: tuple, lse: Tensor) -> np.ndarray | None:
+    """The kept probabilities if they are of the same q, k, v, mask (storage, unwritten since, view),
+    causal flag, scale and log-sum-exp; None otherwise (the backward rebuilds them)."""
+    entry, _kept.entry = _kept.entry, None
+    if entry is None:
+        return None
+    kept_key, kept_lse, p = entry
+    same = kept_key[-2:] == key[-2:] and all(_same(a, b) for a, b in zip(kept_key[:-2], key[:-2]))
+    return p if same and _same(kept_lse, _identity(lse)) else None
+
+
+def _key(query, key, value, attn_mask, is_causal, scale) -> tuple:
+    return (*(_identity(t) for t in (query, key, value, attn_mask)), bool(is_causal), scale)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -217,29 +319,45 @@ def flash_attention(op: Op, query: Tensor, key: Tensor, value: Tensor, attn_mask
     sc, d = _scale(query, scale), query.dtype
     if backends.for_device(query._storage.device) == "reference":
         q, k, v, m = _reference_inputs((query, key, value, attn_mask), d)
-        out, lse = backends.run_reference(op.reference, q, k, v, m, is_causal, sc)
-        return _wrap(out, d), _wrap(lse, acc_dtype(d))
+        # Not while a capture records: a replay would not run this frontend's keeping.
+        keep = (query.requires_grad or key.requires_grad or value.requires_grad) and not registry.capturing()
+        out, lse, *p = backends.run_reference(op.reference, q, k, v, m, is_causal, sc, keep=keep)
+        out, lse = _wrap(out, d), _wrap(lse, acc_dtype(d))
+        if keep:
+            _keep(_key(query, key, value, attn_mask, is_causal, sc), lse, p[0])
+        return out, lse
     out = Tensor._empty((*query.shape[:-1], value.shape[-1]), d, query.device)
     lse = Tensor._empty(tuple(query.shape[:-1]), acc_dtype(d), query.device)
     op.launcher()(out, lse, query, key, value, attn_mask, is_causal, sc)
     return out, lse
 
 
-def _reference_forward(q, k, v, attn_mask, is_causal, scale):
-    return _forward_formula(q, k, v, attn_mask, is_causal, scale)
+def _reference_forward(q, k, v, attn_mask, is_causal, scale, keep: bool = False):
+    return _forward_formula(q, k, v, attn_mask, is_causal, scale, keep)
 
 
 def _flash_attention_backward(grad, query, key, value, attn_mask, is_causal, scale, result):
     g_out, g_lse = grad
     out, lse = result
-    wide = lse.dtype
-    delta = call("sum", call("cast", g_out, wide) * call("cast", out, wide), -1) if g_out is not None else None
+    delta = _delta(g_out, out, lse.dtype) if g_out is not None else None
     if g_lse is not None:
         delta = -g_lse if delta is None else delta - g_lse
     if g_out is None:
         from neurarust.creation import zeros_like
         g_out = zeros_like(out)
     return call("flash_attention_backward", g_out, query, key, value, lse, delta, attn_mask, is_causal, scale)
+
+
+def _delta(g_out: Tensor, out: Tensor, wide: _dt.DType) -> Tensor:
+    """``rowsum(dO * O)`` in the wide dtype: one NumPy einsum on the reference path when neither
+    autograd nor a graph capture records the backward, registry ops otherwise."""
+    from neurarust import autograd
+
+    if (autograd.grad_mode.is_grad_enabled() or registry.capturing()
+            or backends.for_device(out._storage.device) != "reference"):
+        return call("sum", call("cast", g_out, wide) * call("cast", out, wide), -1)
+    g, o = (t._np().astype(wide.np, copy=False) for t in (g_out, out))
+    return Tensor._wrap(np.einsum("...i,...i->...", g, o, order="C"), wide)
 
 
 def _torch_forward(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
@@ -287,7 +405,8 @@ def flash_attention_backward(op: Op, grad_output: Tensor, query: Tensor, key: Te
     sc, d = _scale(query, scale), query.dtype
     if backends.for_device(query._storage.device) == "reference":
         arrays = _reference_inputs((grad_output, query, key, value, logsumexp, delta, attn_mask), d)
-        grads = backends.run_reference(op.reference, *arrays, is_causal, sc)
+        p = _take_kept(_key(query, key, value, attn_mask, is_causal, sc), logsumexp)
+        grads = backends.run_reference(op.reference, *arrays, is_causal, sc, p=p)
         return tuple(_wrap(g, d) for g in grads)
     if query.shape[-2] == 0 or key.shape[-2] == 0:  # nothing attends: zero gradients
         from neurarust.creation import zeros
@@ -298,8 +417,8 @@ def flash_attention_backward(op: Op, grad_output: Tensor, query: Tensor, key: Te
     return grads
 
 
-def _reference_backward(g, q, k, v, lse, delta, attn_mask, is_causal, scale):
-    return _backward_formula(NP, g, q, k, v, lse, delta, attn_mask, is_causal, scale)
+def _reference_backward(g, q, k, v, lse, delta, attn_mask, is_causal, scale, p=None):
+    return _numpy_backward(g, q, k, v, lse, delta, attn_mask, is_causal, scale, p)
 
 
 def _torch_backward(grad_output, query, key, value, logsumexp, delta, attn_mask=None, is_causal=False, scale=None):

@@ -43,8 +43,13 @@ def _is_reference(t: Tensor) -> bool:
     return backends.for_device(t._storage.device) == "reference"
 
 
-def _wrap(a: np.ndarray, d: _dt.DType) -> Tensor:
-    return Tensor._wrap(np.array(np.asarray(a), dtype=d.np, order="C"), d)   # one copy: never an input's memory
+def _wrap(a: np.ndarray, d: _dt.DType, shape: tuple | None = None) -> Tensor:
+    """A reference result as a tensor (of ``shape``, if given): adopted when it is a fresh C-contiguous
+    array of the dtype (it owns its memory, so it is no input's view), else copied once."""
+    a = np.asarray(a)
+    if not (a.flags.owndata and a.flags.c_contiguous and a.dtype == d.np):
+        a = np.array(a, dtype=d.np, order="C")
+    return Tensor._wrap(a if shape is None else a.reshape(shape), d)
 
 
 def _check(name: str, input, tensors: dict) -> None:
@@ -85,14 +90,25 @@ def _normalized(name: str, input: Tensor, normalized_shape, tensors: dict) -> tu
 
 
 def _ref_row_norm(x, w, b, eps, rms):
-    """(y, mean or None, rstd) of rows ``x`` (M, N) in the compute dtype."""
-    mean = None if rms else np.mean(x, axis=1) if x.shape[1] else np.full(x.shape[0], np.nan, x.dtype)
-    centred = x if rms else x - mean[:, None]
-    var = np.mean(centred * centred, axis=1) if x.shape[1] else np.full(x.shape[0], np.nan, x.dtype)
-    rstd = 1 / np.sqrt(var + eps)
-    y = centred * rstd[:, None]
-    y = y * w if w is not None else y
-    return (y + b if b is not None else y), mean, rstd
+    """(y, mean or None, rstd) of rows ``x`` (M, N) in the compute dtype: row sums as einsum, the
+    output built in place in one new array."""
+    N = x.shape[1]
+    if not N:
+        nan = np.full(x.shape[0], np.nan, x.dtype)
+        return x + (0 if b is None else b), None if rms else nan.copy(), nan
+    mean = None if rms else np.einsum("ij->i", x) / N
+    y = x.copy() if rms else x - mean[:, None]
+    rstd = np.einsum("ij,ij->i", y, y)
+    rstd /= N
+    rstd += eps
+    np.sqrt(rstd, out=rstd)
+    np.divide(1, rstd, out=rstd)
+    y *= rstd[:, None]
+    if w is not None:
+        y *= w
+    if b is not None:
+        y += b
+    return y, mean, rstd
 
 
 def _row_norm(op: Op, input, normalized_shape, weight, bias, eps, rms: bool):
@@ -108,9 +124,9 @@ def _row_norm(op: Op, input, normalized_shape, weight, bias, eps, rms: bool):
         x = _np(input, acc).reshape(M, N)
         w, b = (None if t is None else _np(t, acc).reshape(N) for t in (weight, bias))
         y, mean, rstd = backends.run_reference(op.reference, x, w, b, eps, rms)
-        y = _wrap(y.reshape(tuple(input.shape)), input.dtype)
-        mean = None if mean is None else _wrap(mean.reshape(stat_shape), acc)
-        rstd = _wrap(rstd.reshape(stat_shape), acc)
+        y = _wrap(y, input.dtype, tuple(input.shape))
+        mean = None if mean is None else _wrap(mean, acc, stat_shape)
+        rstd = _wrap(rstd, acc, stat_shape)
     else:
         y, mean, rstd = op.launcher()(input.contiguous().reshape((M, N)), _flat(weight, (N,)), _flat(bias, (N,)),
                                       eps, rms)
@@ -174,21 +190,33 @@ def layer_norm_backward(op: Op, grad_output: Tensor, input: Tensor, normalized_s
         r = backends.run_reference(op.reference, _np(grad_output, acc).reshape(M, N), _np(input, acc).reshape(M, N),
                                    None if mean is None else _np(mean, acc).reshape(M),
                                    _np(rstd, acc).reshape(M), None if weight is None else _np(weight, acc).reshape(N))
-        dx, dw, db = (_wrap(a, input.dtype) for a in r)
-    else:
-        dx, partials = op.launcher()(grad_output.contiguous().reshape((M, N)), input.contiguous().reshape((M, N)),
-                                     _flat(mean, (M,)), _flat(rstd, (M,)), _flat(weight, (N,)))
-        dw, db = call("sum", partials, 1).to(input.dtype)      # both partial sums in one reduction
+        return (_wrap(r[0], input.dtype, tuple(input.shape)), _wrap(r[1], input.dtype, shape),
+                _wrap(r[2], input.dtype, shape))
+    dx, partials = op.launcher()(grad_output.contiguous().reshape((M, N)), input.contiguous().reshape((M, N)),
+                                 _flat(mean, (M,)), _flat(rstd, (M,)), _flat(weight, (N,)))
+    dw, db = call("sum", partials, 1).to(input.dtype)      # both partial sums in one reduction
     return dx.reshape(tuple(input.shape)), dw.reshape(shape), db.reshape(shape)
 
 
 def _ref_row_norm_backward(dy, x, mean, rstd, w):
-    xhat = (x if mean is None else x - mean[:, None]) * rstd[:, None]
-    wdy = dy if w is None else dy * w
+    """dx = rstd (w dy - c1) - rstd c2 xhat, with the row means ``c1`` of ``w dy`` (0 for rms_norm) and
+    ``c2`` of ``w dy xhat``; dw, db the column sums of ``dy xhat`` and ``dy``."""
     N = x.shape[1]
-    c2 = np.sum(wdy * xhat, axis=1, keepdims=True) / N if N else 0
-    c1 = 0 if mean is None or not N else np.sum(wdy, axis=1, keepdims=True) / N
-    return (wdy - xhat * c2 - c1) * rstd[:, None], np.sum(dy * xhat, axis=0), np.sum(dy, axis=0)
+    xhat = x * rstd[:, None] if mean is None else x - mean[:, None]
+    if mean is not None:
+        xhat *= rstd[:, None]
+    dw, db = np.einsum("ij,ij->j", dy, xhat), np.einsum("ij->j", dy)
+    if not N:
+        return xhat, dw, db
+    dx = dy * w if w is not None else dy.copy()       # w dy, turned into dx in place
+    c2 = np.einsum("ij,ij->i", dx, xhat)
+    c2 *= rstd / N
+    xhat *= c2[:, None]
+    if mean is not None:
+        dx -= (np.einsum("ij->i", dx) / N)[:, None]
+    dx *= rstd[:, None]
+    dx -= xhat
+    return dx, dw, db
 
 
 # ----------------------------------------------------------------------------------------------

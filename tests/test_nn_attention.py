@@ -72,6 +72,11 @@ def test_sdpa_matches_torch(name, shape, kw, backend):
         _check_sdpa(q, k, v, mask=mask, **kw)
 
 
+def test_sdpa_with_scores_past_exps_safe_range_matches_torch():
+    """Scores of +-100s: the CPU path shifts rows by their max (gradients are large: a looser atol)."""
+    _check_sdpa(randn(1, 2, 5, 8), randn(1, 2, 7, 8), randn(1, 2, 7, 8), atol=1e-4, scale=30.0)
+
+
 def test_sdpa_with_dropout_composes_plain_ops_and_is_seeded():
     q, k, v = (nr.tensor(randn(1, 2, 4, 8)) for _ in range(3))
     nr.manual_seed(3)
@@ -80,6 +85,61 @@ def test_sdpa_with_dropout_composes_plain_ops_and_is_seeded():
     b = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5)
     assert np.array_equal(a.numpy(), b.numpy())
     assert not np.allclose(a.numpy(), F.scaled_dot_product_attention(q, k, v).numpy())
+
+
+def _sdpa_grads(q, k, v, g, stale=lambda q: None):
+    """dq, dk, dv of ``sum(sdpa(q, k, v) * g)``, with ``stale(q)`` run between forward and backward."""
+    ours = [nr.tensor(x, requires_grad=True) for x in (q, k, v)]
+    out = F.scaled_dot_product_attention(*ours, is_causal=True)
+    stale(ours[0])
+    (out * nr.tensor(g)).sum().backward()
+    return [_np(t.grad) for t in ours]
+
+
+def _torch_sdpa_grads(q, k, v, g):
+    theirs = [torch.tensor(x, requires_grad=True) for x in (q, k, v)]
+    (torch.nn.functional.scaled_dot_product_attention(*theirs, is_causal=True) * torch.tensor(g)).sum().backward()
+    return [_np(t.grad) for t in theirs]
+
+
+def test_cpu_backward_reuses_the_probabilities_its_forward_kept():
+    from neurarust.kernels import attention
+
+    q, k, v, g = (randn(1, 2, 6, 8) for _ in range(4))
+    used = []
+    take = attention._take_kept
+    attention._take_kept = lambda *a: used.append(take(*a)) or used[-1]
+    try:
+        got = _sdpa_grads(q, k, v, g)
+    finally:
+        attention._take_kept = take
+    assert used[0] is not None and attention._kept.entry is None   # used, then dropped
+    for a, b in zip(got, _torch_sdpa_grads(q, k, v, g)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_cpu_backward_recomputes_the_probabilities_of_another_forward():
+    """A later forward on other values replaces the kept entry: this backward rebuilds its own."""
+    q, k, v, g = (randn(1, 2, 6, 8) for _ in range(4))
+    other = [nr.tensor(randn(1, 2, 6, 8), requires_grad=True) for _ in range(3)]
+    got = _sdpa_grads(q, k, v, g, stale=lambda _: F.scaled_dot_product_attention(*other, is_causal=True))
+    for a, b in zip(got, _torch_sdpa_grads(q, k, v, g)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_cpu_backward_recomputes_the_probabilities_of_a_query_written_in_place():
+    from neurarust.kernels.attention import _torch_backward
+    from neurarust.registry import call
+
+    q, k, v = (nr.tensor(randn(1, 2, 6, 8), requires_grad=True) for _ in range(3))
+    _, lse = call("flash_attention", q, k, v)
+    with nr.no_grad():
+        q.mul_(2.0)                                    # a new version of q's storage: the kept P is stale
+        g, delta = nr.tensor(randn(1, 2, 6, 8)), nr.tensor(randn(1, 2, 6))
+        got = call("flash_attention_backward", g, q, k, v, lse, delta)
+    want = _torch_backward(*(torch.tensor(_np(t)) for t in (g, q, k, v, lse, delta)))
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(_np(a), _np(b), rtol=1e-5, atol=1e-5)
 
 
 def _saved_bytes(out, inputs) -> int:
