@@ -336,6 +336,7 @@ class FusedKernel(GeneratedKernel):
         self._source: str | None = None
         self._module = None
         self._op = None
+        self._constants: dict = {}   # (member, operand) -> the constant as an array of its compute dtype
 
     def _signature(self) -> str:
         lines = [f"in {i}: {d.name}{list(s)}" for i, (s, d) in enumerate(self.inputs)]
@@ -383,7 +384,9 @@ class FusedKernel(GeneratedKernel):
 
     def __call__(self, tensors: list[Tensor]) -> Tensor:
         if backends.for_device(tensors[0]._storage.device if tensors else self.device) == "reference":
-            return Tensor._from_array(_contiguous(self.reference(*[t._np() for t in tensors])), self.dtype)
+            result = _contiguous(self.reference(*[t._np() for t in tensors]))
+            return Tensor._wrap(result, self.dtype) if result.dtype == self.dtype.np else \
+                Tensor._from_array(result, self.dtype)
         out = Tensor._empty(self.shape, self.dtype, tensors[0]._storage.device)
         self.launcher()(out, tensors)
         return out
@@ -391,11 +394,11 @@ class FusedKernel(GeneratedKernel):
     # -- NumPy ------------------------------------------------------------------------------------
     def reference(self, *arrays: np.ndarray) -> np.ndarray:
         """The product (as eager computes it) and the members' references in order, each with its
-        eager dtype handling."""
+        eager dtype handling; in one floating-point-quiet context, as each eager op runs."""
         acc = None
         if self.product:
-            acc = _matmul(Tensor._from_array(arrays[0]), Tensor._from_array(arrays[1]))._np()
-        result = self._chain(list(arrays), acc)
+            acc = _product(arrays[0], arrays[1])
+        result = backends.run_reference(self._chain, list(arrays), acc)
         if self.reduction:
             return self._reduce(Tensor._from_array(np.ascontiguousarray(result)))._np()
         return result
@@ -411,7 +414,7 @@ class FusedKernel(GeneratedKernel):
 
     def _chain(self, arrays: list, acc) -> np.ndarray:
         temps: list[np.ndarray] = []
-        for m in self.members:
+        for j, m in enumerate(self.members):
             compute = ew._compute_dtype(m.compute)
             np_compute = compute.np
             keep = m.op.attrs["keep_dtype"]
@@ -419,12 +422,20 @@ class FusedKernel(GeneratedKernel):
             for i, (kind, x) in enumerate(m.operands):
                 a = arrays[x] if kind == "in" else temps[x] if kind == "tmp" else acc if kind == "acc" else None
                 if a is None:
-                    args.append(ew._as_array(x, compute))
+                    args.append(self._constant(j, i, x, compute))
                 else:
                     args.append(a if i in keep or a.dtype == np_compute else a.astype(np_compute))
-            r = np.asarray(backends.run_reference(m.op.reference, *args, **m.params))
+            r = np.asarray(m.op.reference(*args, **m.params))
             temps.append(r if r.dtype == m.result.np else r.astype(m.result.np))
         return np.broadcast_to(temps[-1], self.reduction["shape"] if self.reduction else self.shape)
+
+    def _constant(self, member: int, operand: int, x, compute) -> np.ndarray:
+        """A constant operand as an array of the member's compute dtype (made once: constants are
+        captured values nothing writes)."""
+        a = self._constants.get((member, operand))
+        if a is None:
+            a = self._constants[member, operand] = ew._as_array(x, compute)
+        return a
 
     # -- Triton -----------------------------------------------------------------------------------
     @property
@@ -446,6 +457,18 @@ def _contiguous(a) -> np.ndarray:
 def _matmul(a: Tensor, b: Tensor) -> Tensor:
     op = registry.get("matmul")
     return op.frontend(op, a, b)
+
+
+def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` as eager's reference path computes it: halves widened to fp32, the result rounded to
+    the operands' dtype. Matrices and stacks call the reference directly; 1-D operands take the
+    front end (its dot and unit-dim rules)."""
+    if a.ndim < 2 or b.ndim < 2:
+        return _matmul(Tensor._from_array(a), Tensor._from_array(b))._np()
+    wide = np.float32 if a.dtype in (np.float16, _dt.bfloat16.np) else a.dtype
+    op = registry.get("matmul")
+    r = np.asarray(backends.run_reference(op.reference, a.astype(wide, copy=False), b.astype(wide, copy=False)))
+    return r.astype(a.dtype, copy=False)
 
 
 def _plain(x):
