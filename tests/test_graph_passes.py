@@ -394,3 +394,33 @@ def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
     assert main(["check", "--plugin", "neurarust.graph.cached", "--ops", ops]) == 0
     assert main(["check", "--plugin", "neurarust.graph.cached", "--ops", ops, "--compile", "sm_80,sm_90",
                  "--jobs", "1"]) == 0
+
+
+AUTOCAST_CHAIN = {  # bfloat16 matmul + float32 bias rounded to bfloat16, then the sum back to float32
+    "inputs": [[[4, 16], "bfloat16"], [[16, 4], "bfloat16"], [[4], "float32"]], "shape": [4, 4], "product": True,
+    "reduction": None, "dtype": "float32", "device": "cpu",
+    "members": [
+        {"op": "cast", "operands": [["in", 2]], "params": {"dtype": {"dtype": "bfloat16"}}, "compute": "float32",
+         "result": "bfloat16", "fn": "identity", "extras": []},
+        {"op": "add", "operands": [["acc", 0], ["tmp", 0]], "params": {"alpha": 1}, "compute": "bfloat16",
+         "result": "bfloat16", "fn": "add", "extras": []},
+        {"op": "cast", "operands": [["tmp", 1]], "params": {"dtype": {"dtype": "float32"}}, "compute": "bfloat16",
+         "result": "float32", "fn": "identity", "extras": []}]}
+
+
+def test_a_fused_kernel_is_checked_at_the_coarsest_precision_its_chain_rounds_to():
+    from neurarust.checking import DEFAULT_TOLERANCES
+    from neurarust.graph.fusion import FusedKernel, _as_op
+
+    op = _as_op(FusedKernel.from_spec(AUTOCAST_CHAIN))
+    assert op.tolerances == {nr.float32: DEFAULT_TOLERANCES[nr.bfloat16]}
+
+
+def test_the_cache_plugin_skips_a_kernel_file_older_code_generated():
+    from neurarust.graph import cached
+    from neurarust.graph.fusion import FusedKernel
+
+    kernel = FusedKernel.from_spec(AUTOCAST_CHAIN)
+    path = kernel.write()
+    path.write_text(kernel.source.replace("def launch(", "def launch_from_an_older_version("))
+    assert kernel.name not in [op.name for op in cached.register_all()]
