@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import threading
-import weakref
 
 import numpy as np
 
@@ -40,6 +39,7 @@ from neurarust.shape import broadcast_shapes
 from neurarust.tensor import Tensor
 
 from . import samples as S
+from .kept import identity, same
 from .formulas import NP, NR
 
 TRITON_FORWARD = "neurarust.kernels.attention_triton:launch_forward"
@@ -262,22 +262,8 @@ class _Kept(threading.local):
 _kept = _Kept()
 
 
-def _identity(t: Tensor | None) -> tuple | None:
-    """What makes two calls see the same values of ``t``: the same storage, unwritten since (its
-    version), the same view and dtype."""
-    if t is None:
-        return None
-    return weakref.ref(t._storage), (t._storage.version, t._offset, tuple(t._shape), tuple(t._strides), t._dtype.name)
-
-
-def _same(a: tuple | None, b: tuple | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return a[1] == b[1] and a[0]() is not None and a[0]() is b[0]()
-
-
 def _keep(key: tuple, lse: Tensor, p: np.ndarray) -> None:
-    _kept.entry = (key, _identity(lse), p)
+    _kept.entry = (key, identity(lse), p)
 
 
 def _take_kept(key: tuple, lse: Tensor) -> np.ndarray | None:
@@ -287,12 +273,12 @@ def _take_kept(key: tuple, lse: Tensor) -> np.ndarray | None:
     if entry is None:
         return None
     kept_key, kept_lse, p = entry
-    same = kept_key[-2:] == key[-2:] and all(_same(a, b) for a, b in zip(kept_key[:-2], key[:-2]))
-    return p if same and _same(kept_lse, _identity(lse)) else None
+    inputs = kept_key[-2:] == key[-2:] and all(same(a, b) for a, b in zip(kept_key[:-2], key[:-2]))
+    return p if inputs and same(kept_lse, identity(lse)) else None
 
 
 def _key(query, key, value, attn_mask, is_causal, scale) -> tuple:
-    return (*(_identity(t) for t in (query, key, value, attn_mask)), bool(is_causal), scale)
+    return (*(identity(t) for t in (query, key, value, attn_mask)), bool(is_causal), scale)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ import functools
 import itertools
 import math
 import threading
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +37,7 @@ from neurarust.registry import ErrorInput, Op, Sample, autocast_class, call, reg
 from neurarust.tensor import Tensor
 
 from . import samples as S
+from .kept import identity
 
 TRITON = "neurarust.kernels.conv_triton:"
 FLOATS = _dt.FLOAT_DTYPES
@@ -157,12 +157,6 @@ def _is_reference(t: Tensor) -> bool:
     return backends.for_device(t._storage.device) == "reference"
 
 
-def _identity(t: Tensor) -> tuple:
-    """What makes two reference calls see the same values of ``t``: the same storage, unwritten since
-    (its version), the same view and dtype."""
-    return weakref.ref(t._storage), (t._storage.version, t._offset, tuple(t._shape), tuple(t._strides), t._dtype.name)
-
-
 # ----------------------------------------------------------------------------------------------
 # convolution
 # ----------------------------------------------------------------------------------------------
@@ -183,7 +177,7 @@ def convolution(op: Op, input: Tensor, weight: Tensor, bias: Tensor | None = Non
     if _is_reference(input):
         acc = _acc(input.dtype)
         arrays = [None if t is None else t._np().astype(acc, copy=False) for t in (input, weight, bias)]
-        geo.source = _identity(input)
+        geo.source = identity(input)
         geo.keep = weight.requires_grad and not geo.transposed
         return _finish(backends.run_reference(op.reference, *arrays, geo), input.dtype)
     out = Tensor._empty(geo.shape, input.dtype, input.device)
@@ -615,7 +609,7 @@ def convolution_weight_grad(op: Op, input: Tensor, grad_output: Tensor, weight_s
                          f"output {geo.shape}")
     if _is_reference(input):
         acc = _acc(input.dtype)
-        geo.source = _identity(input)
+        geo.source = identity(input)
         r = backends.run_reference(op.reference, input._np().astype(acc, copy=False),
                                    grad_output._np().astype(acc, copy=False), geo)
         return _finish(r, input.dtype)
