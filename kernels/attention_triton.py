@@ -328,7 +328,8 @@ def launch_backward(dq, dk, dv, grad_output, query, key, value, lse, delta, attn
                  L.pointer(c.scale), *c.sizes, *strides)
         c.launch(attention_dq_kernel, "dq", c.L, *common, L.pointer(dq), L.pointer(c.mask), L.pointer(c.scale),
                  *c.sizes, *strides)
-    L.count("flash_attention_backward")
+    L.count("flash_attention_backward")      # two launches: dk/dv by key block,
+    L.count("flash_attention_backward_dq")   # then dq by query block
 
 
 # ----------------------------------------------------------------------------------------------

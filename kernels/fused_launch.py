@@ -70,13 +70,36 @@ def launch_product(epilogue, out, inputs) -> None:
            allow_tf32=mm.allow_tf32, fused=(epilogue, [t.expand(out.shape) for t in extras]))
 
 
-def product_aot_specs(epilogue, dtype: str, extras: list[str], out_dtype: str) -> list[L.AotSpec]:
-    """The compile-check job of a product's epilogue: the matmul kernel at its default config."""
+def launch_product_norm(epilogue, z, y, mean, rstd, inputs, params, norm: dict) -> None:
+    """:func:`launch_product` into ``z`` that also normalizes each row of ``z`` (``norm``: ``rms``,
+    ``eps``, and whether ``params`` hold a ``weight`` and a ``bias``) into ``y``, ``mean`` (None for
+    rms_norm) and ``rstd``: still one matmul kernel launch."""
+    from neurarust import registry
+    from neurarust.kernels import matmul as mm
+    from neurarust.kernels.matmul_triton import RowNorm, launch
+
+    a, b, extras = inputs[0], inputs[1], inputs[2:]
+    weight = params[0] if norm["weight"] else None
+    bias = params[-1] if norm["bias"] else None
+    batch, M, K, N, _ = mm.plan("matmul", a.shape, b.shape)
+    launch(z, a.expand(*batch, M, K), b.expand(*batch, K, N), tune=registry.get("matmul").tune,
+           allow_tf32=mm.allow_tf32, fused=(epilogue, [t.expand(z.shape) for t in extras]),
+           norm=RowNorm(y, mean, rstd, weight, bias, norm["eps"], norm["rms"]))
+
+
+def product_aot_specs(epilogue, dtype: str, extras: list[str], out_dtype: str, norm: tuple | None = None,
+                      width: int = 0) -> list[L.AotSpec]:
+    """The compile-check job of a product's epilogue: the matmul kernel at its default config (with
+    ``norm = (rms, weight dtype, bias dtype)``: at the config that spans rows of ``width``)."""
     from neurarust import dtype as _dt
     from neurarust import registry
-    from neurarust.kernels.matmul_triton import aot_spec, fit_config
+    from neurarust.kernels.matmul_triton import aot_spec, fit_config, norm_config
 
-    cfg = fit_config(registry.get("matmul").tune.default, _dt.as_dtype(dtype).itemsize, epilogue=True)
+    itemsize = _dt.as_dtype(dtype).itemsize
+    if norm is not None:
+        cfg = norm_config(width, itemsize)
+        return [aot_spec(dtype, cfg, tag="_fused_norm", fused=(epilogue, extras, out_dtype, norm))]
+    cfg = fit_config(registry.get("matmul").tune.default, itemsize, epilogue=True)
     return [aot_spec(dtype, cfg, tag="_fused", fused=(epilogue, extras, out_dtype))]
 
 

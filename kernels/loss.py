@@ -6,7 +6,9 @@
 forward keeps only that log-sum-exp (one fp32 number per row) for the backward, a second kernel that
 rebuilds ``softmax - onehot`` from the logits on the fly (the internal entry
 ``cross_entropy_backward``). Against ``log_softmax`` + ``nll_loss``, which stores the ``N x C``
-log-probabilities for backward, that saves ``N * C * itemsize - 4 * N`` bytes.
+log-probabilities for backward, that saves ``N * C * itemsize - 4 * N`` bytes. The forward reduces
+inside its kernel (one launch; two when the rows take several programs), and the backward reads the
+reduced loss's gradient broadcast to the rows through a zero stride (one launch).
 
 The other losses are short formulas over public ops (:data:`NR` on the Triton path, :data:`NP` for
 the NumPy reference, the same code); fp16/bf16 inputs are computed in fp32. Their derivative is the
@@ -630,18 +632,17 @@ def _probability_loss(ns, input, target, weight, reduction, smoothing):
 def _index_forward(op: Op, input: Tensor, target: Tensor, weight, ignore_index: int, reduction: str,
                    smoothing: float, log_probs: bool) -> Tensor:
     """The class-index form on the Triton backend: the fused kernel, then the reduction."""
-    loss, lse, w_t, bad = op.launcher()(input, target, weight, ignore_index, smoothing, log_probs)
-    if input.device.type != "cpu" and bad.item():  # the one host sync: the kernel flags bad targets
+    out, lse, denom, bad = op.launcher()(input, target, weight, ignore_index, smoothing, log_probs, reduction)
+    # The one host sync on a GPU: the kernel counts bad targets (the CPU path checked them before).
+    if input.device.type != "cpu" and bad is not None and any(bad.tolist()):
         _check_targets(op.name, target, input.shape[_class_dim(input)], ignore_index)
-    denom = NR.sum(w_t) if reduction == "mean" else None
-    out = loss.reshape(tuple(target.shape)) if reduction == "none" else NR.sum(loss)
     if registry.capturing():   # a captured backward recomputes lse and denom (recorded): a replay has no box
         _pending.box = None
     box = getattr(_pending, "box", None)
     if box is not None and box.key == (id(input), id(target)) and not log_probs:
         _pending.box = None
-        box.lse, box.denom = lse.reshape(tuple(target.shape)), denom
-    return _finish(out if denom is None else out / denom, input.dtype)
+        box.lse, box.denom = lse.reshape(tuple(target.shape)), (denom if reduction == "mean" else None)
+    return out.reshape(tuple(target.shape)) if reduction == "none" else out
 
 
 def _classification(op: Op, input, target, weight, ignore_index, reduction, smoothing, log_probs) -> Tensor:
@@ -740,11 +741,18 @@ def _index_backward(grad, input, target, weight, ignore_index, reduction, smooth
     lse = denom = None
     if saved is not None:
         lse, denom = saved.lse, saved.denom
-    if not log_probs and (lse is None or (grad_mode.is_grad_enabled() and input.requires_grad)):
-        lse = call("logsumexp", input, _class_dim(input))  # recorded: a second derivative sees lse(input)
+    # A missing lse (a captured graph hands no state over) is rebuilt inside the backward kernel, unless
+    # a second derivative must see lse(input) recorded or on the reference path (kept as it was).
+    recorded = grad_mode.is_grad_enabled() and input.requires_grad
+    recompute = not log_probs and lse is None and not recorded and not _is_reference(input)
+    if not log_probs and not recompute and (lse is None or recorded):
+        lse = call("logsumexp", input, _class_dim(input))
     if reduction == "mean" and denom is None:
         denom = _denominator(input, target, weight, ignore_index)
     rows = _row_gradients(grad, target, reduction, denom)
+    if recompute:
+        return call("cross_entropy_backward", rows, input, target, None, weight, ignore_index, smoothing,
+                    recompute_lse=True)
     return call("cross_entropy_backward", rows, input, target, lse, weight, ignore_index, smoothing)
 
 
@@ -775,15 +783,18 @@ def _nll_backward(grad, input, target, weight, size_average, ignore_index, reduc
 
 def cross_entropy_backward(op: Op, grad_output: Tensor, input: Tensor, target: Tensor, lse: Tensor | None = None,
                            weight: Tensor | None = None, ignore_index: int = -100,
-                           label_smoothing: float = 0.0) -> Tensor:
+                           label_smoothing: float = 0.0, recompute_lse: bool = False) -> Tensor:
     """The logits' gradient of the per-row cross-entropy: ``grad_output * ((a + b W) p - a onehot - b w)``
-    with ``p = exp(input - lse)`` (0 when ``lse`` is None: ``input`` holds log-probabilities, nll_loss),
+    with ``p = exp(input - lse)`` (0 when ``lse`` is None: ``input`` holds log-probabilities, nll_loss,
+    unless ``recompute_lse``: then the kernel recomputes ``lse`` from ``input`` first),
     ``a = (1 - s) w[target]``, ``b = s / C``; rows at ``ignore_index`` get 0.
 
         >>> import neurarust as nr
         >>> from neurarust.registry import call
         >>> x = nr.tensor([[0.0, 0.0]])
         >>> call("cross_entropy_backward", nr.tensor([1.0]), x, nr.tensor([0]), nr.tensor([0.6931472])).tolist()
+        [[-0.5, 0.5]]
+        >>> call("cross_entropy_backward", nr.tensor([1.0]), x, nr.tensor([0]), recompute_lse=True).tolist()
         [[-0.5, 0.5]]
     """
     _check_tensors(op.name, {"grad_output": grad_output, "input": input, "target": target, "lse": lse,
@@ -795,19 +806,23 @@ def cross_entropy_backward(op: Op, grad_output: Tensor, input: Tensor, target: T
             raise ShapeError(f"{op.name}(): {what} must have the target's shape {tuple(target.shape)}, "
                              f"got {tuple(t.shape)}")
     smoothing = float(label_smoothing)
+    recompute = bool(recompute_lse) and lse is None
     if _is_reference(input):
         acc = _acc(input.dtype).np
         up = [None if t is None else t._np().astype(acc) for t in (grad_output, input, lse, weight)]
-        r = backends.run_reference(op.reference, up[0], up[1], target._np(), up[2], up[3], ignore_index, smoothing)
+        r = backends.run_reference(op.reference, up[0], up[1], target._np(), up[2], up[3], ignore_index, smoothing,
+                                   recompute)
         return _finish(r, input.dtype)
     out = Tensor._empty(tuple(input.shape), input.dtype, input.device)
-    op.launcher()(out, grad_output, input, target, lse, weight, ignore_index, smoothing)
+    op.launcher()(out, grad_output, input, target, lse, weight, ignore_index, smoothing, recompute)
     return out
 
 
-def _reference_cross_entropy_backward(g, x, t, lse, w, ignore_index, smoothing):
+def _reference_cross_entropy_backward(g, x, t, lse, w, ignore_index, smoothing, recompute_lse=False):
     cd = _class_dim(x)
     C = x.shape[cd]
+    if recompute_lse and lse is None:
+        lse = _logsumexp(x, cd) if x.size else np.zeros(t.shape, x.dtype)
     valid = t != ignore_index
     safe = np.where(valid, t, 0)
     wv = np.ones(C, x.dtype) if w is None else w
@@ -834,10 +849,13 @@ def _row_coefficient(input, target, weight, ignore_index, smoothing):
 
 
 def _cross_entropy_backward_backward(grad, grad_output, input, target, lse, weight, ignore_index,
-                                     label_smoothing):
+                                     label_smoothing, recompute_lse=False):
     cd = _class_dim(input)
     from neurarust.creation import ones_like
 
+    recomputed = bool(recompute_lse) and lse is None
+    if recomputed:   # lse(input) as an op, so that its dependence on the input is differentiated below
+        lse = call("logsumexp", input, cd)
     ones = ones_like(grad_output)
     unit = call("cross_entropy_backward", ones, input, target, lse, weight, ignore_index, label_smoothing)
     d_rows = call("sum", grad * unit, cd)
@@ -846,15 +864,20 @@ def _cross_entropy_backward_backward(grad, grad_output, input, target, lse, weig
     coef = _row_coefficient(input, target, weight, ignore_index, float(label_smoothing))
     p = call("exp", input - lse.unsqueeze(cd))
     d_input = grad * p * (grad_output * coef).unsqueeze(cd)
-    return d_rows, d_input, -call("sum", d_input, cd)
+    d_lse = -call("sum", d_input, cd)
+    if recomputed:   # d lse / d input = softmax(input) = p
+        return d_rows, d_input + p * d_lse.unsqueeze(cd), None
+    return d_rows, d_input, d_lse
 
 
 def _torch_cross_entropy_backward(grad_output, input, target, lse=None, weight=None, ignore_index=-100,
-                                  label_smoothing=0.0):
+                                  label_smoothing=0.0, recompute_lse=False):
     """PyTorch's formula for the oracle (PyTorch has no public op taking the saved log-sum-exp)."""
     import torch
 
     cd = _class_dim(input)
+    if recompute_lse and lse is None:
+        lse = torch.logsumexp(input, cd)
     C = input.shape[cd]
     valid = target != ignore_index
     safe = torch.where(valid, target, 0)
@@ -1066,6 +1089,9 @@ def _backward_samples(d):
         yield Sample((grad_rows, s.args[0], target, lse), kw, s.name)
     yield Sample((_v(d, (3,), 41), _log_probs(d, (3, 4), 42), _targets((3,), 4, 43)),
                  {"weight": _v(d, (4,), 44, positive=True)}, name="nll_no_lse")
+    yield Sample((_v(d, (2, 3), 45), _v(d, (2, 5, 3), 46), _targets((2, 3), 5, 47)),
+                 {"weight": _v(d, (5,), 48, positive=True), "label_smoothing": 0.1, "recompute_lse": True},
+                 name="recompute_lse")
 
 
 def _backward_errors():

@@ -1,20 +1,35 @@
-"""The fused cross-entropy Triton kernels (forward and backward) and their launchers.
+"""The fused cross-entropy Triton kernels (forward, its finishing reduction, backward) and their launchers.
 
 Forward: each program owns ``BLOCK_M`` rows of logits (a row is one sample's ``C`` class scores) and
 walks them in chunks of ``BLOCK_C`` classes, keeping per row a running max and a running sum of
 exponentials rescaled whenever the max grows (the online log-sum-exp), so a row of any length is read
-once. It writes three fp32 numbers per row: the loss, the log-sum-exp and the weight of the row's
-class (the denominator of ``reduction='mean'``). No probabilities are ever stored.
+once. It writes the log-sum-exp of each row (fp32, fp64 for fp64 logits: the backward's only saved
+state) and, for ``reduction='none'``, each row's loss in the logits' dtype. No probabilities are ever
+stored.
+
+Reductions without atomics: program ``p`` of ``P`` also stores three partials into a ``(3, P)`` buffer
+(fp32/fp64, plain stores, so nothing is zero-filled first): its rows' summed loss, summed weight of
+the rows' classes (the denominator of ``'mean'``) and count of targets outside ``[0, C)``. When one
+program covers every row (``P == 1``) it writes the finished ``'sum'``/``'mean'`` itself: one launch.
+Otherwise ``cross_entropy_finish_kernel`` (one program) sums the partials in a fixed order, writes the
+result and leaves the totals in column 0 of the partials: two launches, deterministic. ``'mean'`` of
+no counted row is ``0 / 0 = nan``, as in PyTorch. The bad-target count is what the host checks (the
+one sync on a GPU): rows with such targets read nothing.
 
 Backward: recomputes ``p = exp(x - lse)`` from the logits and the saved log-sum-exp on the fly and
 writes ``grad_row * ((a + b W) p - a onehot - b w)``, with ``a = (1 - s) w[target]`` and ``b = s / C``
-for label smoothing ``s`` (``W`` = the sum of class weights).
+for label smoothing ``s`` (``W`` = the sum of class weights). ``RECOMPUTE_LSE`` makes it first rebuild
+each row's log-sum-exp with the forward's online pass (a captured graph cannot hand the forward's
+over). The row gradient is read through its stride: the ``'mean'``/``'sum'`` scalar gradient
+broadcast to every row (stride 0) needs no copy.
 
 ``LOG_PROBS`` makes the same kernels ``nll_loss`` (the input already holds log-probabilities: no
 log-sum-exp, and ``p = 0``). Rows whose target equals ``ignore_index`` give 0 and weigh 0. fp16/bf16
 logits are loaded and computed in fp32.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import neurarust.launch as L
 from neurarust import dtype as _dt
@@ -24,11 +39,22 @@ from neurarust.tensor import Tensor
 
 MAX_BLOCK_C = 4096   # classes per chunk; longer rows loop
 TILE = 2048          # elements per program when rows are short
+FINISH_BLOCK = 1024  # partials per step of the finishing kernel
+REDUCE = {"none": 0, "sum": 1, "mean": 2}
 
 
 @triton.jit
 def _center(top):
     return tl.where(top == -float("inf"), 0.0, top)
+
+
+@triton.jit
+def _lse_step(top, run, x):
+    """One chunk of the online log-sum-exp: the running max and the running sum rescaled to it."""
+    new_top = tl.maximum(top, tl.max(x, axis=1))
+    center = _center(new_top)
+    run = run * tl.exp(top - center) + tl.sum(tl.exp(x - center[:, None]), axis=1)
+    return new_top, run
 
 
 @triton.jit
@@ -54,17 +80,24 @@ def _class_weights(w_ptr, c, cmask, HAS_W: tl.constexpr, ACC: tl.constexpr):
 
 
 @triton.jit
-def cross_entropy_kernel(x_ptr, t_ptr, w_ptr, loss_ptr, lse_ptr, rw_ptr, bad_ptr, R, C, D, x_n, x_d, x_c,
+def _reduced(total, denom, REDUCE: tl.constexpr):
+    out = total
+    if REDUCE == 2:
+        out = total / denom
+    return out
+
+
+@triton.jit
+def cross_entropy_kernel(x_ptr, t_ptr, w_ptr, loss_ptr, lse_ptr, part_ptr, out_ptr, R, C, D, x_n, x_d, x_c,
                          ignore_index, smoothing, LOG_PROBS: tl.constexpr, HAS_W: tl.constexpr,
-                         SMOOTH: tl.constexpr, ACC: tl.constexpr, IDX: tl.constexpr, BLOCK_M: tl.constexpr,
-                         BLOCK_C: tl.constexpr):
+                         SMOOTH: tl.constexpr, REDUCE: tl.constexpr, FINISH: tl.constexpr, ACC: tl.constexpr,
+                         IDX: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_C: tl.constexpr):
+    pid = tl.program_id(0)
     C = tl.cast(C, IDX)
     x_c = tl.cast(x_c, IDX)
-    rows, in_range, x_rows, target, valid, bad = _rows(t_ptr, tl.program_id(0), tl.cast(R, IDX), C, tl.cast(D, IDX),
+    rows, in_range, x_rows, target, valid, bad = _rows(t_ptr, pid, tl.cast(R, IDX), C, tl.cast(D, IDX),
                                                        tl.cast(x_n, IDX), tl.cast(x_d, IDX), ignore_index, IDX,
                                                        BLOCK_M)
-    n_bad = tl.sum(bad.to(tl.int32), axis=0)
-    tl.atomic_max(bad_ptr, n_bad, mask=n_bad > 0)  # device asserts are unreliable: flag for the host
     cols = tl.arange(0, BLOCK_C).to(IDX)
     top = tl.full([BLOCK_M], -float("inf"), ACC)
     run = tl.zeros([BLOCK_M], ACC)
@@ -77,10 +110,7 @@ def cross_entropy_kernel(x_ptr, t_ptr, w_ptr, loss_ptr, lse_ptr, rw_ptr, bad_ptr
             mask = in_range[:, None] & cmask[None, :]
             x = tl.load(x_ptr + x_rows[:, None] + c[None, :] * x_c, mask=mask, other=-float("inf")).to(ACC)
             if not LOG_PROBS:
-                new_top = tl.maximum(top, tl.max(x, axis=1))
-                center = _center(new_top)
-                run = run * tl.exp(top - center) + tl.sum(tl.exp(x - center[:, None]), axis=1)
-                top = new_top
+                top, run = _lse_step(top, run, x)
             if SMOOTH:
                 w = _class_weights(w_ptr, c, cmask, HAS_W, ACC)
                 wx += tl.sum(tl.where(mask, x * w[None, :], 0.0), axis=1)
@@ -98,15 +128,49 @@ def cross_entropy_kernel(x_ptr, t_ptr, w_ptr, loss_ptr, lse_ptr, rw_ptr, bad_ptr
     loss = (1.0 - smoothing) * w_t * (lse - x_t)
     if SMOOTH:
         loss += smoothing / C.to(ACC) * (tl.sum(wsum, axis=0) * lse - wx)
-    tl.store(loss_ptr + rows, tl.where(valid, loss, 0.0), mask=in_range)
-    tl.store(rw_ptr + rows, w_t, mask=in_range)
+    loss = tl.where(valid, loss, 0.0)
+    if REDUCE == 0:
+        tl.store(loss_ptr + rows, loss.to(loss_ptr.dtype.element_ty), mask=in_range)
+    # The program's partials (plain stores: no zero-fill, no atomics); device asserts are unreliable, so
+    # the bad-target count goes to the host too.
+    P = tl.num_programs(0)
+    total = tl.sum(loss, axis=0)
+    denom = tl.sum(w_t, axis=0)
+    tl.store(part_ptr + pid, total)
+    tl.store(part_ptr + P + pid, denom)
+    tl.store(part_ptr + 2 * P + pid, tl.sum(bad.to(ACC), axis=0))
+    if FINISH:
+        tl.store(out_ptr, _reduced(total, denom, REDUCE).to(out_ptr.dtype.element_ty))
+
+
+@triton.jit
+def cross_entropy_finish_kernel(part_ptr, out_ptr, P, S, REDUCE: tl.constexpr, ACC: tl.constexpr,
+                                BLOCK: tl.constexpr):
+    """One program: the ``(3, S)`` partials' first ``P`` columns summed in a fixed order; writes the
+    reduced loss and leaves the denominator and the bad-target count in column 0."""
+    offs = tl.arange(0, BLOCK)
+    total = tl.zeros([BLOCK], ACC)
+    denom = tl.zeros([BLOCK], ACC)
+    bad = tl.zeros([BLOCK], ACC)
+    for start in range(0, P, BLOCK):
+        i = start + offs
+        m = i < P
+        total += tl.load(part_ptr + i, mask=m, other=0.0)
+        denom += tl.load(part_ptr + S + i, mask=m, other=0.0)
+        bad += tl.load(part_ptr + 2 * S + i, mask=m, other=0.0)
+    t = tl.sum(total, axis=0)
+    d = tl.sum(denom, axis=0)
+    tl.store(out_ptr, _reduced(t, d, REDUCE).to(out_ptr.dtype.element_ty))
+    tl.store(part_ptr + S, d)
+    tl.store(part_ptr + 2 * S, tl.sum(bad, axis=0))
 
 
 @triton.jit
 def cross_entropy_backward_kernel(g_ptr, x_ptr, t_ptr, w_ptr, lse_ptr, out_ptr, R, C, D, x_n, x_d, x_c,
-                                  o_n, o_d, o_c, ignore_index, smoothing, LOG_PROBS: tl.constexpr,
-                                  HAS_W: tl.constexpr, SMOOTH: tl.constexpr, ACC: tl.constexpr, IDX: tl.constexpr,
-                                  BLOCK_M: tl.constexpr, BLOCK_C: tl.constexpr):
+                                  o_n, o_d, o_c, g_s, ignore_index, smoothing, LOG_PROBS: tl.constexpr,
+                                  HAS_W: tl.constexpr, SMOOTH: tl.constexpr, RECOMPUTE_LSE: tl.constexpr,
+                                  ACC: tl.constexpr, IDX: tl.constexpr, BLOCK_M: tl.constexpr,
+                                  BLOCK_C: tl.constexpr):
     R = tl.cast(R, IDX)
     C = tl.cast(C, IDX)
     D = tl.cast(D, IDX)
@@ -116,7 +180,7 @@ def cross_entropy_backward_kernel(g_ptr, x_ptr, t_ptr, w_ptr, lse_ptr, out_ptr, 
                                                      tl.cast(x_d, IDX), ignore_index, IDX, BLOCK_M)
     o_rows = (rows // D) * tl.cast(o_n, IDX) + (rows % D) * tl.cast(o_d, IDX)
     cols = tl.arange(0, BLOCK_C).to(IDX)
-    g = tl.load(g_ptr + rows, mask=in_range, other=0.0).to(ACC)
+    g = tl.load(g_ptr + rows * tl.cast(g_s, IDX), mask=in_range, other=0.0).to(ACC)
     if HAS_W:
         w_t = tl.load(w_ptr + target, mask=valid, other=0.0).to(ACC)
     else:
@@ -132,7 +196,17 @@ def cross_entropy_backward_kernel(g_ptr, x_ptr, t_ptr, w_ptr, lse_ptr, out_ptr, 
         total_w = tl.sum(wsum, axis=0)
     coef = a + b * total_w
     if not LOG_PROBS:
-        lse = tl.load(lse_ptr + rows, mask=in_range, other=0.0).to(ACC)
+        if RECOMPUTE_LSE:  # the forward's online pass over the row first
+            top = tl.full([BLOCK_M], -float("inf"), ACC)
+            run = tl.zeros([BLOCK_M], ACC)
+            for start in range(0, C, BLOCK_C):
+                c = start + cols
+                mask = in_range[:, None] & (c < C)[None, :]
+                x = tl.load(x_ptr + x_rows[:, None] + c[None, :] * x_c, mask=mask, other=-float("inf")).to(ACC)
+                top, run = _lse_step(top, run, x)
+            lse = _center(top) + tl.log(run)
+        else:
+            lse = tl.load(lse_ptr + rows, mask=in_range, other=0.0).to(ACC)
     for start in range(0, C, BLOCK_C):
         c = start + cols
         cmask = c < C
@@ -186,84 +260,142 @@ def _flags(x: Tensor, weight, smoothing: float, log_probs: bool) -> dict:
             "ACC": L.TL_DTYPES[acc_of(x.dtype).name]}
 
 
-def launch_cross_entropy(x: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, smoothing: float,
-                         log_probs: bool, *, max_block_c: int = MAX_BLOCK_C):
-    """Per-row ``(loss, lse, weight of the row's class)`` (fp32, or fp64 for fp64 logits) tensors of
-    ``R`` elements (``lse`` is None for ``log_probs``), and a 1-element int32 tensor that is non-zero
-    when some target (not ``ignore_index``) lies outside ``[0, C)``; such rows read nothing."""
-    from neurarust.creation import zeros
+class Losses(NamedTuple):
+    """What the forward launcher returns: ``out`` (per-row losses ``(R,)`` for ``'none'``, else the
+    0-d reduced loss; the logits' dtype), ``lse`` (``(R,)`` fp32/fp64; None for log-probabilities),
+    ``denom`` (0-d, the counted rows' summed class weight; None for ``'none'``) and ``bad`` (counts of
+    targets outside ``[0, C)``, any non-zero flags one; None when there are no rows)."""
 
+    out: Tensor
+    lse: Tensor | None
+    denom: Tensor | None
+    bad: Tensor | None
+
+
+def _launch_finish(part: Tensor, out: Tensor, P: int, S: int, reduction: str) -> None:
+    block = min(triton.next_power_of_2(max(P, 1)), FINISH_BLOCK)
+    with L.on_device(out):
+        cross_entropy_finish_kernel[(1,)](L.pointer(part), L.pointer(out), P, S, REDUCE=REDUCE[reduction],
+                                          ACC=L.TL_DTYPES[part.dtype.name], BLOCK=block)
+    L.count("cross_entropy_finish")
+
+
+def launch_cross_entropy(x: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, smoothing: float,
+                         log_probs: bool, reduction: str = "none", *, max_block_c: int = MAX_BLOCK_C) -> Losses:
+    """The loss of logits ``x`` (log-probabilities for ``log_probs``) at class indices ``target``,
+    reduced by ``reduction``: one launch, or two when the rows take several programs and are reduced
+    (see :class:`Losses`). Rows whose target (not ``ignore_index``) lies outside ``[0, C)`` read
+    nothing and are counted in ``bad``."""
     g = Rows(x)
-    bad = zeros(1, dtype=_dt.int32, device=x.device)
     acc = acc_of(x.dtype)
-    loss, rw = Tensor._empty((g.R,), acc, x.device), Tensor._empty((g.R,), acc, x.device)
+    reduce = reduction != "none"
+    out = Tensor._empty(() if reduce else (g.R,), x.dtype, x.device)
     lse = None if log_probs else Tensor._empty((g.R,), acc, x.device)
+    bm, bc = _blocks(g.R, g.C, max_block_c, x.dtype)
+    P = triton.cdiv(g.R, bm)
+    S = max(P, 1)
+    part = Tensor._empty((3, S), acc, x.device)
+    denom = part._view((), (), part._offset + S) if reduce else None
     if g.R == 0:
-        return loss, lse, rw, bad
+        if reduce:  # 0 for 'sum', nan for 'mean'
+            _launch_finish(part, out, 0, S, reduction)
+        return Losses(out, lse, denom, None)
     t = target.contiguous()
     w = weight.contiguous() if weight is not None else None
-    bm, bc = _blocks(g.R, g.C, max_block_c, x.dtype)
     with L.on_device(x):
-        cross_entropy_kernel[(triton.cdiv(g.R, bm),)](
-            L.pointer(g.x), L.pointer(t), L.pointer(w if w is not None else loss), L.pointer(loss),
-            L.pointer(lse if lse is not None else loss), L.pointer(rw), L.pointer(bad), *g.args(), ignore_index,
-            float(smoothing),
-            **_flags(x, weight, smoothing, log_probs), IDX=L.index_dtype(g.x.shape, g.x.stride()),
-            BLOCK_M=bm, BLOCK_C=bc, num_warps=8 if bm * bc >= 2048 else 4)
+        cross_entropy_kernel[(P,)](
+            L.pointer(g.x), L.pointer(t), L.pointer(w if w is not None else part), L.pointer(out),
+            L.pointer(lse if lse is not None else part), L.pointer(part), L.pointer(out), *g.args(), ignore_index,
+            float(smoothing), **_flags(x, weight, smoothing, log_probs), REDUCE=REDUCE[reduction],
+            FINISH=reduce and P == 1, IDX=L.index_dtype(g.x.shape, g.x.stride()), BLOCK_M=bm, BLOCK_C=bc,
+            num_warps=8 if bm * bc >= 2048 else 4)
     L.count("nll_loss" if log_probs else "cross_entropy")
-    return loss, lse, rw, bad
+    if reduce and P > 1:
+        _launch_finish(part, out, P, S, reduction)
+    bad = part._view((P if not reduce else 1,), (1,), part._offset + 2 * S)
+    return Losses(out, lse, denom, bad)
+
+
+def _row_gradient(grad_rows: Tensor) -> tuple[Tensor, int]:
+    """``grad_rows`` and the stride between consecutive rows' values, copied only when its dims do
+    not collapse to one (a broadcast scalar has stride 0)."""
+    shape, (strides,) = _sh.collapse_dims(list(grad_rows.shape), list(grad_rows.stride()))
+    if not shape:
+        return grad_rows, 0
+    if len(shape) == 1 and strides[0] >= 0:
+        return grad_rows, strides[0]
+    return grad_rows.contiguous(), 1
 
 
 def launch_cross_entropy_backward(out: Tensor, grad_rows: Tensor, x: Tensor, target: Tensor, lse: Tensor | None,
-                                  weight: Tensor | None, ignore_index: int, smoothing: float, *,
-                                  max_block_c: int = MAX_BLOCK_C) -> None:
+                                  weight: Tensor | None, ignore_index: int, smoothing: float,
+                                  recompute_lse: bool = False, *, max_block_c: int = MAX_BLOCK_C) -> None:
     """The logits' gradient into ``out`` (contiguous, ``x``'s shape); ``grad_rows`` has one value per
-    row (the target's shape), ``lse`` the forward's log-sum-exp (None: ``x`` holds log-probabilities)."""
+    row (the target's shape, any strides), ``lse`` the forward's log-sum-exp (None: ``x`` holds
+    log-probabilities, unless ``recompute_lse``: the kernel rebuilds it from ``x``)."""
     g = Rows(x)
     o = Rows(out)
     if g.R == 0 or g.C == 0:
         return
     bm, bc = _blocks(g.R, g.C, max_block_c, x.dtype)
-    keep = [grad_rows.contiguous(), target.contiguous()]
+    rows, g_s = _row_gradient(grad_rows)
+    t = target.contiguous()
     w = weight.contiguous() if weight is not None else None
     lse_c = lse.contiguous() if lse is not None else None
+    recompute = recompute_lse and lse is None
+    idx = L.index_dtype(g.x.shape, g.x.stride(), out.stride())
+    if (g.R - 1) * g_s > L.INT32_MAX:
+        idx = tl.int64
     with L.on_device(out):
         cross_entropy_backward_kernel[(triton.cdiv(g.R, bm),)](
-            L.pointer(keep[0]), L.pointer(g.x), L.pointer(keep[1]), L.pointer(w if w is not None else out),
-            L.pointer(lse_c if lse_c is not None else keep[0]), L.pointer(out), *g.args(), o.n, o.d, o.c,
-            ignore_index, float(smoothing), **_flags(x, weight, smoothing, lse is None),
-            IDX=L.index_dtype(g.x.shape, g.x.stride(), out.stride()), BLOCK_M=bm, BLOCK_C=bc,
-            num_warps=8 if bm * bc >= 2048 else 4)
+            L.pointer(rows), L.pointer(g.x), L.pointer(t), L.pointer(w if w is not None else out),
+            L.pointer(lse_c if lse_c is not None else rows), L.pointer(out), *g.args(), o.n, o.d, o.c, g_s,
+            ignore_index, float(smoothing), **_flags(x, weight, smoothing, lse is None and not recompute),
+            RECOMPUTE_LSE=recompute, IDX=idx, BLOCK_M=bm, BLOCK_C=bc, num_warps=8 if bm * bc >= 2048 else 4)
     L.count("cross_entropy_backward")
 
 
 def aot_specs() -> list:
     """Forward and backward for each logits dtype at LLM-sized rows (looped), short rows, with and
-    without weights and label smoothing; nll; an int64-offset variant."""
+    without weights and label smoothing; nll; an int64-offset variant; the forward reducing in one
+    program and with the finishing kernel; the backward recomputing the log-sum-exp."""
     specs = []
     sizes = ("R", "C", "D", "x_n", "x_d", "x_c")
 
-    def spec(kind, d, R, C, log_probs=False, has_w=False, smooth=False, idx="i32"):
+    def spec(kind, d, R, C, log_probs=False, has_w=False, smooth=False, idx="i32", reduce=0, recompute=False):
         bm, bc = _blocks(R, C, MAX_BLOCK_C, d)
         a = acc_of(d).triton_name
-        consts = {"LOG_PROBS": log_probs, "HAS_W": has_w, "SMOOTH": smooth, "ACC": L.TL_DTYPES[acc_of(d).name],
-                  "IDX": tl.int64 if idx == "i64" else tl.int32, "BLOCK_M": bm, "BLOCK_C": bc}
+        consts = {"LOG_PROBS": log_probs, "HAS_W": has_w, "SMOOTH": smooth}
         if kind == "fwd":
             kernel = cross_entropy_kernel
-            sig = {"x_ptr": f"*{d.triton_name}", "t_ptr": "*i64", "w_ptr": f"*{d.triton_name}", "loss_ptr": f"*{a}",
-                   "lse_ptr": f"*{a}", "rw_ptr": f"*{a}", "bad_ptr": "*i32"}
+            sig = {"x_ptr": f"*{d.triton_name}", "t_ptr": "*i64", "w_ptr": f"*{d.triton_name}",
+                   "loss_ptr": f"*{d.triton_name}", "lse_ptr": f"*{a}", "part_ptr": f"*{a}",
+                   "out_ptr": f"*{d.triton_name}"}
             sig.update({n: idx for n in sizes})
+            consts.update({"REDUCE": reduce, "FINISH": reduce > 0 and triton.cdiv(R, bm) == 1})
         else:
             kernel = cross_entropy_backward_kernel
             sig = {"g_ptr": f"*{a}", "x_ptr": f"*{d.triton_name}", "t_ptr": "*i64", "w_ptr": f"*{d.triton_name}",
                    "lse_ptr": f"*{a}", "out_ptr": f"*{d.triton_name}"}
-            sig.update({n: idx for n in sizes + ("o_n", "o_d", "o_c")})
+            sig.update({n: idx for n in sizes + ("o_n", "o_d", "o_c", "g_s")})
+            consts["RECOMPUTE_LSE"] = recompute
+        consts.update({"ACC": L.TL_DTYPES[acc_of(d).name], "IDX": tl.int64 if idx == "i64" else tl.int32,
+                       "BLOCK_M": bm, "BLOCK_C": bc})
         sig.update({"ignore_index": "i64", "smoothing": "fp32"})
         sig.update({n: "constexpr" for n in consts})
         name = (f"{'nll' if log_probs else 'cross_entropy'}_{kind}_{d.triton_name}_{bm}x{bc}"
-                + ("_w" if has_w else "") + ("_smooth" if smooth else "") + ("_i64idx" if idx == "i64" else ""))
+                + ("_w" if has_w else "") + ("_smooth" if smooth else "") + ("_i64idx" if idx == "i64" else "")
+                + (f"_reduce{reduce}" if reduce else "") + ("_recompute" if recompute else ""))
         return L.AotSpec(name, kernel, sig, consts, aligned=(0, 1, 2, 3, 4, 5),
                          num_warps=8 if bm * bc >= 2048 else 4)
+
+    def finish(d):
+        a = acc_of(d)
+        sig = {"part_ptr": f"*{a.triton_name}", "out_ptr": f"*{d.triton_name}", "P": "i32", "S": "i32",
+               "REDUCE": "constexpr", "ACC": "constexpr", "BLOCK": "constexpr"}
+        consts = {"REDUCE": 2, "ACC": L.TL_DTYPES[a.name], "BLOCK": FINISH_BLOCK}
+        return L.AotSpec(f"cross_entropy_finish_{d.triton_name}", cross_entropy_finish_kernel, sig, consts,
+                         aligned=(0, 1))
 
     vocab, short = (1 << 14, 1 << 17), (1 << 20, 10)
     for kind in ("fwd", "bwd"):
@@ -274,4 +406,9 @@ def aot_specs() -> list:
                   spec(kind, _dt.float64, *short),
                   spec(kind, _dt.float32, *short, log_probs=True, has_w=True),
                   spec(kind, _dt.bfloat16, *vocab, idx="i64")]
+    specs += [spec("fwd", _dt.bfloat16, *vocab, reduce=2), spec("fwd", _dt.float32, 2, 1000, reduce=2),
+              spec("fwd", _dt.float64, 16, 10, has_w=True, smooth=True, reduce=1),
+              spec("bwd", _dt.bfloat16, *vocab, recompute=True),
+              spec("bwd", _dt.float32, *short, has_w=True, smooth=True, recompute=True)]
+    specs += [finish(_dt.float32), finish(_dt.bfloat16), finish(_dt.float64)]
     return specs

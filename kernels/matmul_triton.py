@@ -13,7 +13,11 @@ Each program computes one ``BLOCK_M x BLOCK_N`` tile of ``C = A @ B`` for one ba
    accumulator's dtype: runtime values, exact in fp64, no recompile per value;
 5. a *fused epilogue* (``neurarust.compile`` generates it: bias, activation, residual, cast) is a
    ``@jit`` function ``EPILOGUE(acc, e0, e1, e2, e3)`` applied to the tile before the store, with up
-   to four more tiles loaded from tensors broadcast to C (``NUM_E`` of them).
+   to four more tiles loaded from tensors broadcast to C (``NUM_E`` of them);
+6. when one tile spans whole rows of C (``BLOCK_N >= N``), ``NORM`` also normalizes them as a
+   following ``layer_norm`` (1) or ``rms_norm`` (2) would read C, writing the output and the per-row
+   mean and rstd (``neurarust.compile`` fuses a norm of a product this way: C is written once, never
+   read back).
 
 Strides are arbitrary, so transposed and sliced operands need no copy. Offsets are int64 when some
 operand reaches past 2**31 elements (``IDX``). Under the interpreter, fp16/bf16 tiles are widened to
@@ -28,6 +32,7 @@ import neurarust.launch as L
 from neurarust import autotune
 from neurarust import dtype as _dt
 from neurarust import shape as _sh
+from neurarust.kernels.norm_triton import normalize_rows
 from neurarust.launch import tl, triton
 from neurarust.registry import TuneSpec
 
@@ -50,10 +55,13 @@ def matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
                   x_ptr, alpha_ptr, beta_ptr, stride_xb, stride_xm, stride_xn,
                   e0_ptr, e1_ptr, e2_ptr, e3_ptr, e0_b, e0_m, e0_n, e1_b, e1_m, e1_n, e2_b, e2_m, e2_n,
                   e3_b, e3_m, e3_n,
+                  y_ptr, nw_ptr, nb_ptr, mean_ptr, rstd_ptr, stride_yb, stride_ym, stride_yn, stride_sb, stride_sm,
+                  eps,
                   BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                   GROUP_M: tl.constexpr, PRECISION: tl.constexpr, ACC: tl.constexpr,
                   UPCAST: tl.constexpr, IDX: tl.constexpr, SCALE: tl.constexpr, HAS_INPUT: tl.constexpr,
-                  EPILOGUE: tl.constexpr = no_epilogue, NUM_E: tl.constexpr = -1):
+                  EPILOGUE: tl.constexpr = no_epilogue, NUM_E: tl.constexpr = -1, NORM: tl.constexpr = 0,
+                  HAS_NW: tl.constexpr = False, HAS_NB: tl.constexpr = False):
     pid = tl.program_id(0)
     num_pid_m = tl.cdiv(M, BLOCK_M)
     num_pid_n = tl.cdiv(N, BLOCK_N)
@@ -108,6 +116,15 @@ def matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
             e3 = _tile(e3_ptr, batch, e3_b, e3_m, e3_n, offs_m, offs_n, c_mask)
         acc = EPILOGUE(acc, e0, e1, e2, e3)
     tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=c_mask)
+    if NORM > 0:  # the tile holds whole rows: normalize them as layer_norm (1) or rms_norm (2) reads C
+        z = acc.to(c_ptr.dtype.element_ty).to(tl.float32)
+        y, mean, rstd = normalize_rows(z, c_mask, N, nw_ptr, nb_ptr, offs_n, eps, NORM == 2, HAS_NW, HAS_NB)
+        y_ptrs = y_ptr + batch * stride_yb + offs_m[:, None] * stride_ym + offs_n[None, :] * stride_yn
+        tl.store(y_ptrs, y.to(y_ptr.dtype.element_ty), mask=c_mask)
+        stats = batch * stride_sb + offs_m * stride_sm
+        if NORM == 1:
+            tl.store(mean_ptr + stats, mean, mask=offs_m < M)
+        tl.store(rstd_ptr + stats, rstd, mask=offs_m < M)
 
 
 # Part of the autotune key: editing the kernel invalidates its tuned configs.
@@ -197,26 +214,33 @@ def _index_dtype(views):
     return tl.int64 if tl.int64 in big else tl.int32
 
 
-def _run(c, a, b, cfg: dict, precision: str, upcast: bool, epilogue=None, fused=None) -> None:
+def _run(c, a, b, cfg: dict, precision: str, upcast: bool, epilogue=None, fused=None, norm=None) -> None:
     """Launch the kernel over every batch chunk with one config; ``epilogue`` is ``None`` or
     ``(x, alpha, beta)`` with ``x`` (or None when beta is 0) shaped like ``c`` and 0-d
-    ``alpha``/``beta`` tensors; ``fused`` is ``None`` or ``(jit function, tensors shaped like c)``."""
+    ``alpha``/``beta`` tensors; ``fused`` is ``None`` or ``(jit function, tensors shaped like c)``;
+    ``norm`` is ``None`` or a :class:`RowNorm` (then ``cfg["BLOCK_N"] >= N``)."""
     M, N, K = c.shape[-2], c.shape[-1], a.shape[-1]
     acc = tl.float64 if c.dtype.name == "float64" else tl.float32
     x, alpha, beta = epilogue or (None, c, c)  # unused pointers: never read when SCALE is off
     fn, extras = fused or (no_epilogue, [])
-    views = (c, a, b) + ((x,) if x is not None else ()) + tuple(extras)
+    outs = norm.outputs() if norm is not None else ()
+    views = (c, a, b) + outs + ((x,) if x is not None else ()) + tuple(extras)
     tiles = triton.cdiv(M, cfg["BLOCK_M"]) * triton.cdiv(N, cfg["BLOCK_N"])
     for chunk in _batch_chunks(*views):  # the caller holds L.on_device(c)
         cc, aa, bb = chunk[:3]
-        xx = chunk[3] if x is not None else cc
+        yy, mm, rr = chunk[3:6] if norm is not None else (cc, cc, cc)
+        xx = chunk[3 + len(outs)] if x is not None else cc
         ee = list(chunk[len(chunk) - len(extras):]) if extras else []
         ee += [cc] * (4 - len(ee))   # unused slots: never read
+        nw, nb = (norm.weight, norm.bias) if norm is not None else (None, None)
         matmul_kernel[(tiles, cc.shape[0])](
             L.pointer(aa), L.pointer(bb), L.pointer(cc), M, N, K,
             *aa.stride(), *bb.stride(), *cc.stride(),
             L.pointer(xx), L.pointer(alpha), L.pointer(beta), *xx.stride(),
             *[L.pointer(e) for e in ee], *[s for e in ee for s in e.stride()],
+            L.pointer(yy), L.pointer(nw if nw is not None else cc), L.pointer(nb if nb is not None else cc),
+            L.pointer(mm), L.pointer(rr), *yy.stride(), *rr.stride()[:2], float(norm.eps if norm else 0.0),
+            NORM=0 if norm is None else 2 if norm.rms else 1, HAS_NW=nw is not None, HAS_NB=nb is not None,
             EPILOGUE=fn, NUM_E=len(extras) if fused is not None else -1,
             BLOCK_M=cfg["BLOCK_M"], BLOCK_N=cfg["BLOCK_N"], BLOCK_K=cfg["BLOCK_K"], GROUP_M=cfg["GROUP_M"],
             PRECISION=precision, ACC=acc, UPCAST=upcast, IDX=_index_dtype(chunk),
@@ -225,7 +249,34 @@ def _run(c, a, b, cfg: dict, precision: str, upcast: bool, epilogue=None, fused=
         )
 
 
-def launch(c, a, b, *, tune, allow_tf32: bool = False, epilogue=None, fused=None) -> None:
+class RowNorm:
+    """The layer_norm (``rms``: rms_norm) a launch applies to whole rows of C: its ``weight``, ``bias``
+    (or None), ``eps``, and where it writes: ``y`` (C's shape), ``mean`` and ``rstd`` (C's shape with a
+    last dim of 1, fp32; ``mean`` None for rms_norm)."""
+
+    def __init__(self, y, mean, rstd, weight, bias, eps: float, rms: bool) -> None:
+        self.y, self.mean, self.rstd, self.weight, self.bias, self.eps, self.rms = y, mean, rstd, weight, bias, eps, rms
+
+    def outputs(self) -> tuple:
+        return (self.y, self.mean if self.mean is not None else self.rstd, self.rstd)
+
+
+MAX_NORM_N = 256   # widest rows a normalizing launch keeps in one tile
+
+
+def norm_config(N: int, itemsize: int) -> dict:
+    """A config whose tile spans a whole row of ``N`` (at most MAX_NORM_N) elements: BLOCK_M shrinks
+    to the register budget instead of BLOCK_N, as no autotuned config is sure to."""
+    bn = max(16, triton.next_power_of_2(N))
+    warps = 8 if bn >= 128 else 4
+    bm = 64
+    while bm > 16 and bm * bn > (ACC_REGISTERS[itemsize] // 2) * 32 * warps:
+        bm //= 2
+    return {"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": 32 if itemsize == 2 else 16, "GROUP_M": 8,
+            "num_warps": warps, "num_stages": 2}
+
+
+def launch(c, a, b, *, tune, allow_tf32: bool = False, epilogue=None, fused=None, norm=None) -> None:
     """Write ``a @ b`` into ``c``: ``a`` is ``(*batch, M, K)``, ``b`` ``(*batch, K, N)``, ``c``
     ``(*batch, M, N)``, with equal batch shapes (broadcast dims are stride-0 views).
 
@@ -233,7 +284,8 @@ def launch(c, a, b, *, tune, allow_tf32: bool = False, epilogue=None, fused=None
     ``c``, Python scalars ``alpha``/``beta``; ``x`` is not read when ``beta == 0``). ``c`` must not
     overlap ``x``: tuning reruns the kernel. ``fused=(fn, tensors)`` applies a generated ``@jit``
     ``fn(acc, e0, e1, e2, e3)`` to each tile, the ``e`` tiles read from up to four ``tensors``
-    broadcast to ``c`` (``neurarust.compile``'s epilogue fusion)."""
+    broadcast to ``c`` (``neurarust.compile``'s epilogue fusion). ``norm`` (a :class:`RowNorm`, rows
+    of at most MAX_NORM_N) also normalizes each row of ``c`` into ``norm.y``, one tile a row."""
     if c.numel() == 0:
         return
     dtype = c.dtype
@@ -246,7 +298,11 @@ def launch(c, a, b, *, tune, allow_tf32: bool = False, epilogue=None, fused=None
         scal = _dt.float64 if dtype.name == "float64" else _dt.float32
         epilogue = (None if beta == 0 else x, scalar_tensor(alpha, scal, c.device), scalar_tensor(beta, scal, c.device))
     with L.on_device(c):  # tuning runs launch too
-        if L.INTERPRET:
+        if norm is not None:
+            cfg = norm_config(c.shape[-1], dtype.itemsize)
+            if L.INTERPRET:
+                cfg = {**INTERPRET_CONFIG, "BLOCK_N": cfg["BLOCK_N"]}
+        elif L.INTERPRET:
             cfg = INTERPRET_CONFIG
         else:
             M, N, K = c.shape[-2], c.shape[-1], a.shape[-1]
@@ -255,7 +311,7 @@ def launch(c, a, b, *, tune, allow_tf32: bool = False, epilogue=None, fused=None
             cfg = autotune.best_config("addmm" if wide else "matmul", fitted_spec(tune, dtype.itemsize, wide), key,
                                        lambda cfg: _run(c, a, b, cfg, precision, upcast, epilogue, fused),
                                        source=KERNEL_SOURCE, device=c._storage.device.index)
-        _run(c, a, b, cfg, precision, upcast, epilogue, fused)
+        _run(c, a, b, cfg, precision, upcast, epilogue, fused, norm)
     L.count("matmul")
 
 
@@ -279,13 +335,21 @@ def aot_spec(dtype_name: str, cfg: dict, *, tag: str = "", epilogue: bool = Fals
     signature = {name: "i32" for name in _ARGS}
     signature.update({"a_ptr": ptr, "b_ptr": ptr, "c_ptr": ptr, "x_ptr": ptr, "alpha_ptr": scal, "beta_ptr": scal})
     signature.update({f"e{i}_ptr": ptr for i in range(4)})
+    signature.update({"y_ptr": ptr, "nw_ptr": ptr, "nb_ptr": ptr, "mean_ptr": "*fp32", "rstd_ptr": "*fp32",
+                      "eps": "fp32"})
     constants = {name: cfg[name] for name in ("BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M")}
-    constants.update(EPILOGUE=no_epilogue, NUM_E=-1)
+    constants.update(EPILOGUE=no_epilogue, NUM_E=-1, NORM=0, HAS_NW=False, HAS_NB=False)
     if fused is not None:
-        fn, extras, out_dtype = fused
+        fn, extras, out_dtype = fused[:3]
         constants.update(EPILOGUE=fn, NUM_E=len(extras))
-        signature["c_ptr"] = "*" + _dt.as_dtype(out_dtype).triton_name
+        signature["c_ptr"] = signature["y_ptr"] = "*" + _dt.as_dtype(out_dtype).triton_name
         signature.update({f"e{i}_ptr": "*" + _dt.as_dtype(d).triton_name for i, d in enumerate(extras)})
+        if len(fused) > 3 and fused[3]:    # (rms, weight dtype, bias dtype; None: absent) of a norm
+            rms, w_dtype, b_dtype = fused[3]
+            for name, d in (("nw_ptr", w_dtype), ("nb_ptr", b_dtype)):
+                if d is not None:
+                    signature[name] = "*" + _dt.as_dtype(d).triton_name
+            constants.update(NORM=2 if rms else 1, HAS_NW=w_dtype is not None, HAS_NB=b_dtype is not None)
     constants.update({name: 1 for name in _UNIT_STRIDES})
     constants.update(PRECISION="ieee", ACC=tl.float64 if dtype_name == "float64" else tl.float32,
                      UPCAST=False, IDX=tl.int32, SCALE=epilogue, HAS_INPUT=epilogue)

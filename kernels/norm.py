@@ -194,7 +194,9 @@ def layer_norm_backward(op: Op, grad_output: Tensor, input: Tensor, normalized_s
                 _wrap(r[2], input.dtype, shape))
     dx, partials = op.launcher()(grad_output.contiguous().reshape((M, N)), input.contiguous().reshape((M, N)),
                                  _flat(mean, (M,)), _flat(rstd, (M,)), _flat(weight, (N,)))
-    dw, db = call("sum", partials, 1).to(input.dtype)      # both partial sums in one reduction
+    # Both partial sums in one reduction; one program's partial row is already the sum.
+    sums = partials[:, 0] if partials.shape[1] == 1 else call("sum", partials, 1)
+    dw, db = sums.to(input.dtype)
     return dx.reshape(tuple(input.shape)), dw.reshape(shape), db.reshape(shape)
 
 

@@ -58,6 +58,22 @@ def _affine(w_ptr, b_ptr, idx, mask, HAS_W: tl.constexpr, HAS_B: tl.constexpr, A
 # ----------------------------------------------------------------------------------------------
 
 @triton.jit
+def normalize_rows(z, mask, n, w_ptr, b_ptr, cols, eps, RMS: tl.constexpr, HAS_W: tl.constexpr,
+                   HAS_B: tl.constexpr):
+    """``(y, mean, rstd)`` (fp32) of a tile ``z`` that holds whole rows of ``n`` elements (``mask``:
+    the real ones), by the formulas of ``row_norm_kernel``: the epilogue of a product whose rows fit
+    one tile (``neurarust.compile`` fuses a layer_norm or rms_norm of a product there)."""
+    z = tl.where(mask, z, 0.0)
+    mean = tl.sum(z, axis=1) * 0.0
+    if not RMS:
+        mean = tl.sum(z, axis=1) / n.to(tl.float32)
+    d = tl.where(mask, z - mean[:, None], 0.0)
+    rstd = 1.0 / tl.sqrt(tl.sum(d * d, axis=1) / n.to(tl.float32) + eps)
+    w, b = _affine(w_ptr, b_ptr, cols, cols < n, HAS_W, HAS_B, tl.float32)
+    return d * rstd[:, None] * w[None, :] + b[None, :], mean, rstd
+
+
+@triton.jit
 def row_norm_kernel(x_ptr, w_ptr, b_ptr, y_ptr, mean_ptr, rstd_ptr, M, N, eps, RMS: tl.constexpr,
                     HAS_W: tl.constexpr, HAS_B: tl.constexpr, ACC: tl.constexpr, IDX: tl.constexpr,
                     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):

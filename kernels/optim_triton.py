@@ -312,6 +312,7 @@ def launch(algo: int, lists: list, scalars: tuple, flags: tuple, first: bool, ca
         with L.on_device(p0):
             advance_kernel[(triton.cdiv(T, BLOCK),)](table, T, L.pointer(found), k[1], k[5], NADAM=algo == 6,
                                                     BLOCK=BLOCK)
+        L.count("optim_advance")
         for t in steps + mus:
             t._bump_version()
         lr_arg, found_arg = L.pointer(lr), L.pointer(found)

@@ -372,6 +372,53 @@ def test_a_view_that_is_no_row_reshape_stays_after_the_bias():
 
 
 @pytest.mark.compile
+def projected_norm(width: int, rms: bool = False, affine: bool = True):
+    """A residual block's tail: a projection with its bias and residual add, then a layer/rms norm."""
+    lin = nr.nn.Linear(5, width)
+    norm = (nr.nn.RMSNorm if rms else nr.nn.LayerNorm)(width, elementwise_affine=affine)
+    return lambda x, r: norm(lin(x) + r)
+
+
+def norm_fused(width: int, rms: bool = False, affine: bool = True):
+    from neurarust.graph.norms import fuse_norms
+
+    f = projected_norm(width, rms, affine)
+    g = capture(f, nr.ones(3, 4, 5), nr.ones(3, 4, width)).graph
+    fuse_elementwise(g, [])
+    return f, g, fuse_norms(g, [])
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+@pytest.mark.parametrize("rms, affine", [(False, True), (True, True), (False, False)])
+def test_a_norm_of_a_product_joins_the_products_kernel(backend, rms, affine):
+    f, g, fused = norm_fused(7, rms, affine)
+    assert fused == 1 and names(g) == ["view", "fused"]
+    assert g.nodes[1].fused.op_names()[-1] == ("rms_norm" if rms else "layer_norm")
+    x, r = nr.randn(3, 4, 5), nr.randn(3, 4, 7)
+    with nr.no_grad(), nr.backends.using(backend):
+        got, want = Program(g).run([x, r])[0], f(x, r)
+    assert nr.allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_the_fused_norm_also_writes_the_pre_norm_sum_and_the_row_statistics():
+    f, g, _ = norm_fused(7)
+    outs = g.nodes[1].outputs
+    assert [v.shape for v in outs] == [(3, 4, 7), (3, 4, 7), (3, 4, 1), (3, 4, 1)]
+    inputs = [nr.randn(3, 4, 5), nr.randn(3, 4, 7)]
+    runs = {}
+    for backend in ("reference", "triton"):
+        with nr.no_grad(), nr.backends.using(backend):
+            runs[backend] = Program(g, keep=outs).run(inputs)[1:]
+    for got, want in zip(runs["triton"], runs["reference"]):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_rows_wider_than_one_tile_keep_their_norm_apart():
+    from neurarust.kernels.matmul_triton import MAX_NORM_N
+
+    assert norm_fused(MAX_NORM_N + 1)[2] == 0
+
+
 def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
     from neurarust.cli import main
 
@@ -383,6 +430,8 @@ def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
     for g in (chain, product, reduction, softmax):
         fuse_elementwise(g, [])
         kernels += [n.fused.name for n in g.nodes if n.fused is not None]
+    for rms in (False, True):
+        kernels += [n.fused.name for n in norm_fused(24, rms)[1].nodes if n.fused is not None]
     from neurarust.graph.horizontal import fuse_horizontally
 
     mixed = (lambda a, b: (a.sum(0), a.t() @ b, b.t().clone()), [(5, 3), (5, 4)], 3)

@@ -95,18 +95,18 @@ def test_long_rows_loop_over_classes(dtype):
     target = [9, 0, 4]
     weight = np.linspace(0.5, 2.0, 10).astype(dtype)
     nx, t, w = nr.from_numpy(x), nr.tensor(target), nr.from_numpy(weight)
-    loss, lse, rw, bad = loss_triton.launch_cross_entropy(nx, t, w, -100, 0.1, False, max_block_c=4)
-    assert bad.item() == 0
+    loss, lse, _, bad = loss_triton.launch_cross_entropy(nx, t, w, -100, 0.1, False, max_block_c=4)
+    assert not any(bad.tolist())
     tx = torch.from_numpy(x.astype(np.float32)).requires_grad_()
     want = F.cross_entropy(tx, torch.tensor(target), torch.from_numpy(weight.astype(np.float32)),
                            reduction="none", label_smoothing=0.1)
-    np.testing.assert_allclose(loss.numpy(), want.detach().numpy(), rtol=1e-5, atol=1e-5)
+    tol = 1e-5 if dtype == np.float32 else 2e-3  # the per-row losses come in the logits' dtype
+    np.testing.assert_allclose(loss.numpy().astype(np.float32), want.detach().numpy(), rtol=tol, atol=tol)
     np.testing.assert_allclose(lse.numpy(), torch.logsumexp(tx, 1).detach().numpy(), rtol=1e-6, atol=1e-6)
     g = nr.tensor([1.0, -0.5, 2.0])
     out = nr.from_numpy(np.zeros(x.shape, dtype))
     loss_triton.launch_cross_entropy_backward(out, g, nx, t, lse, w, -100, 0.1, max_block_c=4)
     (expected,) = torch.autograd.grad(want, tx, torch.tensor([1.0, -0.5, 2.0]))
-    tol = 1e-5 if dtype == np.float32 else 2e-3
     np.testing.assert_allclose(out.numpy().astype(np.float32), expected.numpy(), rtol=tol, atol=tol)
 
 
@@ -132,9 +132,11 @@ def test_legacy_flags_and_batchmean(name, kwargs):
 
 def test_kernel_flags_targets_out_of_range_without_reading_them():
     x = nr.from_numpy(_logits((3, 4), 7))
-    loss, _, rw, bad = loss_triton.launch_cross_entropy(x, nr.tensor([1, 9, -100]), None, -100, 0.0, False)
-    assert bad.item() > 0
-    assert rw.tolist() == [1.0, 0.0, 0.0] and loss.tolist()[1:] == [0.0, 0.0]
+    loss, _, _, bad = loss_triton.launch_cross_entropy(x, nr.tensor([1, 9, -100]), None, -100, 0.0, False)
+    assert any(bad.tolist())
+    assert loss.tolist()[1:] == [0.0, 0.0]
+    mean = loss_triton.launch_cross_entropy(x, nr.tensor([1, 9, -100]), None, -100, 0.0, False, "mean")
+    assert mean.denom.item() == 1.0  # only the in-range row counts
 
 
 @pytest.mark.parametrize("backend", ["reference", "triton"])

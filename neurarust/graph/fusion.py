@@ -672,20 +672,34 @@ def _softmax_module(k: FusedKernel, imports: list[str], body: list[str]) -> list
 
 
 def _epilogue_module(k: FusedKernel, imports: list[str], body: list[str]) -> list[str]:
-    extras = [d.name for _, d in k.inputs[2:]]
+    """The ``epilogue`` a product's group becomes; with a ``norm`` (:mod:`~neurarust.graph.norms`) the
+    launch also normalizes the rows, whose weight and bias are the last inputs."""
+    norm = getattr(k, "norm", None)
+    params = k.inputs[len(k.inputs) - k.n_params:] if norm else []
+    extras = [d.name for _, d in k.inputs[2:len(k.inputs) - len(params)]]
+    result = f"t{len(k.members) - 1}" if k.members else "acc"
+    if norm:
+        dtypes = iter(d.name for _, d in params)
+        described = (norm["rms"], next(dtypes) if norm["weight"] else None, next(dtypes) if norm["bias"] else None)
+        tail = ["def launch(z, y, mean, rstd, inputs, params):",
+                f"    launch_product_norm(epilogue, z, y, mean, rstd, inputs, params, {norm!r})", "", "",
+                "def aot_specs():",
+                f"    return product_aot_specs(epilogue, {k.inputs[0][1].name!r}, {extras!r}, {k.dtype.name!r}, "
+                f"norm={described!r}, width={k.shape[-1]})"]
+    else:
+        tail = ["def launch(out, inputs):", "    launch_product(epilogue, out, inputs)", "", "",
+                "def aot_specs():",
+                f"    return product_aot_specs(epilogue, {k.inputs[0][1].name!r}, {extras!r}, {k.dtype.name!r})"]
     return [
-        "from neurarust.kernels.fused_launch import launch_product, product_aot_specs",
+        "from neurarust.kernels.fused_launch import " + ("launch_product_norm" if norm else "launch_product")
+        + ", product_aot_specs",
         *imports, "", "",
         "@triton.jit",
         "def epilogue(acc, x0, x1, x2, x3):",
         *body,
-        f"    return t{len(k.members) - 1}",
+        f"    return {result}",
         "", "",
-        "def launch(out, inputs):",
-        "    launch_product(epilogue, out, inputs)",
-        "", "",
-        "def aot_specs():",
-        f"    return product_aot_specs(epilogue, {k.inputs[0][1].name!r}, {extras!r}, {k.dtype.name!r})",
+        *tail,
         "",
     ]
 
