@@ -526,14 +526,14 @@ def _check_triplet(name, anchor, positive, negative, p, **_):
 # ----------------------------------------------------------------------------------------------
 
 class _Saved:
-    """What a recorded cross_entropy forward leaves its backward: the per-row log-sum-exp and the
-    'mean' denominator. The recorder binds the call (and makes this box) just before the forward runs;
-    the forward fills the box only when it is the call the box was made for."""
+    """What a recorded cross_entropy forward leaves its backward: the per-row log-sum-exp. The
+    recorder binds the call (and makes this box) just before the forward runs; the forward fills the
+    box only when it is the call the box was made for."""
 
-    __slots__ = ("key", "lse", "denom")
+    __slots__ = ("key", "lse")
 
     def __init__(self, key):
-        self.key, self.lse, self.denom = key, None, None
+        self.key, self.lse = key, None
 
 
 _pending = threading.local()
@@ -632,16 +632,16 @@ def _probability_loss(ns, input, target, weight, reduction, smoothing):
 def _index_forward(op: Op, input: Tensor, target: Tensor, weight, ignore_index: int, reduction: str,
                    smoothing: float, log_probs: bool) -> Tensor:
     """The class-index form on the Triton backend: the fused kernel, then the reduction."""
-    out, lse, denom, bad = op.launcher()(input, target, weight, ignore_index, smoothing, log_probs, reduction)
+    out, lse, _, bad = op.launcher()(input, target, weight, ignore_index, smoothing, log_probs, reduction)
     # The one host sync on a GPU: the kernel counts bad targets (the CPU path checked them before).
     if input.device.type != "cpu" and bad is not None and any(bad.tolist()):
         _check_targets(op.name, target, input.shape[_class_dim(input)], ignore_index)
-    if registry.capturing():   # a captured backward recomputes lse and denom (recorded): a replay has no box
+    if registry.capturing():   # a captured backward recomputes lse in its kernel: a replay has no box
         _pending.box = None
     box = getattr(_pending, "box", None)
     if box is not None and box.key == (id(input), id(target)) and not log_probs:
         _pending.box = None
-        box.lse, box.denom = lse.reshape(tuple(target.shape)), (denom if reduction == "mean" else None)
+        box.lse = lse.reshape(tuple(target.shape))
     return out.reshape(tuple(target.shape)) if reduction == "none" else out
 
 
@@ -717,15 +717,6 @@ def _reference_classification(x, t, w, ignore_index, reduction, smoothing, log_p
     return _reduce_rows(NP, loss, w_t, t.shape, reduction)
 
 
-def _row_gradients(grad, target, reduction, denom):
-    """The upstream gradient of each row's loss."""
-    if reduction == "none":
-        return grad
-    if reduction == "mean":
-        grad = grad / denom
-    return grad.expand(tuple(target.shape))
-
-
 def _denominator(input, target, weight, ignore_index):
     """The 'mean' divisor: the summed weights of the rows that count."""
     valid = call("ne", target, ignore_index)
@@ -738,22 +729,20 @@ def _denominator(input, target, weight, ignore_index):
 def _index_backward(grad, input, target, weight, ignore_index, reduction, smoothing, saved, log_probs):
     from neurarust.autograd import grad_mode
 
-    lse = denom = None
-    if saved is not None:
-        lse, denom = saved.lse, saved.denom
+    lse = saved.lse if saved is not None else None
     # A missing lse (a captured graph hands no state over) is rebuilt inside the backward kernel, unless
     # a second derivative must see lse(input) recorded or on the reference path (kept as it was).
     recorded = grad_mode.is_grad_enabled() and input.requires_grad
     recompute = not log_probs and lse is None and not recorded and not _is_reference(input)
     if not log_probs and not recompute and (lse is None or recorded):
         lse = call("logsumexp", input, _class_dim(input))
-    if reduction == "mean" and denom is None:
-        denom = _denominator(input, target, weight, ignore_index)
-    rows = _row_gradients(grad, target, reduction, denom)
+    # The reduced loss's gradient reaches every row through a broadcast view; 'mean' has the backward
+    # divide by its denominator itself (no launch of its own, and no state from the forward).
+    rows = grad if reduction == "none" else grad.expand(tuple(target.shape))
+    flags = {"normalize": True} if reduction == "mean" else {}
     if recompute:
-        return call("cross_entropy_backward", rows, input, target, None, weight, ignore_index, smoothing,
-                    recompute_lse=True)
-    return call("cross_entropy_backward", rows, input, target, lse, weight, ignore_index, smoothing)
+        flags["recompute_lse"] = True
+    return call("cross_entropy_backward", rows, input, target, lse, weight, ignore_index, smoothing, **flags)
 
 
 def _cross_entropy_backward(grad, needs_input_grad, input, target, weight, size_average, ignore_index, reduce,
@@ -783,11 +772,13 @@ def _nll_backward(grad, input, target, weight, size_average, ignore_index, reduc
 
 def cross_entropy_backward(op: Op, grad_output: Tensor, input: Tensor, target: Tensor, lse: Tensor | None = None,
                            weight: Tensor | None = None, ignore_index: int = -100,
-                           label_smoothing: float = 0.0, recompute_lse: bool = False) -> Tensor:
+                           label_smoothing: float = 0.0, recompute_lse: bool = False,
+                           normalize: bool = False) -> Tensor:
     """The logits' gradient of the per-row cross-entropy: ``grad_output * ((a + b W) p - a onehot - b w)``
     with ``p = exp(input - lse)`` (0 when ``lse`` is None: ``input`` holds log-probabilities, nll_loss,
     unless ``recompute_lse``: then the kernel recomputes ``lse`` from ``input`` first),
-    ``a = (1 - s) w[target]``, ``b = s / C``; rows at ``ignore_index`` get 0.
+    ``a = (1 - s) w[target]``, ``b = s / C``; rows at ``ignore_index`` get 0. ``normalize`` divides
+    ``grad_output`` by the summed class weight of the rows that count (``reduction='mean'``).
 
         >>> import neurarust as nr
         >>> from neurarust.registry import call
@@ -796,6 +787,10 @@ def cross_entropy_backward(op: Op, grad_output: Tensor, input: Tensor, target: T
         [[-0.5, 0.5]]
         >>> call("cross_entropy_backward", nr.tensor([1.0]), x, nr.tensor([0]), recompute_lse=True).tolist()
         [[-0.5, 0.5]]
+        >>> g = nr.tensor(1.0).expand(2)   # the 'mean' loss's gradient, as every row sees it
+        >>> call("cross_entropy_backward", g, nr.zeros(2, 2), nr.tensor([0, -100]), recompute_lse=True,
+        ...      normalize=True).tolist()
+        [[-0.5, 0.5], [0.0, 0.0]]
     """
     _check_tensors(op.name, {"grad_output": grad_output, "input": input, "target": target, "lse": lse,
                              "weight": weight}, ("grad_output", "input", "lse", "weight"))
@@ -811,14 +806,15 @@ def cross_entropy_backward(op: Op, grad_output: Tensor, input: Tensor, target: T
         acc = _acc(input.dtype).np
         up = [None if t is None else t._np().astype(acc) for t in (grad_output, input, lse, weight)]
         r = backends.run_reference(op.reference, up[0], up[1], target._np(), up[2], up[3], ignore_index, smoothing,
-                                   recompute)
+                                   recompute, bool(normalize))
         return _finish(r, input.dtype)
     out = Tensor._empty(tuple(input.shape), input.dtype, input.device)
-    op.launcher()(out, grad_output, input, target, lse, weight, ignore_index, smoothing, recompute)
+    op.launcher()(out, grad_output, input, target, lse, weight, ignore_index, smoothing, recompute, bool(normalize))
     return out
 
 
-def _reference_cross_entropy_backward(g, x, t, lse, w, ignore_index, smoothing, recompute_lse=False):
+def _reference_cross_entropy_backward(g, x, t, lse, w, ignore_index, smoothing, recompute_lse=False,
+                                      normalize=False):
     cd = _class_dim(x)
     C = x.shape[cd]
     if recompute_lse and lse is None:
@@ -826,6 +822,8 @@ def _reference_cross_entropy_backward(g, x, t, lse, w, ignore_index, smoothing, 
     valid = t != ignore_index
     safe = np.where(valid, t, 0)
     wv = np.ones(C, x.dtype) if w is None else w
+    if normalize:
+        g = g / np.where(valid, wv[safe] if C else 0, 0).sum()
     a = np.where(valid, (1 - smoothing) * (wv[safe] if C else 0), 0)
     b = np.where(valid, smoothing / C if C else 0, 0)
     coef = a + b * wv.sum()
@@ -849,7 +847,12 @@ def _row_coefficient(input, target, weight, ignore_index, smoothing):
 
 
 def _cross_entropy_backward_backward(grad, grad_output, input, target, lse, weight, ignore_index,
-                                     label_smoothing, recompute_lse=False):
+                                     label_smoothing, recompute_lse=False, normalize=False):
+    if normalize:   # the same formulas at grad_output / D; D depends on no differentiable input
+        D = _denominator(input, target, weight, ignore_index)
+        d_rows, d_input, d_lse = _cross_entropy_backward_backward(grad, grad_output / D, input, target, lse, weight,
+                                                                  ignore_index, label_smoothing, recompute_lse)
+        return d_rows / D, d_input, d_lse
     cd = _class_dim(input)
     from neurarust.creation import ones_like
 
@@ -871,7 +874,7 @@ def _cross_entropy_backward_backward(grad, grad_output, input, target, lse, weig
 
 
 def _torch_cross_entropy_backward(grad_output, input, target, lse=None, weight=None, ignore_index=-100,
-                                  label_smoothing=0.0, recompute_lse=False):
+                                  label_smoothing=0.0, recompute_lse=False, normalize=False):
     """PyTorch's formula for the oracle (PyTorch has no public op taking the saved log-sum-exp)."""
     import torch
 
@@ -882,6 +885,8 @@ def _torch_cross_entropy_backward(grad_output, input, target, lse=None, weight=N
     valid = target != ignore_index
     safe = torch.where(valid, target, 0)
     w = torch.ones(C, dtype=input.dtype) if weight is None else weight
+    if normalize:
+        grad_output = grad_output / torch.where(valid, w[safe], 0).sum()
     a = torch.where(valid, (1 - label_smoothing) * w[safe], 0)
     b = torch.where(valid, label_smoothing / C, 0.0).to(input.dtype)
     coef = a + b * w.sum()
@@ -1092,6 +1097,9 @@ def _backward_samples(d):
     yield Sample((_v(d, (2, 3), 45), _v(d, (2, 5, 3), 46), _targets((2, 3), 5, 47)),
                  {"weight": _v(d, (5,), 48, positive=True), "label_smoothing": 0.1, "recompute_lse": True},
                  name="recompute_lse")
+    yield Sample((_v(d, (4,), 49), _v(d, (4, 6), 50), ix([1, -100, 5, 0])),
+                 {"weight": _v(d, (6,), 51, positive=True), "recompute_lse": True, "normalize": True},
+                 name="mean_normalized")
 
 
 def _backward_errors():

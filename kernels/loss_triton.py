@@ -20,7 +20,9 @@ Backward: recomputes ``p = exp(x - lse)`` from the logits and the saved log-sum-
 writes ``grad_row * ((a + b W) p - a onehot - b w)``, with ``a = (1 - s) w[target]`` and ``b = s / C``
 for label smoothing ``s`` (``W`` = the sum of class weights). ``RECOMPUTE_LSE`` makes it first rebuild
 each row's log-sum-exp with the forward's online pass (a captured graph cannot hand the forward's
-over). The row gradient is read through its stride: the ``'mean'``/``'sum'`` scalar gradient
+over); ``NORMALIZE`` divides by the 'mean' denominator, the counted rows' summed class weight, which
+the one program finds itself when it holds every row (else ``cross_entropy_denominator_kernel`` runs
+first). The row gradient is read through its stride: the ``'mean'``/``'sum'`` scalar gradient
 broadcast to every row (stride 0) needs no copy.
 
 ``LOG_PROBS`` makes the same kernels ``nll_loss`` (the input already holds log-probabilities: no
@@ -80,6 +82,15 @@ def _class_weights(w_ptr, c, cmask, HAS_W: tl.constexpr, ACC: tl.constexpr):
 
 
 @triton.jit
+def _row_weights(w_ptr, target, valid, HAS_W: tl.constexpr, ACC: tl.constexpr):
+    """The weight of each row's class (0 for rows that do not count)."""
+    if HAS_W:
+        return tl.load(w_ptr + target, mask=valid, other=0.0).to(ACC)
+    else:
+        return valid.to(ACC)
+
+
+@triton.jit
 def _reduced(total, denom, REDUCE: tl.constexpr):
     out = total
     if REDUCE == 2:
@@ -121,10 +132,7 @@ def cross_entropy_kernel(x_ptr, t_ptr, w_ptr, loss_ptr, lse_ptr, part_ptr, out_p
         lse = _center(top) + tl.log(run)
         tl.store(lse_ptr + rows, lse, mask=in_range)
     x_t = tl.load(x_ptr + x_rows + target * x_c, mask=valid, other=0.0).to(ACC)
-    if HAS_W:
-        w_t = tl.load(w_ptr + target, mask=valid, other=0.0).to(ACC)
-    else:
-        w_t = valid.to(ACC)
+    w_t = _row_weights(w_ptr, target, valid, HAS_W, ACC)
     loss = (1.0 - smoothing) * w_t * (lse - x_t)
     if SMOOTH:
         loss += smoothing / C.to(ACC) * (tl.sum(wsum, axis=0) * lse - wx)
@@ -166,11 +174,11 @@ def cross_entropy_finish_kernel(part_ptr, out_ptr, P, S, REDUCE: tl.constexpr, A
 
 
 @triton.jit
-def cross_entropy_backward_kernel(g_ptr, x_ptr, t_ptr, w_ptr, lse_ptr, out_ptr, R, C, D, x_n, x_d, x_c,
-                                  o_n, o_d, o_c, g_s, ignore_index, smoothing, LOG_PROBS: tl.constexpr,
+def cross_entropy_backward_kernel(g_ptr, x_ptr, t_ptr, w_ptr, lse_ptr, denom_ptr, out_ptr, R, C, D, x_n, x_d,
+                                  x_c, o_n, o_d, o_c, g_s, ignore_index, smoothing, LOG_PROBS: tl.constexpr,
                                   HAS_W: tl.constexpr, SMOOTH: tl.constexpr, RECOMPUTE_LSE: tl.constexpr,
-                                  ACC: tl.constexpr, IDX: tl.constexpr, BLOCK_M: tl.constexpr,
-                                  BLOCK_C: tl.constexpr):
+                                  NORMALIZE: tl.constexpr, ACC: tl.constexpr, IDX: tl.constexpr,
+                                  BLOCK_M: tl.constexpr, BLOCK_C: tl.constexpr):
     R = tl.cast(R, IDX)
     C = tl.cast(C, IDX)
     D = tl.cast(D, IDX)
@@ -181,10 +189,11 @@ def cross_entropy_backward_kernel(g_ptr, x_ptr, t_ptr, w_ptr, lse_ptr, out_ptr, 
     o_rows = (rows // D) * tl.cast(o_n, IDX) + (rows % D) * tl.cast(o_d, IDX)
     cols = tl.arange(0, BLOCK_C).to(IDX)
     g = tl.load(g_ptr + rows * tl.cast(g_s, IDX), mask=in_range, other=0.0).to(ACC)
-    if HAS_W:
-        w_t = tl.load(w_ptr + target, mask=valid, other=0.0).to(ACC)
-    else:
-        w_t = valid.to(ACC)
+    w_t = _row_weights(w_ptr, target, valid, HAS_W, ACC)
+    if NORMALIZE == 1:   # 'mean' and one program holds every row: the denominator is its own sum
+        g = g / tl.sum(w_t, axis=0)
+    if NORMALIZE == 2:
+        g = g / tl.load(denom_ptr).to(ACC)
     a = (1.0 - smoothing) * w_t
     b = tl.where(valid, smoothing / C.to(ACC), 0.0)
     total_w = C.to(ACC)
@@ -220,6 +229,19 @@ def cross_entropy_backward_kernel(g_ptr, x_ptr, t_ptr, w_ptr, lse_ptr, out_ptr, 
             d -= b[:, None] * _class_weights(w_ptr, c, cmask, HAS_W, ACC)[None, :]
         tl.store(out_ptr + o_rows[:, None] + c[None, :] * o_c, (g[:, None] * d).to(out_ptr.dtype.element_ty),
                  mask=mask)
+
+
+@triton.jit
+def cross_entropy_denominator_kernel(t_ptr, w_ptr, out_ptr, R, C, ignore_index, HAS_W: tl.constexpr,
+                                     ACC: tl.constexpr, IDX: tl.constexpr, BLOCK: tl.constexpr):
+    """One program: the counted rows' summed class weight (the 'mean' denominator), in a fixed order."""
+    total = tl.zeros([BLOCK], ACC)
+    for start in range(0, R, BLOCK):
+        rows = (start + tl.arange(0, BLOCK)).to(IDX)
+        target = tl.load(t_ptr + rows, mask=rows < R, other=ignore_index)
+        valid = (target != ignore_index) & (target >= 0) & (target < C)   # as _rows counts them
+        total += _row_weights(w_ptr, tl.where(valid, target, 0), valid, HAS_W, ACC)
+    tl.store(out_ptr, tl.sum(total, axis=0))
 
 
 class Rows:
@@ -327,31 +349,50 @@ def _row_gradient(grad_rows: Tensor) -> tuple[Tensor, int]:
     return grad_rows.contiguous(), 1
 
 
+def _launch_denominator(t: Tensor, w: Tensor | None, C: int, ignore_index: int, acc) -> Tensor:
+    denom = Tensor._empty((), acc, t.device)
+    R = t.numel()
+    with L.on_device(t):
+        cross_entropy_denominator_kernel[(1,)](L.pointer(t), L.pointer(w if w is not None else denom),
+                                               L.pointer(denom), R, C, ignore_index, HAS_W=w is not None,
+                                               ACC=L.TL_DTYPES[acc.name], IDX=L.index_dtype((R,), (1,)),
+                                               BLOCK=min(triton.next_power_of_2(max(R, 1)), FINISH_BLOCK))
+    L.count("cross_entropy_denominator")
+    return denom
+
+
 def launch_cross_entropy_backward(out: Tensor, grad_rows: Tensor, x: Tensor, target: Tensor, lse: Tensor | None,
                                   weight: Tensor | None, ignore_index: int, smoothing: float,
-                                  recompute_lse: bool = False, *, max_block_c: int = MAX_BLOCK_C) -> None:
+                                  recompute_lse: bool = False, normalize: bool = False, *,
+                                  max_block_c: int = MAX_BLOCK_C) -> None:
     """The logits' gradient into ``out`` (contiguous, ``x``'s shape); ``grad_rows`` has one value per
     row (the target's shape, any strides), ``lse`` the forward's log-sum-exp (None: ``x`` holds
-    log-probabilities, unless ``recompute_lse``: the kernel rebuilds it from ``x``)."""
+    log-probabilities, unless ``recompute_lse``: the kernel rebuilds it from ``x``). ``normalize``
+    divides the row gradients by the counted rows' summed class weight ('mean'): found by the one
+    program when it holds every row, else by a one-program kernel first (two launches)."""
     g = Rows(x)
     o = Rows(out)
     if g.R == 0 or g.C == 0:
         return
     bm, bc = _blocks(g.R, g.C, max_block_c, x.dtype)
+    P = triton.cdiv(g.R, bm)
     rows, g_s = _row_gradient(grad_rows)
     t = target.contiguous()
     w = weight.contiguous() if weight is not None else None
     lse_c = lse.contiguous() if lse is not None else None
     recompute = recompute_lse and lse is None
+    denom = _launch_denominator(t, w, g.C, ignore_index, acc_of(x.dtype)) if normalize and P > 1 else None
     idx = L.index_dtype(g.x.shape, g.x.stride(), out.stride())
     if (g.R - 1) * g_s > L.INT32_MAX:
         idx = tl.int64
     with L.on_device(out):
-        cross_entropy_backward_kernel[(triton.cdiv(g.R, bm),)](
+        cross_entropy_backward_kernel[(P,)](
             L.pointer(rows), L.pointer(g.x), L.pointer(t), L.pointer(w if w is not None else out),
-            L.pointer(lse_c if lse_c is not None else rows), L.pointer(out), *g.args(), o.n, o.d, o.c, g_s,
+            L.pointer(lse_c if lse_c is not None else rows), L.pointer(denom if denom is not None else rows),
+            L.pointer(out), *g.args(), o.n, o.d, o.c, g_s,
             ignore_index, float(smoothing), **_flags(x, weight, smoothing, lse is None and not recompute),
-            RECOMPUTE_LSE=recompute, IDX=idx, BLOCK_M=bm, BLOCK_C=bc, num_warps=8 if bm * bc >= 2048 else 4)
+            RECOMPUTE_LSE=recompute, NORMALIZE=0 if not normalize else 2 if denom is not None else 1, IDX=idx,
+            BLOCK_M=bm, BLOCK_C=bc, num_warps=8 if bm * bc >= 2048 else 4)
     L.count("cross_entropy_backward")
 
 
@@ -362,7 +403,8 @@ def aot_specs() -> list:
     specs = []
     sizes = ("R", "C", "D", "x_n", "x_d", "x_c")
 
-    def spec(kind, d, R, C, log_probs=False, has_w=False, smooth=False, idx="i32", reduce=0, recompute=False):
+    def spec(kind, d, R, C, log_probs=False, has_w=False, smooth=False, idx="i32", reduce=0, recompute=False,
+             normalize=0):
         bm, bc = _blocks(R, C, MAX_BLOCK_C, d)
         a = acc_of(d).triton_name
         consts = {"LOG_PROBS": log_probs, "HAS_W": has_w, "SMOOTH": smooth}
@@ -376,16 +418,17 @@ def aot_specs() -> list:
         else:
             kernel = cross_entropy_backward_kernel
             sig = {"g_ptr": f"*{a}", "x_ptr": f"*{d.triton_name}", "t_ptr": "*i64", "w_ptr": f"*{d.triton_name}",
-                   "lse_ptr": f"*{a}", "out_ptr": f"*{d.triton_name}"}
+                   "lse_ptr": f"*{a}", "denom_ptr": f"*{a}", "out_ptr": f"*{d.triton_name}"}
             sig.update({n: idx for n in sizes + ("o_n", "o_d", "o_c", "g_s")})
-            consts["RECOMPUTE_LSE"] = recompute
+            consts.update(RECOMPUTE_LSE=recompute, NORMALIZE=normalize)
         consts.update({"ACC": L.TL_DTYPES[acc_of(d).name], "IDX": tl.int64 if idx == "i64" else tl.int32,
                        "BLOCK_M": bm, "BLOCK_C": bc})
         sig.update({"ignore_index": "i64", "smoothing": "fp32"})
         sig.update({n: "constexpr" for n in consts})
         name = (f"{'nll' if log_probs else 'cross_entropy'}_{kind}_{d.triton_name}_{bm}x{bc}"
                 + ("_w" if has_w else "") + ("_smooth" if smooth else "") + ("_i64idx" if idx == "i64" else "")
-                + (f"_reduce{reduce}" if reduce else "") + ("_recompute" if recompute else ""))
+                + (f"_reduce{reduce}" if reduce else "") + ("_recompute" if recompute else "")
+                + (f"_normalize{normalize}" if normalize else ""))
         return L.AotSpec(name, kernel, sig, consts, aligned=(0, 1, 2, 3, 4, 5),
                          num_warps=8 if bm * bc >= 2048 else 4)
 
@@ -410,5 +453,15 @@ def aot_specs() -> list:
               spec("fwd", _dt.float64, 16, 10, has_w=True, smooth=True, reduce=1),
               spec("bwd", _dt.bfloat16, *vocab, recompute=True),
               spec("bwd", _dt.float32, *short, has_w=True, smooth=True, recompute=True)]
+    specs += [spec("bwd", _dt.float32, 2, 1000, recompute=True, normalize=1),
+              spec("bwd", _dt.bfloat16, *vocab, has_w=True, normalize=2)]
     specs += [finish(_dt.float32), finish(_dt.bfloat16), finish(_dt.float64)]
+    for d, has_w in ((_dt.float32, False), (_dt.bfloat16, True)):
+        a = acc_of(d)
+        sig = {"t_ptr": "*i64", "w_ptr": f"*{d.triton_name}", "out_ptr": f"*{a.triton_name}", "R": "i32", "C": "i32",
+               "ignore_index": "i64"}
+        consts = {"HAS_W": has_w, "ACC": L.TL_DTYPES[a.name], "IDX": tl.int32, "BLOCK": FINISH_BLOCK}
+        sig.update({n: "constexpr" for n in consts})
+        specs.append(L.AotSpec(f"cross_entropy_denominator_{d.triton_name}{'_w' if has_w else ''}",
+                               cross_entropy_denominator_kernel, sig, consts, aligned=(0, 1, 2)))
     return specs

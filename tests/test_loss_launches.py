@@ -1,7 +1,8 @@
 """The fused cross-entropy's launch budget on the Triton backend: the forward reduces inside its row
 kernel (one launch) or with one finishing kernel when the rows take several programs (two), the
 backward reads a broadcast row gradient through its stride (one launch), and the backward can rebuild
-the log-sum-exp itself (what a captured graph uses)."""
+the log-sum-exp itself (what a captured graph uses); the 'mean' backward divides by its denominator
+itself, found in the one program or by one kernel before it."""
 from __future__ import annotations
 
 import numpy as np
@@ -87,3 +88,25 @@ def test_a_captured_backward_rebuilds_the_lse_inside_its_kernel(monkeypatch):
     tx = torch.from_numpy(xv).requires_grad_()
     F.cross_entropy(tx, torch.tensor(target), label_smoothing=0.1).backward()
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _mean_backward(xv, target):
+    x = nr.from_numpy(xv).requires_grad_()
+    kw = {"weight": WEIGHT, "ignore_index": 4}
+    with backends.using("triton"):
+        loss = call("cross_entropy", x, nr.tensor(target), **{**kw, "weight": nr.tensor(WEIGHT)})
+        _, launches = _launches(loss.backward)
+    tx = torch.from_numpy(xv).requires_grad_()
+    F.cross_entropy(tx, torch.tensor(target), **{**kw, "weight": torch.tensor(WEIGHT)}).backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+    return {k: v for k, v in launches.items() if k.startswith("cross_entropy")}   # not the seed, not .grad
+
+
+def test_the_mean_backward_divides_inside_its_one_launch():
+    assert _mean_backward(_logits((3, 5), 5), [0, 4, 2]) == {"cross_entropy_backward": 1}
+
+
+def test_the_mean_backward_over_several_programs_sums_its_denominator_first(monkeypatch):
+    monkeypatch.setattr(loss_triton, "TILE", 16)  # 2 rows of 8 class lanes per program: 4 programs
+    launches = _mean_backward(_logits((8, 5), 6), [0, 4, 2, 3, 1, 1, 4, 0])
+    assert launches == {"cross_entropy_denominator": 1, "cross_entropy_backward": 1}
