@@ -312,10 +312,22 @@ def flash_attention(op: Op, query: Tensor, key: Tensor, value: Tensor, attn_mask
         if keep:
             _keep(_key(query, key, value, attn_mask, is_causal, sc), lse, p[0])
         return out, lse
-    out = Tensor._empty((*query.shape[:-1], value.shape[-1]), d, query.device)
+    out = _laid_out_like(query, (*query.shape[:-1], value.shape[-1]), d)
     lse = Tensor._empty(tuple(query.shape[:-1]), acc_dtype(d), query.device)
     op.launcher()(out, lse, query, key, value, attn_mask, is_causal, sc)
     return out, lse
+
+
+def _laid_out_like(like: Tensor, shape: tuple, d) -> Tensor:
+    """An empty dense tensor of ``shape`` whose dims lie in memory in the order of ``like``'s strides:
+    heads split from a ``(length, batch, embed)`` projection come back in that layout, so merging
+    them again (``permute`` + ``reshape``) is a view, not a copy. Contiguous when ``like``'s last dim
+    is not its innermost."""
+    order = sorted(range(len(shape)), key=lambda i: -like.stride(i))
+    if not order or order[-1] != len(shape) - 1:
+        return Tensor._empty(shape, d, like.device)
+    dense = Tensor._empty(tuple(shape[i] for i in order), d, like.device)
+    return dense.permute(*[order.index(i) for i in range(len(shape))])
 
 
 def _reference_forward(q, k, v, attn_mask, is_causal, scale, keep: bool = False):

@@ -322,6 +322,56 @@ def test_independent_ops_of_one_kind_launch_as_one_kernel(kind, backend):
             assert nr.allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+def token_gradients(dy, x, dz):
+    """Weight gradients over tokens that ``x`` holds batch-first and the gradients sequence-first: the
+    copy that reorders ``x``'s tokens goes, the product walks them as two dims."""
+    tokens = x.transpose(0, 1).reshape(-1, x.shape[-1])        # a copy in eager
+    return dy.reshape(-1, dy.shape[-1]).t() @ tokens, dz.t() @ dz
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_a_product_reads_through_a_copy_that_reorders_its_summed_dim(backend):
+    from neurarust.graph.horizontal import fuse_horizontally
+
+    shapes = [(3, 2, 6), (2, 3, 5), (6, 4)]
+    g = capture(token_gradients, *[nr.ones(*s) for s in shapes]).graph
+    assert fuse_horizontally(g, []) == 1
+    passes.eliminate_dead_code(g)
+    assert "clone" not in names(g) and g.kernel_count() == 1
+    args = [nr.randn(*s) for s in shapes]
+    with nr.backends.using(backend):
+        for got, want in zip(Program(g).run(args), token_gradients(*args)):
+            assert nr.allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def attention_then_gradients(qkv, w):
+    """Attention over heads split from a (length, batch, 3 * embed) projection, then a column sum and
+    a product of its output: on Triton the output lies in the query's layout (a permuted dense root)."""
+    out = nr.registry.call("flash_attention", *(qkv[..., i * 4:(i + 1) * 4].reshape(3, 4, 2, 2).permute(1, 2, 0, 3)
+                                                for i in range(3)))[0]
+    rows = out.permute(2, 0, 1, 3).reshape(12, 4)
+    return rows.sum(0), rows.t() @ w
+
+
+def test_a_group_walks_a_permuted_dense_input_in_its_own_layout():
+    from neurarust.graph.horizontal import fuse_horizontally
+
+    args = [nr.randn(3, 4, 12), nr.randn(12, 5)]
+    with nr.backends.using("triton"):
+        g = capture(attention_then_gradients, *args).graph
+        assert fuse_horizontally(g, []) == 1
+        group = next(n.fused for n in g.nodes if n.fused is not None)
+        assert any(lay is not None for lay in group.layouts)
+        got, want = Program(g).run(args), attention_then_gradients(*args)
+    for a, b in zip(got, want):
+        assert nr.allclose(a, b, rtol=1e-5, atol=1e-5)
+    arrays = [np.random.default_rng(0).uniform(size=s).astype(np.float32) for s, _ in group.inputs]
+    with nr.backends.using("triton"):
+        launched = group([nr.tensor(a) for a in arrays])     # contiguous inputs: copied into the layout
+    for a, b in zip(launched, group.reference(*arrays)):
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-5, atol=1e-5)
+
+
 def test_ops_with_a_path_between_them_stay_apart():
     from neurarust.graph.horizontal import fuse_horizontally
 
@@ -435,10 +485,14 @@ def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
     from neurarust.graph.horizontal import fuse_horizontally
 
     mixed = (lambda a, b: (a.sum(0), a.t() @ b, b.t().clone()), [(5, 3), (5, 4)], 3)
-    for f, shapes, _ in [*HORIZONTAL.values(), mixed]:
+    for f, shapes, _ in [*HORIZONTAL.values(), mixed, (token_gradients, [(3, 2, 6), (2, 3, 5), (6, 4)], 2)]:
         g = capture(f, *[nr.ones(*s) for s in shapes]).graph
         fuse_horizontally(g, [])
         kernels += [n.fused.name for n in g.nodes if n.fused is not None]
+    with nr.backends.using("triton"):
+        g = capture(attention_then_gradients, nr.ones(3, 4, 12), nr.ones(12, 5)).graph
+    fuse_horizontally(g, [])
+    kernels += [n.fused.name for n in g.nodes if n.fused is not None]
     ops = ",".join(kernels)
     assert main(["check", "--plugin", "neurarust.graph.cached", "--ops", ops]) == 0
     assert main(["check", "--plugin", "neurarust.graph.cached", "--ops", ops, "--compile", "sm_80,sm_90",

@@ -325,3 +325,15 @@ def test_encoder_layer_on_the_triton_backend():
     with nr.backends.using("triton"):
         _check_module(ours, theirs, [randn(3, 1, 8)], rtol=1e-4, atol=1e-5)
     assert nr.backends.launch_counts["flash_attention"] > before
+
+
+def test_flash_output_takes_the_query_layout_so_merging_heads_is_a_view():
+    L, N, H, hd = 3, 2, 2, 4
+    proj = nr.tensor(randn(L, N, 3 * H * hd))
+    q, k, v = (proj[..., i * H * hd:(i + 1) * H * hd].reshape(L, N, H, hd).permute(1, 2, 0, 3) for i in range(3))
+    with nr.backends.using("triton"):
+        out = nr.registry.call("flash_attention", q, k, v)[0]
+        merged = out.permute(2, 0, 1, 3).reshape(L * N, H * hd)
+    assert merged.is_contiguous() and merged._storage is out._storage     # (L, N, H, hd) in memory: no copy
+    want = torch.nn.functional.scaled_dot_product_attention(*(torch.tensor(t.numpy()) for t in (q, k, v)))
+    np.testing.assert_allclose(out.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)

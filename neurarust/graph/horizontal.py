@@ -10,7 +10,9 @@ strided walk of a source tensor each):
   :data:`MAX_SUM_ROWS` rows);
 * **products**: 2-D float32 ``matmul`` (the weight gradients of a training step) as one grouped
   GEMM: each program computes one tile of one problem, its operands read with their own strides
-  (up to :data:`MAX_PRODUCT_WORK` multiply-adds).
+  (up to :data:`MAX_PRODUCT_WORK` multiply-adds). An operand that views a clone nobody else reads is
+  read from the clone's source (the clone goes): a weight gradient ``dy.T @ x`` over tokens that
+  ``x`` holds batch-first and ``dy`` sequence-first walks the summed dim as two.
 
 A group becomes one :class:`GroupKernel`: a NumPy reference (each piece as eager computes it), a
 Triton kernel generated with the pieces' sizes and strides as literals (shapes are static), one
@@ -61,8 +63,9 @@ class Piece:
     dims: list
     src_offset: int
     dst_offset: int = 0
-    src2: int = -1          # a product's B; its dims are [[M, a, 0], [K, a, b], [N, 0, b]] strides, and
-                            # dst_offset is B's offset
+    src2: int = -1          # a product's B; its dims are [[M, a, 0], *K, [N, 0, b]] strides, where K is
+                            # one [size, a, b] or more (the summed dim walked as several, outermost
+                            # first), and dst_offset is B's offset
     kind: str = "copies"    # "copies", "column_sums" or "products"
 
     @property
@@ -84,7 +87,22 @@ class Candidate:
 
 
 def _contiguous_root(v: Value, written: set) -> bool:
-    return v.id not in written and tuple(v.strides) == contiguous_strides(v.shape)
+    """A root whose elements lie densely from its offset (contiguous, or a permutation of contiguous:
+    attention's output in its query's layout): pieces walk its memory with its own strides."""
+    return v.id not in written and _memory_order(v.shape, v.strides) is not None
+
+
+def _memory_order(shape: tuple, strides: tuple) -> list | None:
+    """The dims of a dense layout from the outermost in memory, or None when it has gaps or overlaps."""
+    order = sorted(range(len(shape)), key=lambda d: -strides[d])
+    step = 1
+    for d in reversed(order):
+        if shape[d] == 1:         # a unit dim's stride is free
+            continue
+        if strides[d] != step:
+            return None
+        step *= shape[d]
+    return order
 
 
 def _collapse(dims: list) -> list:
@@ -204,7 +222,7 @@ def _sum_candidate(n: Node, written: set, inside: set) -> Candidate | None:
 PRODUCT_DTYPES = ("float32",)
 
 
-def _product_candidate(n: Node, written: set, inside: set) -> Candidate | None:
+def _product_candidate(n: Node, users: dict, written: set, pinned: set, inside: set) -> Candidate | None:
     if n.op is None or n.fused is not None or n.op.name != "matmul" or n.kwargs or n.effects or len(n.args) != 2:
         return None
     a, b = n.args
@@ -213,13 +231,51 @@ def _product_candidate(n: Node, written: set, inside: set) -> Candidate | None:
             or out.dtype.name not in PRODUCT_DTYPES or not numel(out.shape) or not a.shape[1] \
             or numel(out.shape) * a.shape[1] > MAX_PRODUCT_WORK:
         return None
-    (ra, _, sa, oa), (rb, _, sb, ob) = layout(a, inside), layout(b, inside)
-    if not (_contiguous_root(ra, written) and _contiguous_root(rb, written)):
+    walks = [_operand_walk(x, n, users, written, pinned, inside) for x in (a, b)]
+    if None in walks:
         return None
-    (M, K), N = a.shape, b.shape[1]
-    dims = [[M, sa[0], 0], [K, sa[1], sb[0]], [N, 0, sb[1]]]
+    (ra, (rows, ka), oa, ca), (rb, (kb, cols), ob, cb) = walks
+    ks = _common_chunks(ka, kb)
+    if len(rows) != 1 or len(cols) != 1 or ks is None:
+        return None
+    dims = [[rows[0][0], rows[0][1], 0], *[list(k) for k in ks], [cols[0][0], 0, cols[0][1]]]
     sources = [ra] if rb is ra else [ra, rb]
-    return Candidate("products", n, sources, [Piece(0, 0, dims, oa, ob, len(sources) - 1, "products")])
+    return Candidate("products", n, sources, [Piece(0, 0, dims, oa, ob, len(sources) - 1, "products")],
+                     tuple(c for c in (ca, cb) if c is not None))
+
+
+def _operand_walk(x: Value, reader: Node, users: dict, written: set, pinned: set, inside: set):
+    """``(root, (dim 0 chunks, dim 1 chunks), offset, absorbed clone or None)`` of a 2-D operand: each
+    dim as ``[(size, stride), ...]`` over the root, outermost first (several when ``x`` views a clone
+    whose source lays that dim out in pieces)."""
+    through = _through_clone(x, reader, users, written, pinned, inside)
+    if through is not None:
+        root, (chunks, order), offset = through
+        per_dim = [[(size, stride) for size, stride, k in chunks if order[k] == d] or [(1, 0)] for d in (0, 1)]
+        return root, tuple(per_dim), offset, x.producer.args[0].producer
+    root, shape, strides, offset = layout(x, inside)
+    if not _contiguous_root(root, written):
+        return None
+    return root, ([(shape[0], strides[0])], [(shape[1], strides[1])]), offset, None
+
+
+def _common_chunks(a: list, b: list) -> list | None:
+    """The summed dim as ``[(size, a stride, b stride), ...]`` split where either operand's walk splits
+    it (None when a chunk of one straddles two of the other)."""
+    a, b = [list(c) for c in a if c[0] != 1], [list(c) for c in b if c[0] != 1]
+    out = []
+    while a and b:
+        (sa, ta), (sb, tb) = a[0], b[0]
+        m = min(sa, sb)
+        if max(sa, sb) % m:
+            return None
+        out.append((m, ta * (sa // m), tb * (sb // m)))
+        a[0][0], b[0][0] = sa // m, sb // m
+        if a[0][0] == 1:
+            a.pop(0)
+        if b[0][0] == 1:
+            b.pop(0)
+    return None if a or b else (out or [(1, 0, 0)])
 
 
 def candidates(graph: Graph, keep: list) -> list[Candidate]:
@@ -230,7 +286,7 @@ def candidates(graph: Graph, keep: list) -> list[Candidate]:
     out = []
     for n in graph.nodes:
         c = _clone_candidate(n, written, inside) or _cat_candidate(n, users, written, pinned, inside) \
-            or _sum_candidate(n, written, inside) or _product_candidate(n, written, inside)
+            or _sum_candidate(n, written, inside) or _product_candidate(n, users, written, pinned, inside)
         if c is not None and all(v.device == n.outputs[0].device for v in c.sources):
             out.append(c)
     absorbed = {id(a) for c in out for a in c.absorbed}
@@ -319,8 +375,11 @@ def _replace(graph: Graph, members: list, at: int) -> None:
             pieces.append(Piece(k, sources.index(v), p.dims, p.src_offset, p.dst_offset, src2, p.kind))
     outs = [m.node.outputs[0] for m in members]
     kinds = {m.kind for m in members}
-    kernel = GroupKernel(kinds.pop() if len(kinds) == 1 else "mixed", _input_shapes(sources, pieces),
-                         [(tuple(v.shape), v.dtype) for v in outs], pieces, outs[0].device)
+    inputs = _input_shapes(sources, pieces)
+    layouts = [tuple(v.strides) if shape == tuple(v.shape) and tuple(v.strides) != contiguous_strides(v.shape)
+               else None for v, (shape, _) in zip(sources, inputs)]
+    kernel = GroupKernel(kinds.pop() if len(kinds) == 1 else "mixed", inputs,
+                         [(tuple(v.shape), v.dtype) for v in outs], pieces, outs[0].device, layouts)
     kernel.write()
     node = Node(None, tuple(sources), {}, outs, fused=kernel)
     for v in outs:
@@ -334,8 +393,9 @@ def _replace(graph: Graph, members: list, at: int) -> None:
 def _reach(p: Piece) -> dict[int, int]:
     """Input index -> one past the last element the piece reads (from the input's own offset)."""
     if p.kind == "products":
-        (M, am, _), (K, ak, bk), (N, _, bn) = p.dims
-        a, b = p.src_offset + (M - 1) * am + (K - 1) * ak + 1, p.dst_offset + (K - 1) * bk + (N - 1) * bn + 1
+        (M, am, _), *ks, (N, _, bn) = p.dims
+        a = p.src_offset + (M - 1) * am + sum((k - 1) * ak for k, ak, _ in ks) + 1
+        b = p.dst_offset + sum((k - 1) * bk for k, _, bk in ks) + (N - 1) * bn + 1
         return {p.src: a, p.src2: b} if p.src != p.src2 else {p.src: max(a, b)}
     return {p.src: p.src_offset + sum((d[0] - 1) * d[1] for d in p.dims) + 1}
 
@@ -355,8 +415,10 @@ def _input_shapes(sources: list, pieces: list) -> list:
 class GroupKernel(GeneratedKernel):
     """Independent copies or column sums as one callable: ``kernel(inputs) -> tuple of outputs``."""
 
-    def __init__(self, kind: str, inputs: list, outputs: list, pieces: list, device) -> None:
+    def __init__(self, kind: str, inputs: list, outputs: list, pieces: list, device, layouts: list | None = None):
         self.kind, self.inputs, self.outputs, self.pieces, self.device = kind, inputs, outputs, pieces, device
+        # Per input: the strides of a dense but permuted layout the pieces walk, or None (contiguous).
+        self.layouts = [None if x is None else tuple(x) for x in (layouts or [None] * len(inputs))]
         self.signature = self._signature()
         self.hash = hashlib.sha256(self.signature.encode()).hexdigest()[:16]
         self.name = f"fused.{self.hash}"
@@ -365,7 +427,8 @@ class GroupKernel(GeneratedKernel):
 
     def _signature(self) -> str:
         lines = [f"{self.kind}"]
-        lines += [f"in {i}: {d.name}{list(s)}" for i, (s, d) in enumerate(self.inputs)]
+        lines += [f"in {i}: {d.name}{list(s)}" + ("" if lay is None else f" strides {list(lay)}")
+                  for i, ((s, d), lay) in enumerate(zip(self.inputs, self.layouts))]
         lines += [f"out {i}: {d.name}{list(s)}" for i, (s, d) in enumerate(self.outputs)]
         lines += [f"{p.kind}: out{p.out}+{p.dst_offset} <- x{p.src}+{p.src_offset} over {p.dims}"
                   + (f" times x{p.src2}" if p.src2 >= 0 else "") for p in self.pieces]
@@ -378,7 +441,8 @@ class GroupKernel(GeneratedKernel):
         return [p.kind for p in self.pieces]
 
     def spec(self) -> dict:
-        return {"kind": self.kind, "inputs": [[list(s), d.name] for s, d in self.inputs],
+        layouts = {} if not any(self.layouts) else {"layouts": [None if x is None else list(x) for x in self.layouts]}
+        return {"kind": self.kind, "inputs": [[list(s), d.name] for s, d in self.inputs], **layouts,
                 "outputs": [[list(s), d.name] for s, d in self.outputs], "device": str(self.device),
                 "pieces": [[p.out, p.src, p.dims, p.src_offset, p.dst_offset, p.src2, p.kind] for p in self.pieces]}
 
@@ -388,10 +452,10 @@ class GroupKernel(GeneratedKernel):
 
         return cls(spec["kind"], [(tuple(s), _dt.as_dtype(d)) for s, d in spec["inputs"]],
                    [(tuple(s), _dt.as_dtype(d)) for s, d in spec["outputs"]],
-                   [Piece(*p) for p in spec["pieces"]], as_device(spec["device"]))
+                   [Piece(*p) for p in spec["pieces"]], as_device(spec["device"]), spec.get("layouts"))
 
     def __call__(self, tensors: list[Tensor]) -> tuple:
-        tensors = [_readable(t, shape) for t, (shape, _) in zip(tensors, self.inputs)]
+        tensors = [_readable(t, shape, lay) for t, (shape, _), lay in zip(tensors, self.inputs, self.layouts)]
         if backends.for_device(tensors[0]._storage.device) == "reference":
             arrays = [t._np() if t.shape == shape else t._storage.numpy(t.dtype)[t._offset:t._offset + shape[0]]
                       for t, (shape, _) in zip(tensors, self.inputs)]
@@ -405,7 +469,8 @@ class GroupKernel(GeneratedKernel):
     def reference(self, *arrays: np.ndarray) -> tuple:
         """Each piece as eager computes it: a copy, or a float32-accumulated sum (float32 NumPy for
         float32) cast back, over the inputs' contiguous layouts."""
-        flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+        flat = [np.ascontiguousarray(a if lay is None else a.transpose(_memory_order(a.shape, lay))).reshape(-1)
+                for a, lay in zip(arrays, self.layouts)]   # each input's memory, as the kernel walks it
         outs = [np.zeros(s, d.np) for s, d in self.outputs]
         for p in self.pieces:
             src = flat[p.src]
@@ -436,7 +501,7 @@ class GroupKernel(GeneratedKernel):
         """Programs along ``program_id(0)`` that piece ``p`` needs."""
         if p.kind == "products":
             bm, bn, _ = _product_blocks(self)
-            return -(-p.dims[0][0] // bm) * -(-p.dims[2][0] // bn)
+            return -(-p.dims[0][0] // bm) * -(-p.dims[-1][0] // bn)
         if p.kind == "copies":
             return -(-p.size // BLOCK)
         return -(-p.dims[-1][0] // _sum_blocks(self)[0])
@@ -452,21 +517,35 @@ def _product_reference(p: Piece, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """One problem of a grouped product, as eager's reference computes it."""
     from neurarust.kernels.matmul import _ref_matmul
 
-    (M, am, _), (K, ak, bk), (N, _, bn) = p.dims
-    size = a.itemsize
-    aa = np.lib.stride_tricks.as_strided(a[p.src_offset:], (M, K), (am * size, ak * size), writeable=False)
-    bb = np.lib.stride_tricks.as_strided(b[p.dst_offset:], (K, N), (bk * size, bn * size), writeable=False)
-    return _ref_matmul(aa, bb)
+    (M, am, _), *ks, (N, _, bn) = p.dims
+    size, K = a.itemsize, numel(k[0] for k in ks)
+    aa = np.lib.stride_tricks.as_strided(a[p.src_offset:], (M, *(k[0] for k in ks)),
+                                         (am * size, *(k[1] * size for k in ks)), writeable=False)
+    bb = np.lib.stride_tricks.as_strided(b[p.dst_offset:], (*(k[0] for k in ks), N),
+                                         (*(k[2] * size for k in ks), bn * size), writeable=False)
+    return _ref_matmul(aa.reshape(M, K), bb.reshape(K, N))
 
 
 def _product_blocks(k: GroupKernel) -> tuple[int, int, int]:
     """Tile sizes of a grouped product: powers of two from 16 (``tl.dot``'s least) to 64 (32 for K)."""
-    fit = lambda i, top: min(top, max(16, _pow2(max(p.dims[i][0] for p in k.of_kind("products")))))  # noqa: E731
-    return fit(0, 64), fit(2, 64), fit(1, 32)
+    def fit(size, top):
+        return min(top, max(16, _pow2(max(size(p) for p in k.of_kind("products")))))
+
+    return (fit(lambda p: p.dims[0][0], 64), fit(lambda p: p.dims[-1][0], 64),
+            fit(lambda p: numel(d[0] for d in p.dims[1:-1]), 32))
 
 
-def _readable(t: Tensor, shape: tuple) -> Tensor:
-    """``t`` laid out as the kernel reads it: contiguous, with ``prod(shape)`` elements from its offset."""
+def _readable(t: Tensor, shape: tuple, layout: tuple | None = None) -> Tensor:
+    """``t`` laid out as the kernel reads it: densely in ``layout`` (contiguous when None), with
+    ``prod(shape)`` elements from its offset."""
+    if t.shape == tuple(shape) and layout is not None:
+        if t.stride() == layout:
+            return t
+        order = _memory_order(shape, layout)
+        dense = Tensor._empty(tuple(shape[d] for d in order), t.dtype, t.device)
+        out = dense.permute(*[order.index(d) for d in range(len(shape))])
+        out.copy_(t)
+        return out
     if t.shape == tuple(shape):
         return t if t.is_contiguous() else t.contiguous()
     if not t.is_contiguous() or t._storage.nbytes // t.dtype.itemsize - t._offset < shape[0]:
@@ -595,7 +674,8 @@ def _product_body(k: GroupKernel) -> list[str]:
     for i, p in enumerate(k.pieces):
         if p.kind != "products":
             continue
-        (M, am, _), (K, ak, bk_), (N, _, bn_) = p.dims
+        (M, am, _), *ks, (N, _, bn_) = p.dims
+        K = numel(k[0] for k in ks)
         tiles_n = -(-N // bn)
         lines += [f"    if piece == {i}:",
                   f"        if block < {-(-M // bm) * tiles_n}:",
@@ -605,9 +685,9 @@ def _product_body(k: GroupKernel) -> list[str]:
                   f"            for start in range(0, {K}, {bk}):",
                   "                ks = start + lanes_k",
                   f"                a = tl.load(x{p.src}_ptr + ({p.src_offset} + p_rows[:, None] * {am}"
-                  f" + ks[None, :] * {ak}),",
+                  f" + {_k_offset(ks, 1, '[None, :]')}),",
                   f"                            mask=(p_rows[:, None] < {M}) & (ks[None, :] < {K}), other=0.0)",
-                  f"                b = tl.load(x{p.src2}_ptr + ({p.dst_offset} + ks[:, None] * {bk_}"
+                  f"                b = tl.load(x{p.src2}_ptr + ({p.dst_offset} + {_k_offset(ks, 2, '[:, None]')}"
                   f" + p_cols[None, :] * {bn_}),",
                   f"                            mask=(ks[:, None] < {K}) & (p_cols[None, :] < {N}), other=0.0)",
                   "                p_acc = tl.dot(a, b, p_acc, input_precision=PRECISION, out_dtype=tl.float32)",
@@ -615,6 +695,17 @@ def _product_body(k: GroupKernel) -> list[str]:
                   f"            tl.store(out, p_acc.to(out{p.out}_ptr.dtype.element_ty),",
                   f"                     mask=(p_rows[:, None] < {M}) & (p_cols[None, :] < {N}))"]
     return lines
+
+
+def _k_offset(ks: list, side: int, expand: str) -> str:
+    """The offset of summed index ``ks`` in one operand (``side`` 1: A, 2: B) walking the chunks ``ks``."""
+    terms, inner = [], 1
+    for size, *strides in reversed(ks):
+        index = f"(ks // {inner})" if inner > 1 else "ks"
+        index = f"({index} % {size})" if inner * size < numel(k[0] for k in ks) else index
+        terms.append(f"{index}{expand} * {strides[side - 1]}")
+        inner *= size
+    return " + ".join(reversed(terms))
 
 
 def _as_op(k: GroupKernel):
