@@ -210,3 +210,10 @@ def test_explain_lists_graph_breaks_and_fusions():
     assert explain(lambda x: (x * 2).relu().sum(), nr.ones(4)).kernels_after == 1   # a 1-D sum's one row
     broken = explain(f_with_branch, nr.ones(2))
     assert len(broken.graph_breaks) == 1 and "if x.sum() > 0" in broken.graph_breaks[0]
+
+
+def test_a_compiled_transformer_block_step_launches_at_most_a_third_of_eagers_kernels():
+    from bench.suites.compile import LAUNCH_FRACTION, launch_counts
+
+    counts = launch_counts()
+    assert counts["compiled"] <= LAUNCH_FRACTION * counts["eager"], counts
