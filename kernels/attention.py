@@ -322,10 +322,13 @@ def _laid_out_like(like: Tensor, shape: tuple, d) -> Tensor:
     """An empty dense tensor of ``shape`` whose dims lie in memory in the order of ``like``'s strides:
     heads split from a ``(length, batch, embed)`` projection come back in that layout, so merging
     them again (``permute`` + ``reshape``) is a view, not a copy. Contiguous when ``like``'s last dim
-    is not its innermost."""
+    is not its innermost, or its batch dims are not adjacent and in order in memory (the kernel
+    writes the output through one ``(batch, heads, rows, cols)`` view of it). The CPU reference
+    returns a contiguous output."""
     order = sorted(range(len(shape)), key=lambda i: -like.stride(i))
-    if not order or order[-1] != len(shape) - 1:
-        return Tensor._empty(shape, d, like.device)
+    lead = [order.index(i) for i in range(len(shape) - 2)]       # where the batch dims lie in memory
+    if not order or order[-1] != len(shape) - 1 or lead != list(range(lead[0], lead[0] + len(lead)) if lead else []):
+        return Tensor._empty(shape, d, like.device)    # the kernel's (batch, heads, rows, cols) view must stay a view
     dense = Tensor._empty(tuple(shape[i] for i in order), d, like.device)
     return dense.permute(*[order.index(i) for i in range(len(shape))])
 

@@ -307,12 +307,15 @@ def launch_forward(out, lse, query, key, value, attn_mask, is_causal: bool, scal
     if out.numel() == 0:
         return
     o = _four_d(out, tuple(query.shape[:-2]))
+    written = o if o._storage is out._storage else o.contiguous()   # a layout no one 4-D view covers
     with L.on_device(out):
         c.launch(attention_forward_kernel, "forward", c.L,
-                 L.pointer(c.q), L.pointer(c.k), L.pointer(c.v), L.pointer(o), L.pointer(lse), L.pointer(c.mask),
-                 L.pointer(c.scale), *c.sizes, *c.q.stride(), *c.k.stride(), *c.v.stride(), *o.stride(),
-                 *c.mask_strides())
+                 L.pointer(c.q), L.pointer(c.k), L.pointer(c.v), L.pointer(written), L.pointer(lse),
+                 L.pointer(c.mask), L.pointer(c.scale), *c.sizes, *c.q.stride(), *c.k.stride(), *c.v.stride(),
+                 *written.stride(), *c.mask_strides())
     L.count("flash_attention")
+    if written is not o:
+        out.copy_(written.reshape(out.shape))
 
 
 def launch_backward(dq, dk, dv, grad_output, query, key, value, lse, delta, attn_mask, is_causal: bool,

@@ -96,8 +96,8 @@ def product_aot_specs(epilogue, dtype: str, extras: list[str], out_dtype: str, n
     from neurarust.kernels.matmul_triton import aot_spec, fit_config, norm_config
 
     itemsize = _dt.as_dtype(dtype).itemsize
-    if norm is not None:
-        cfg = norm_config(width, itemsize)
+    if norm is not None:   # sized as the launch sizes it: by the output's dtype
+        cfg = norm_config(width, _dt.as_dtype(out_dtype).itemsize)
         return [aot_spec(dtype, cfg, tag="_fused_norm", fused=(epilogue, extras, out_dtype, norm))]
     cfg = fit_config(registry.get("matmul").tune.default, itemsize, epilogue=True)
     return [aot_spec(dtype, cfg, tag="_fused", fused=(epilogue, extras, out_dtype))]

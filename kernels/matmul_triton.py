@@ -268,7 +268,8 @@ def norm_config(N: int, itemsize: int) -> dict:
     """A config whose tile spans a whole row of ``N`` (at most MAX_NORM_N) elements: BLOCK_M shrinks
     to the register budget instead of BLOCK_N, as no autotuned config is sure to."""
     bn = max(16, triton.next_power_of_2(N))
-    warps = 8 if bn >= 128 else 4
+    # fp32 rows of 256 in 8 warps spill on sm_80 (the norm's tiles beside the accumulator): 16 warps.
+    warps = 4 if bn < 128 else 8 if bn < 256 or itemsize < 4 else 16
     bm = 64
     while bm > 16 and bm * bn > (ACC_REGISTERS[itemsize] // 2) * 32 * warps:
         bm //= 2

@@ -463,6 +463,21 @@ def test_the_fused_norm_also_writes_the_pre_norm_sum_and_the_row_statistics():
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
 
 
+def test_the_compile_check_sizes_a_norm_launch_by_its_output_dtype_as_the_launch_does():
+    from neurarust.graph.norms import fuse_norms
+    from neurarust.kernels.matmul_triton import norm_config
+
+    w, b = nr.ones(32), nr.zeros(32)
+    f = lambda x, m, r: nr.nn.functional.layer_norm((x @ m).float() + r, [32], w, b)  # noqa: E731
+    g = capture(f, nr.ones(4, 8, dtype=nr.bfloat16), nr.ones(8, 32, dtype=nr.bfloat16), nr.ones(4, 32)).graph
+    fuse_elementwise(g, [])
+    assert fuse_norms(g, []) == 1
+    spec = next(n.fused for n in g.nodes if n.fused is not None).module().aot_specs()[0]
+    cfg = norm_config(32, nr.float32.itemsize)
+    assert (spec.constants["BLOCK_M"], spec.constants["BLOCK_N"], spec.num_warps) == \
+        (cfg["BLOCK_M"], cfg["BLOCK_N"], cfg["num_warps"])
+
+
 def test_rows_wider_than_one_tile_keep_their_norm_apart():
     from neurarust.kernels.matmul_triton import MAX_NORM_N
 
@@ -480,8 +495,8 @@ def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
     for g in (chain, product, reduction, softmax):
         fuse_elementwise(g, [])
         kernels += [n.fused.name for n in g.nodes if n.fused is not None]
-    for rms in (False, True):
-        kernels += [n.fused.name for n in norm_fused(24, rms)[1].nodes if n.fused is not None]
+    for width, rms in ((24, False), (24, True), (256, False)):   # rows of 256 fp32: the widest tile
+        kernels += [n.fused.name for n in norm_fused(width, rms)[1].nodes if n.fused is not None]
     from neurarust.graph.horizontal import fuse_horizontally
 
     mixed = (lambda a, b: (a.sum(0), a.t() @ b, b.t().clone()), [(5, 3), (5, 4)], 3)

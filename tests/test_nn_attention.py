@@ -337,3 +337,12 @@ def test_flash_output_takes_the_query_layout_so_merging_heads_is_a_view():
     assert merged.is_contiguous() and merged._storage is out._storage     # (L, N, H, hd) in memory: no copy
     want = torch.nn.functional.scaled_dot_product_attention(*(torch.tensor(t.numpy()) for t in (q, k, v)))
     np.testing.assert_allclose(out.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_flash_output_of_a_query_whose_batch_dims_are_out_of_order_is_right():
+    q = nr.tensor(randn(3, 2, 2, 4, 8)).transpose(0, 1)          # batch dims swapped in memory
+    k, v = nr.tensor(randn(2, 3, 2, 4, 8)), nr.tensor(randn(2, 3, 2, 4, 8))
+    with nr.backends.using("triton"):
+        out = nr.registry.call("flash_attention", q, k, v)[0]
+    want = torch.nn.functional.scaled_dot_product_attention(*(torch.tensor(t.numpy()) for t in (q, k, v)))
+    np.testing.assert_allclose(out.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
