@@ -75,19 +75,12 @@ def _rows(t_ptr, pid, R, C, D, x_n, x_d, ignore_index, IDX: tl.constexpr, BLOCK_
 
 @triton.jit
 def _class_weights(w_ptr, c, cmask, HAS_W: tl.constexpr, ACC: tl.constexpr):
+    """The weights of classes ``c`` (1 without weights; 0 where ``cmask`` is off): also each row's
+    class weight, with ``c`` the targets and ``cmask`` the rows that count."""
     if HAS_W:
         return tl.load(w_ptr + c, mask=cmask, other=0.0).to(ACC)
     else:
         return cmask.to(ACC)
-
-
-@triton.jit
-def _row_weights(w_ptr, target, valid, HAS_W: tl.constexpr, ACC: tl.constexpr):
-    """The weight of each row's class (0 for rows that do not count)."""
-    if HAS_W:
-        return tl.load(w_ptr + target, mask=valid, other=0.0).to(ACC)
-    else:
-        return valid.to(ACC)
 
 
 @triton.jit
@@ -132,7 +125,7 @@ def cross_entropy_kernel(x_ptr, t_ptr, w_ptr, loss_ptr, lse_ptr, part_ptr, out_p
         lse = _center(top) + tl.log(run)
         tl.store(lse_ptr + rows, lse, mask=in_range)
     x_t = tl.load(x_ptr + x_rows + target * x_c, mask=valid, other=0.0).to(ACC)
-    w_t = _row_weights(w_ptr, target, valid, HAS_W, ACC)
+    w_t = _class_weights(w_ptr, target, valid, HAS_W, ACC)
     loss = (1.0 - smoothing) * w_t * (lse - x_t)
     if SMOOTH:
         loss += smoothing / C.to(ACC) * (tl.sum(wsum, axis=0) * lse - wx)
@@ -189,7 +182,7 @@ def cross_entropy_backward_kernel(g_ptr, x_ptr, t_ptr, w_ptr, lse_ptr, denom_ptr
     o_rows = (rows // D) * tl.cast(o_n, IDX) + (rows % D) * tl.cast(o_d, IDX)
     cols = tl.arange(0, BLOCK_C).to(IDX)
     g = tl.load(g_ptr + rows * tl.cast(g_s, IDX), mask=in_range, other=0.0).to(ACC)
-    w_t = _row_weights(w_ptr, target, valid, HAS_W, ACC)
+    w_t = _class_weights(w_ptr, target, valid, HAS_W, ACC)
     if NORMALIZE == 1:   # 'mean' and one program holds every row: the denominator is its own sum
         g = g / tl.sum(w_t, axis=0)
     if NORMALIZE == 2:
@@ -240,7 +233,7 @@ def cross_entropy_denominator_kernel(t_ptr, w_ptr, out_ptr, R, C, ignore_index, 
         rows = (start + tl.arange(0, BLOCK)).to(IDX)
         target = tl.load(t_ptr + rows, mask=rows < R, other=ignore_index)
         valid = (target != ignore_index) & (target >= 0) & (target < C)   # as _rows counts them
-        total += _row_weights(w_ptr, tl.where(valid, target, 0), valid, HAS_W, ACC)
+        total += _class_weights(w_ptr, tl.where(valid, target, 0), valid, HAS_W, ACC)
     tl.store(out_ptr, tl.sum(total, axis=0))
 
 

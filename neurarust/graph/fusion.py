@@ -93,14 +93,22 @@ ROW_OUTPUTS = ("softmax", "log_softmax")     # row ops whose result has the inpu
 REDUCTION_DTYPES = ("float32", "float16", "bfloat16")
 
 
+def bound_call(n: Node, names) -> dict | None:
+    """The arguments by name of a plain call (no writes, not already fused) to one of the ops
+    ``names``, else None."""
+    if n.op is None or n.fused is not None or n.effects or n.op.name not in names:
+        return None
+    try:
+        return registry.signature_bind(n.op, n.args, n.kwargs)
+    except TypeError:
+        return None
+
+
 def row_reduction(n: Node) -> dict | None:
     """``{"op", "keepdim", "shape"}`` when ``n`` is a sum, mean, max, softmax or log_softmax of a float
     tensor over its last dim (in its own dtype), else None."""
-    if n.op is None or n.fused is not None or n.effects or n.op.name not in ROW_REDUCTIONS:
-        return None
-    try:
-        bound = registry.signature_bind(n.op, n.args, n.kwargs)
-    except TypeError:
+    bound = bound_call(n, ROW_REDUCTIONS)
+    if bound is None:
         return None
     x = bound.get("input")
     if not isinstance(x, Value) or x.dtype.name not in REDUCTION_DTYPES or bound.get("dtype") is not None:

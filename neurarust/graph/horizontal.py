@@ -34,13 +34,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurarust import backends, registry
+from neurarust import backends
 from neurarust import dtype as _dt
 from neurarust.shape import contiguous_strides, numel
 from neurarust.tensor import Tensor
 
 from .copies import is_view, layout, permuted_reshape, plain_clone, refine
-from .fusion import GeneratedKernel
+from .fusion import GeneratedKernel, bound_call
 from .ir import Graph, Node, Value
 
 MAX_PIECES = 16
@@ -196,11 +196,8 @@ def _chunk_dims(chunks: list, order: list, ostrides: tuple) -> list:
 
 
 def _sum_candidate(n: Node, written: set, inside: set) -> Candidate | None:
-    if n.op is None or n.fused is not None or n.op.name != "sum" or n.effects or len(n.outputs) != 1:
-        return None
-    try:
-        bound = registry.signature_bind(n.op, n.args, n.kwargs)
-    except TypeError:
+    bound = bound_call(n, ("sum",))
+    if bound is None or len(n.outputs) != 1:
         return None
     x, out = bound.get("input"), n.outputs[0]
     if not isinstance(x, Value) or x.dtype.name not in SUM_DTYPES or bound.get("dtype") is not None or \

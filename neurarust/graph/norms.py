@@ -31,7 +31,7 @@ from neurarust import backends, registry
 from neurarust import dtype as _dt
 from neurarust.tensor import Tensor
 
-from .fusion import FusedKernel, _as_op, _contiguous, generate_source
+from .fusion import FusedKernel, _as_op, _contiguous, bound_call
 from .ir import Graph, Node, Value
 
 NORMS = {"native_layer_norm": False, "native_rms_norm": True}   # op -> rms
@@ -46,11 +46,8 @@ def _max_norm_n() -> int:
 
 def _norm_call(n: Node) -> dict | None:
     """``{"input", "weight", "bias", "eps", "rms"}`` of a norm node over its input's last dim, else None."""
-    if n.op is None or n.fused is not None or n.effects or n.op.name not in NORMS:
-        return None
-    try:
-        bound = registry.signature_bind(n.op, n.args, n.kwargs)
-    except TypeError:
+    bound = bound_call(n, NORMS)
+    if bound is None:
         return None
     x, shape = bound.get("input"), bound.get("normalized_shape")
     shape = [shape] if isinstance(shape, int) else list(shape or ())
@@ -174,12 +171,6 @@ class NormedProduct(FusedKernel):
         with backends.using("reference"):
             outs = self._norm(Tensor._from_array(z, self.dtype), [Tensor._from_array(a) for a in arrays[split:]])
         return (z, *(t._np() for t in outs))
-
-    @property
-    def source(self) -> str:
-        if self._source is None:
-            self._source = generate_source(self)
-        return self._source
 
     def as_op(self):
         op = _as_op(self)
