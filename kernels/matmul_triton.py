@@ -233,13 +233,15 @@ def _run(c, a, b, cfg: dict, precision: str, upcast: bool, epilogue=None, fused=
         ee = list(chunk[len(chunk) - len(extras):]) if extras else []
         ee += [cc] * (4 - len(ee))   # unused slots: never read
         nw, nb = (norm.weight, norm.bias) if norm is not None else (None, None)
+        c_ptr = L.pointer(cc)        # also every unused pointer slot (made once: launches are a hot path)
+        ptr = lambda t: c_ptr if t is cc or t is None else L.pointer(t)  # noqa: E731
         matmul_kernel[(tiles, cc.shape[0])](
-            L.pointer(aa), L.pointer(bb), L.pointer(cc), M, N, K,
+            L.pointer(aa), L.pointer(bb), c_ptr, M, N, K,
             *aa.stride(), *bb.stride(), *cc.stride(),
-            L.pointer(xx), L.pointer(alpha), L.pointer(beta), *xx.stride(),
-            *[L.pointer(e) for e in ee], *[s for e in ee for s in e.stride()],
-            L.pointer(yy), L.pointer(nw if nw is not None else cc), L.pointer(nb if nb is not None else cc),
-            L.pointer(mm), L.pointer(rr), *yy.stride(), *rr.stride()[:2], float(norm.eps if norm else 0.0),
+            ptr(xx), L.pointer(alpha), L.pointer(beta), *xx.stride(),
+            *[ptr(e) for e in ee], *[s for e in ee for s in e.stride()],
+            ptr(yy), ptr(nw), ptr(nb), ptr(mm), ptr(rr), *yy.stride(), *rr.stride()[:2],
+            float(norm.eps if norm else 0.0),
             NORM=0 if norm is None else 2 if norm.rms else 1, HAS_NW=nw is not None, HAS_NB=nb is not None,
             EPILOGUE=fn, NUM_E=len(extras) if fused is not None else -1,
             BLOCK_M=cfg["BLOCK_M"], BLOCK_N=cfg["BLOCK_N"], BLOCK_K=cfg["BLOCK_K"], GROUP_M=cfg["GROUP_M"],
