@@ -329,8 +329,7 @@ def _laid_out_like(like: Tensor, shape: tuple, d) -> Tensor:
     lead = [order.index(i) for i in range(len(shape) - 2)]       # where the batch dims lie in memory
     if not order or order[-1] != len(shape) - 1 or lead != list(range(lead[0], lead[0] + len(lead)) if lead else []):
         return Tensor._empty(shape, d, like.device)    # the kernel's (batch, heads, rows, cols) view must stay a view
-    dense = Tensor._empty(tuple(shape[i] for i in order), d, like.device)
-    return dense.permute(*[order.index(i) for i in range(len(shape))])
+    return Tensor._empty_in_order(shape, order, d, like.device)
 
 
 def _reference_forward(q, k, v, attn_mask, is_causal, scale, keep: bool = False):

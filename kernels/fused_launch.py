@@ -56,10 +56,10 @@ def aot_specs(kernel, input_dtypes: list[str], out_dtype: str) -> list[L.AotSpec
     return specs
 
 
-def launch_product(epilogue, out, inputs) -> None:
+def launch_product(epilogue, out, inputs, norm=None) -> None:
     """``out = epilogue(inputs[0] @ inputs[1], *inputs[2:])``, one matmul kernel launch: the product's
     operands follow matmul's rules (a stack of matrices times one matrix), the other inputs broadcast
-    to ``out``."""
+    to ``out``; ``norm`` (a ``RowNorm``) also normalizes ``out``'s rows in the same launch."""
     from neurarust import registry
     from neurarust.kernels import matmul as mm
     from neurarust.kernels.matmul_triton import launch
@@ -67,24 +67,18 @@ def launch_product(epilogue, out, inputs) -> None:
     a, b, extras = inputs[0], inputs[1], inputs[2:]
     batch, M, K, N, _ = mm.plan("matmul", a.shape, b.shape)
     launch(out, a.expand(*batch, M, K), b.expand(*batch, K, N), tune=registry.get("matmul").tune,
-           allow_tf32=mm.allow_tf32, fused=(epilogue, [t.expand(out.shape) for t in extras]))
+           allow_tf32=mm.allow_tf32, fused=(epilogue, [t.expand(out.shape) for t in extras]), norm=norm)
 
 
 def launch_product_norm(epilogue, z, y, mean, rstd, inputs, params, norm: dict) -> None:
     """:func:`launch_product` into ``z`` that also normalizes each row of ``z`` (``norm``: ``rms``,
     ``eps``, and whether ``params`` hold a ``weight`` and a ``bias``) into ``y``, ``mean`` (None for
     rms_norm) and ``rstd``: still one matmul kernel launch."""
-    from neurarust import registry
-    from neurarust.kernels import matmul as mm
-    from neurarust.kernels.matmul_triton import RowNorm, launch
+    from neurarust.kernels.matmul_triton import RowNorm
 
-    a, b, extras = inputs[0], inputs[1], inputs[2:]
     weight = params[0] if norm["weight"] else None
     bias = params[-1] if norm["bias"] else None
-    batch, M, K, N, _ = mm.plan("matmul", a.shape, b.shape)
-    launch(z, a.expand(*batch, M, K), b.expand(*batch, K, N), tune=registry.get("matmul").tune,
-           allow_tf32=mm.allow_tf32, fused=(epilogue, [t.expand(z.shape) for t in extras]),
-           norm=RowNorm(y, mean, rstd, weight, bias, norm["eps"], norm["rms"]))
+    launch_product(epilogue, z, inputs, RowNorm(y, mean, rstd, weight, bias, norm["eps"], norm["rms"]))
 
 
 def product_aot_specs(epilogue, dtype: str, extras: list[str], out_dtype: str, norm: tuple | None = None,

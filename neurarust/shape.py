@@ -216,6 +216,18 @@ def is_contiguous(shape: Sequence[int], strides: Sequence[int]) -> bool:
     return True
 
 
+def dense_order(shape: Sequence[int], strides: Sequence[int]) -> list[int] | None:
+    """The dims of a dense layout (contiguous, or a permutation of it) from the outermost in memory,
+    or None when it has gaps or overlaps (size-1 dims' strides are free).
+
+    >>> dense_order((2, 3), (1, 2)), dense_order((2, 3), (4, 1))
+    ([1, 0], None)
+    """
+    order = sorted(range(len(shape)), key=lambda d: (-strides[d] if shape[d] > 1 else 0, d))
+    big = [d for d in order if shape[d] > 1]
+    return order if is_contiguous([shape[d] for d in big], [strides[d] for d in big]) else None
+
+
 def collapse_dims(shape: Sequence[int], *stride_sets: Sequence[int]) -> tuple[list[int], list[list[int]]]:
     """Merge adjacent dims that every operand walks contiguously, and drop size-1 dims.
 

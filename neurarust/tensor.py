@@ -61,6 +61,13 @@ class Tensor:
         return cls(storage, shape, _sh.contiguous_strides(shape), 0, dtype)
 
     @classmethod
+    def _empty_in_order(cls, shape: Sequence[int], order: Sequence[int], dtype: DType, dev: device = CPU) -> "Tensor":
+        """An uninitialised dense tensor of ``shape`` whose dims lie in memory in ``order`` (outermost
+        first): a permutation of a contiguous buffer."""
+        dense = cls._empty(tuple(shape[d] for d in order), dtype, dev)
+        return dense.permute(*[list(order).index(d) for d in range(len(shape))])
+
+    @classmethod
     def _from_array(cls, arr: np.ndarray, dtype: DType | None = None) -> "Tensor":
         """Wrap a NumPy array without copying when its layout allows (positive, element-aligned strides)."""
         d = dtype or _dt.as_dtype(arr.dtype)

@@ -392,9 +392,7 @@ class FusedKernel(GeneratedKernel):
 
     def __call__(self, tensors: list[Tensor]) -> Tensor:
         if backends.for_device(tensors[0]._storage.device if tensors else self.device) == "reference":
-            result = _contiguous(self.reference(*[t._np() for t in tensors]))
-            return Tensor._wrap(result, self.dtype) if result.dtype == self.dtype.np else \
-                Tensor._from_array(result, self.dtype)
+            return _as_tensor(self.reference(*[t._np() for t in tensors]), self.dtype)
         out = Tensor._empty(self.shape, self.dtype, tensors[0]._storage.device)
         self.launcher()(out, tensors)
         return out
@@ -454,6 +452,12 @@ class FusedKernel(GeneratedKernel):
 
     def as_op(self):
         return _as_op(self)
+
+
+def _as_tensor(a, dtype) -> Tensor:
+    """A reference result as a tensor of ``dtype``: adopted when it already has that dtype."""
+    a = _contiguous(a)
+    return Tensor._wrap(a, dtype) if a.dtype == dtype.np else Tensor._from_array(a, dtype)
 
 
 def _contiguous(a) -> np.ndarray:

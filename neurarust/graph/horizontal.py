@@ -36,7 +36,7 @@ import numpy as np
 
 from neurarust import backends
 from neurarust import dtype as _dt
-from neurarust.shape import contiguous_strides, numel
+from neurarust.shape import contiguous_strides, dense_order, numel
 from neurarust.tensor import Tensor
 
 from .copies import is_view, layout, permuted_reshape, plain_clone, refine
@@ -89,20 +89,7 @@ class Candidate:
 def _contiguous_root(v: Value, written: set) -> bool:
     """A root whose elements lie densely from its offset (contiguous, or a permutation of contiguous:
     attention's output in its query's layout): pieces walk its memory with its own strides."""
-    return v.id not in written and _memory_order(v.shape, v.strides) is not None
-
-
-def _memory_order(shape: tuple, strides: tuple) -> list | None:
-    """The dims of a dense layout from the outermost in memory, or None when it has gaps or overlaps."""
-    order = sorted(range(len(shape)), key=lambda d: -strides[d])
-    step = 1
-    for d in reversed(order):
-        if shape[d] == 1:         # a unit dim's stride is free
-            continue
-        if strides[d] != step:
-            return None
-        step *= shape[d]
-    return order
+    return v.id not in written and dense_order(v.shape, v.strides) is not None
 
 
 def _collapse(dims: list) -> list:
@@ -466,7 +453,7 @@ class GroupKernel(GeneratedKernel):
     def reference(self, *arrays: np.ndarray) -> tuple:
         """Each piece as eager computes it: a copy, or a float32-accumulated sum (float32 NumPy for
         float32) cast back, over the inputs' contiguous layouts."""
-        flat = [np.ascontiguousarray(a if lay is None else a.transpose(_memory_order(a.shape, lay))).reshape(-1)
+        flat = [np.ascontiguousarray(a if lay is None else a.transpose(dense_order(a.shape, lay))).reshape(-1)
                 for a, lay in zip(arrays, self.layouts)]   # each input's memory, as the kernel walks it
         outs = [np.zeros(s, d.np) for s, d in self.outputs]
         for p in self.pieces:
@@ -538,9 +525,7 @@ def _readable(t: Tensor, shape: tuple, layout: tuple | None = None) -> Tensor:
     if t.shape == tuple(shape) and layout is not None:
         if t.stride() == layout:
             return t
-        order = _memory_order(shape, layout)
-        dense = Tensor._empty(tuple(shape[d] for d in order), t.dtype, t.device)
-        out = dense.permute(*[order.index(d) for d in range(len(shape))])
+        out = Tensor._empty_in_order(shape, dense_order(shape, layout), t.dtype, t.device)
         out.copy_(t)
         return out
     if t.shape == tuple(shape):

@@ -31,7 +31,7 @@ from neurarust import backends, registry
 from neurarust import dtype as _dt
 from neurarust.tensor import Tensor
 
-from .fusion import FusedKernel, _as_op, _contiguous, bound_call
+from .fusion import FusedKernel, _as_op, _as_tensor, _contiguous, bound_call
 from .ir import Graph, Node, Value
 
 NORMS = {"native_layer_norm": False, "native_rms_norm": True}   # op -> rms
@@ -152,8 +152,7 @@ class NormedProduct(FusedKernel):
         product, params = tensors[:split], tensors[split:]
         device = tensors[0]._storage.device
         if backends.for_device(device) == "reference":
-            z = _contiguous(FusedKernel.reference(self, *[t._np() for t in product]))
-            z = Tensor._wrap(z, self.dtype) if z.dtype == self.dtype.np else Tensor._from_array(z, self.dtype)
+            z = _as_tensor(FusedKernel.reference(self, *[t._np() for t in product]), self.dtype)
             return (z, *self._norm(z, params))
         return self._launch(product, params, device)
 

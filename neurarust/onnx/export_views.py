@@ -20,22 +20,15 @@ import math
 
 import numpy as np
 
+from neurarust.shape import contiguous_strides, dense_order
+
 from .export_builder import UnsupportedExportError
-
-
-def _contiguous(shape) -> list[int]:
-    strides, acc = [], 1
-    for n in reversed(shape):
-        strides.append(acc)
-        acc *= n
-    return strides[::-1]
 
 
 def _storage_order(shape, strides) -> list[int]:
     """The permutation putting a dense root layout in storage order (raises if it is not dense)."""
-    order = sorted(range(len(shape)), key=lambda d: (-strides[d] if shape[d] > 1 else 0, d))
-    big = [d for d in order if shape[d] > 1]
-    if [strides[d] for d in big] != [s for s, d in zip(_contiguous([shape[d] for d in big]), big)]:
+    order = dense_order(shape, strides)
+    if order is None:
         raise UnsupportedExportError(f"a view of a tensor with non-dense strides {list(strides)} "
                                      f"(shape {list(shape)}) has no ONNX form")
     return order
@@ -99,7 +92,7 @@ def plan(root_shape, root_strides, shape, strides, offset) -> list[tuple]:
     dims = [(shape[d], strides[d]) for d in real]
     if len({s for _, s in dims}) < len(dims):
         raise UnsupportedExportError(f"a view with overlapping dims (strides {strides}) has no ONNX form")
-    found = _best_grid(total, dims, offset, {s for _, s in dims}, set(_contiguous(base)))
+    found = _best_grid(total, dims, offset, {s for _, s in dims}, set(contiguous_strides(base)))
     if found is None:
         raise UnsupportedExportError(f"a view of size {shape}, strides {strides}, offset {offset} of a "
                                      f"{root_shape} tensor has no ONNX form")
