@@ -412,7 +412,8 @@ def flash_attention_backward(op: Op, grad_output: Tensor, query: Tensor, key: Te
         from neurarust.creation import zeros
 
         return tuple(zeros(tuple(t.shape), dtype=d, device=query.device) for t in (query, key, value))
-    grads = tuple(Tensor._empty(tuple(t.shape), d, query.device) for t in (query, key, value))
+    # Each gradient in its input's layout: heads split from a projection merge back as a view.
+    grads = tuple(_laid_out_like(t, tuple(t.shape), d) for t in (query, key, value))
     op.launcher()(*grads, grad_output, query, key, value, logsumexp, delta, attn_mask, is_causal, sc)
     return grads
 

@@ -125,10 +125,11 @@ def attention_dkdv_kernel(
         q_ptr, k_ptr, v_ptr, do_ptr, lse_ptr, delta_ptr, dk_ptr, dv_ptr, mask_ptr, scale_ptr, H, L, S, E, EV,
         sq_b, sq_h, sq_l, sq_e, sk_b, sk_h, sk_s, sk_e, sv_b, sv_h, sv_s, sv_e,
         sdo_b, sdo_h, sdo_l, sdo_e, sm_b, sm_h, sm_l, sm_s,
+        sdk_b, sdk_h, sdk_s, sdk_e, sdv_b, sdv_h, sdv_s, sdv_e,
         MASK: tl.constexpr, CAUSAL: tl.constexpr, PRECISION: tl.constexpr, ACC: tl.constexpr,
         DOT: tl.constexpr, IDX: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
         BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr):
-    """dk and dv of ``BLOCK_N`` keys (dk, dv contiguous ``(B*H, S, E|EV)``)."""
+    """dk and dv of ``BLOCK_N`` keys (each ``(B, H, S, E|EV)`` at its own strides)."""
     pid_n = tl.program_id(0)
     bh = tl.program_id(1)
     q_ptr = _row_base(q_ptr, bh, H, sq_b, sq_h, IDX)
@@ -167,11 +168,11 @@ def attention_dkdv_kernel(
         ds_t = p_t * (dp_t - delta[None, :])
         dk += tl.dot(ds_t.to(DOT), q, input_precision=PRECISION, out_dtype=ACC)
 
-    dk_ptr += bh.to(IDX) * S * E
-    dv_ptr += bh.to(IDX) * S * EV
-    tl.store(dk_ptr + offs_n[:, None] * E + offs_d[None, :], (dk * scale).to(dk_ptr.dtype.element_ty),
+    dk_ptr = _row_base(dk_ptr, bh, H, sdk_b, sdk_h, IDX)
+    dv_ptr = _row_base(dv_ptr, bh, H, sdv_b, sdv_h, IDX)
+    tl.store(dk_ptr + offs_n[:, None] * sdk_s + offs_d[None, :] * sdk_e, (dk * scale).to(dk_ptr.dtype.element_ty),
              mask=(offs_n[:, None] < S) & (offs_d[None, :] < E))
-    tl.store(dv_ptr + offs_n[:, None] * EV + offs_dv[None, :], dv.to(dv_ptr.dtype.element_ty),
+    tl.store(dv_ptr + offs_n[:, None] * sdv_s + offs_dv[None, :] * sdv_e, dv.to(dv_ptr.dtype.element_ty),
              mask=(offs_n[:, None] < S) & (offs_dv[None, :] < EV))
 
 
@@ -179,11 +180,11 @@ def attention_dkdv_kernel(
 def attention_dq_kernel(
         q_ptr, k_ptr, v_ptr, do_ptr, lse_ptr, delta_ptr, dq_ptr, mask_ptr, scale_ptr, H, L, S, E, EV,
         sq_b, sq_h, sq_l, sq_e, sk_b, sk_h, sk_s, sk_e, sv_b, sv_h, sv_s, sv_e,
-        sdo_b, sdo_h, sdo_l, sdo_e, sm_b, sm_h, sm_l, sm_s,
+        sdo_b, sdo_h, sdo_l, sdo_e, sm_b, sm_h, sm_l, sm_s, sdq_b, sdq_h, sdq_l, sdq_e,
         MASK: tl.constexpr, CAUSAL: tl.constexpr, PRECISION: tl.constexpr, ACC: tl.constexpr,
         DOT: tl.constexpr, IDX: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
         BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr):
-    """dq of ``BLOCK_M`` queries (dq contiguous ``(B*H, L, E)``)."""
+    """dq of ``BLOCK_M`` queries (``(B, H, L, E)`` at its own strides)."""
     pid_m = tl.program_id(0)
     bh = tl.program_id(1)
     q_ptr = _row_base(q_ptr, bh, H, sq_b, sq_h, IDX)
@@ -213,8 +214,8 @@ def attention_dq_kernel(
         ds = p * (dp - delta[:, None])
         dq += tl.dot(ds.to(DOT), k, input_precision=PRECISION, out_dtype=ACC)
 
-    dq_ptr += bh.to(IDX) * L * E
-    tl.store(dq_ptr + offs_m[:, None] * E + offs_d[None, :], (dq * scale).to(dq_ptr.dtype.element_ty),
+    dq_ptr = _row_base(dq_ptr, bh, H, sdq_b, sdq_h, IDX)
+    tl.store(dq_ptr + offs_m[:, None] * sdq_l + offs_d[None, :] * sdq_e, (dq * scale).to(dq_ptr.dtype.element_ty),
              mask=(offs_m[:, None] < L) & (offs_d[None, :] < E))
 
 
@@ -284,7 +285,7 @@ class _Call:
         self.scale = scalar_tensor(scale, acc, query.device)
         self.dtype, self.head = d, max(self.E, self.EV)
         wide = [L.index_dtype(t.shape, t.stride()) for t in (self.q, self.k, self.v, self.mask)]
-        self.idx = tl.int64 if tl.int64 in wide else tl.int32  # outputs are contiguous: no larger than these
+        self.idx = tl.int64 if tl.int64 in wide else tl.int32  # outputs are dense: no larger than these
         self.common = dict(MASK=self.mask_kind, CAUSAL=bool(is_causal), PRECISION="ieee", ACC=L.TL_DTYPES[acc.name],
                            DOT=L.TL_DTYPES[(acc if upcast or d.itemsize >= 4 else d).name], IDX=self.idx,
                            BLOCK_D=_head_block(self.E), BLOCK_DV=_head_block(self.EV))
@@ -320,19 +321,26 @@ def launch_forward(out, lse, query, key, value, attn_mask, is_causal: bool, scal
 
 def launch_backward(dq, dk, dv, grad_output, query, key, value, lse, delta, attn_mask, is_causal: bool,
                     scale: float) -> None:
-    """dq, dk, dv (contiguous, shaped like query, key, value) of attention."""
+    """dq, dk, dv (shaped like query, key, value; any dense layout) of attention."""
     c = _Call(query, key, value, attn_mask, is_causal, scale)
-    do = _four_d(grad_output, tuple(query.shape[:-2]))
+    lead = tuple(query.shape[:-2])
+    do = _four_d(grad_output, lead)
     lse, delta = lse.contiguous(), delta.contiguous()
+    outs = [_four_d(g, lead) for g in (dq, dk, dv)]
+    written = [o if o._storage is g._storage else o.contiguous() for o, g in zip(outs, (dq, dk, dv))]
     common = (L.pointer(c.q), L.pointer(c.k), L.pointer(c.v), L.pointer(do), L.pointer(lse), L.pointer(delta))
     strides = (*c.q.stride(), *c.k.stride(), *c.v.stride(), *do.stride(), *c.mask_strides())
+    wq, wk, wv = written
     with L.on_device(dq):
-        c.launch(attention_dkdv_kernel, "dkdv", c.S, *common, L.pointer(dk), L.pointer(dv), L.pointer(c.mask),
-                 L.pointer(c.scale), *c.sizes, *strides)
-        c.launch(attention_dq_kernel, "dq", c.L, *common, L.pointer(dq), L.pointer(c.mask), L.pointer(c.scale),
-                 *c.sizes, *strides)
+        c.launch(attention_dkdv_kernel, "dkdv", c.S, *common, L.pointer(wk), L.pointer(wv), L.pointer(c.mask),
+                 L.pointer(c.scale), *c.sizes, *strides, *wk.stride(), *wv.stride())
+        c.launch(attention_dq_kernel, "dq", c.L, *common, L.pointer(wq), L.pointer(c.mask), L.pointer(c.scale),
+                 *c.sizes, *strides, *wq.stride())
     L.count("flash_attention_backward")      # two launches: dk/dv by key block,
     L.count("flash_attention_backward_dq")   # then dq by query block
+    for w, o, g in zip(written, outs, (dq, dk, dv)):
+        if w is not o:                       # a layout no one 4-D view covers
+            g.copy_(w.reshape(g.shape))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -356,7 +364,9 @@ def _spec(kind: str, d: _dt.DType, head: int, mask: int, causal: bool, cfg=None)
         ptrs.update({"dk_ptr": pt, "dv_ptr": pt} if kind == "dkdv" else {"dq_ptr": pt})
         last = ["sdo_b", "sdo_h", "sdo_l", "sdo_e"]
     sig = {**ptrs, "mask_ptr": mask_t, "scale_ptr": at}
-    sig.update({n: "i32" for n in ["H", "L", "S", "E", "EV", *_STRIDES, *last, "sm_b", "sm_h", "sm_l", "sm_s"]})
+    outs = {"forward": [], "dq": ["sdq_b", "sdq_h", "sdq_l", "sdq_e"],
+            "dkdv": [f"sd{t}_{d}" for t in "kv" for d in "bhse"]}[kind]
+    sig.update({n: "i32" for n in ["H", "L", "S", "E", "EV", *_STRIDES, *last, "sm_b", "sm_h", "sm_l", "sm_s", *outs]})
     sig.update({n: "constexpr" for n in _CONSTEXPRS})
     bm, bn, warps = CONFIGS[kind][d.name if d.itemsize >= 4 else "half"][head > 64] if cfg is None else cfg
     constants = dict(MASK=mask, CAUSAL=causal, PRECISION="ieee", ACC=L.TL_DTYPES[acc.name],

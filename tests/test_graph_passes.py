@@ -372,6 +372,55 @@ def test_a_group_walks_a_permuted_dense_input_in_its_own_layout():
         np.testing.assert_allclose(a.numpy(), b, rtol=1e-5, atol=1e-5)
 
 
+def packed_gradients(dq, dk, dv, x):
+    """A packed projection's bias and weight gradients: the column sum and the product of a ``cat``
+    of three gradients (the cat's dim is the sum's columns and the product's rows)."""
+    d = nr.cat([dq, dk, dv], 2)
+    return d.sum((0, 1)), d.reshape(-1, d.shape[-1]).t() @ x.reshape(-1, x.shape[-1])
+
+
+PACKED_SHAPES = [(3, 2, 4), (3, 2, 4), (3, 2, 5), (3, 2, 6)]
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_sums_and_products_read_through_a_cat_and_the_cat_goes(backend):
+    from neurarust.graph.horizontal import fuse_horizontally
+
+    g = capture(packed_gradients, *[nr.ones(*s) for s in PACKED_SHAPES]).graph
+    assert fuse_horizontally(g, []) == 1
+    assert "cat" not in names(g) and g.kernel_count() == 1
+    group = next(n.fused for n in g.nodes if n.fused is not None)
+    assert len(group.pieces) == 6                       # three column sums, three products
+    args = [nr.randn(*s) for s in PACKED_SHAPES]
+    with nr.backends.using(backend):
+        for got, want in zip(Program(g).run(args), packed_gradients(*args)):
+            assert nr.allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_a_product_reads_through_a_cat_of_its_columns():
+    from neurarust.graph.horizontal import fuse_horizontally
+
+    f = lambda a, b, x: x.t() @ nr.cat([a, b], 1)      # noqa: E731
+    shapes = [(5, 3), (5, 2), (5, 4)]
+    g = capture(f, *[nr.ones(*s) for s in shapes]).graph
+    assert fuse_horizontally(g, []) == 1 and "cat" not in names(g)
+    args = [nr.randn(*s) for s in shapes]
+    with nr.backends.using("triton"):
+        assert nr.allclose(Program(g).run(args)[0], f(*args), rtol=1e-5, atol=1e-5)
+
+
+def test_a_cat_read_by_another_op_is_not_read_through():
+    from neurarust.graph.horizontal import fuse_horizontally
+
+    def f(a, b):
+        c = nr.cat([a, b], 1)
+        return c.sum(0), c * 2
+    g = capture(f, nr.ones(3, 2), nr.ones(3, 4)).graph
+    assert fuse_horizontally(g, []) == 0
+    cat, total = (next(n for n in g.nodes if n.name == name) for name in ("cat", "sum"))
+    assert total.args[0] is cat.outputs[0]
+
+
 def test_ops_with_a_path_between_them_stay_apart():
     from neurarust.graph.horizontal import fuse_horizontally
 
@@ -500,7 +549,9 @@ def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
     from neurarust.graph.horizontal import fuse_horizontally
 
     mixed = (lambda a, b: (a.sum(0), a.t() @ b, b.t().clone()), [(5, 3), (5, 4)], 3)
-    for f, shapes, _ in [*HORIZONTAL.values(), mixed, (token_gradients, [(3, 2, 6), (2, 3, 5), (6, 4)], 2)]:
+    columns = (lambda a, b, x: x.t() @ nr.cat([a, b], 1), [(5, 3), (5, 2), (5, 4)], 1)
+    for f, shapes, _ in [*HORIZONTAL.values(), mixed, (token_gradients, [(3, 2, 6), (2, 3, 5), (6, 4)], 2),
+                         (packed_gradients, PACKED_SHAPES, 6), columns]:
         g = capture(f, *[nr.ones(*s) for s in shapes]).graph
         fuse_horizontally(g, [])
         kernels += [n.fused.name for n in g.nodes if n.fused is not None]

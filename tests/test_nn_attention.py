@@ -346,3 +346,34 @@ def test_flash_output_of_a_query_whose_batch_dims_are_out_of_order_is_right():
         out = nr.registry.call("flash_attention", q, k, v)[0]
     want = torch.nn.functional.scaled_dot_product_attention(*(torch.tensor(t.numpy()) for t in (q, k, v)))
     np.testing.assert_allclose(out.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def _torch_grads(q, k, v, g):
+    tq, tk, tv = (torch.tensor(t.numpy(), requires_grad=True) for t in (q, k, v))
+    torch.nn.functional.scaled_dot_product_attention(tq, tk, tv).backward(torch.tensor(g.numpy()))
+    return tq.grad, tk.grad, tv.grad
+
+
+def test_flash_gradients_take_their_inputs_layouts_so_merging_heads_is_a_view():
+    L, N, H, hd = 3, 2, 2, 4
+    proj = nr.tensor(randn(L, N, 3 * H * hd))
+    qkv = [proj[..., i * H * hd:(i + 1) * H * hd].reshape(L, N, H, hd).permute(1, 2, 0, 3) for i in range(3)]
+    with nr.backends.using("triton"):
+        out, lse = nr.registry.call("flash_attention", *qkv)
+        g = nr.tensor(randn(*out.shape))
+        grads = nr.registry.call("flash_attention_backward", g, *qkv, lse, (g * out).sum(-1))
+    for grad, want in zip(grads, _torch_grads(*qkv, g)):
+        merged = grad.permute(2, 0, 1, 3).reshape(L, N, H * hd)
+        assert merged.is_contiguous() and merged._storage is grad._storage   # (L, N, H, hd) in memory: no copy
+        np.testing.assert_allclose(grad.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_flash_gradients_of_inputs_whose_batch_dims_are_out_of_order_are_right():
+    q = nr.tensor(randn(3, 2, 2, 4, 8)).transpose(0, 1)          # batch dims swapped in memory
+    k, v = nr.tensor(randn(2, 3, 2, 4, 8)), nr.tensor(randn(2, 3, 2, 4, 8)).transpose(-2, -1).contiguous().transpose(-2, -1)
+    with nr.backends.using("triton"):
+        out, lse = nr.registry.call("flash_attention", q, k, v)
+        g = nr.tensor(randn(*out.shape))
+        grads = nr.registry.call("flash_attention_backward", g, q, k, v, lse, (g * out).sum(-1))
+    for grad, want in zip(grads, _torch_grads(q, k, v, g)):
+        np.testing.assert_allclose(grad.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)

@@ -7,12 +7,16 @@ strided walk of a source tensor each):
   nobody else reads walks the clone's source directly (the clone goes): attention's ``dq``, ``dk``,
   ``dv`` are copied once, into the cat, rather than twice;
 * **column sums**: ``sum(x, all dims but the last)``, the bias gradients of a training step (up to
-  :data:`MAX_SUM_ROWS` rows);
+  :data:`MAX_SUM_ROWS` rows). A sum of a ``cat`` of its columns that only sums and products read
+  sums each cat input into its columns: a packed QKV projection's bias gradient reads ``dq``,
+  ``dk``, ``dv`` where attention wrote them, and the cat goes;
 * **products**: 2-D float32 ``matmul`` (the weight gradients of a training step) as one grouped
   GEMM: each program computes one tile of one problem, its operands read with their own strides
   (up to :data:`MAX_PRODUCT_WORK` multiply-adds). An operand that views a clone nobody else reads is
   read from the clone's source (the clone goes): a weight gradient ``dy.T @ x`` over tokens that
-  ``x`` holds batch-first and ``dy`` sequence-first walks the summed dim as two.
+  ``x`` holds batch-first and ``dy`` sequence-first walks the summed dim as two. A product whose A
+  rows (or B columns) are a ``cat`` is one problem per cat input, each writing its block of the
+  result (the packed projection's weight gradient).
 
 A group becomes one :class:`GroupKernel`: a NumPy reference (each piece as eager computes it), a
 Triton kernel generated with the pieces' sizes and strides as literals (shapes are static), one
@@ -39,7 +43,7 @@ from neurarust import dtype as _dt
 from neurarust.shape import contiguous_strides, dense_order, numel
 from neurarust.tensor import Tensor
 
-from .copies import is_view, layout, permuted_reshape, plain_clone, refine
+from .copies import is_view, layout, permuted_reshape, plain_clone, refine, view_through_copy
 from .fusion import GeneratedKernel, bound_call
 from .ir import Graph, Node, Value
 
@@ -67,6 +71,8 @@ class Piece:
                             # one [size, a, b] or more (the summed dim walked as several, outermost
                             # first), and dst_offset is B's offset
     kind: str = "copies"    # "copies", "column_sums" or "products"
+    out_offset: int = 0     # a product's first output element, and its output row stride (0: its N):
+    out_stride: int = 0     # a part of a product read through a cat writes a block of the whole
 
     @property
     def size(self) -> int:
@@ -182,7 +188,7 @@ def _chunk_dims(chunks: list, order: list, ostrides: tuple) -> list:
     return dims[::-1]
 
 
-def _sum_candidate(n: Node, written: set, inside: set) -> Candidate | None:
+def _sum_candidate(n: Node, users: dict, written: set, pinned: set, inside: set) -> Candidate | None:
     bound = bound_call(n, ("sum",))
     if bound is None or len(n.outputs) != 1:
         return None
@@ -195,12 +201,68 @@ def _sum_candidate(n: Node, written: set, inside: set) -> Candidate | None:
     lead = list(range(len(x.shape) - 1))
     if not all(isinstance(d, int) for d in dims) or sorted(d % len(x.shape) for d in dims) != lead:
         return None
-    root, shape, strides, offset = layout(x, inside)
-    if not _contiguous_root(root, written) or not numel(shape) or numel(shape[:-1]) > MAX_SUM_ROWS:
+    if not numel(x.shape) or numel(x.shape[:-1]) > MAX_SUM_ROWS:
         return None
-    rows = _collapse([[s, st, 0] for s, st in zip(shape[:-1], strides[:-1])]) or [[1, 0, 0]]
-    return Candidate("column_sums", n, [root], [Piece(0, 0, rows + [[shape[-1], strides[-1], 1]], offset,
-                                                       kind="column_sums")])
+    cat, parts = _cat_parts(x, users, written, pinned, inside)
+    if parts and parts[0][1] == len(x.shape) - 1:                   # the cat lays out the columns
+        return _sum_of_layouts(n, [(walk, start) for walk, _, start in parts], cat)
+    return _sum_of_layouts(n, [(layout(x, inside), 0)]) if _contiguous_root(layout(x, inside)[0], written) else None
+
+
+def _sum_of_layouts(n: Node, walks: list, absorbed: Node | None = None) -> Candidate:
+    """A column sum reading each ``(root, shape, strides, offset)`` walk into its columns from ``start``."""
+    sources, pieces = [], []
+    for (root, shape, strides, offset), start in walks:
+        rows = _collapse([[s, st, 0] for s, st in zip(shape[:-1], strides[:-1])]) or [[1, 0, 0]]
+        pieces.append(Piece(0, len(sources), rows + [[shape[-1], strides[-1], 1]], offset, start, kind="column_sums"))
+        sources.append(root)
+    return Candidate("column_sums", n, sources, pieces, () if absorbed is None else (absorbed,))
+
+
+def _cat_parts(x: Value, users: dict, written: set, pinned: set, inside: set) -> tuple:
+    """``x`` a dense view of the output of a ``cat`` that only sums and products read (through views):
+    ``(the cat, parts)``, per cat input ``((root, shape, strides, offset), j, start)``, the walk of the part of ``x`` that
+    input fills, whose dim ``j`` (the cat's dim, in ``x``) starts at ``start`` of the whole. A sum or a
+    product then reads the cat's inputs, not the cat: it need not wait for the cat's copies.
+    ``(None, None)`` otherwise."""
+    root, shape, strides, offset = layout(x, inside)
+    c = root.producer
+    if c is None or id(c) not in inside or c.op is None or c.op.name != "cat" or c.effects or c.kwargs \
+            or len(c.args) != 2 or root.id in pinned or root.id in written or not _only_reducers_read(root, users):
+        return None, None
+    tensors, d = c.args
+    if not isinstance(tensors, (list, tuple)) or not isinstance(d, int) or len(tensors) < 2 or \
+            not all(isinstance(t, Value) and t.dtype is root.dtype for t in tensors):
+        return None, None
+    d %= len(root.shape)
+    cs = contiguous_strides(root.shape)
+    order = permuted_reshape((shape, strides, offset), root.shape)
+    js = [j for j in range(len(shape)) if shape[j] == root.shape[d] and strides[j] == cs[d] and shape[j] > 1]
+    if order is None or len(js) != 1:
+        return None, None
+    j, outer, parts, start = js[0], cs[d] * root.shape[d], [], 0
+    for t in tensors:
+        n_t = t.shape[d]
+        size = tuple(n_t if k == j else s for k, s in enumerate(shape))
+        view = tuple(cs[d] if k == j else (s // root.shape[d] * n_t if s >= outer else s) for k, s in enumerate(strides))
+        placed = view_through_copy(t, (size, view, 0), inside)
+        t_root = layout(t, inside)[0]
+        if placed is None or not _contiguous_root(t_root, written):
+            return None, None
+        parts.append(((t_root, size, placed[0], placed[1]), j, start))
+        start += n_t
+    return c, parts
+
+
+def _only_reducers_read(v: Value, users: dict) -> bool:
+    """Every reader of ``v``, directly or through views, is a sum or a product."""
+    for u in users.get(v.id, ()):
+        if is_view(u):
+            if not _only_reducers_read(u.outputs[0], users):
+                return False
+        elif u.op is None or u.op.name not in ("sum", "matmul"):
+            return False
+    return True
 
 
 PRODUCT_DTYPES = ("float32",)
@@ -215,17 +277,36 @@ def _product_candidate(n: Node, users: dict, written: set, pinned: set, inside: 
             or out.dtype.name not in PRODUCT_DTYPES or not numel(out.shape) or not a.shape[1] \
             or numel(out.shape) * a.shape[1] > MAX_PRODUCT_WORK:
         return None
+    N = out.shape[1]
+    for x, other, kept in ((a, b, 0), (b, a, 1)):     # a cat along A's rows or B's columns: one part each
+        cat, parts = _cat_parts(x, users, written, pinned, inside)
+        if not parts or parts[0][1] != kept:
+            continue
+        walk = _operand_walk(other, n, users, written, pinned, inside)
+        if walk is None:
+            return None
+        problems = []
+        for (root, shape, strides, offset), _, start in parts:
+            part = (root, tuple([(size, stride)] for size, stride in zip(shape, strides)), offset, None)
+            problems.append((part, walk, start * N, 0) if kept == 0 else (walk, part, start, N))
+        return _products(n, problems, cat)
     walks = [_operand_walk(x, n, users, written, pinned, inside) for x in (a, b)]
-    if None in walks:
-        return None
-    (ra, (rows, ka), oa, ca), (rb, (kb, cols), ob, cb) = walks
-    ks = _common_chunks(ka, kb)
-    if len(rows) != 1 or len(cols) != 1 or ks is None:
-        return None
-    dims = [[rows[0][0], rows[0][1], 0], *[list(k) for k in ks], [cols[0][0], 0, cols[0][1]]]
-    sources = [ra] if rb is ra else [ra, rb]
-    return Candidate("products", n, sources, [Piece(0, 0, dims, oa, ob, len(sources) - 1, "products")],
-                     tuple(c for c in (ca, cb) if c is not None))
+    return None if None in walks else _products(n, [(*walks, 0, 0)])
+
+
+def _products(n: Node, problems: list, cat: Node | None = None) -> Candidate | None:
+    """A product candidate of ``(A walk, B walk, out_offset, out_stride)`` problems (one, or one per
+    part of a cat an operand reads through)."""
+    sources, pieces, absorbed = [], [], [] if cat is None else [cat]
+    for (ra, (rows, ka), oa, ca), (rb, (kb, cols), ob, cb), out_offset, out_stride in problems:
+        ks = _common_chunks(ka, kb)
+        if len(rows) != 1 or len(cols) != 1 or ks is None:
+            return None
+        dims = [[rows[0][0], rows[0][1], 0], *[list(k) for k in ks], [cols[0][0], 0, cols[0][1]]]
+        sources += [r for r in (ra, rb) if r not in sources]
+        pieces.append(Piece(0, sources.index(ra), dims, oa, ob, sources.index(rb), "products", out_offset, out_stride))
+        absorbed += [c for c in (ca, cb) if c is not None and c not in absorbed]
+    return Candidate("products", n, sources, pieces, tuple(absorbed))
 
 
 def _operand_walk(x: Value, reader: Node, users: dict, written: set, pinned: set, inside: set):
@@ -270,7 +351,7 @@ def candidates(graph: Graph, keep: list) -> list[Candidate]:
     out = []
     for n in graph.nodes:
         c = _clone_candidate(n, written, inside) or _cat_candidate(n, users, written, pinned, inside) \
-            or _sum_candidate(n, written, inside) or _product_candidate(n, users, written, pinned, inside)
+            or _sum_candidate(n, users, written, pinned, inside) or _product_candidate(n, users, written, pinned, inside)
         if c is not None and all(v.device == n.outputs[0].device for v in c.sources):
             out.append(c)
     absorbed = {id(a) for c in out for a in c.absorbed}
@@ -356,7 +437,8 @@ def _replace(graph: Graph, members: list, at: int) -> None:
                 if w not in sources:
                     sources.append(w)
                 src2 = sources.index(w)
-            pieces.append(Piece(k, sources.index(v), p.dims, p.src_offset, p.dst_offset, src2, p.kind))
+            pieces.append(Piece(k, sources.index(v), p.dims, p.src_offset, p.dst_offset, src2, p.kind,
+                                p.out_offset, p.out_stride))
     outs = [m.node.outputs[0] for m in members]
     kinds = {m.kind for m in members}
     inputs = _input_shapes(sources, pieces)
@@ -415,7 +497,8 @@ class GroupKernel(GeneratedKernel):
                   for i, ((s, d), lay) in enumerate(zip(self.inputs, self.layouts))]
         lines += [f"out {i}: {d.name}{list(s)}" for i, (s, d) in enumerate(self.outputs)]
         lines += [f"{p.kind}: out{p.out}+{p.dst_offset} <- x{p.src}+{p.src_offset} over {p.dims}"
-                  + (f" times x{p.src2}" if p.src2 >= 0 else "") for p in self.pieces]
+                  + (f" times x{p.src2}" if p.src2 >= 0 else "")
+                  + (f" at +{p.out_offset} rows {p.out_stride}" if p.out_offset or p.out_stride else "") for p in self.pieces]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -428,7 +511,8 @@ class GroupKernel(GeneratedKernel):
         layouts = {} if not any(self.layouts) else {"layouts": [None if x is None else list(x) for x in self.layouts]}
         return {"kind": self.kind, "inputs": [[list(s), d.name] for s, d in self.inputs], **layouts,
                 "outputs": [[list(s), d.name] for s, d in self.outputs], "device": str(self.device),
-                "pieces": [[p.out, p.src, p.dims, p.src_offset, p.dst_offset, p.src2, p.kind] for p in self.pieces]}
+                "pieces": [[p.out, p.src, p.dims, p.src_offset, p.dst_offset, p.src2, p.kind]
+                           + ([p.out_offset, p.out_stride] if p.out_offset or p.out_stride else []) for p in self.pieces]}
 
     @classmethod
     def from_spec(cls, spec: dict) -> "GroupKernel":
@@ -462,13 +546,16 @@ class GroupKernel(GeneratedKernel):
                 src[p.src_offset:], [d[0] for d in p.dims], [d[1] * src.itemsize for d in p.dims], writeable=False)
             out = outs[p.out].reshape(-1)
             if p.kind == "products":
-                outs[p.out][...] = _product_reference(p, src, flat[p.src2])
+                M, N = p.dims[0][0], p.dims[-1][0]
+                np.lib.stride_tricks.as_strided(out[p.out_offset:], (M, N), ((p.out_stride or N) * out.itemsize,
+                                                out.itemsize))[...] = _product_reference(p, src, flat[p.src2])
             elif p.kind == "copies":
                 np.lib.stride_tricks.as_strided(out[p.dst_offset:], [d[0] for d in p.dims],
                                                 [d[2] * out.itemsize for d in p.dims])[...] = walk
             else:
                 acc = walk if walk.dtype == np.float32 else walk.astype(np.float32)
-                out[...] = np.add.reduce(acc, axis=tuple(range(len(p.dims) - 1))).astype(out.dtype)
+                out[p.dst_offset:p.dst_offset + p.dims[-1][0]] = \
+                    np.add.reduce(acc, axis=tuple(range(len(p.dims) - 1))).astype(out.dtype)
         return tuple(outs)
 
     # -- Triton -----------------------------------------------------------------------------------
@@ -643,7 +730,7 @@ def _sum_body(k: GroupKernel) -> list[str]:
                   f"                x{i} = tl.load(ptrs, mask=rmask[:, None] & cmask[None, :], other=0.0)",
                   f"                s_acc += x{i}.to(tl.float32)",
                   "            total = tl.sum(s_acc, axis=0)",
-                  f"            out = out{p.out}_ptr + s_cols",
+                  f"            out = out{p.out}_ptr + {p.dst_offset} + s_cols",
                   f"            tl.store(out, total.to(out{p.out}_ptr.dtype.element_ty), mask=cmask)"]
     return lines
 
@@ -673,7 +760,8 @@ def _product_body(k: GroupKernel) -> list[str]:
                   f" + p_cols[None, :] * {bn_}),",
                   f"                            mask=(ks[:, None] < {K}) & (p_cols[None, :] < {N}), other=0.0)",
                   "                p_acc = tl.dot(a, b, p_acc, input_precision=PRECISION, out_dtype=tl.float32)",
-                  f"            out = out{p.out}_ptr + p_rows[:, None] * {N} + p_cols[None, :]",
+                  f"            out = out{p.out}_ptr + {p.out_offset} + p_rows[:, None] * {p.out_stride or N}"
+                  " + p_cols[None, :]",
                   f"            tl.store(out, p_acc.to(out{p.out}_ptr.dtype.element_ty),",
                   f"                     mask=(p_rows[:, None] < {M}) & (p_cols[None, :] < {N}))"]
     return lines
