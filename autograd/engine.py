@@ -122,9 +122,11 @@ def run(roots: Sequence[Tensor], root_grads: list, retain_graph: bool, create_gr
     """Run backward from ``roots``. Without ``targets`` gradients accumulate into leaves; with them,
     only what leads to a target runs and the targets' gradients are returned."""
     buffers: dict[Node, list] = {}
+    owned = Ownership()
     for t, g in zip(roots, root_grads):
         node, nr = edge_of(t)
-        _add(buffers, node, nr, g)
+        owned.disown(g)                          # the caller's tensor
+        _add(buffers, node, nr, g, owned)
     capture = _capture_slots(targets)
     needed, runs = _needed(list(buffers), capture)
     deps = _dependencies(needed)
@@ -135,7 +137,8 @@ def run(roots: Sequence[Tensor], root_grads: list, retain_graph: bool, create_gr
     _callbacks.stack.append([])
     try:
         with grad_mode.set_grad_enabled(create_graph):
-            _walk(ready, buffers, needed, deps, order, capture, captured, targets, retain_graph, create_graph, runs)
+            _walk(ready, buffers, needed, deps, order, capture, captured, targets, retain_graph, create_graph, runs,
+                  owned)
         _run_callbacks(_callbacks.stack[-1])
     finally:
         _callbacks.stack.pop()
@@ -143,17 +146,19 @@ def run(roots: Sequence[Tensor], root_grads: list, retain_graph: bool, create_gr
 
 
 def _walk(ready: list, buffers: dict, needed: set, deps: dict, order, capture: dict, captured: list, targets,
-          retain_graph: bool, create_graph: bool, runs: set) -> None:
+          retain_graph: bool, create_graph: bool, runs: set, owned: "Ownership") -> None:
     """Pop ready nodes (latest-created first), run them and pass their gradients on."""
     while ready:
         node = heapq.heappop(ready)[2]
         in_grads = _run_node(node, buffers.pop(node, None) or [None] * node.n_outputs, capture, captured,
-                             targets is None, retain_graph, create_graph, node in runs)
+                             targets is None, retain_graph, create_graph, node in runs, owned)
         for edge, g, meta in zip(node.next_edges, in_grads, node.input_meta):
             if edge is None or edge[0] not in needed:
                 continue
             if g is not None:
-                _add(buffers, edge[0], edge[1], _conform(g, meta, node))
+                if not node.owns_results:
+                    owned.disown(g)
+                _add(buffers, edge[0], edge[1], _conform(g, meta, node), owned)
             deps[edge[0]] -= 1
             if deps[edge[0]] == 0:
                 heapq.heappush(ready, (-edge[0].sequence_nr, next(order), edge[0]))
@@ -194,10 +199,18 @@ def _run_callbacks(queue: list) -> None:
 
 
 def _run_node(node: Node, grads: list, capture: dict, captured: list, accumulate: bool, retain_graph: bool,
-              create_graph: bool, runs: bool = True) -> Sequence:
+              create_graph: bool, runs: bool, owned: "Ownership") -> Sequence:
     for nr, hooks in node.pre_hooks.items():
         if grads[nr] is not None and hooks:
+            owned.take(grads[nr])
+            owned.disown(grads[nr])              # a hook may keep what it sees, or what it returns
             grads[nr] = run_hooks(hooks, grads[nr])
+            owned.disown(grads[nr])
+            owned.place(grads[nr])
+    exclusive = isinstance(node, AccumulateGrad) and grads[0] is not None and owned.exclusive(grads[0])
+    for g in grads:                              # the node consumes its buffer
+        if g is not None:
+            owned.take(g)
     if accumulate:
         for nr, ref in node.retained.items():
             t = ref()
@@ -206,7 +219,7 @@ def _run_node(node: Node, grads: list, capture: dict, captured: list, accumulate
     if isinstance(node, AccumulateGrad):
         if grads[0] is not None:
             if accumulate:
-                node.accumulate(grads[0], create_graph)
+                node.accumulate(grads[0], create_graph, exclusive)
             elif (node, 0) in capture:
                 leaf = node.variable()
                 captured[capture[(node, 0)]] = run_hooks(leaf._autograd.hooks, grads[0]) if leaf is not None else grads[0]
@@ -228,11 +241,48 @@ def _run_node(node: Node, grads: list, capture: dict, captured: list, accumulate
     return in_grads
 
 
-def _add(buffers: dict, node: Node, nr: int, g: Tensor) -> None:
+def _add(buffers: dict, node: Node, nr: int, g: Tensor, owned: "Ownership") -> None:
     slots = buffers.get(node)
     if slots is None:
         slots = buffers[node] = [None] * node.n_outputs
-    slots[nr] = g if slots[nr] is None else slots[nr] + g
+    if slots[nr] is not None:
+        owned.take(slots[nr])
+        g = slots[nr] + g
+    slots[nr] = g
+    owned.place(g)
+
+
+class Ownership:
+    """Which gradients backward may make a leaf's ``.grad`` without copying them (as PyTorch's
+    AccumulateGrad takes an unshared gradient): a storage counts the pending buffer slots that hold
+    a view of it, and is handed over only when one slot does and nothing outside the walk may hold
+    it (foreign: the caller's gradients, what a hook saw or returned, a custom Function's results).
+    A formula's gradient is fresh, or a view of its incoming gradient, whose slot it consumed."""
+
+    __slots__ = ("placed", "foreign")
+
+    def __init__(self) -> None:
+        self.placed: dict[int, int] = {}
+        self.foreign: set[int] = set()
+
+    def place(self, g: Tensor) -> None:
+        k = id(g._storage)
+        self.placed[k] = self.placed.get(k, 0) + 1
+
+    def take(self, g: Tensor) -> None:
+        k = id(g._storage)
+        left = self.placed.get(k, 0) - 1
+        if left > 0:
+            self.placed[k] = left
+        else:
+            self.placed.pop(k, None)
+
+    def disown(self, g: Tensor) -> None:
+        self.foreign.add(id(g._storage))
+
+    def exclusive(self, g: Tensor) -> bool:
+        k = id(g._storage)
+        return self.placed.get(k, 0) == 1 and k not in self.foreign
 
 
 def _conform(g: Tensor, meta, node: Node) -> Tensor:

@@ -27,7 +27,7 @@ from neurarust.errors import AutogradError
 from neurarust.tensor import Tensor
 
 from . import grad_mode
-from .graph import FunctionNode, SavedTensor, _detached, _input_meta, attach, edge_of, requires_grad
+from .graph import CustomFunctionNode, SavedTensor, _detached, _input_meta, attach, edge_of, requires_grad
 
 
 class FunctionCtx:
@@ -105,7 +105,7 @@ def _record(cls, ctx: FunctionCtx, args: tuple, result):
     edges = [edge_of(a) if isinstance(a, Tensor) else None for a in args]
     metas = [_input_meta(a) if isinstance(a, Tensor) else None for a in args]
     shapes = [(o._shape, o._dtype, o.device) if isinstance(o, Tensor) else None for o in outputs]
-    node = FunctionNode(f"{cls.__name__}Backward", None, edges, metas, len(outputs), ctx._release)
+    node = CustomFunctionNode(f"{cls.__name__}Backward", None, edges, metas, len(outputs), ctx._release)
     node.backward = _backward_of(cls, ctx, len(args), shapes)
     ctx._node = node
     ctx._saved = [_save(t, outputs, cls.__name__) for t in ctx._to_save]

@@ -78,6 +78,8 @@ class Node:
 
     __slots__ = ("_name", "next_edges", "input_meta", "n_outputs", "sequence_nr", "pre_hooks", "retained",
                  "trace", "__weakref__")
+    # The gradients ``apply`` returns are fresh, or views of its incoming ones: nothing else keeps them.
+    owns_results = True
 
     def __init__(self, name: str, next_edges: list, input_meta: list, n_outputs: int):
         self._name = name
@@ -181,6 +183,14 @@ class FunctionNode(Node):
             self.on_release()
 
 
+class CustomFunctionNode(FunctionNode):
+    """The node of a custom :class:`~neurarust.autograd.Function`: its user-written backward may keep
+    the gradients it returns."""
+
+    __slots__ = ()
+    owns_results = False
+
+
 class AccumulateGrad(Node):
     """The sink of a leaf: adds the incoming gradient into ``leaf.grad``."""
 
@@ -190,22 +200,29 @@ class AccumulateGrad(Node):
         super().__init__("AccumulateGrad", [], [], 1)
         self.variable = weakref.ref(leaf)
 
-    def accumulate(self, grad: Tensor, create_graph: bool) -> None:
+    def accumulate(self, grad: Tensor, create_graph: bool, exclusive: bool = False) -> None:
+        """Add ``grad`` into the leaf's ``.grad``; ``exclusive``: nothing else holds ``grad``'s memory
+        (the engine's :class:`~neurarust.autograd.engine.Ownership`), so it may become ``.grad``."""
         leaf = self.variable()
         if leaf is None:
             return
-        accumulate_into(leaf, run_hooks(leaf._autograd.hooks, grad), create_graph)
+        hooks = leaf._autograd.hooks
+        accumulate_into(leaf, run_hooks(hooks, grad) if hooks else grad, create_graph, exclusive and not hooks)
         for hook in leaf._autograd.post_accumulate_hooks:
             hook(leaf)
 
 
-def accumulate_into(t: Tensor, grad: Tensor, create_graph: bool) -> None:
-    """``t.grad += grad``: in place into an exclusive buffer, or recorded when ``create_graph``."""
+def accumulate_into(t: Tensor, grad: Tensor, create_graph: bool, exclusive: bool = False) -> None:
+    """``t.grad += grad``: in place into an exclusive buffer, or recorded when ``create_graph``.
+    The first gradient becomes ``.grad`` itself when it is ``exclusive`` and laid out as ``t`` is
+    (exactly covering its memory), else a copy of it does."""
     m = meta(t)
     if m.grad is None:
         # a buffer of its own: the incoming gradient may be shared with another leaf or the caller
         if create_graph:
             m.grad = grad
+        elif exclusive and _fits(grad, t):
+            m.grad = _detached(grad)
         else:
             with grad_mode.no_grad():
                 m.grad = _detached(grad).clone()
@@ -214,6 +231,12 @@ def accumulate_into(t: Tensor, grad: Tensor, create_graph: bool) -> None:
     else:
         with grad_mode.no_grad():
             m.grad.add_(grad)
+
+
+def _fits(grad: Tensor, t: Tensor) -> bool:
+    """``grad`` has ``t``'s strides, from the start of memory it exactly fills (it keeps no other bytes alive)."""
+    return grad._strides == t._strides and grad._offset == 0 and \
+        grad._storage.nbytes == grad.numel() * grad._dtype.itemsize
 
 
 def _node_name(op_name: str) -> str:

@@ -355,7 +355,8 @@ def _delta(g_out: Tensor, out: Tensor, wide: _dt.DType) -> Tensor:
 
     if (autograd.grad_mode.is_grad_enabled() or registry.capturing()
             or backends.for_device(out._storage.device) != "reference"):
-        return call("sum", call("cast", g_out, wide) * call("cast", out, wide), -1)
+        g, o = (t if t.dtype is wide else call("cast", t, wide) for t in (g_out, out))
+        return call("sum", g * o, -1)
     g, o = (t._np().astype(wide.np, copy=False) for t in (g_out, out))
     return Tensor._wrap(np.einsum("...i,...i->...", g, o, order="C"), wide)
 

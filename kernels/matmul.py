@@ -301,10 +301,23 @@ def product_grads(grad: Tensor, a: Tensor, b: Tensor, alpha=1) -> tuple[Tensor, 
     if a2.ndim > 2 and b2.ndim == 2:
         # A stack times one matrix: its gradient sums over the stack, which one GEMM does.
         rows = math.prod(a2.shape[:-1])
-        gb = call("matmul", a2.reshape(rows, a2.shape[-1]).mT, g.reshape(rows, g.shape[-1]))
+        a_rows, g_rows = a2.reshape(rows, a2.shape[-1]), g.reshape(rows, g.shape[-1])
+        if _transposed(b2):
+            # b is a transposed matrix (a Linear's weight.t()): its gradient in that layout, so the
+            # weight's own is contiguous, as a leaf's .grad is kept (and no copy makes it so).
+            gb = call("matmul", g_rows.mT, a_rows).mT
+        else:
+            gb = call("matmul", a_rows.mT, g_rows)
+    elif a2.ndim == 2 and _transposed(b2):
+        gb = call("matmul", g.mT, a2).mT
     else:
         gb = call("matmul", a2.mT, g)
     return (ga.squeeze(-2) if a.ndim == 1 else ga), (gb.squeeze(-1) if b.ndim == 1 else gb)
+
+
+def _transposed(m: Tensor) -> bool:
+    """A 2-D tensor whose transpose is contiguous and itself is not."""
+    return m.ndim == 2 and m.mT.is_contiguous() and not m.is_contiguous()
 
 
 def _matmul_backward(grad, input, other):

@@ -76,6 +76,74 @@ def test_gradients_accumulate_across_backward_calls():
     assert x.grad.tolist() == [6.0, 6.0]
 
 
+# -- .grad takes a gradient nothing else holds (PyTorch's AccumulateGrad does), never a shared one ---------
+
+@pytest.fixture
+def clones(monkeypatch):
+    """The number of Tensor.clone calls made so far."""
+    made = []
+    clone = nr.Tensor.clone
+    monkeypatch.setattr(nr.Tensor, "clone", lambda self, *a, **k: made.append(1) or clone(self, *a, **k))
+    return made
+
+
+def test_a_gradient_nothing_else_holds_becomes_grad_without_a_copy(clones):
+    x, w = nr.randn(3, 4, requires_grad=True), nr.randn(4, 5, requires_grad=True)
+    (x @ w).sum().backward()
+    assert not clones and x.grad.stride() == x.stride() and w.grad.stride() == w.stride()
+
+
+def test_a_linear_weight_gradient_is_made_in_the_weights_layout_and_taken(clones):
+    lin, x = nr.nn.Linear(4, 3), nr.randn(2, 5, 4)
+    lin(x).sum().backward()
+    assert not clones and lin.weight.grad.is_contiguous()
+    np.testing.assert_allclose(lin.weight.grad.numpy(), np.tile(x.numpy().sum((0, 1)), (3, 1)), rtol=1e-5)
+
+
+def test_two_leaves_given_one_gradient_get_buffers_of_their_own():
+    a, b = nr.zeros(2, 2, requires_grad=True), nr.zeros(2, 2, requires_grad=True)
+    ((a.view(-1) + b.view(-1)) * 2).sum().backward()      # one fresh gradient, through two views
+    assert a.grad._storage is not b.grad._storage
+    a.grad.add_(1)
+    assert b.grad.tolist() == [[2.0, 2.0], [2.0, 2.0]]
+
+
+def test_the_callers_gradient_is_never_taken():
+    x = nr.zeros(2, 2, requires_grad=True)
+    g = nr.ones(4)
+    x.view(-1).backward(g)
+    assert x.grad._storage is not g._storage
+
+
+def test_a_gradient_a_hook_saw_is_copied():
+    x = nr.zeros(2, 2, requires_grad=True)
+    seen = []
+    v = x.view(4)
+    v.register_hook(seen.append)
+    (v * nr.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    assert x.grad._storage is not seen[0]._storage
+    x.grad.zero_()
+    assert seen[0].tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_a_gradient_a_custom_function_returns_is_copied():
+    kept = []
+
+    class Keep(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            kept.append(g * 2)
+            return kept[-1]
+
+    x = nr.zeros(3, requires_grad=True)
+    Keep.apply(x).sum().backward()
+    assert x.grad._storage is not kept[0]._storage
+
+
 def test_a_gradient_used_twice_is_summed():
     x = leaf(3.0)
     backward_ones(x * x + x)

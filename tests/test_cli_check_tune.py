@@ -328,7 +328,7 @@ def test_tune_from_model_records_forward_and_backward_shapes(tmp_path):
     calls = record_model(str(model), device="cpu")
     matmuls = {tuple(a.shape for a in s.args) for op, s, _ in calls if op.name == "matmul"}
     assert {((4, 6), (6, 5)), ((4, 5), (5, 3))} <= matmuls  # the forward's
-    assert {((4, 3), (3, 5)), ((5, 4), (4, 3))} <= matmuls  # the backward's: grad @ W and x.T @ grad
+    assert {((4, 3), (3, 5)), ((3, 4), (4, 5))} <= matmuls  # the backward's: grad @ W and grad.T @ x
     assert all(d.name == "float32" for _, _, d in calls)
 
 
