@@ -44,6 +44,7 @@ from .indexing import ix
 
 TRITON_CE = "neurarust.kernels.loss_triton:launch_cross_entropy"
 TRITON_CE_BACKWARD = "neurarust.kernels.loss_triton:launch_cross_entropy_backward"
+TRITON_CE_WITH_GRAD = TRITON_CE_BACKWARD   # its loss_reduction argument writes the loss too
 FLOATS = _dt.FLOAT_DTYPES
 REDUCTIONS = ("none", "mean", "sum")
 OPTIONAL_TENSORS = ("weight", "pos_weight")
@@ -813,6 +814,71 @@ def cross_entropy_backward(op: Op, grad_output: Tensor, input: Tensor, target: T
     return out
 
 
+# ----------------------------------------------------------------------------------------------
+# cross_entropy_and_backward: a captured training step's loss and its gradient in one pass
+# ----------------------------------------------------------------------------------------------
+
+def cross_entropy_and_backward(op: Op, grad_output: Tensor, input: Tensor, target: Tensor,
+                               weight: Tensor | None = None, ignore_index: int = -100, label_smoothing: float = 0.0,
+                               reduction: str = "mean") -> tuple[Tensor, Tensor]:
+    """``(cross_entropy(input, target, ...), its gradient)``: the loss over class indices and the
+    logits' gradient for the row gradients ``grad_output`` (the target's shape: what the reduced
+    loss's gradient gives each row; 'mean' divides it by the counted rows' summed weight), from one
+    pass over the logits. ``neurarust.compile`` merges a step's ``cross_entropy`` and its
+    ``cross_entropy_backward`` into it (``neurarust.graph.losses``); not differentiable.
+
+        >>> import neurarust as nr
+        >>> from neurarust.registry import call
+        >>> loss, grad = call("cross_entropy_and_backward", nr.tensor(1.0).expand(2), nr.zeros(2, 2),
+        ...                   nr.tensor([0, 1]))
+        >>> round(loss.item(), 4), grad.tolist()
+        (0.6931, [[-0.25, 0.25], [0.25, -0.25]])
+    """
+    _check_tensors(op.name, {"grad_output": grad_output, "input": input, "target": target, "weight": weight},
+                   ("grad_output", "input", "weight"))
+    _check_reduction(op.name, reduction)
+    _check_index_call(op.name, input, target, weight, ignore_index, check_targets=input.device.type == "cpu")
+    if tuple(grad_output.shape) != tuple(target.shape):
+        raise ShapeError(f"{op.name}(): grad_output must have the target's shape {tuple(target.shape)}, "
+                         f"got {tuple(grad_output.shape)}")
+    smoothing = float(label_smoothing)
+    if not 0.0 <= smoothing <= 1.0:
+        raise ArgumentError(f"{op.name}(): label_smoothing must be between 0.0 and 1.0, got {smoothing}")
+    if _is_reference(input):
+        acc = _acc(input.dtype).np
+        up = [None if t is None else t._np().astype(acc) for t in (grad_output, input, weight)]
+        loss, grad = backends.run_reference(op.reference, up[0], up[1], target._np(), up[2], ignore_index, smoothing,
+                                            reduction)
+        return _finish(loss, input.dtype), _finish(grad, input.dtype)
+    grad = Tensor._empty(tuple(input.shape), input.dtype, input.device)
+    out, _, _, bad = op.launcher()(grad, grad_output, input, target, None, weight, ignore_index, smoothing,
+                                   recompute_lse=True, normalize=reduction == "mean", loss_reduction=reduction)
+    if input.device.type != "cpu" and bad is not None and any(bad.tolist()):
+        _check_targets(op.name, target, input.shape[_class_dim(input)], ignore_index)
+    return (out.reshape(tuple(target.shape)) if reduction == "none" else out), grad
+
+
+def _reference_cross_entropy_and_backward(g, x, t, w, ignore_index, smoothing, reduction):
+    return (_reference_classification(x, t, w, ignore_index, reduction, smoothing, False),
+            _reference_cross_entropy_backward(g, x, t, None, w, ignore_index, smoothing, True, reduction == "mean"))
+
+
+def _torch_cross_entropy_and_backward(grad_output, input, target, weight=None, ignore_index=-100,
+                                      label_smoothing=0.0, reduction="mean"):
+    import torch
+
+    loss = torch.nn.functional.cross_entropy(input, target, weight, ignore_index=ignore_index, reduction=reduction,
+                                             label_smoothing=label_smoothing)
+    return loss, _torch_cross_entropy_backward(grad_output, input, target, None, weight, ignore_index,
+                                               label_smoothing, True, reduction == "mean")
+
+
+def _with_grad_samples(d):
+    for s in _classification_samples(d, probabilities=False):
+        target = s.args[1]
+        yield Sample((_v(d, target.shape, 52), *s.args), s.kwargs, s.name)
+
+
 def _reference_cross_entropy_backward(g, x, t, lse, w, ignore_index, smoothing, recompute_lse=False,
                                       normalize=False):
     cd = _class_dim(x)
@@ -1163,6 +1229,12 @@ OPS["cross_entropy_backward"] = register(Op(
     samples=_backward_samples, error_inputs=_backward_errors, tolerances=dict(_CLASSIFICATION_TOLERANCES),
     cost=_cost, method=False, torch_name=_torch_cross_entropy_backward, attrs={"public": False},
     differentiable=("grad_output", "input", "lse"), backward=_cross_entropy_backward_backward))
+
+OPS["cross_entropy_and_backward"] = register(Op(
+    name="cross_entropy_and_backward", kind="loss", frontend=cross_entropy_and_backward,
+    reference=_reference_cross_entropy_and_backward, triton=TRITON_CE_WITH_GRAD, dtypes=FLOATS,
+    samples=_with_grad_samples, tolerances=dict(_CLASSIFICATION_TOLERANCES), cost=_cost, method=False,
+    torch_name=_torch_cross_entropy_and_backward, attrs={"public": False}))
 
 # Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
 autocast_class(("smooth_l1_loss", "huber_loss", "kl_div", "margin_ranking_loss", "cosine_embedding_loss",

@@ -92,6 +92,35 @@ def _reduced(total, denom, REDUCE: tl.constexpr):
 
 
 @triton.jit
+def _row_losses(lse, x_t, w_t, wx, total_w, smoothing, C, valid, SMOOTH: tl.constexpr):
+    """Each row's loss from its log-sum-exp, target logit and class weight (and, with label smoothing,
+    ``wx = sum_c w_c x_c`` and the classes' summed weight); 0 where the row does not count."""
+    loss = (1.0 - smoothing) * w_t * (lse - x_t)
+    if SMOOTH:
+        loss += smoothing / C.to(lse.dtype) * (total_w * lse - wx)
+    return tl.where(valid, loss, 0.0)
+
+
+@triton.jit
+def _store_losses(loss, w_t, bad, rows, in_range, loss_ptr, part_ptr, out_ptr, REDUCE: tl.constexpr,
+                  FINISH: tl.constexpr):
+    """Rows' losses for ``'none'``; the program's partials (plain stores: no zero-fill, no atomics;
+    device asserts are unreliable, so the bad-target count goes to the host too); the reduced loss
+    when this one program holds every row."""
+    if REDUCE == 0:
+        tl.store(loss_ptr + rows, loss.to(loss_ptr.dtype.element_ty), mask=in_range)
+    pid = tl.program_id(0)
+    P = tl.num_programs(0)
+    total = tl.sum(loss, axis=0)
+    denom = tl.sum(w_t, axis=0)
+    tl.store(part_ptr + pid, total)
+    tl.store(part_ptr + P + pid, denom)
+    tl.store(part_ptr + 2 * P + pid, tl.sum(bad.to(total.dtype), axis=0))
+    if FINISH:
+        tl.store(out_ptr, _reduced(total, denom, REDUCE).to(out_ptr.dtype.element_ty))
+
+
+@triton.jit
 def cross_entropy_kernel(x_ptr, t_ptr, w_ptr, loss_ptr, lse_ptr, part_ptr, out_ptr, R, C, D, x_n, x_d, x_c,
                          ignore_index, smoothing, LOG_PROBS: tl.constexpr, HAS_W: tl.constexpr,
                          SMOOTH: tl.constexpr, REDUCE: tl.constexpr, FINISH: tl.constexpr, ACC: tl.constexpr,
@@ -126,22 +155,8 @@ def cross_entropy_kernel(x_ptr, t_ptr, w_ptr, loss_ptr, lse_ptr, part_ptr, out_p
         tl.store(lse_ptr + rows, lse, mask=in_range)
     x_t = tl.load(x_ptr + x_rows + target * x_c, mask=valid, other=0.0).to(ACC)
     w_t = _class_weights(w_ptr, target, valid, HAS_W, ACC)
-    loss = (1.0 - smoothing) * w_t * (lse - x_t)
-    if SMOOTH:
-        loss += smoothing / C.to(ACC) * (tl.sum(wsum, axis=0) * lse - wx)
-    loss = tl.where(valid, loss, 0.0)
-    if REDUCE == 0:
-        tl.store(loss_ptr + rows, loss.to(loss_ptr.dtype.element_ty), mask=in_range)
-    # The program's partials (plain stores: no zero-fill, no atomics); device asserts are unreliable, so
-    # the bad-target count goes to the host too.
-    P = tl.num_programs(0)
-    total = tl.sum(loss, axis=0)
-    denom = tl.sum(w_t, axis=0)
-    tl.store(part_ptr + pid, total)
-    tl.store(part_ptr + P + pid, denom)
-    tl.store(part_ptr + 2 * P + pid, tl.sum(bad.to(ACC), axis=0))
-    if FINISH:
-        tl.store(out_ptr, _reduced(total, denom, REDUCE).to(out_ptr.dtype.element_ty))
+    loss = _row_losses(lse, x_t, w_t, wx, tl.sum(wsum, axis=0), smoothing, C, valid, SMOOTH)
+    _store_losses(loss, w_t, bad, rows, in_range, loss_ptr, part_ptr, out_ptr, REDUCE, FINISH)
 
 
 @triton.jit
@@ -167,18 +182,19 @@ def cross_entropy_finish_kernel(part_ptr, out_ptr, P, S, REDUCE: tl.constexpr, A
 
 
 @triton.jit
-def cross_entropy_backward_kernel(g_ptr, x_ptr, t_ptr, w_ptr, lse_ptr, denom_ptr, out_ptr, R, C, D, x_n, x_d,
-                                  x_c, o_n, o_d, o_c, g_s, ignore_index, smoothing, LOG_PROBS: tl.constexpr,
-                                  HAS_W: tl.constexpr, SMOOTH: tl.constexpr, RECOMPUTE_LSE: tl.constexpr,
-                                  NORMALIZE: tl.constexpr, ACC: tl.constexpr, IDX: tl.constexpr,
-                                  BLOCK_M: tl.constexpr, BLOCK_C: tl.constexpr):
+def cross_entropy_backward_kernel(g_ptr, x_ptr, t_ptr, w_ptr, lse_ptr, denom_ptr, out_ptr, loss_ptr, part_ptr,
+                                  loss_out_ptr, R, C, D, x_n, x_d, x_c, o_n, o_d, o_c, g_s, ignore_index, smoothing,
+                                  LOG_PROBS: tl.constexpr, HAS_W: tl.constexpr, SMOOTH: tl.constexpr,
+                                  RECOMPUTE_LSE: tl.constexpr, NORMALIZE: tl.constexpr, LOSS: tl.constexpr,
+                                  REDUCE: tl.constexpr, FINISH: tl.constexpr, ACC: tl.constexpr,
+                                  IDX: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_C: tl.constexpr):
     R = tl.cast(R, IDX)
     C = tl.cast(C, IDX)
     D = tl.cast(D, IDX)
     x_c = tl.cast(x_c, IDX)
     o_c = tl.cast(o_c, IDX)
-    rows, in_range, x_rows, target, valid, _ = _rows(t_ptr, tl.program_id(0), R, C, D, tl.cast(x_n, IDX),
-                                                     tl.cast(x_d, IDX), ignore_index, IDX, BLOCK_M)
+    rows, in_range, x_rows, target, valid, bad = _rows(t_ptr, tl.program_id(0), R, C, D, tl.cast(x_n, IDX),
+                                                       tl.cast(x_d, IDX), ignore_index, IDX, BLOCK_M)
     o_rows = (rows // D) * tl.cast(o_n, IDX) + (rows % D) * tl.cast(o_d, IDX)
     cols = tl.arange(0, BLOCK_C).to(IDX)
     g = tl.load(g_ptr + rows * tl.cast(g_s, IDX), mask=in_range, other=0.0).to(ACC)
@@ -197,6 +213,7 @@ def cross_entropy_backward_kernel(g_ptr, x_ptr, t_ptr, w_ptr, lse_ptr, denom_ptr
             wsum += _class_weights(w_ptr, c, c < C, HAS_W, ACC)
         total_w = tl.sum(wsum, axis=0)
     coef = a + b * total_w
+    lse = tl.zeros([BLOCK_M], ACC)
     if not LOG_PROBS:
         if RECOMPUTE_LSE:  # the forward's online pass over the row first
             top = tl.full([BLOCK_M], -float("inf"), ACC)
@@ -209,6 +226,7 @@ def cross_entropy_backward_kernel(g_ptr, x_ptr, t_ptr, w_ptr, lse_ptr, denom_ptr
             lse = _center(top) + tl.log(run)
         else:
             lse = tl.load(lse_ptr + rows, mask=in_range, other=0.0).to(ACC)
+    wx = tl.zeros([BLOCK_M], ACC)      # sum_c w_c x_c, for LOSS with label smoothing
     for start in range(0, C, BLOCK_C):
         c = start + cols
         cmask = c < C
@@ -219,9 +237,16 @@ def cross_entropy_backward_kernel(g_ptr, x_ptr, t_ptr, w_ptr, lse_ptr, denom_ptr
             d = coef[:, None] * tl.exp(x - lse[:, None])
         d -= tl.where(c[None, :] == target[:, None], a[:, None], 0.0)
         if SMOOTH:
-            d -= b[:, None] * _class_weights(w_ptr, c, cmask, HAS_W, ACC)[None, :]
+            w = _class_weights(w_ptr, c, cmask, HAS_W, ACC)
+            d -= b[:, None] * w[None, :]
+            if LOSS and not LOG_PROBS:
+                wx += tl.sum(tl.where(mask, x * w[None, :], 0.0), axis=1)
         tl.store(out_ptr + o_rows[:, None] + c[None, :] * o_c, (g[:, None] * d).to(out_ptr.dtype.element_ty),
                  mask=mask)
+    if LOSS:   # the forward's loss too, from the same pass (a captured step's loss and its gradient)
+        x_t = tl.load(x_ptr + x_rows + target * x_c, mask=valid, other=0.0).to(ACC)
+        loss = _row_losses(lse, x_t, w_t, wx, total_w, smoothing, C, valid, SMOOTH)
+        _store_losses(loss, w_t, bad, rows, in_range, loss_ptr, part_ptr, loss_out_ptr, REDUCE, FINISH)
 
 
 @triton.jit
@@ -357,16 +382,21 @@ def _launch_denominator(t: Tensor, w: Tensor | None, C: int, ignore_index: int, 
 def launch_cross_entropy_backward(out: Tensor, grad_rows: Tensor, x: Tensor, target: Tensor, lse: Tensor | None,
                                   weight: Tensor | None, ignore_index: int, smoothing: float,
                                   recompute_lse: bool = False, normalize: bool = False, *,
-                                  max_block_c: int = MAX_BLOCK_C) -> None:
+                                  max_block_c: int = MAX_BLOCK_C, loss_reduction: str | None = None) -> Losses | None:
     """The logits' gradient into ``out`` (contiguous, ``x``'s shape); ``grad_rows`` has one value per
     row (the target's shape, any strides), ``lse`` the forward's log-sum-exp (None: ``x`` holds
     log-probabilities, unless ``recompute_lse``: the kernel rebuilds it from ``x``). ``normalize``
     divides the row gradients by the counted rows' summed class weight ('mean'): found by the one
-    program when it holds every row, else by a one-program kernel first (two launches)."""
+    program when it holds every row, else by a one-program kernel first (two launches).
+
+    ``loss_reduction`` (with ``recompute_lse``): the same pass also computes the forward's loss,
+    reduced so, and returns it as the forward launcher does (a captured training step's loss and
+    its gradient in one launch, or with the finishing kernel when the rows take several programs)."""
     g = Rows(x)
     o = Rows(out)
+    loss = loss_reduction is not None
     if g.R == 0 or g.C == 0:
-        return
+        return launch_cross_entropy(x, target, weight, ignore_index, smoothing, False, loss_reduction) if loss else None
     bm, bc = _blocks(g.R, g.C, max_block_c, x.dtype)
     P = triton.cdiv(g.R, bm)
     rows, g_s = _row_gradient(grad_rows)
@@ -374,7 +404,11 @@ def launch_cross_entropy_backward(out: Tensor, grad_rows: Tensor, x: Tensor, tar
     w = weight.contiguous() if weight is not None else None
     lse_c = lse.contiguous() if lse is not None else None
     recompute = recompute_lse and lse is None
-    denom = _launch_denominator(t, w, g.C, ignore_index, acc_of(x.dtype)) if normalize and P > 1 else None
+    acc = acc_of(x.dtype)
+    denom = _launch_denominator(t, w, g.C, ignore_index, acc) if normalize and P > 1 else None
+    reduce = loss and loss_reduction != "none"
+    losses = Tensor._empty(() if reduce else (g.R,), x.dtype, x.device) if loss else out
+    part = Tensor._empty((3, P), acc, x.device) if loss else out
     idx = L.index_dtype(g.x.shape, g.x.stride(), out.stride())
     if (g.R - 1) * g_s > L.INT32_MAX:
         idx = tl.int64
@@ -382,11 +416,18 @@ def launch_cross_entropy_backward(out: Tensor, grad_rows: Tensor, x: Tensor, tar
         cross_entropy_backward_kernel[(P,)](
             L.pointer(rows), L.pointer(g.x), L.pointer(t), L.pointer(w if w is not None else out),
             L.pointer(lse_c if lse_c is not None else rows), L.pointer(denom if denom is not None else rows),
-            L.pointer(out), *g.args(), o.n, o.d, o.c, g_s,
+            L.pointer(out), L.pointer(losses), L.pointer(part), L.pointer(losses), *g.args(), o.n, o.d, o.c, g_s,
             ignore_index, float(smoothing), **_flags(x, weight, smoothing, lse is None and not recompute),
-            RECOMPUTE_LSE=recompute, NORMALIZE=0 if not normalize else 2 if denom is not None else 1, IDX=idx,
+            RECOMPUTE_LSE=recompute, NORMALIZE=0 if not normalize else 2 if denom is not None else 1,
+            LOSS=loss, REDUCE=REDUCE[loss_reduction] if loss else 0, FINISH=reduce and P == 1, IDX=idx,
             BLOCK_M=bm, BLOCK_C=bc, num_warps=8 if bm * bc >= 2048 else 4)
     L.count("cross_entropy_backward")
+    if not loss:
+        return None
+    if reduce and P > 1:
+        _launch_finish(part, losses, P, P, loss_reduction)
+    bad = part._view((P if not reduce else 1,), (1,), part._offset + 2 * P)
+    return Losses(losses, None, part._view((), (), part._offset + P) if reduce else None, bad)
 
 
 def aot_specs() -> list:
@@ -397,7 +438,7 @@ def aot_specs() -> list:
     sizes = ("R", "C", "D", "x_n", "x_d", "x_c")
 
     def spec(kind, d, R, C, log_probs=False, has_w=False, smooth=False, idx="i32", reduce=0, recompute=False,
-             normalize=0):
+             normalize=0, loss=False):
         bm, bc = _blocks(R, C, MAX_BLOCK_C, d)
         a = acc_of(d).triton_name
         consts = {"LOG_PROBS": log_probs, "HAS_W": has_w, "SMOOTH": smooth}
@@ -411,9 +452,11 @@ def aot_specs() -> list:
         else:
             kernel = cross_entropy_backward_kernel
             sig = {"g_ptr": f"*{a}", "x_ptr": f"*{d.triton_name}", "t_ptr": "*i64", "w_ptr": f"*{d.triton_name}",
-                   "lse_ptr": f"*{a}", "denom_ptr": f"*{a}", "out_ptr": f"*{d.triton_name}"}
+                   "lse_ptr": f"*{a}", "denom_ptr": f"*{a}", "out_ptr": f"*{d.triton_name}",
+                   "loss_ptr": f"*{d.triton_name}", "part_ptr": f"*{a}", "loss_out_ptr": f"*{d.triton_name}"}
             sig.update({n: idx for n in sizes + ("o_n", "o_d", "o_c", "g_s")})
-            consts.update(RECOMPUTE_LSE=recompute, NORMALIZE=normalize)
+            consts.update(RECOMPUTE_LSE=recompute, NORMALIZE=normalize, LOSS=loss, REDUCE=reduce,
+                          FINISH=loss and reduce > 0 and triton.cdiv(R, bm) == 1)
         consts.update({"ACC": L.TL_DTYPES[acc_of(d).name], "IDX": tl.int64 if idx == "i64" else tl.int32,
                        "BLOCK_M": bm, "BLOCK_C": bc})
         sig.update({"ignore_index": "i64", "smoothing": "fp32"})
@@ -421,7 +464,7 @@ def aot_specs() -> list:
         name = (f"{'nll' if log_probs else 'cross_entropy'}_{kind}_{d.triton_name}_{bm}x{bc}"
                 + ("_w" if has_w else "") + ("_smooth" if smooth else "") + ("_i64idx" if idx == "i64" else "")
                 + (f"_reduce{reduce}" if reduce else "") + ("_recompute" if recompute else "")
-                + (f"_normalize{normalize}" if normalize else ""))
+                + (f"_normalize{normalize}" if normalize else "") + ("_loss" if loss else ""))
         return L.AotSpec(name, kernel, sig, consts, aligned=(0, 1, 2, 3, 4, 5),
                          num_warps=8 if bm * bc >= 2048 else 4)
 
@@ -448,6 +491,11 @@ def aot_specs() -> list:
               spec("bwd", _dt.float32, *short, has_w=True, smooth=True, recompute=True)]
     specs += [spec("bwd", _dt.float32, 2, 1000, recompute=True, normalize=1),
               spec("bwd", _dt.bfloat16, *vocab, has_w=True, normalize=2)]
+    # The loss and its gradient in one pass (neurarust.graph.losses): one program, several, smoothing.
+    specs += [spec("bwd", _dt.float32, 2, 1000, recompute=True, normalize=1, reduce=2, loss=True),
+              spec("bwd", _dt.bfloat16, *vocab, recompute=True, normalize=2, reduce=2, loss=True),
+              spec("bwd", _dt.float32, *short, has_w=True, smooth=True, recompute=True, reduce=1, loss=True),
+              spec("bwd", _dt.float64, 16, 10, recompute=True, reduce=0, loss=True)]
     specs += [finish(_dt.float32), finish(_dt.bfloat16), finish(_dt.float64)]
     for d, has_w in ((_dt.float32, False), (_dt.bfloat16, True)):
         a = acc_of(d)

@@ -421,6 +421,80 @@ def test_a_cat_read_by_another_op_is_not_read_through():
     assert total.args[0] is cat.outputs[0]
 
 
+def loss_step(**kw):
+    """A training step's loss and the logits' gradient (the loss's backward inside the call)."""
+    def step(x, t):
+        loss = nr.nn.functional.cross_entropy(x, t, **kw)
+        (loss if loss.ndim == 0 else loss.sum()).backward()
+        grad, x.grad = x.grad, None
+        return loss, grad
+    return step
+
+
+LOSS_CASES = {
+    "mean": {},
+    "weighted_smoothed_ignoring": {"weight": nr.tensor([0.5, 2.0, 1.0]), "ignore_index": 1, "label_smoothing": 0.1},
+    "sum": {"reduction": "sum"},
+    "none": {"reduction": "none"},
+}
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+@pytest.mark.parametrize("case", LOSS_CASES)
+def test_a_cross_entropy_and_its_losss_backward_run_as_one_kernel(backend, case):
+    from neurarust.graph.losses import merge_losses
+
+    step = loss_step(**LOSS_CASES[case])
+    t = nr.tensor([0, 1, 2, 1, 0])
+    with nr.backends.using(backend):
+        g = capture(step, nr.zeros(5, 3, requires_grad=True), t).graph
+        passes.fold_constants(g, [])              # the loss's seed (ones) made in the call: a constant
+        assert merge_losses(g, []) == 1
+        passes.eliminate_dead_code(g)
+        assert [n.name for n in g.nodes if "entropy" in n.name or "logsumexp" in n.name] == \
+            ["cross_entropy_and_backward"]
+        x = nr.randn(5, 3, requires_grad=True)
+        got, want = Program(g).run([x, t]), step(x, t)
+    for a, b in zip(got, want):
+        assert nr.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_the_merged_loss_takes_three_launches_when_its_rows_take_several_programs():
+    from neurarust.graph.losses import merge_losses
+
+    step = loss_step(label_smoothing=0.2)
+    t = nr.randint(0, 3, (1500,))
+    with nr.backends.using("triton"):
+        g = capture(step, nr.zeros(1500, 3, requires_grad=True), t).graph
+        merge_losses(g, [])
+        passes.eliminate_dead_code(g)
+        x = nr.randn(1500, 3, requires_grad=True)
+        nr.backends.launch_counts.clear()
+        got = Program(g).run([x, t])
+        launched = {k: v for k, v in nr.backends.launch_counts.items() if "cross_entropy" in k}
+        want = step(x, t)
+    assert launched == {"cross_entropy_denominator": 1, "cross_entropy_backward": 1, "cross_entropy_finish": 1}
+    for a, b in zip(got, want):
+        assert nr.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_backward_whose_row_gradient_needs_the_loss_keeps_its_own_kernel():
+    def step(x, t):
+        loss = nr.nn.functional.cross_entropy(x, t)
+        (loss * loss).backward()             # the row gradient is 2 * loss: the forward must run first
+        grad, x.grad = x.grad, None
+        return loss, grad
+    t = nr.tensor([0, 1, 2, 1])
+    with nr.backends.using("triton"):
+        g = capture(step, nr.zeros(4, 3, requires_grad=True), t).graph
+        passes.optimize(g)
+        assert "cross_entropy_and_backward" not in names(g)
+        x = nr.randn(4, 3, requires_grad=True)
+        got, want = Program(g).run([x, t]), step(x, t)
+    for a, b in zip(got, want):
+        assert nr.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_ops_with_a_path_between_them_stay_apart():
     from neurarust.graph.horizontal import fuse_horizontally
 

@@ -5,6 +5,7 @@
 * :func:`eliminate_common_subexpressions`: two pure nodes with the same op and arguments are one;
 * :func:`eliminate_dead_code`: a pure node nobody reads is dropped;
 * :func:`neurarust.graph.copies.eliminate_copies`: copies read only through views by strided readers go;
+* :func:`neurarust.graph.losses.merge_losses`: a cross entropy and its loss's backward, one kernel;
 * :func:`neurarust.graph.fusion.fuse_elementwise`: chains of elementwise ops become one kernel;
 * :func:`neurarust.graph.norms.fuse_norms`: a layer_norm or rms_norm of a product joins its kernel;
 * :func:`neurarust.graph.horizontal.fuse_horizontally`: independent copies, sums and products, one kernel.
@@ -31,12 +32,14 @@ def optimize(graph: Graph, keep: Iterable[Value] = ()) -> dict[str, int]:
     from .copies import eliminate_copies
     from .fusion import fuse_elementwise
     from .horizontal import fuse_horizontally
+    from .losses import merge_losses
     from .norms import fuse_norms
 
     keep = list(keep)
     report = {"views": eliminate_views(graph, keep), "copies": eliminate_copies(graph, keep),
               "constants": fold_constants(graph, keep),
               "cse": eliminate_common_subexpressions(graph, keep), "dead": eliminate_dead_code(graph, keep)}
+    report["losses"] = merge_losses(graph, keep)
     report["fused"] = fuse_elementwise(graph, keep)
     report["norms"] = fuse_norms(graph, keep)
     report["horizontal"] = fuse_horizontally(graph, keep)
