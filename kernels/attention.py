@@ -337,8 +337,14 @@ def _reference_forward(q, k, v, attn_mask, is_causal, scale, keep: bool = False)
 
 
 def _flash_attention_backward(grad, query, key, value, attn_mask, is_causal, scale, result):
+    from neurarust import autograd
+
     g_out, g_lse = grad
     out, lse = result
+    if g_out is not None and g_lse is None and not autograd.grad_mode.is_grad_enabled():
+        # delta = rowsum(dO * O) inside the backward's kernels (no second derivative will be taken)
+        return call("flash_attention_backward", g_out, query, key, value, lse, None, attn_mask, is_causal, scale,
+                    output=out)
     delta = _delta(g_out, out, lse.dtype) if g_out is not None else None
     if g_lse is not None:
         delta = -g_lse if delta is None else delta - g_lse
@@ -378,11 +384,12 @@ def _torch_forward(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=F
 # ----------------------------------------------------------------------------------------------
 
 def flash_attention_backward(op: Op, grad_output: Tensor, query: Tensor, key: Tensor, value: Tensor,
-                             logsumexp: Tensor, delta: Tensor, attn_mask: Tensor | None = None,
-                             is_causal: bool = False, scale: float | None = None):
+                             logsumexp: Tensor, delta: Tensor | None, attn_mask: Tensor | None = None,
+                             is_causal: bool = False, scale: float | None = None, *, output: Tensor | None = None):
     """Gradients ``(dq, dk, dv)`` of attention, with ``P = exp(scale * q k^T + mask - logsumexp)``
     rebuilt tile by tile, ``dS = P * (dO v^T - delta)``, ``delta = rowsum(dO * O)`` (minus the
-    log-sum-exp's own gradient when it has one).
+    log-sum-exp's own gradient when it has one). ``delta`` None: computed here from the attention's
+    ``output`` (by the dq kernel on Triton, before its loop: no launch of its own).
 
         >>> import neurarust as nr
         >>> from neurarust.registry import call
@@ -394,16 +401,20 @@ def flash_attention_backward(op: Op, grad_output: Tensor, query: Tensor, key: Te
         ([1.0, 1.0], 0.0)
     """
     _check_tensors(op.name, {"grad_output": grad_output, "query": query, "key": key, "value": value,
-                             "logsumexp": logsumexp, "delta": delta, "attn_mask": attn_mask})
+                             "logsumexp": logsumexp, "delta": delta, "attn_mask": attn_mask, "output": output})
     _check_qkv(op.name, query, key, value, attn_mask, is_causal)
     rows = tuple(query.shape[:-1])
-    if tuple(grad_output.shape) != (*rows, value.shape[-1]):
-        raise ShapeError(f"{op.name}(): grad_output must have shape {(*rows, value.shape[-1])}, "
-                         f"got {tuple(grad_output.shape)}")
+    for what, t in (("grad_output", grad_output), ("output", output)):
+        if t is not None and tuple(t.shape) != (*rows, value.shape[-1]):
+            raise ShapeError(f"{op.name}(): {what} must have shape {(*rows, value.shape[-1])}, got {tuple(t.shape)}")
+    if delta is None and output is None:
+        raise ArgumentError(f"{op.name}(): give delta, or the attention's output to compute it from")
     for what, t in (("logsumexp", logsumexp), ("delta", delta)):
-        if tuple(t.shape) != rows:
+        if t is not None and tuple(t.shape) != rows:
             raise ShapeError(f"{op.name}(): {what} must have shape {rows}, got {tuple(t.shape)}")
     sc, d = _scale(query, scale), query.dtype
+    if delta is None and backends.for_device(query._storage.device) == "reference":
+        delta = _delta(grad_output, output, logsumexp.dtype)
     if backends.for_device(query._storage.device) == "reference":
         arrays = _reference_inputs((grad_output, query, key, value, logsumexp, delta, attn_mask), d)
         p = _take_kept(_key(query, key, value, attn_mask, is_causal, sc), logsumexp)
@@ -415,7 +426,8 @@ def flash_attention_backward(op: Op, grad_output: Tensor, query: Tensor, key: Te
         return tuple(zeros(tuple(t.shape), dtype=d, device=query.device) for t in (query, key, value))
     # Each gradient in its input's layout: heads split from a projection merge back as a view.
     grads = tuple(_laid_out_like(t, tuple(t.shape), d) for t in (query, key, value))
-    op.launcher()(*grads, grad_output, query, key, value, logsumexp, delta, attn_mask, is_causal, sc)
+    op.launcher()(*grads, grad_output, query, key, value, logsumexp, delta, attn_mask, is_causal, sc,
+                  output=output if delta is None else None)
     return grads
 
 

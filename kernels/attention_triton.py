@@ -28,6 +28,7 @@ import neurarust.launch as L
 from neurarust import dtype as _dt
 from neurarust.creation import scalar_tensor
 from neurarust.launch import tl, triton
+from neurarust.tensor import Tensor
 
 NO_MASK, BOOL_MASK, ADDITIVE_MASK = 0, 1, 2
 
@@ -178,13 +179,15 @@ def attention_dkdv_kernel(
 
 @triton.jit
 def attention_dq_kernel(
-        q_ptr, k_ptr, v_ptr, do_ptr, lse_ptr, delta_ptr, dq_ptr, mask_ptr, scale_ptr, H, L, S, E, EV,
+        q_ptr, k_ptr, v_ptr, do_ptr, lse_ptr, delta_ptr, dq_ptr, mask_ptr, scale_ptr, o_ptr, H, L, S, E, EV,
         sq_b, sq_h, sq_l, sq_e, sk_b, sk_h, sk_s, sk_e, sv_b, sv_h, sv_s, sv_e,
-        sdo_b, sdo_h, sdo_l, sdo_e, sm_b, sm_h, sm_l, sm_s, sdq_b, sdq_h, sdq_l, sdq_e,
+        sdo_b, sdo_h, sdo_l, sdo_e, sm_b, sm_h, sm_l, sm_s, sdq_b, sdq_h, sdq_l, sdq_e, so_b, so_h, so_l, so_e,
         MASK: tl.constexpr, CAUSAL: tl.constexpr, PRECISION: tl.constexpr, ACC: tl.constexpr,
         DOT: tl.constexpr, IDX: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-        BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr):
-    """dq of ``BLOCK_M`` queries (``(B, H, L, E)`` at its own strides)."""
+        BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr, DELTA: tl.constexpr = False):
+    """dq of ``BLOCK_M`` queries (``(B, H, L, E)`` at its own strides). ``DELTA``: first compute
+    ``delta = rowsum(dO * O)`` of its queries from the output ``O`` and store it for the dk/dv kernel
+    (which runs after), instead of reading it."""
     pid_m = tl.program_id(0)
     bh = tl.program_id(1)
     q_ptr = _row_base(q_ptr, bh, H, sq_b, sq_h, IDX)
@@ -199,7 +202,13 @@ def attention_dq_kernel(
     q = _tile(q_ptr, offs_m, offs_d, L, E, sq_l, sq_e, DOT)
     do = _tile(do_ptr, offs_m, offs_dv, L, EV, sdo_l, sdo_e, DOT)
     lse = tl.load(lse_ptr + bh.to(IDX) * L + offs_m, mask=offs_m < L, other=0.0).to(ACC)
-    delta = tl.load(delta_ptr + bh.to(IDX) * L + offs_m, mask=offs_m < L, other=0.0).to(ACC)
+    if DELTA:
+        o_ptr = _row_base(o_ptr, bh, H, so_b, so_h, IDX)
+        o = _tile(o_ptr, offs_m, offs_dv, L, EV, so_l, so_e, ACC)
+        delta = tl.sum(_tile(do_ptr, offs_m, offs_dv, L, EV, sdo_l, sdo_e, ACC) * o, axis=1)
+        tl.store(delta_ptr + bh.to(IDX) * L + offs_m, delta, mask=offs_m < L)
+    else:
+        delta = tl.load(delta_ptr + bh.to(IDX) * L + offs_m, mask=offs_m < L, other=0.0).to(ACC)
 
     dq = tl.zeros([BLOCK_M, BLOCK_D], ACC)
     hi = tl.minimum(S, (pid_m + 1) * BLOCK_M) if CAUSAL else S
@@ -291,11 +300,11 @@ class _Call:
                            BLOCK_D=_head_block(self.E), BLOCK_DV=_head_block(self.EV))
         self.sizes = (self.H, self.L, self.S, self.E, self.EV)
 
-    def launch(self, kernel, name: str, rows: int, *args) -> None:
+    def launch(self, kernel, name: str, rows: int, *args, **constants) -> None:
         """Launch ``kernel`` over ``rows`` (queries, or keys for dkdv) in blocks, one program row per head."""
         bm, bn, warps = config(name, self.dtype, self.head)
         grid = (triton.cdiv(rows, bn if name == "dkdv" else bm), self.B * self.H)
-        kernel[grid](*args, **self.common, BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=2)
+        kernel[grid](*args, **self.common, **constants, BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=2)
 
     def mask_strides(self):
         return self.mask.stride() if self.mask_kind != NO_MASK else (0, 0, 0, 0)
@@ -320,26 +329,30 @@ def launch_forward(out, lse, query, key, value, attn_mask, is_causal: bool, scal
 
 
 def launch_backward(dq, dk, dv, grad_output, query, key, value, lse, delta, attn_mask, is_causal: bool,
-                    scale: float) -> None:
-    """dq, dk, dv (shaped like query, key, value; any dense layout) of attention."""
+                    scale: float, output=None) -> None:
+    """dq, dk, dv (shaped like query, key, value; any dense layout) of attention. ``delta`` None: the
+    dq kernel computes it from ``output`` first (no launch of its own)."""
     c = _Call(query, key, value, attn_mask, is_causal, scale)
     lead = tuple(query.shape[:-2])
     do = _four_d(grad_output, lead)
+    o = do if output is None else _four_d(output, lead)
+    if delta is None:
+        delta = Tensor._empty(tuple(lse.shape), lse.dtype, lse.device)
     lse, delta = lse.contiguous(), delta.contiguous()
     outs = [_four_d(g, lead) for g in (dq, dk, dv)]
-    written = [o if o._storage is g._storage else o.contiguous() for o, g in zip(outs, (dq, dk, dv))]
+    written = [w if w._storage is g._storage else w.contiguous() for w, g in zip(outs, (dq, dk, dv))]
     common = (L.pointer(c.q), L.pointer(c.k), L.pointer(c.v), L.pointer(do), L.pointer(lse), L.pointer(delta))
     strides = (*c.q.stride(), *c.k.stride(), *c.v.stride(), *do.stride(), *c.mask_strides())
     wq, wk, wv = written
     with L.on_device(dq):
+        c.launch(attention_dq_kernel, "dq", c.L, *common, L.pointer(wq), L.pointer(c.mask), L.pointer(c.scale),
+                 L.pointer(o), *c.sizes, *strides, *wq.stride(), *o.stride(), DELTA=output is not None)
         c.launch(attention_dkdv_kernel, "dkdv", c.S, *common, L.pointer(wk), L.pointer(wv), L.pointer(c.mask),
                  L.pointer(c.scale), *c.sizes, *strides, *wk.stride(), *wv.stride())
-        c.launch(attention_dq_kernel, "dq", c.L, *common, L.pointer(wq), L.pointer(c.mask), L.pointer(c.scale),
-                 *c.sizes, *strides, *wq.stride())
-    L.count("flash_attention_backward")      # two launches: dk/dv by key block,
-    L.count("flash_attention_backward_dq")   # then dq by query block
-    for w, o, g in zip(written, outs, (dq, dk, dv)):
-        if w is not o:                       # a layout no one 4-D view covers
+    L.count("flash_attention_backward_dq")   # two launches: dq by query block (and delta),
+    L.count("flash_attention_backward")      # then dk/dv by key block
+    for w, view, g in zip(written, outs, (dq, dk, dv)):
+        if w is not view:                    # a layout no one 4-D view covers
             g.copy_(w.reshape(g.shape))
 
 
@@ -363,14 +376,16 @@ def _spec(kind: str, d: _dt.DType, head: int, mask: int, causal: bool, cfg=None)
         ptrs = {"q_ptr": pt, "k_ptr": pt, "v_ptr": pt, "do_ptr": pt, "lse_ptr": at, "delta_ptr": at}
         ptrs.update({"dk_ptr": pt, "dv_ptr": pt} if kind == "dkdv" else {"dq_ptr": pt})
         last = ["sdo_b", "sdo_h", "sdo_l", "sdo_e"]
-    sig = {**ptrs, "mask_ptr": mask_t, "scale_ptr": at}
-    outs = {"forward": [], "dq": ["sdq_b", "sdq_h", "sdq_l", "sdq_e"],
+    sig = {**ptrs, "mask_ptr": mask_t, "scale_ptr": at, **({"o_ptr": pt} if kind == "dq" else {})}
+    outs = {"forward": [], "dq": ["sdq_b", "sdq_h", "sdq_l", "sdq_e", "so_b", "so_h", "so_l", "so_e"],
             "dkdv": [f"sd{t}_{d}" for t in "kv" for d in "bhse"]}[kind]
     sig.update({n: "i32" for n in ["H", "L", "S", "E", "EV", *_STRIDES, *last, "sm_b", "sm_h", "sm_l", "sm_s", *outs]})
     sig.update({n: "constexpr" for n in _CONSTEXPRS})
     bm, bn, warps = CONFIGS[kind][d.name if d.itemsize >= 4 else "half"][head > 64] if cfg is None else cfg
     constants = dict(MASK=mask, CAUSAL=causal, PRECISION="ieee", ACC=L.TL_DTYPES[acc.name],
                      DOT=L.TL_DTYPES[d.name], IDX=tl.int32, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=head, BLOCK_DV=head)
+    if kind == "dq":   # computing delta from the output, as a training step's backward does
+        sig["DELTA"], constants["DELTA"] = "constexpr", True
     name = f"attention_{kind}_{d.triton_name}_d{head}_{('none', 'bool', 'add')[mask]}{'_causal' if causal else ''}"
     return L.AotSpec(name, kernel, sig, constants, aligned=tuple(range(len(ptrs))), num_warps=warps, num_stages=2)
 

@@ -377,3 +377,32 @@ def test_flash_gradients_of_inputs_whose_batch_dims_are_out_of_order_are_right()
         grads = nr.registry.call("flash_attention_backward", g, q, k, v, lse, (g * out).sum(-1))
     for grad, want in zip(grads, _torch_grads(q, k, v, g)):
         np.testing.assert_allclose(grad.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_flash_backward_computes_delta_from_the_output_when_not_given(backend):
+    q, k, v = (nr.tensor(randn(1, 2, 5, 8)) for _ in range(3))
+    with nr.backends.using(backend):
+        out, lse = nr.registry.call("flash_attention", q, k, v, is_causal=True)
+        g = nr.tensor(randn(*out.shape))
+        given = nr.registry.call("flash_attention_backward", g, q, k, v, lse, (g * out).sum(-1), is_causal=True)
+        found = nr.registry.call("flash_attention_backward", g, q, k, v, lse, None, is_causal=True, output=out)
+    for a, b in zip(found, given):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_flash_backward_needs_delta_or_the_output():
+    q = nr.ones(1, 2, 4)
+    with pytest.raises(nr.errors.ArgumentError, match="delta"):
+        nr.registry.call("flash_attention_backward", q, q, q, q, nr.zeros(1, 2), None)
+
+
+def test_an_attention_backward_launches_two_kernels_and_no_delta_of_its_own():
+    q, k, v = (nr.tensor(randn(1, 2, 4, 8), requires_grad=True) for _ in range(3))
+    with nr.backends.using("triton"):
+        out = F.scaled_dot_product_attention(q, k, v)
+        g = nr.tensor(randn(*out.shape))
+        nr.backends.launch_counts.clear()
+        out.backward(g)
+        launched = dict(nr.backends.launch_counts)
+    assert launched == {"flash_attention_backward_dq": 1, "flash_attention_backward": 1}, launched
