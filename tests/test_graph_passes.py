@@ -478,6 +478,21 @@ def test_the_merged_loss_takes_three_launches_when_its_rows_take_several_program
         assert nr.allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_a_backward_seeded_with_the_loss_itself_keeps_its_own_kernel():
+    def step(x, t):
+        loss = nr.nn.functional.cross_entropy(x, t, reduction="none")
+        loss.backward(loss.detach())
+        grad, x.grad = x.grad, None
+        return loss, grad
+    t = nr.tensor([0, 1, 2, 1])
+    g = capture(step, nr.zeros(4, 3, requires_grad=True), t).graph
+    passes.optimize(g)
+    assert "cross_entropy_and_backward" not in names(g)
+    x = nr.randn(4, 3, requires_grad=True)
+    for a, b in zip(Program(g).run([x, t]), step(x, t)):
+        assert nr.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_a_backward_whose_row_gradient_needs_the_loss_keeps_its_own_kernel():
     def step(x, t):
         loss = nr.nn.functional.cross_entropy(x, t)

@@ -72,8 +72,8 @@ def _forward_of(graph: Graph, b: Node, bb: dict):
         if fb is None or len(f.outputs) != 1 or f.outputs[0] is None:
             continue
         if any(fb.get(k) is not bb.get(k) for k in KEYS) or not isinstance(fb["target"], Value) \
-                or fb["target"].dtype.is_floating_point:
-            continue
+                or fb["target"].dtype.is_floating_point or bb.get("grad_output") is f.outputs[0]:
+            continue                          # (a backward seeded with the loss itself needs it first)
         reduction = legacy_reduction(fb.get("size_average"), fb.get("reduce"), fb.get("reduction", "mean"))
         same = (fb.get("ignore_index", -100) == bb.get("ignore_index", -100)
                 and float(fb.get("label_smoothing", 0.0)) == float(bb.get("label_smoothing", 0.0))
