@@ -869,7 +869,7 @@ def _torch_cross_entropy_and_backward(grad_output, input, target, weight=None, i
 
     loss = torch.nn.functional.cross_entropy(input, target, weight, ignore_index=ignore_index, reduction=reduction,
                                              label_smoothing=label_smoothing)
-    return loss, _torch_cross_entropy_backward(grad_output, input, target, None, weight, ignore_index,
+    return loss.to(input.dtype), _torch_cross_entropy_backward(grad_output, input, target, None, weight, ignore_index,
                                                label_smoothing, True, reduction == "mean")
 
 
@@ -1234,7 +1234,8 @@ OPS["cross_entropy_and_backward"] = register(Op(
     name="cross_entropy_and_backward", kind="loss", frontend=cross_entropy_and_backward,
     reference=_reference_cross_entropy_and_backward, triton=TRITON_CE_WITH_GRAD, dtypes=FLOATS,
     samples=_with_grad_samples, tolerances=dict(_CLASSIFICATION_TOLERANCES), cost=_cost, method=False,
-    torch_name=_torch_cross_entropy_and_backward, attrs={"public": False}))
+    torch_name=_torch_cross_entropy_and_backward, attrs={"public": False},
+    differentiable=()))   # only a captured step calls it, after its gradients were taken
 
 # Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
 autocast_class(("smooth_l1_loss", "huber_loss", "kl_div", "margin_ranking_loss", "cosine_embedding_loss",
