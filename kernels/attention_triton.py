@@ -205,7 +205,7 @@ def attention_dq_kernel(
     if DELTA:
         o_ptr = _row_base(o_ptr, bh, H, so_b, so_h, IDX)
         o = _tile(o_ptr, offs_m, offs_dv, L, EV, so_l, so_e, ACC)
-        delta = tl.sum(_tile(do_ptr, offs_m, offs_dv, L, EV, sdo_l, sdo_e, ACC) * o, axis=1)
+        delta = tl.sum(do.to(ACC) * o, axis=1)
         tl.store(delta_ptr + bh.to(IDX) * L + offs_m, delta, mask=offs_m < L)
     else:
         delta = tl.load(delta_ptr + bh.to(IDX) * L + offs_m, mask=offs_m < L, other=0.0).to(ACC)
@@ -239,7 +239,7 @@ INTERPRET_CONFIG = (16, 16, 4)
 CONFIGS = {
     "forward": {"half": ((64, 64, 8), (64, 64, 8)), "float32": ((32, 32, 4), (32, 16, 8)),
                 "float64": ((32, 32, 4), (16, 16, 4))},
-    "dq": {"half": ((32, 32, 4), (16, 32, 4)), "float32": ((32, 32, 4), (32, 16, 8)),
+    "dq": {"half": ((32, 32, 4), (16, 32, 4)), "float32": ((32, 32, 4), (16, 32, 8)),
            "float64": ((32, 32, 8), (16, 16, 4))},
     "dkdv": {"half": ((32, 32, 4), (16, 32, 8)), "float32": ((16, 32, 4), (16, 32, 8)),
              "float64": ((16, 32, 8), (16, 16, 8))},

@@ -283,8 +283,8 @@ class Rows:
         return (self.R, self.C, self.D, self.n, self.d, self.c)
 
 
-def _blocks(R: int, C: int, max_block_c: int, d=_dt.float32) -> tuple[int, int]:
-    tile = TILE // 2 if d is _dt.float64 else TILE  # fp64 tiles of 4096 elements spilt
+def _blocks(R: int, C: int, max_block_c: int, d=_dt.float32, halve: bool = False) -> tuple[int, int]:
+    tile = TILE // 2 if d is _dt.float64 or halve else TILE  # fp64 tiles of 4096 elements spilt
     bc = min(triton.next_power_of_2(max(C, 1)), max_block_c)
     bm = min(triton.next_power_of_2(max(R, 1)), max(tile // bc, 1))
     return bm, bc
@@ -395,9 +395,11 @@ def launch_cross_entropy_backward(out: Tensor, grad_rows: Tensor, x: Tensor, tar
     g = Rows(x)
     o = Rows(out)
     loss = loss_reduction is not None
+    if loss:   # the loss's own values too: half the tile, or triton 3.6 spills for sm_80
+        max_block_c = min(max_block_c, MAX_BLOCK_C // 2)
     if g.R == 0 or g.C == 0:
         return launch_cross_entropy(x, target, weight, ignore_index, smoothing, False, loss_reduction) if loss else None
-    bm, bc = _blocks(g.R, g.C, max_block_c, x.dtype)
+    bm, bc = _blocks(g.R, g.C, max_block_c, x.dtype, halve=loss)
     P = triton.cdiv(g.R, bm)
     rows, g_s = _row_gradient(grad_rows)
     t = target.contiguous()
@@ -439,7 +441,7 @@ def aot_specs() -> list:
 
     def spec(kind, d, R, C, log_probs=False, has_w=False, smooth=False, idx="i32", reduce=0, recompute=False,
              normalize=0, loss=False):
-        bm, bc = _blocks(R, C, MAX_BLOCK_C, d)
+        bm, bc = _blocks(R, C, MAX_BLOCK_C // 2 if loss else MAX_BLOCK_C, d, halve=loss)
         a = acc_of(d).triton_name
         consts = {"LOG_PROBS": log_probs, "HAS_W": has_w, "SMOOTH": smooth}
         if kind == "fwd":
