@@ -344,6 +344,100 @@ def test_a_product_reads_through_a_copy_that_reorders_its_summed_dim(backend):
             assert nr.allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+def copied_tokens(dy, x):
+    """A bias and a weight gradient of one sequence-first gradient that a copy made batch-first."""
+    rows = dy.transpose(0, 1).reshape(-1, dy.shape[-1])       # a copy in eager
+    return rows.sum(0), rows.t() @ x.reshape(-1, x.shape[-1])
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_a_copy_that_only_sums_and_products_read_is_read_through_by_all_of_them(backend):
+    from neurarust.graph.horizontal import fuse_horizontally
+
+    shapes = [(3, 2, 6), (2, 3, 5)]
+    g = capture(copied_tokens, *[nr.ones(*s) for s in shapes]).graph
+    assert fuse_horizontally(g, []) == 1
+    passes.eliminate_dead_code(g)
+    assert "clone" not in names(g) and g.kernel_count() == 1
+    args = [nr.randn(*s) for s in shapes]
+    with nr.backends.using(backend):
+        for got, want in zip(Program(g).run(args), copied_tokens(*args)):
+            assert nr.allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_a_copy_that_a_reader_outside_the_group_needs_is_kept_for_it():
+    from neurarust.graph.horizontal import fuse_horizontally
+
+    def f(dy, w, b):
+        rows = dy.transpose(0, 1).reshape(-1, dy.shape[-1])
+        return rows.sum(0), rows.view(2, 3, 6) @ w, b.t().clone()   # a batched product: no group member
+    shapes = [(3, 2, 6), (6, 4), (3, 5)]
+    g = capture(f, *[nr.ones(*s) for s in shapes]).graph
+    assert fuse_horizontally(g, []) == 1
+    passes.eliminate_dead_code(g)
+    group = next(n.fused for n in g.nodes if n.fused is not None)
+    assert group.op_names() == ["copies", "copies"] and g.kernel_count() == 3    # both copies, the sum, the product
+    args = [nr.randn(*s) for s in shapes]
+    for got, want in zip(Program(g).run(args), f(*args)):
+        assert nr.allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def mean_backward(dy, x):
+    """A mean's backward over dim 1 (the broadcast gradient divided by the count), then the bias and
+    weight gradients of the layer before."""
+    d = dy.unsqueeze(1).expand(2, 4, 5) / 4
+    return d.sum((0, 1)), d.reshape(8, 5).t() @ x.reshape(8, 3)
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_sums_and_products_read_through_a_scaled_copy_and_apply_its_scale(backend):
+    from neurarust.graph.horizontal import fuse_horizontally
+
+    shapes = [(2, 5), (2, 4, 3)]
+    g = capture(mean_backward, *[nr.ones(*s) for s in shapes]).graph
+    assert fuse_horizontally(g, []) == 1
+    passes.eliminate_dead_code(g)
+    group = next(n.fused for n in g.nodes if n.fused is not None)
+    assert "div" not in names(g) and g.kernel_count() == 1 and [p.scale for p in group.pieces] == [0.25, 0.25]
+    args = [nr.randn(*s) for s in shapes]
+    with nr.backends.using(backend):
+        for got, want in zip(Program(g).run(args), mean_backward(*args)):
+            assert nr.allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+@pytest.mark.parametrize("scale", [lambda d: d / 4, lambda d: d * 0.5, lambda d: 3 * d])
+def test_a_scaled_product_operand_becomes_the_products_epilogue(backend, scale):
+    f = lambda dy, w: scale(dy.unsqueeze(1).expand(2, 4, 5)) @ w     # noqa: E731
+    g = capture(f, nr.ones(2, 5), nr.ones(5, 3)).graph
+    passes.optimize(g)
+    assert names(g) == ["view", "fused"] and g.nodes[1].fused.op_names()[0] == "matmul"
+    args = [nr.randn(2, 5), nr.randn(5, 3)]
+    with nr.backends.using(backend):
+        assert nr.allclose(Program(g).run(args)[0], f(*args), rtol=1e-5, atol=1e-5)
+
+
+def test_a_half_precision_product_keeps_its_scaled_operand():
+    from neurarust.graph.scales import move_scales_into_products
+
+    g = capture(lambda x, w: (x / 4) @ w, nr.ones(2, 8, dtype=nr.float16), nr.ones(8, 2, dtype=nr.float16)).graph
+    assert move_scales_into_products(g, []) == 0      # x @ w could overflow before the scale
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_a_product_over_a_row_reshape_of_a_copy_reads_what_was_copied(backend):
+    from neurarust.graph.copies import read_copied_rows
+
+    f = lambda dy, w: dy.transpose(0, 1).reshape(-1, 6) @ w   # noqa: E731
+    g = capture(f, nr.ones(3, 2, 6), nr.ones(6, 4)).graph
+    assert read_copied_rows(g, []) == 1
+    passes.eliminate_dead_code(g)
+    assert "clone" not in names(g) and g.kernel_count() == 1
+    args = [nr.randn(3, 2, 6), nr.randn(6, 4)]
+    with nr.backends.using(backend):
+        assert nr.allclose(Program(g).run(args)[0], f(*args), rtol=1e-5, atol=1e-5)
+
+
 def attention_then_gradients(qkv, w):
     """Attention over heads split from a (length, batch, 3 * embed) projection, then a column sum and
     a product of its output: on Triton the output lies in the query's layout (a permuted dense root)."""
@@ -640,7 +734,8 @@ def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
     mixed = (lambda a, b: (a.sum(0), a.t() @ b, b.t().clone()), [(5, 3), (5, 4)], 3)
     columns = (lambda a, b, x: x.t() @ nr.cat([a, b], 1), [(5, 3), (5, 2), (5, 4)], 1)
     for f, shapes, _ in [*HORIZONTAL.values(), mixed, (token_gradients, [(3, 2, 6), (2, 3, 5), (6, 4)], 2),
-                         (packed_gradients, PACKED_SHAPES, 6), columns]:
+                         (packed_gradients, PACKED_SHAPES, 6), columns, (mean_backward, [(2, 5), (2, 4, 3)], 2),
+                         (copied_tokens, [(3, 2, 6), (2, 3, 5)], 2)]:
         g = capture(f, *[nr.ones(*s) for s in shapes]).graph
         fuse_horizontally(g, [])
         kernels += [n.fused.name for n in g.nodes if n.fused is not None]

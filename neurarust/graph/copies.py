@@ -6,6 +6,9 @@ permutation) of it that is also one strided view of what it copied, and every re
 takes arbitrary strides without copying inside (the flash attention kernels), the views are rewritten
 onto the copied tensor and the copy goes.
 
+A matrix product whose first operand merges the rows of a copy into one dim reads the copied rows
+in place instead (:func:`read_copied_rows`).
+
 The layout algebra lives here too: :func:`layout` (a value as ``(root, shape, strides, offset)``) and
 :func:`refine` (a strided walk re-split to another shape's dims), which the horizontal copies of
 :mod:`neurarust.graph.horizontal` use as well.
@@ -266,3 +269,56 @@ def _row_view(view: tuple, shape: tuple) -> bool:
 def _per_column(shape: tuple, of: tuple) -> bool:
     """A shape that broadcasts along the rows of ``of`` only: a scalar, ``(N,)``, ``(1, N)``..."""
     return not shape or (numel(shape[:-1]) == 1 and shape[-1] in (1, of[-1]))
+
+
+def read_copied_rows(graph: Graph, keep: list) -> int:
+    """``matmul(reshape(clone(x)), w)``, whose A merges the copy's rows into one dim, becomes
+    ``reshape(matmul(x, w))``: the product walks ``x``'s rows with their own strides and writes the
+    same contiguous result. An attention block's output projection takes its input gradient in
+    (sequence, batch) rows that autograd made contiguous by copying; the product no longer waits for
+    that copy, which the weight-gradient group can then read through. Returns the products moved."""
+    users = graph.users()
+    written = _written(graph)
+    pinned = {v.id for v in graph.outputs if v is not None} | {v.id for v in keep}
+    inside = {id(n) for n in graph.nodes}
+    changed = 0
+    for m in list(graph.nodes):
+        src = _copied_rows(m, written, pinned, inside)
+        if src is None:
+            continue
+        out = m.outputs[0]
+        rows = graph.new_value(None, "node", shape=(*src.shape[:-1], out.shape[-1]), dtype=out.dtype,
+                               device=out.device, strides=contiguous_strides((*src.shape[:-1], out.shape[-1])))
+        product = Node(m.op, (src, m.args[1]), {}, [rows], out_spec=m.out_spec)
+        rows.producer = product
+        reshape = Node(None, (rows,), {}, [out], view=(tuple(out.shape), tuple(out.strides), 0, out.dtype))
+        out.producer = reshape
+        at = graph.nodes.index(m)
+        graph.nodes[at:at + 1] = [product, reshape]
+        changed += 1
+    return changed
+
+
+def _copied_rows(m: Node, written: set, pinned: set, inside: set) -> Value | None:
+    """What the clone copied, when ``m`` is such a product over a row reshape of a clone; else None."""
+    if m.op is None or m.op.name != "matmul" or m.kwargs or m.effects or len(m.args) != 2:
+        return None
+    a, b = m.args
+    if not (isinstance(a, Value) and isinstance(b, Value)) or len(a.shape) != 2 or len(b.shape) != 2:
+        return None
+    view = a.producer
+    if view is None or id(view) not in inside or not is_view(view) or view.view[3] is not a.dtype:
+        return None
+    copy = view.args[0]
+    clone = copy.producer
+    if clone is None or id(clone) not in inside or not plain_clone(clone) or len(copy.shape) < 3:
+        return None
+    src, out = clone.args[0], m.outputs[0]
+    size, strides, offset = view.view[:3]
+    whole_rows = size[-1] == copy.shape[-1] and offset == 0 and tuple(strides) == contiguous_strides(size) \
+        and tuple(copy.strides) == contiguous_strides(copy.shape)
+    if not whole_rows or tuple(out.strides) != contiguous_strides(out.shape):
+        return None
+    if {copy.id, src.id, layout(src, inside)[0].id} & written or copy.id in pinned:
+        return None
+    return src

@@ -18,6 +18,10 @@ strided walk of a source tensor each):
   rows (or B columns) are a ``cat`` is one problem per cat input, each writing its block of the
   result (the packed projection's weight gradient).
 
+A copy that only sums and products read (through views) is read through by all of them, and a
+*scaled copy* (``x / c``, see :mod:`neurarust.graph.scales`) too: each piece that reads through it
+multiplies its result by the scale (a mean's backward division goes).
+
 A group becomes one :class:`GroupKernel`: a NumPy reference (each piece as eager computes it), a
 Triton kernel generated with the pieces' sizes and strides as literals (shapes are static), one
 program row per piece (``program_id(1)``), and a registry entry (``fused.<hash>``) for the kernel
@@ -46,8 +50,9 @@ from neurarust.tensor import Tensor
 from .copies import is_view, layout, permuted_reshape, plain_clone, refine, view_through_copy
 from .fusion import GeneratedKernel, bound_call
 from .ir import Graph, Node, Value
+from .scales import scaled_copy
 
-MAX_PIECES = 16
+MAX_PIECES = 32
 # One program walks all the rows of a column block, and a product's tiles are fixed (no autotuning):
 # past these sizes the eager kernels, which spread the work wider, are the faster choice.
 MAX_SUM_ROWS = 4096
@@ -73,6 +78,7 @@ class Piece:
     kind: str = "copies"    # "copies", "column_sums" or "products"
     out_offset: int = 0     # a product's first output element, and its output row stride (0: its N):
     out_stride: int = 0     # a part of a product read through a cat writes a block of the whole
+    scale: float = 1.0      # a sum's or product's result times this (read through a scaled copy)
 
     @property
     def size(self) -> int:
@@ -136,12 +142,13 @@ def _cat_candidate(n: Node, users: dict, written: set, pinned: set, inside: set)
     ostrides = contiguous_strides(out.shape)
     sources, pieces, absorbed, start = [], [], [], 0
     for t in tensors:
-        walk = _through_clone(t, n, users, written, pinned, inside) or _own_walk(t, ostrides, written, inside)
+        walk = _through_copy(t, n, users, written, pinned, inside, scaled=False) \
+            or _own_walk(t, ostrides, written, inside)
         if walk is None:
             return None
-        root, dims, offset = walk
+        root, dims, offset = walk[:3]
         if isinstance(dims, tuple):       # (chunks, order): a walk of a copy's source
-            absorbed.append(t.producer.args[0].producer)
+            absorbed.append(walk[4])
             dims = _chunk_dims(*dims, ostrides)
         pieces.append(Piece(0, len(sources), _collapse(dims), offset, start * ostrides[dim]))
         sources.append(root)
@@ -156,26 +163,37 @@ def _own_walk(t: Value, ostrides: tuple, written: set, inside: set):
     return root, [[s, st, o] for s, st, o in zip(shape, strides, ostrides)], offset
 
 
-def _through_clone(t: Value, reader: Node, users: dict, written: set, pinned: set, inside: set):
-    """``t`` a view of a clone read only through views that only ``reader`` reads: the walk of the
-    clone's source, as ``(root, (chunks, order), offset)``."""
+def _through_copy(t: Value, reader: Node, users: dict, written: set, pinned: set, inside: set,
+                  scaled: bool = True):
+    """``t`` a clone, a scaled copy (``x * s``, see :mod:`neurarust.graph.scales`) or a view of one,
+    read (through views) by ``reader`` or by other sums and products only: the walk of what it
+    copies, ``(root, (chunks, order), offset, scale, the copying node)``; else None."""
     p = t.producer
-    if p is None or id(p) not in inside or not is_view(p):
-        return None
-    copy = p.args[0]
+    if p is not None and id(p) in inside and is_view(p):
+        copy, view = p.args[0], p.view[:3]
+        if p.view[3] is not copy.dtype:
+            return None
+    else:
+        copy, view = t, (tuple(t.shape), contiguous_strides(t.shape), 0)
     c = copy.producer
-    if c is None or id(c) not in inside or not plain_clone(c) or copy.id in pinned or copy.id in written \
-            or p.view[3] is not copy.dtype:
+    if c is None or id(c) not in inside or copy.id in pinned or copy.id in written \
+            or tuple(copy.strides) != contiguous_strides(copy.shape):
+        return None
+    src, scale = (c.args[0], 1.0) if plain_clone(c) else (scaled_copy(c) if scaled else None) or (None, None)
+    if src is None:
         return None
     for v in users.get(copy.id, ()):
-        if not is_view(v) or v.outputs[0].id in pinned or any(u is not reader for u in users.get(v.outputs[0].id, ())):
+        if is_view(v) and v.outputs[0].id in pinned:
             return None
-    root, shape, strides, offset = layout(c.args[0], inside)
-    order = permuted_reshape(p.view, shape)
+        readers = users.get(v.outputs[0].id, ()) if is_view(v) else [v]
+        if any(u is not reader and not _reducer(u) for u in readers):
+            return None     # other sums and products may read it too: candidates() checks they all do
+    root, shape, strides, offset = layout(src, inside)
+    order = permuted_reshape(view, shape)
     if order is None or not _contiguous_root(root, written):
         return None
-    chunks = refine(shape, strides, [p.view[0][d] for d in order])
-    return None if chunks is None else (root, (chunks, order), offset)
+    chunks = refine(shape, strides, [view[0][d] for d in order])
+    return None if chunks is None else (root, (chunks, order), offset, scale, c)
 
 
 def _chunk_dims(chunks: list, order: list, ostrides: tuple) -> list:
@@ -206,15 +224,26 @@ def _sum_candidate(n: Node, users: dict, written: set, pinned: set, inside: set)
     cat, parts = _cat_parts(x, users, written, pinned, inside)
     if parts and parts[0][1] == len(x.shape) - 1:                   # the cat lays out the columns
         return _sum_of_layouts(n, [(walk, start) for walk, _, start in parts], cat)
+    through = _through_copy(x, n, users, written, pinned, inside)
+    if through is not None:
+        root, (chunks, order), offset, scale, copier = through
+        last = len(x.shape) - 1
+        rows = [(size, stride) for size, stride, k in chunks if order[k] != last]
+        cols = [(size, stride) for size, stride, k in chunks if order[k] == last]
+        if len(cols) == 1:
+            shape, strides = zip(*rows, *cols)
+            return _sum_of_layouts(n, [((root, shape, strides, offset), 0)], copier, scale)
     return _sum_of_layouts(n, [(layout(x, inside), 0)]) if _contiguous_root(layout(x, inside)[0], written) else None
 
 
-def _sum_of_layouts(n: Node, walks: list, absorbed: Node | None = None) -> Candidate:
-    """A column sum reading each ``(root, shape, strides, offset)`` walk into its columns from ``start``."""
+def _sum_of_layouts(n: Node, walks: list, absorbed: Node | None = None, scale: float = 1.0) -> Candidate:
+    """A column sum reading each ``(root, shape, strides, offset)`` walk into its columns from
+    ``start``, times ``scale``."""
     sources, pieces = [], []
     for (root, shape, strides, offset), start in walks:
         rows = _collapse([[s, st, 0] for s, st in zip(shape[:-1], strides[:-1])]) or [[1, 0, 0]]
-        pieces.append(Piece(0, len(sources), rows + [[shape[-1], strides[-1], 1]], offset, start, kind="column_sums"))
+        pieces.append(Piece(0, len(sources), rows + [[shape[-1], strides[-1], 1]], offset, start, kind="column_sums",
+                            scale=scale))
         sources.append(root)
     return Candidate("column_sums", n, sources, pieces, () if absorbed is None else (absorbed,))
 
@@ -254,6 +283,10 @@ def _cat_parts(x: Value, users: dict, written: set, pinned: set, inside: set) ->
     return c, parts
 
 
+def _reducer(n: Node) -> bool:
+    return n.op is not None and n.fused is None and n.op.name in ("sum", "matmul")
+
+
 def _only_reducers_read(v: Value, users: dict) -> bool:
     """Every reader of ``v``, directly or through views, is a sum or a product."""
     for u in users.get(v.id, ()):
@@ -287,7 +320,7 @@ def _product_candidate(n: Node, users: dict, written: set, pinned: set, inside: 
             return None
         problems = []
         for (root, shape, strides, offset), _, start in parts:
-            part = (root, tuple([(size, stride)] for size, stride in zip(shape, strides)), offset, None)
+            part = (root, tuple([(size, stride)] for size, stride in zip(shape, strides)), offset, None, 1.0)
             problems.append((part, walk, start * N, 0) if kept == 0 else (walk, part, start, N))
         return _products(n, problems, cat)
     walks = [_operand_walk(x, n, users, written, pinned, inside) for x in (a, b)]
@@ -298,30 +331,31 @@ def _products(n: Node, problems: list, cat: Node | None = None) -> Candidate | N
     """A product candidate of ``(A walk, B walk, out_offset, out_stride)`` problems (one, or one per
     part of a cat an operand reads through)."""
     sources, pieces, absorbed = [], [], [] if cat is None else [cat]
-    for (ra, (rows, ka), oa, ca), (rb, (kb, cols), ob, cb), out_offset, out_stride in problems:
+    for (ra, (rows, ka), oa, ca, sa), (rb, (kb, cols), ob, cb, sb), out_offset, out_stride in problems:
         ks = _common_chunks(ka, kb)
         if len(rows) != 1 or len(cols) != 1 or ks is None:
             return None
         dims = [[rows[0][0], rows[0][1], 0], *[list(k) for k in ks], [cols[0][0], 0, cols[0][1]]]
         sources += [r for r in (ra, rb) if r not in sources]
-        pieces.append(Piece(0, sources.index(ra), dims, oa, ob, sources.index(rb), "products", out_offset, out_stride))
+        pieces.append(Piece(0, sources.index(ra), dims, oa, ob, sources.index(rb), "products", out_offset, out_stride,
+                            sa * sb))
         absorbed += [c for c in (ca, cb) if c is not None and c not in absorbed]
     return Candidate("products", n, sources, pieces, tuple(absorbed))
 
 
 def _operand_walk(x: Value, reader: Node, users: dict, written: set, pinned: set, inside: set):
-    """``(root, (dim 0 chunks, dim 1 chunks), offset, absorbed clone or None)`` of a 2-D operand: each
-    dim as ``[(size, stride), ...]`` over the root, outermost first (several when ``x`` views a clone
-    whose source lays that dim out in pieces)."""
-    through = _through_clone(x, reader, users, written, pinned, inside)
+    """``(root, (dim 0 chunks, dim 1 chunks), offset, absorbed copy or None, scale)`` of a 2-D
+    operand: each dim as ``[(size, stride), ...]`` over the root, outermost first (several when ``x``
+    views a copy whose source lays that dim out in pieces)."""
+    through = _through_copy(x, reader, users, written, pinned, inside)
     if through is not None:
-        root, (chunks, order), offset = through
+        root, (chunks, order), offset, scale, copier = through
         per_dim = [[(size, stride) for size, stride, k in chunks if order[k] == d] or [(1, 0)] for d in (0, 1)]
-        return root, tuple(per_dim), offset, x.producer.args[0].producer
+        return root, tuple(per_dim), offset, copier, scale
     root, shape, strides, offset = layout(x, inside)
     if not _contiguous_root(root, written):
         return None
-    return root, ([(shape[0], strides[0])], [(shape[1], strides[1])]), offset, None
+    return root, ([(shape[0], strides[0])], [(shape[1], strides[1])]), offset, None, 1.0
 
 
 def _common_chunks(a: list, b: list) -> list | None:
@@ -348,14 +382,37 @@ def candidates(graph: Graph, keep: list) -> list[Candidate]:
     written = {old.id for n in graph.nodes for old, _ in n.effects}
     pinned = {v.id for v in graph.outputs if v is not None} | {v.id for v in keep}
     inside = {id(n) for n in graph.nodes}
-    out = []
-    for n in graph.nodes:
-        c = _clone_candidate(n, written, inside) or _cat_candidate(n, users, written, pinned, inside) \
-            or _sum_candidate(n, users, written, pinned, inside) or _product_candidate(n, users, written, pinned, inside)
-        if c is not None and all(v.device == n.outputs[0].device for v in c.sources):
-            out.append(c)
+    while True:
+        out = []
+        for n in graph.nodes:
+            c = _clone_candidate(n, written, inside) or _cat_candidate(n, users, written, pinned, inside) \
+                or _sum_candidate(n, users, written, pinned, inside) \
+                or _product_candidate(n, users, written, pinned, inside)
+            if c is not None and all(v.device == n.outputs[0].device for v in c.sources):
+                out.append(c)
+        stranded = _stranded_copies(out, users)
+        if not stranded:
+            break
+        pinned |= stranded      # a reader still needs the copy: nobody reads through it
     absorbed = {id(a) for c in out for a in c.absorbed}
     return [c for c in out if id(c.node) not in absorbed]
+
+
+def _stranded_copies(out: list, users: dict) -> set:
+    """The outputs of absorbed clones that some reader (through views) does not read through."""
+    through: dict = {}
+    for c in out:
+        for a in c.absorbed:
+            through.setdefault(id(a), (a, set()))[1].add(id(c.node))
+    stranded = set()
+    for a, readers in through.values():
+        if not plain_clone(a) and scaled_copy(a) is None:
+            continue
+        copy = a.outputs[0]
+        direct = [u for v in users.get(copy.id, ()) for u in ([v] if not is_view(v) else users.get(v.outputs[0].id, ()))]
+        if any(id(u) not in readers for u in direct):
+            stranded.add(copy.id)
+    return stranded
 
 
 # -- grouping ----------------------------------------------------------------------------------------
@@ -438,7 +495,7 @@ def _replace(graph: Graph, members: list, at: int) -> None:
                     sources.append(w)
                 src2 = sources.index(w)
             pieces.append(Piece(k, sources.index(v), p.dims, p.src_offset, p.dst_offset, src2, p.kind,
-                                p.out_offset, p.out_stride))
+                                p.out_offset, p.out_stride, p.scale))
     outs = [m.node.outputs[0] for m in members]
     kinds = {m.kind for m in members}
     inputs = _input_shapes(sources, pieces)
@@ -498,7 +555,8 @@ class GroupKernel(GeneratedKernel):
         lines += [f"out {i}: {d.name}{list(s)}" for i, (s, d) in enumerate(self.outputs)]
         lines += [f"{p.kind}: out{p.out}+{p.dst_offset} <- x{p.src}+{p.src_offset} over {p.dims}"
                   + (f" times x{p.src2}" if p.src2 >= 0 else "")
-                  + (f" at +{p.out_offset} rows {p.out_stride}" if p.out_offset or p.out_stride else "") for p in self.pieces]
+                  + (f" at +{p.out_offset} rows {p.out_stride}" if p.out_offset or p.out_stride else "")
+                  + (f" scaled {p.scale!r}" if p.scale != 1 else "") for p in self.pieces]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -512,7 +570,8 @@ class GroupKernel(GeneratedKernel):
         return {"kind": self.kind, "inputs": [[list(s), d.name] for s, d in self.inputs], **layouts,
                 "outputs": [[list(s), d.name] for s, d in self.outputs], "device": str(self.device),
                 "pieces": [[p.out, p.src, p.dims, p.src_offset, p.dst_offset, p.src2, p.kind]
-                           + ([p.out_offset, p.out_stride] if p.out_offset or p.out_stride else []) for p in self.pieces]}
+                           + ([p.out_offset, p.out_stride] if p.out_offset or p.out_stride or p.scale != 1 else [])
+                           + ([p.scale] if p.scale != 1 else []) for p in self.pieces]}
 
     @classmethod
     def from_spec(cls, spec: dict) -> "GroupKernel":
@@ -548,14 +607,14 @@ class GroupKernel(GeneratedKernel):
             if p.kind == "products":
                 M, N = p.dims[0][0], p.dims[-1][0]
                 np.lib.stride_tricks.as_strided(out[p.out_offset:], (M, N), ((p.out_stride or N) * out.itemsize,
-                                                out.itemsize))[...] = _product_reference(p, src, flat[p.src2])
+                                                out.itemsize))[...] = _scaled(_product_reference(p, src, flat[p.src2]), p)
             elif p.kind == "copies":
                 np.lib.stride_tricks.as_strided(out[p.dst_offset:], [d[0] for d in p.dims],
                                                 [d[2] * out.itemsize for d in p.dims])[...] = walk
             else:
                 acc = walk if walk.dtype == np.float32 else walk.astype(np.float32)
                 out[p.dst_offset:p.dst_offset + p.dims[-1][0]] = \
-                    np.add.reduce(acc, axis=tuple(range(len(p.dims) - 1))).astype(out.dtype)
+                    _scaled(np.add.reduce(acc, axis=tuple(range(len(p.dims) - 1))), p).astype(out.dtype)
         return tuple(outs)
 
     # -- Triton -----------------------------------------------------------------------------------
@@ -582,6 +641,10 @@ class GroupKernel(GeneratedKernel):
 
     def as_op(self):
         return _as_op(self)
+
+
+def _scaled(result: np.ndarray, p: Piece) -> np.ndarray:
+    return result if p.scale == 1 else result * p.scale     # a Python float keeps the array's dtype
 
 
 def _product_reference(p: Piece, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -729,7 +792,7 @@ def _sum_body(k: GroupKernel) -> list[str]:
                   f"                ptrs = x{p.src}_ptr + ({row_off})[:, None] + s_cols[None, :] * {col_stride}",
                   f"                x{i} = tl.load(ptrs, mask=rmask[:, None] & cmask[None, :], other=0.0)",
                   f"                s_acc += x{i}.to(tl.float32)",
-                  "            total = tl.sum(s_acc, axis=0)",
+                  f"            total = tl.sum(s_acc, axis=0){_times(p)}",
                   f"            out = out{p.out}_ptr + {p.dst_offset} + s_cols",
                   f"            tl.store(out, total.to(out{p.out}_ptr.dtype.element_ty), mask=cmask)"]
     return lines
@@ -762,9 +825,13 @@ def _product_body(k: GroupKernel) -> list[str]:
                   "                p_acc = tl.dot(a, b, p_acc, input_precision=PRECISION, out_dtype=tl.float32)",
                   f"            out = out{p.out}_ptr + {p.out_offset} + p_rows[:, None] * {p.out_stride or N}"
                   " + p_cols[None, :]",
-                  f"            tl.store(out, p_acc.to(out{p.out}_ptr.dtype.element_ty),",
+                  f"            tl.store(out, (p_acc{_times(p)}).to(out{p.out}_ptr.dtype.element_ty),",
                   f"                     mask=(p_rows[:, None] < {M}) & (p_cols[None, :] < {N}))"]
     return lines
+
+
+def _times(p: Piece) -> str:
+    return f" * {p.scale!r}" if p.scale != 1 else ""
 
 
 def _k_offset(ks: list, side: int, expand: str) -> str:

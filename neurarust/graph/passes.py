@@ -5,7 +5,9 @@
 * :func:`eliminate_common_subexpressions`: two pure nodes with the same op and arguments are one;
 * :func:`eliminate_dead_code`: a pure node nobody reads is dropped;
 * :func:`neurarust.graph.copies.eliminate_copies`: copies read only through views by strided readers go;
+  :func:`neurarust.graph.copies.read_copied_rows`: a product over a copy's merged rows reads them in place;
 * :func:`neurarust.graph.losses.merge_losses`: a cross entropy and its loss's backward, one kernel;
+* :func:`neurarust.graph.scales.move_scales_into_products`: a product's scaled operand, its epilogue;
 * :func:`neurarust.graph.fusion.fuse_elementwise`: chains of elementwise ops become one kernel;
 * :func:`neurarust.graph.norms.fuse_norms`: a layer_norm or rms_norm of a product joins its kernel;
 * :func:`neurarust.graph.horizontal.fuse_horizontally`: independent copies, sums and products, one kernel.
@@ -29,17 +31,20 @@ from .ir import Graph, Node, Value, iter_values, substitute
 def optimize(graph: Graph, keep: Iterable[Value] = ()) -> dict[str, int]:
     """Run every pass in order; ``keep`` lists Values that must survive (read by another graph).
     Returns the number of changes per pass."""
-    from .copies import eliminate_copies
+    from .copies import eliminate_copies, read_copied_rows
     from .fusion import fuse_elementwise
     from .horizontal import fuse_horizontally
     from .losses import merge_losses
     from .norms import fuse_norms
+    from .scales import move_scales_into_products
 
     keep = list(keep)
     report = {"views": eliminate_views(graph, keep), "copies": eliminate_copies(graph, keep),
               "constants": fold_constants(graph, keep),
               "cse": eliminate_common_subexpressions(graph, keep), "dead": eliminate_dead_code(graph, keep)}
+    report["copies"] += read_copied_rows(graph, keep)
     report["losses"] = merge_losses(graph, keep)
+    report["scales"] = move_scales_into_products(graph, keep)
     report["fused"] = fuse_elementwise(graph, keep)
     report["norms"] = fuse_norms(graph, keep)
     report["horizontal"] = fuse_horizontally(graph, keep)
