@@ -282,39 +282,51 @@ def _identity(reduce: str, d) -> float | int | bool:
 def _ref_scatter(a: np.ndarray, dim: int, idx: np.ndarray, src: np.ndarray, reduce: str,
                  include_self: bool = True) -> np.ndarray:
     """``a`` (a copy, combined in the kernel's accumulation dtype) with ``src`` scattered in at ``idx``."""
-    out = np.atleast_1d(a).astype(_acc_np(_dt.as_dtype(a.dtype)))
+    out = np.atleast_1d(a).astype(_acc_np(_dt.as_dtype(a.dtype)), order="C")
     idx = np.atleast_1d(idx).astype(np.intp, copy=False)
     src = np.atleast_1d(src)
     box = tuple(slice(0, n) for n in idx.shape)
-    vals = src[box].astype(out.dtype, copy=False)
-    where = list(np.indices(idx.shape, sparse=True))
-    where[dim] = idx
-    where = tuple(where)
+    vals = src[box].astype(out.dtype, copy=False).reshape(-1)
+    where = _flat_positions(out.shape, dim, idx)     # one flat index each: 1-D fancy indexing is fastest
+    flat = out.reshape(-1)
     if not include_self:
-        out[where] = _identity(reduce, _dt.as_dtype(a.dtype))
+        flat[where] = _identity(reduce, _dt.as_dtype(a.dtype))
     if reduce == "none":
-        out[where] = vals  # repeated indices: the last write wins
+        flat[where] = vals  # repeated indices: the last write wins
     elif reduce in ("sum", "mean"):
-        np.add.at(out, where, vals)
+        np.add.at(flat, where, vals)
         if reduce == "mean":
-            count = np.ones(out.shape, np.int64)
+            count = np.ones(flat.shape, np.int64)
             if not include_self:
                 count[where] = 0
             np.add.at(count, where, 1)
-            out = out / count if out.dtype.kind == "f" else np.floor_divide(out, count)
+            flat = flat / count if flat.dtype.kind == "f" else np.floor_divide(flat, count)
     else:
         ufunc = {"prod": np.multiply, "amax": np.fmax, "amin": np.fmin}[reduce]
         if reduce == "prod":
-            ufunc.at(out, where, vals)
+            ufunc.at(flat, where, vals)
         else:  # NaN wins: fmax/fmin skip NaN, so put NaN back where one arrived
-            nan = np.zeros(out.shape, bool)
-            if out.dtype.kind == "f":
+            nan = np.zeros(flat.shape, bool)
+            if flat.dtype.kind == "f":
                 np.logical_or.at(nan, where, np.isnan(vals))
-                nan |= np.isnan(out)
-            ufunc.at(out, where, vals)
-            if out.dtype.kind == "f":
-                out[nan] = np.nan
-    return out.reshape(a.shape).astype(a.dtype, copy=False)
+                nan |= np.isnan(flat)
+            ufunc.at(flat, where, vals)
+            if flat.dtype.kind == "f":
+                flat[nan] = np.nan
+    return flat.reshape(a.shape).astype(a.dtype, copy=False)
+
+
+def _flat_positions(shape: tuple, dim: int, idx: np.ndarray) -> np.ndarray:
+    """The row-major flat index into ``shape`` of each element of ``idx`` (its own position, with
+    ``idx``'s value along ``dim``), flattened."""
+    strides = [int(np.prod(shape[d + 1:])) for d in range(len(shape))]
+    if idx.size and idx.min() < 0:       # a negative index counts from the end (index_add allows it)
+        idx = idx % shape[dim]
+    flat = idx * strides[dim]
+    for d, n in enumerate(idx.shape):
+        if d != dim and n > 1:
+            flat = flat + (np.arange(n, dtype=np.intp) * strides[d]).reshape((n,) + (1,) * (idx.ndim - d - 1))
+    return np.broadcast_to(flat, idx.shape).reshape(-1)
 
 
 def _scatter_shapes(name: str, input: Tensor, d: int, index: Tensor, src: Tensor | None) -> None:

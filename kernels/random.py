@@ -70,10 +70,11 @@ MAX_SPAN = 1 << 63
 # Philox4x32-10 and the word -> value maps, in NumPy
 # ----------------------------------------------------------------------------------------------
 
-PHILOX_M = (np.uint64(0xD2511F53), np.uint64(0xCD9E8D57))
-PHILOX_W = (0x9E3779B9, 0xBB67AE85)
+PHILOX_M = np.array([[0xD2511F53], [0xCD9E8D57]], np.uint64)   # multipliers of words 0 and 2
+PHILOX_W = np.array([[0x9E3779B9], [0xBB67AE85]], np.uint64)   # the key's increments per round
 _U32 = np.uint64(0xFFFFFFFF)
 _32 = np.uint64(32)
+PHILOX_CHUNK = 16384   # counters per pass: the round's arrays stay in cache
 
 
 def philox4x32(c0, c1, c2, c3, k0: int, k1: int) -> tuple[np.ndarray, ...]:
@@ -83,23 +84,33 @@ def philox4x32(c0, c1, c2, c3, k0: int, k1: int) -> tuple[np.ndarray, ...]:
     >>> [hex(int(w[0])) for w in philox4x32(z, z, z, z, 0, 0)]
     ['0x6627e8d5', '0xe169c58d', '0xbc57ac4c', '0x9b00dbd8']
     """
-    # The words live in uint64 arrays throughout (their values stay below 2**32), updated in place:
-    # each round is then ten whole-array operations, without a cast.
-    c0, c1, c2, c3 = (c.astype(np.uint64) for c in np.broadcast_arrays(*(np.asarray(c, np.uint32) for c in (c0, c1, c2, c3))))
-    p0, p1 = np.empty_like(c0), np.empty_like(c0)
+    words = np.broadcast_arrays(*(np.asarray(c, np.uint32) for c in (c0, c1, c2, c3)))
+    shape = words[0].shape
+    flat = [w.reshape(-1) for w in words]
+    out = np.empty((4, flat[0].size), np.uint32)
+    for start in range(0, flat[0].size, PHILOX_CHUNK):
+        part = slice(start, start + PHILOX_CHUNK)
+        _philox_rounds(*(w[part] for w in flat), k0, k1, out[:, part])
+    return tuple(w.reshape(shape) for w in out)
+
+
+def _philox_rounds(c0, c1, c2, c3, k0: int, k1: int, out: np.ndarray) -> None:
+    # The words pair up: (c0, c2) are multiplied, (c1, c3) are xored in. Each pair lives in one
+    # (2, n) uint64 array (values below 2**32) updated in place, so a round is five whole-array
+    # operations on both words at once.
+    mult = np.stack([c0, c2]).astype(np.uint64)
+    mixed = np.stack([c1, c3]).astype(np.uint64)
+    product = np.empty_like(mult)
+    key = np.array([[k0], [k1]], np.uint64)
     for _ in range(10):
-        np.multiply(c0, PHILOX_M[0], out=p0)
-        np.multiply(c2, PHILOX_M[1], out=p1)
-        np.right_shift(p1, _32, out=c0)               # c0 = hi(p1) ^ c1 ^ k0, c1 = lo(p1)
-        c0 ^= c1
-        c0 ^= np.uint64(k0)
-        np.bitwise_and(p1, _U32, out=c1)
-        np.right_shift(p0, _32, out=c2)               # c2 = hi(p0) ^ c3 ^ k1, c3 = lo(p0)
-        c2 ^= c3
-        c2 ^= np.uint64(k1)
-        np.bitwise_and(p0, _U32, out=c3)
-        k0, k1 = (k0 + PHILOX_W[0]) & 0xFFFFFFFF, (k1 + PHILOX_W[1]) & 0xFFFFFFFF
-    return tuple(c.astype(np.uint32) for c in (c0, c1, c2, c3))
+        np.multiply(mult, PHILOX_M, out=product)
+        np.right_shift(product[::-1], _32, out=mult)      # c0 = hi(c2 * M1) ^ c1 ^ k0, c2 = hi(c0 * M0) ^ c3 ^ k1
+        mult ^= mixed
+        mult ^= key
+        np.bitwise_and(product[::-1], _U32, out=mixed)    # c1 = lo(c2 * M1), c3 = lo(c0 * M0)
+        key += PHILOX_W
+        key &= _U32
+    out[0], out[1], out[2], out[3] = mult[0], mixed[0], mult[1], mixed[1]
 
 
 def philox_words(seed: int, counters: np.ndarray) -> tuple[np.ndarray, ...]:
