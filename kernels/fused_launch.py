@@ -81,10 +81,28 @@ def launch_product_norm(epilogue, z, y, mean, rstd, inputs, params, norm: dict) 
     launch_product(epilogue, z, inputs, RowNorm(y, mean, rstd, weight, bias, norm["eps"], norm["rms"]))
 
 
+def launch_product_norm_grad(epilogue, dx, partials, inputs, norm_inputs, norm: dict) -> None:
+    """:func:`launch_product` whose result is the incoming gradient of a layer_norm backward
+    (``norm["rms"]``: rms_norm), taken in the same launch: ``dx`` receives the norm's input gradient
+    and ``partials`` each program's column sums of the weight's and the bias's gradients (see
+    ``RowNormGrad``). ``norm_inputs`` are the norm's input, its mean (not for rms_norm), rstd and
+    weight (when ``norm["weight"]``)."""
+    from neurarust.kernels.matmul_triton import RowNormGrad
+
+    rows = tuple(dx.shape[:-1]) + (1,)
+    given = iter(norm_inputs)
+    x = next(given)
+    mean = None if norm["rms"] else next(given).reshape(rows)
+    rstd = next(given).reshape(rows)
+    weight = next(given) if norm["weight"] else None
+    launch_product(epilogue, dx, inputs, RowNormGrad(x, mean, rstd, weight, partials, norm["rms"]))
+
+
 def product_aot_specs(epilogue, dtype: str, extras: list[str], out_dtype: str, norm: tuple | None = None,
                       width: int = 0) -> list[L.AotSpec]:
     """The compile-check job of a product's epilogue: the matmul kernel at its default config (with
-    ``norm = (rms, weight dtype, bias dtype)``: at the config that spans rows of ``width``)."""
+    ``norm = (rms, weight dtype, bias dtype)``, or ``(rms, weight dtype, None, True)`` for a norm's
+    backward: at the config that spans rows of ``width``)."""
     from neurarust import dtype as _dt
     from neurarust import registry
     from neurarust.kernels.matmul_triton import aot_spec, fit_config, norm_config
@@ -92,7 +110,8 @@ def product_aot_specs(epilogue, dtype: str, extras: list[str], out_dtype: str, n
     itemsize = _dt.as_dtype(dtype).itemsize
     if norm is not None:   # sized as the launch sizes it: by the output's dtype
         cfg = norm_config(width, _dt.as_dtype(out_dtype).itemsize)
-        return [aot_spec(dtype, cfg, tag="_fused_norm", fused=(epilogue, extras, out_dtype, norm))]
+        tag = "_fused_norm_grad" if len(norm) > 3 and norm[3] else "_fused_norm"
+        return [aot_spec(dtype, cfg, tag=tag, fused=(epilogue, extras, out_dtype, norm))]
     cfg = fit_config(registry.get("matmul").tune.default, itemsize, epilogue=True)
     return [aot_spec(dtype, cfg, tag="_fused", fused=(epilogue, extras, out_dtype))]
 

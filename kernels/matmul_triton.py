@@ -17,7 +17,9 @@ Each program computes one ``BLOCK_M x BLOCK_N`` tile of ``C = A @ B`` for one ba
 6. when one tile spans whole rows of C (``BLOCK_N >= N``), ``NORM`` also normalizes them as a
    following ``layer_norm`` (1) or ``rms_norm`` (2) would read C, writing the output and the per-row
    mean and rstd (``neurarust.compile`` fuses a norm of a product this way: C is written once, never
-   read back).
+   read back); or (-1, -2) takes the tile as the incoming gradient of that norm's backward: C
+   receives the norm's input gradient instead, and each program writes its row of the weight and
+   bias gradients' partial sums (the product's result is never written at all).
 
 Strides are arbitrary, so transposed and sliced operands need no copy. Offsets are int64 when some
 operand reaches past 2**31 elements (``IDX``). Under the interpreter, fp16/bf16 tiles are widened to
@@ -32,7 +34,7 @@ import neurarust.launch as L
 from neurarust import autotune
 from neurarust import dtype as _dt
 from neurarust import shape as _sh
-from neurarust.kernels.norm_triton import normalize_rows
+from neurarust.kernels.norm_triton import norm_backward_rows, normalize_rows
 from neurarust.launch import tl, triton
 from neurarust.registry import TuneSpec
 
@@ -56,7 +58,7 @@ def matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
                   e0_ptr, e1_ptr, e2_ptr, e3_ptr, e0_b, e0_m, e0_n, e1_b, e1_m, e1_n, e2_b, e2_m, e2_n,
                   e3_b, e3_m, e3_n,
                   y_ptr, nw_ptr, nb_ptr, mean_ptr, rstd_ptr, stride_yb, stride_ym, stride_yn, stride_sb, stride_sm,
-                  eps,
+                  stride_pb, stride_pm, eps,
                   BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                   GROUP_M: tl.constexpr, PRECISION: tl.constexpr, ACC: tl.constexpr,
                   UPCAST: tl.constexpr, IDX: tl.constexpr, SCALE: tl.constexpr, HAS_INPUT: tl.constexpr,
@@ -115,6 +117,14 @@ def matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
         if NUM_E >= 4:
             e3 = _tile(e3_ptr, batch, e3_b, e3_m, e3_n, offs_m, offs_n, c_mask)
         acc = EPILOGUE(acc, e0, e1, e2, e3)
+    if NORM < 0:  # whole rows of the gradient a norm's backward (-1 layer_norm, -2 rms_norm) reads
+        x = _tile(y_ptr, batch, stride_yb, stride_ym, stride_yn, offs_m, offs_n, c_mask).to(tl.float32)
+        stats = batch * stride_sb + offs_m * stride_sm
+        acc, dw, db = norm_backward_rows(acc.to(c_ptr.dtype.element_ty).to(tl.float32), x, c_mask, N, nw_ptr,
+                                         mean_ptr + stats, rstd_ptr + stats, offs_m < M, offs_n, NORM == -2, HAS_NW)
+        partial = nb_ptr + batch * stride_pb + pid_m * stride_pm + offs_n   # the tile's own row of partials
+        tl.store(partial, dw, mask=offs_n < N)
+        tl.store(partial + N, db, mask=offs_n < N)
     tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=c_mask)
     if NORM > 0:  # the tile holds whole rows: normalize them as layer_norm (1) or rms_norm (2) reads C
         z = acc.to(c_ptr.dtype.element_ty).to(tl.float32)
@@ -229,6 +239,7 @@ def _run(c, a, b, cfg: dict, precision: str, upcast: bool, epilogue=None, fused=
     for chunk in _batch_chunks(*views):  # the caller holds L.on_device(c)
         cc, aa, bb = chunk[:3]
         yy, mm, rr = chunk[3:6] if norm is not None else (cc, cc, cc)
+        pp = chunk[6] if norm is not None and norm.grad else cc
         xx = chunk[3 + len(outs)] if x is not None else cc
         ee = list(chunk[len(chunk) - len(extras):]) if extras else []
         ee += [cc] * (4 - len(ee))   # unused slots: never read
@@ -240,9 +251,9 @@ def _run(c, a, b, cfg: dict, precision: str, upcast: bool, epilogue=None, fused=
             *aa.stride(), *bb.stride(), *cc.stride(),
             ptr(xx), L.pointer(alpha), L.pointer(beta), *xx.stride(),
             *[ptr(e) for e in ee], *[s for e in ee for s in e.stride()],
-            ptr(yy), ptr(nw), ptr(nb), ptr(mm), ptr(rr), *yy.stride(), *rr.stride()[:2],
-            float(norm.eps if norm else 0.0),
-            NORM=0 if norm is None else 2 if norm.rms else 1, HAS_NW=nw is not None, HAS_NB=nb is not None,
+            ptr(yy), ptr(nw), ptr(nb if pp is cc else pp), ptr(mm), ptr(rr), *yy.stride(), *rr.stride()[:2],
+            *pp.stride()[:2], float(norm.eps if norm else 0.0),
+            NORM=0 if norm is None else norm.mode, HAS_NW=nw is not None, HAS_NB=nb is not None,
             EPILOGUE=fn, NUM_E=len(extras) if fused is not None else -1,
             BLOCK_M=cfg["BLOCK_M"], BLOCK_N=cfg["BLOCK_N"], BLOCK_K=cfg["BLOCK_K"], GROUP_M=cfg["GROUP_M"],
             PRECISION=precision, ACC=acc, UPCAST=upcast, IDX=_index_dtype(chunk),
@@ -256,11 +267,34 @@ class RowNorm:
     (or None), ``eps``, and where it writes: ``y`` (C's shape), ``mean`` and ``rstd`` (C's shape with a
     last dim of 1, fp32; ``mean`` None for rms_norm)."""
 
+    grad = False
+
     def __init__(self, y, mean, rstd, weight, bias, eps: float, rms: bool) -> None:
         self.y, self.mean, self.rstd, self.weight, self.bias, self.eps, self.rms = y, mean, rstd, weight, bias, eps, rms
 
+    @property
+    def mode(self) -> int:
+        return (-1 if self.grad else 1) * (2 if self.rms else 1)
+
     def outputs(self) -> tuple:
         return (self.y, self.mean if self.mean is not None else self.rstd, self.rstd)
+
+
+class RowNormGrad(RowNorm):
+    """The layer_norm (``rms``: rms_norm) backward a launch applies to whole rows of C, which hold the
+    norm's incoming gradient: the norm's input ``x`` (C's shape), its saved ``mean`` and ``rstd`` (C's
+    shape with a last dim of 1, fp32; ``mean`` None for rms_norm), its ``weight`` (or None). C
+    receives the input gradient; ``partials`` (``(*batch, row tiles, 2 N)``, fp32) a row per program:
+    the column sums of ``dy * xhat`` (the weight's gradient) then of ``dy`` (the bias's) over its tile."""
+
+    grad = True
+
+    def __init__(self, x, mean, rstd, weight, partials, rms: bool) -> None:
+        super().__init__(x, mean, rstd, weight, None, 0.0, rms)
+        self.partials = partials
+
+    def outputs(self) -> tuple:
+        return super().outputs() + (self.partials,)
 
 
 MAX_NORM_N = 256   # widest rows a normalizing launch keeps in one tile
@@ -277,6 +311,12 @@ def norm_config(N: int, itemsize: int) -> dict:
         bm //= 2
     return {"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": 32 if itemsize == 2 else 16, "GROUP_M": 8,
             "num_warps": warps, "num_stages": 2}
+
+
+def norm_grad_tiles(M: int, N: int, itemsize: int) -> int:
+    """Row tiles (programs per batch entry) of a launch with a :class:`RowNormGrad` over ``M`` rows of
+    ``N``: the rows of its partial sums."""
+    return triton.cdiv(M, norm_config(N, itemsize)["BLOCK_M"])
 
 
 def launch(c, a, b, *, tune, allow_tf32: bool = False, epilogue=None, fused=None, norm=None) -> None:
@@ -303,8 +343,8 @@ def launch(c, a, b, *, tune, allow_tf32: bool = False, epilogue=None, fused=None
     with L.on_device(c):  # tuning runs launch too
         if norm is not None:
             cfg = norm_config(c.shape[-1], dtype.itemsize)
-            if L.INTERPRET:
-                cfg = {**INTERPRET_CONFIG, "BLOCK_N": cfg["BLOCK_N"]}
+            if L.INTERPRET:   # a gradient's partials are sized by the config's row tiles: those stay
+                cfg = {**INTERPRET_CONFIG, "BLOCK_N": cfg["BLOCK_N"], **({"BLOCK_M": cfg["BLOCK_M"]} if norm.grad else {})}
         elif L.INTERPRET:
             cfg = INTERPRET_CONFIG
         else:
@@ -348,11 +388,13 @@ def aot_spec(dtype_name: str, cfg: dict, *, tag: str = "", epilogue: bool = Fals
         signature["c_ptr"] = signature["y_ptr"] = "*" + _dt.as_dtype(out_dtype).triton_name
         signature.update({f"e{i}_ptr": "*" + _dt.as_dtype(d).triton_name for i, d in enumerate(extras)})
         if len(fused) > 3 and fused[3]:    # (rms, weight dtype, bias dtype; None: absent) of a norm
-            rms, w_dtype, b_dtype = fused[3]
-            for name, d in (("nw_ptr", w_dtype), ("nb_ptr", b_dtype)):
+            rms, w_dtype, b_dtype = fused[3][:3]
+            grad = len(fused[3]) > 3 and fused[3][3]   # its backward: the bias slot takes the fp32 partials
+            for name, d in (("nw_ptr", w_dtype), ("nb_ptr", "float32" if grad else b_dtype)):
                 if d is not None:
                     signature[name] = "*" + _dt.as_dtype(d).triton_name
-            constants.update(NORM=2 if rms else 1, HAS_NW=w_dtype is not None, HAS_NB=b_dtype is not None)
+            constants.update(NORM=(-1 if grad else 1) * (2 if rms else 1), HAS_NW=w_dtype is not None,
+                             HAS_NB=b_dtype is not None and not grad)
     constants.update({name: 1 for name in _UNIT_STRIDES})
     constants.update(PRECISION="ieee", ACC=tl.float64 if dtype_name == "float64" else tl.float32,
                      UPCAST=False, IDX=tl.int32, SCALE=epilogue, HAS_INPUT=epilogue)

@@ -74,6 +74,36 @@ def normalize_rows(z, mask, n, w_ptr, b_ptr, cols, eps, RMS: tl.constexpr, HAS_W
 
 
 @triton.jit
+def _grad_input(wdy, xhat, c1, c2, rstd):
+    """A norm's input gradient from ``w * dy``, ``xhat`` and the row means ``c1`` of ``w dy`` (0 for
+    rms_norm) and ``c2`` of ``w dy xhat``."""
+    return (wdy - (xhat * c2[:, None] + c1[:, None])) * rstd[:, None]
+
+
+@triton.jit
+def norm_backward_rows(dy, x, mask, n, w_ptr, mean_ptrs, rstd_ptrs, row_mask, cols, RMS: tl.constexpr,
+                       HAS_W: tl.constexpr):
+    """``(dx, dw partial, db partial)`` (fp32) of a tile ``dy`` that holds whole rows of ``n``
+    elements of a norm's incoming gradient, ``x`` the norm's input tile, by the formulas of
+    ``row_norm_backward_kernel``; the partials are the tile's column sums of ``dy * xhat`` and ``dy``
+    (the epilogue of a product whose rows fit one tile: ``neurarust.compile`` fuses a layer_norm or
+    rms_norm backward of the gradient a product makes there)."""
+    rstd = tl.load(rstd_ptrs, mask=row_mask, other=0.0)
+    mean = rstd * 0.0
+    if not RMS:
+        mean = tl.load(mean_ptrs, mask=row_mask, other=0.0)
+    w, _ = _affine(w_ptr, w_ptr, cols, cols < n, HAS_W, False, tl.float32)
+    dy = tl.where(mask, dy, 0.0)
+    xhat = tl.where(mask, (x - mean[:, None]) * rstd[:, None], 0.0)
+    wdy = dy * w[None, :]
+    c1 = tl.sum(wdy, axis=1) / n.to(tl.float32)
+    if RMS:
+        c1 = c1 * 0.0
+    c2 = tl.sum(wdy * xhat, axis=1) / n.to(tl.float32)
+    return _grad_input(wdy, xhat, c1, c2, rstd), tl.sum(dy * xhat, axis=0), tl.sum(dy, axis=0)
+
+
+@triton.jit
 def row_norm_kernel(x_ptr, w_ptr, b_ptr, y_ptr, mean_ptr, rstd_ptr, M, N, eps, RMS: tl.constexpr,
                     HAS_W: tl.constexpr, HAS_B: tl.constexpr, ACC: tl.constexpr, IDX: tl.constexpr,
                     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
@@ -159,7 +189,7 @@ def row_norm_backward_kernel(dy_ptr, x_ptr, w_ptr, mean_ptr, rstd_ptr, dx_ptr, d
             dy = tl.load(dy_ptr + starts[:, None] + c[None, :], mask=mask, other=0.0).to(ACC)
             w, _ = _affine(w_ptr, w_ptr, c, cmask, HAS_W, False, ACC)
             xhat = tl.where(mask, (x - mean[:, None]) * rstd[:, None], 0.0)
-            dx = (dy * w[None, :] - (xhat * c2[:, None] + c1[:, None])) * rstd[:, None]
+            dx = _grad_input(dy * w[None, :], xhat, c1, c2, rstd)
             tl.store(dx_ptr + starts[:, None] + c[None, :], dx.to(dx_ptr.dtype.element_ty), mask=mask)
             # the program owns its partial row: a plain read-modify-write, no atomics
             pw = tl.load(dw_ptr + partial + c, mask=cmask, other=0.0)

@@ -168,6 +168,20 @@ def test_whole_training_step_with_a_capturable_optimizer_equals_eager(backend):
     assert all(nr.allclose(a, b, atol=1e-6) for a, b in zip(p1 + g1, p2 + g2))
 
 
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_a_replayed_backward_takes_an_incoming_gradient_of_any_layout(backend):
+    f = lambda x, w: ((x * 0.5) @ w).sum(0)     # noqa: E731
+    fast = nr.compile(f)
+    with nr.backends.using(backend):
+        for _ in range(3):                      # capture, then replays: seeded by an expanded gradient
+            x, w = nr.randn(6, 4, requires_grad=True), nr.randn(4, 5, requires_grad=True)
+            x2, w2 = (t.detach().clone().requires_grad_() for t in (x, w))
+            fast(x, w).sum().backward()
+            f(x2, w2).sum().backward()
+            assert nr.allclose(x.grad, x2.grad, rtol=1e-5, atol=1e-6) and nr.allclose(w.grad, w2.grad, rtol=1e-5, atol=1e-6)
+    assert fast.stats["replays"] >= 1
+
+
 def test_an_optimizer_counting_steps_on_the_host_breaks_the_graph():
     model = mlp()
     step = nr.compile(make_step(model, nr.optim.Adam(model.parameters())), fullgraph=True)
@@ -218,4 +232,4 @@ def test_a_transformer_block_step_launches_no_more_kernels_than_today():
     from bench.suites.compile import launch_counts
 
     counts = launch_counts()
-    assert counts["compiled"] <= 19 and counts["eager"] <= 57, counts
+    assert counts["compiled"] <= 17 and counts["eager"] <= 57, counts

@@ -417,6 +417,39 @@ def test_a_scaled_product_operand_becomes_the_products_epilogue(backend, scale):
         assert nr.allclose(Program(g).run(args)[0], f(*args), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_a_scaled_operand_written_in_place_before_the_product_stays(backend):
+    def f(x, w):
+        s = x.t() * 0.5
+        x.add_(1)
+        return s @ w
+    g = capture(f, nr.ones(3, 4), nr.ones(3, 2)).graph
+    passes.optimize(g)
+    x, w = nr.randn(3, 4), nr.randn(3, 2)
+    with nr.backends.using(backend):
+        assert nr.allclose(Program(g).run([x.clone(), w])[0], f(x.clone(), w), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+def test_a_numpy_divisor_scales_the_generated_kernels(backend):
+    f = lambda x: ((x / np.float32(3.0)).sum(0), (x / np.float32(3.0)).t() @ x)    # noqa: E731
+    g = capture(f, nr.ones(4, 3)).graph
+    passes.optimize(g)
+    assert "div" not in names(g)
+    x = nr.randn(4, 3)
+    with nr.backends.using(backend):
+        for got, want in zip(Program(g).run([x]), f(x)):
+            assert nr.allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("make", [lambda x: x / 1e-39, lambda x: x * 1e31, lambda x: x.half() / 4])
+def test_scales_whose_reciprocal_or_dtype_could_overflow_are_no_scaled_copies(make):
+    from neurarust.graph.scales import scaled_copy
+
+    g = capture(make, nr.ones(3)).graph
+    assert scaled_copy(g.nodes[-1]) is None
+
+
 def test_a_half_precision_product_keeps_its_scaled_operand():
     from neurarust.graph.scales import move_scales_into_products
 
@@ -716,6 +749,54 @@ def test_rows_wider_than_one_tile_keep_their_norm_apart():
     assert norm_fused(MAX_NORM_N + 1)[2] == 0
 
 
+def norm_backward(rows: int, width: int, rms: bool = False, affine: bool = True):
+    """A norm's backward whose incoming gradient a product makes (a block's output projection, read
+    back through its layer norm): ``(dx, dw, db)`` of the norm at ``x`` for ``g @ w + r``."""
+    def f(g, w, r, x, mean, rstd, weight):
+        return nr.registry.call("layer_norm_backward", g @ w + r, x, [width], None if rms else mean, rstd,
+                                weight if affine else None)
+    shapes = [(2, rows, 5), (5, width), (2, rows, width), (2, rows, width), (2, rows, 1), (2, rows, 1), (width,)]
+    return f, shapes
+
+
+def norm_grad_fused(rows: int, width: int, rms: bool = False, affine: bool = True):
+    from neurarust.graph.norms import fuse_norm_backwards
+
+    f, shapes = norm_backward(rows, width, rms, affine)
+    g = capture(f, *[nr.ones(*s) for s in shapes]).graph
+    fuse_elementwise(g, [])
+    return f, shapes, g, fuse_norm_backwards(g, [])
+
+
+@pytest.mark.parametrize("backend", ["reference", "triton"])
+@pytest.mark.parametrize("rows, rms, affine", [(3, False, True), (3, True, True), (3, False, False), (70, False, True)])
+def test_a_norm_backward_joins_the_product_that_makes_its_gradient(backend, rows, rms, affine):
+    from neurarust.graph.norms import NormGradProduct
+
+    f, shapes, g, fused = norm_grad_fused(rows, 7, rms, affine)
+    assert fused == 1 and "layer_norm_backward" not in names(g)
+    kernel = next(n.fused for n in g.nodes if n.fused is not None)
+    assert isinstance(kernel, NormGradProduct) and kernel.op_names()[-1].endswith("norm_backward")
+    assert kernel.partials_shape == (2, -(-rows // kernel.tile_rows), 14)      # rows of 70: two tiles
+    args = [nr.randn(*s) for s in shapes]
+    args[5] = args[5].abs() + 0.5                                            # a plausible rstd
+    with nr.backends.using(backend):
+        got, want = Program(g).run(args), f(*args)
+    for a, b in zip(got, want):
+        assert nr.allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_a_norm_backward_whose_gradient_is_read_elsewhere_keeps_its_own_kernel():
+    from neurarust.graph.norms import fuse_norm_backwards
+
+    def f(g, w, x, mean, rstd):
+        dy = g @ w
+        return nr.registry.call("layer_norm_backward", dy, x, [4], mean, rstd)[0], dy.sum()
+    g = capture(f, nr.ones(3, 5), nr.ones(5, 4), nr.ones(3, 4), nr.ones(3, 1), nr.ones(3, 1)).graph
+    fuse_elementwise(g, [])
+    assert fuse_norm_backwards(g, []) == 0
+
+
 def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
     from neurarust.cli import main
 
@@ -729,6 +810,7 @@ def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
         kernels += [n.fused.name for n in g.nodes if n.fused is not None]
     for width, rms in ((24, False), (24, True), (256, False)):   # rows of 256 fp32: the widest tile
         kernels += [n.fused.name for n in norm_fused(width, rms)[1].nodes if n.fused is not None]
+        kernels += [n.fused.name for n in norm_grad_fused(3, width, rms)[2].nodes if n.fused is not None]
     from neurarust.graph.horizontal import fuse_horizontally
 
     mixed = (lambda a, b: (a.sum(0), a.t() @ b, b.t().clone()), [(5, 3), (5, 4)], 3)

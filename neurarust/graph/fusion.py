@@ -686,11 +686,19 @@ def _softmax_module(k: FusedKernel, imports: list[str], body: list[str]) -> list
 def _epilogue_module(k: FusedKernel, imports: list[str], body: list[str]) -> list[str]:
     """The ``epilogue`` a product's group becomes; with a ``norm`` (:mod:`~neurarust.graph.norms`) the
     launch also normalizes the rows, whose weight and bias are the last inputs."""
-    norm = getattr(k, "norm", None)
-    params = k.inputs[len(k.inputs) - k.n_params:] if norm else []
+    norm, grad = getattr(k, "norm", None), getattr(k, "norm_grad", None)
+    params = k.inputs[len(k.inputs) - k.n_params:] if norm or grad else []
     extras = [d.name for _, d in k.inputs[2:len(k.inputs) - len(params)]]
     result = f"t{len(k.members) - 1}" if k.members else "acc"
-    if norm:
+    launcher = "launch_product_norm" if norm else "launch_product_norm_grad" if grad else "launch_product"
+    if grad:
+        weight = params[-1][1].name if grad["weight"] else None
+        tail = ["def launch(dx, partials, inputs, norm_inputs):",
+                f"    launch_product_norm_grad(epilogue, dx, partials, inputs, norm_inputs, {grad!r})", "", "",
+                "def aot_specs():",
+                f"    return product_aot_specs(epilogue, {k.inputs[0][1].name!r}, {extras!r}, {k.dtype.name!r}, "
+                f"norm={(grad['rms'], weight, None, True)!r}, width={k.shape[-1]})"]
+    elif norm:
         dtypes = iter(d.name for _, d in params)
         described = (norm["rms"], next(dtypes) if norm["weight"] else None, next(dtypes) if norm["bias"] else None)
         tail = ["def launch(z, y, mean, rstd, inputs, params):",
@@ -703,8 +711,7 @@ def _epilogue_module(k: FusedKernel, imports: list[str], body: list[str]) -> lis
                 "def aot_specs():",
                 f"    return product_aot_specs(epilogue, {k.inputs[0][1].name!r}, {extras!r}, {k.dtype.name!r})"]
     return [
-        "from neurarust.kernels.fused_launch import " + ("launch_product_norm" if norm else "launch_product")
-        + ", product_aot_specs",
+        f"from neurarust.kernels.fused_launch import {launcher}, product_aot_specs",
         *imports, "", "",
         "@triton.jit",
         "def epilogue(acc, x0, x1, x2, x3):",

@@ -180,7 +180,7 @@ def _through_copy(t: Value, reader: Node, users: dict, written: set, pinned: set
             or tuple(copy.strides) != contiguous_strides(copy.shape):
         return None
     src, scale = (c.args[0], 1.0) if plain_clone(c) else (scaled_copy(c) if scaled else None) or (None, None)
-    if src is None:
+    if src is None or src.id in written:
         return None
     for v in users.get(copy.id, ()):
         if is_view(v) and v.outputs[0].id in pinned:

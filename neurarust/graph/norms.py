@@ -14,6 +14,13 @@ input is the result of a product's fused kernel (:mod:`~neurarust.graph.fusion`)
 norm's own front end, as eager runs them; its outputs are the pre-norm result and the norm's
 ``(output, mean, rstd)`` (``(output, rstd)`` for rms_norm).
 
+The backward mirrors it: :func:`fuse_norm_backwards` finds ``layer_norm_backward`` nodes whose
+incoming gradient is a fused product's result that nothing else reads, and puts one
+:class:`NormGradProduct` in place of both: the matmul kernel turns the tile into the norm's input
+gradient (the product's result is never written) and writes one row of partial weight and bias
+gradients per program; the gradients are column sums of those rows, which the horizontal pass
+launches with the other parameter gradients.
+
     >>> import neurarust as nr
     >>> from neurarust.graph import capture
     >>> from neurarust.graph.fusion import fuse_elementwise
@@ -29,10 +36,11 @@ import numpy as np
 
 from neurarust import backends, registry
 from neurarust import dtype as _dt
+from neurarust.shape import contiguous_strides, numel
 from neurarust.tensor import Tensor
 
 from .fusion import FusedKernel, _as_op, _as_tensor, _contiguous, bound_call
-from .ir import Graph, Node, Value
+from .ir import Graph, Leaf, Node, Value
 
 NORMS = {"native_layer_norm": False, "native_rms_norm": True}   # op -> rms
 NORM_DTYPES = ("float32", "float16", "bfloat16")
@@ -170,6 +178,239 @@ class NormedProduct(FusedKernel):
         with backends.using("reference"):
             outs = self._norm(Tensor._from_array(z, self.dtype), [Tensor._from_array(a) for a in arrays[split:]])
         return (z, *(t._np() for t in outs))
+
+    def as_op(self):
+        op = _as_op(self)
+        op.reference = lambda *arrays: tuple(_contiguous(a) for a in self.reference(*arrays))
+        return op
+
+
+# -- norm backwards ----------------------------------------------------------------------------------
+
+GRAD_NORMS = {"layer_norm_backward"}
+GRAD_DTYPES = ("float32",)
+
+
+def fuse_norm_backwards(graph: Graph, keep=()) -> int:
+    """Put a :class:`NormGradProduct` in place of each fused product whose result only a layer_norm
+    (or rms_norm) backward reads, as its incoming gradient, and that backward; the weight and bias
+    gradients become column sums of the product's per-program partial rows (the horizontal pass
+    groups them with the other parameter gradients). Returns how many."""
+    pinned = {v.id for v in graph.outputs if v is not None} | {v.id for v in keep}
+    done = 0
+    for n in list(graph.nodes):
+        users = graph.users()
+        found = _norm_grad_call(n, users, pinned)
+        if found is None or not _placeable(graph, n, found):
+            continue
+        sums = _replace_grad(graph, n, found, users)
+        _drop_copies(graph, sums, keep)
+        done += 1
+    return done
+
+
+def _drop_copies(graph: Graph, sums: list, keep) -> None:
+    """Autograd's copy of a parameter gradient that is now a sum's own fresh result is that result."""
+    from .copies import plain_clone
+    from .passes import replace_uses
+
+    users = graph.users()
+    for total in sums:
+        value = total.outputs[0]
+        readers = users.get(value.id, [])
+        if len(readers) == 1 and plain_clone(readers[0]) and value not in graph.outputs and value not in keep:
+            clone = readers[0]
+            replace_uses(graph, clone.outputs[0], value, keep if isinstance(keep, list) else None)
+            graph.nodes.remove(clone)
+
+
+def _norm_grad_call(n: Node, users: dict, pinned: set) -> dict | None:
+    """The parts of a layer_norm backward ``n`` over the last dim whose incoming gradient is the
+    result of a fused product read by nothing else, else None."""
+    bound = bound_call(n, GRAD_NORMS)
+    if bound is None:
+        return None
+    dy, x, shape = bound.get("grad_output"), bound.get("input"), bound.get("normalized_shape")
+    mean, rstd, weight = bound.get("mean"), bound.get("rstd"), bound.get("weight")
+    shape = [shape] if isinstance(shape, int) else list(shape or ())
+    if not all(isinstance(v, Value) for v in (dy, x, rstd)) or len(x.shape) < 2 or shape != [x.shape[-1]]:
+        return None
+    p = dy.producer
+    k = None if p is None else p.fused
+    if type(k) is not FusedKernel or not k.product or k.reduction or p.outputs[0] is not dy \
+            or users.get(dy.id, []) != [n] or dy.id in pinned:
+        return None
+    N, rows = x.shape[-1], numel(x.shape[:-1])
+    stats = [v for v in (mean, rstd) if v is not None]
+    if tuple(k.shape) != tuple(x.shape) or dy.dtype.name not in GRAD_DTYPES or x.dtype is not dy.dtype \
+            or not 0 < N <= _max_norm_n() or len(k.inputs[1][0]) < 2:
+        return None
+    if any(not isinstance(v, Value) or numel(v.shape) != rows or v.dtype.name != "float32" for v in stats):
+        return None
+    if weight is not None and (not isinstance(weight, Value) or tuple(weight.shape) != (N,)):
+        return None
+    outs = list(n.outputs) + [None] * (3 - len(n.outputs))
+    if outs[0] is None or len(k.inputs[0][0]) < 2 or not _separable(outs[1], outs[2], N, users):
+        return None
+    return {"product": p, "dy": dy, "x": x, "mean": mean, "rstd": rstd, "weight": weight, "dx": outs[0],
+            "dw": outs[1], "db": outs[2], "rms": mean is None}
+
+
+def _separable(dw: Value | None, db: Value | None, N: int, users: dict) -> bool:
+    """The weight gradient's readers stay within its own ``N`` elements, but for one view of the bias
+    gradient behind them (as the eager op returns both, from one buffer) when ``db`` is not returned."""
+    if dw is None:
+        return True
+    behind = 0
+    for u in users.get(dw.id, ()):
+        if u.op is not None or u.fused is not None:
+            continue
+        size, strides, offset = u.view[:3]
+        if (tuple(size), tuple(strides), offset) == ((N,), (1,), N):
+            behind += 1
+        elif offset < 0 or offset + sum((s - 1) * abs(st) for s, st in zip(size, strides)) >= N:
+            return False
+    return behind == 0 or (behind == 1 and db is None)
+
+
+def _placeable(graph: Graph, n: Node, found: dict) -> bool:
+    """The norm's saved tensors exist where the product runs, and nothing is written in between."""
+    position = {id(m): i for i, m in enumerate(graph.nodes)}
+    at, end = position[id(found["product"])], position[id(n)]
+    if any(m.effects for m in graph.nodes[at + 1:end]):
+        return False
+    return all(_before(found[k], position, at) for k in ("x", "mean", "rstd", "weight"))
+
+
+def _replace_grad(graph: Graph, n: Node, found: dict, users: dict) -> list:
+    p, k = found["product"], found["product"].fused
+    extra = [v for v in (found["x"], found["mean"], found["rstd"], found["weight"]) if v is not None]
+    kernel = NormGradProduct(k.members, k.inputs + [(v.shape, v.dtype) for v in extra], k.shape, k.dtype, k.device,
+                             {"rms": found["rms"], "weight": found["weight"] is not None})
+    kernel.write()
+    dx = found["dx"]
+    partials = graph.new_value(None, "node", shape=kernel.partials_shape, dtype=_dt.float32, device=dx.device,
+                               strides=contiguous_strides(kernel.partials_shape))
+    node = Node(None, tuple(p.args) + tuple(extra), {}, [dx, partials], fused=kernel)
+    dx.producer, partials.producer, dx.strides = node, node, contiguous_strides(dx.shape)
+    sums = _parameter_sums(graph, node, found, partials, users)
+    at = graph.nodes.index(p)
+    graph.nodes[at:at + 1] = [node] + sums
+    graph.nodes.remove(n)
+    return [m for m in sums if m.op is not None]
+
+
+def _parameter_sums(graph: Graph, node: Node, found: dict, partials: Value, users: dict) -> list:
+    """Column-sum nodes making the weight and bias gradients from ``partials`` (the bias gradient may
+    be a view of the weight gradient's buffer, as the eager op returns them: such a view is the bias
+    sum's own result now)."""
+    N = found["x"].shape[-1]
+    dw, db = found["dw"], found["db"]
+    moved = []
+    for view in list(users.get(dw.id, ())) if dw is not None else []:
+        if view.op is None and view.fused is None and view.view[:3] == ((N,), (1,), N) and db is None:
+            db = view.outputs[0]
+            moved.append(view)
+    for view in moved:
+        graph.nodes.remove(view)
+    sum_op = registry.get("sum")
+    lead = tuple(range(len(partials.shape) - 1))
+    out = []
+    for value, start in ((dw, 0), (db, N)):
+        if value is None:
+            continue
+        shape = tuple(partials.shape[:-1]) + (N,)
+        half = graph.new_value(None, "node", shape=shape, dtype=partials.dtype, device=partials.device,
+                               strides=partials.strides)
+        view = Node(None, (partials,), {}, [half], view=(shape, tuple(partials.strides), start, partials.dtype))
+        half.producer = view
+        total = Node(sum_op, (half, lead), {}, [value], out_spec=Leaf(0))
+        value.producer, value.strides = total, (1,)
+        out += [view, total]
+    return out
+
+
+class NormGradProduct(FusedKernel):
+    """A product's fused kernel whose result is the incoming gradient of a layer_norm (or rms_norm)
+    backward, taken in the same launch: ``kernel(inputs) -> (dx, partials)``, the last inputs being
+    the norm's input, mean (not for rms_norm), rstd and weight (when it has one). ``partials`` holds a
+    row per program of the launch (``(*batch, row tiles, 2 N)``, fp32): the column sums of ``dy *
+    xhat`` then of ``dy`` over its rows; summed over all but the last dim they are the weight's and
+    the bias's gradients."""
+
+    def __init__(self, members: list, inputs: list, shape: tuple, dtype, device, norm_grad: dict) -> None:
+        self.norm_grad = dict(norm_grad)
+        self.multi = True
+        super().__init__(members, inputs, shape, dtype, device, product=True)
+
+    @property
+    def n_params(self) -> int:
+        return 2 + int(not self.norm_grad["rms"]) + int(self.norm_grad["weight"])
+
+    @property
+    def tile_rows(self) -> int:
+        from neurarust.kernels.matmul_triton import norm_config
+
+        return norm_config(self.shape[-1], self.dtype.itemsize)["BLOCK_M"]
+
+    @property
+    def partials_shape(self) -> tuple:
+        M, N = self.shape[-2], self.shape[-1]
+        return tuple(self.shape[:-2]) + (-(-M // self.tile_rows), 2 * N)
+
+    def _signature(self) -> str:
+        g = self.norm_grad
+        return super()._signature() + (f"\nnorm backward {'rms_norm' if g['rms'] else 'layer_norm'}(dy=out, "
+                                       f"weight={g['weight']})")
+
+    def op_names(self) -> list[str]:
+        return super().op_names() + ["rms_norm_backward" if self.norm_grad["rms"] else "layer_norm_backward"]
+
+    def spec(self) -> dict:
+        return {**super().spec(), "norm_grad": dict(self.norm_grad)}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "NormGradProduct":
+        base = FusedKernel.from_spec({**spec, "reduction": None})
+        return cls(base.members, base.inputs, base.shape, base.dtype, base.device, spec["norm_grad"])
+
+    def __call__(self, tensors: list[Tensor]) -> tuple:
+        device = tensors[0]._storage.device
+        if backends.for_device(device) == "reference":
+            dx, partials = self.reference(*[t._np() for t in tensors])
+            return Tensor._from_array(dx, self.dtype), Tensor._from_array(partials, _dt.float32)
+        split = len(tensors) - self.n_params
+        dx = Tensor._empty(self.shape, self.dtype, device)
+        partials = Tensor._empty(self.partials_shape, _dt.float32, device)
+        self.launcher()(dx, partials, tensors[:split], tensors[split:])
+        return dx, partials
+
+    def reference(self, *arrays: np.ndarray) -> tuple:
+        """The product's chain as eager computes it, then the norm's backward reference on its rows, and
+        the partial sums over each program's tile of rows."""
+        from neurarust.kernels.norm import _ref_row_norm_backward
+
+        split = len(arrays) - self.n_params
+        dy = np.ascontiguousarray(FusedKernel.reference(self, *arrays[:split]), np.float32)
+        given = iter(arrays[split:])
+        N, rows = self.shape[-1], numel(self.shape[:-1])
+        x = next(given).reshape(rows, N).astype(np.float32)
+        mean = None if self.norm_grad["rms"] else next(given).reshape(rows).astype(np.float32)
+        rstd = next(given).reshape(rows).astype(np.float32)
+        w = next(given).astype(np.float32) if self.norm_grad["weight"] else None
+        d2 = dy.reshape(rows, N)
+        dx = _ref_row_norm_backward(d2, x, mean, rstd, w)[0]
+        xhat = (x if mean is None else x - mean[:, None]) * rstd[:, None]
+        per_row = np.concatenate([d2 * xhat, d2], axis=1)
+        return dx.reshape(self.shape).astype(self.dtype.np), self._tile_sums(per_row)
+
+    def _tile_sums(self, per_row: np.ndarray) -> np.ndarray:
+        """``(rows, 2 N)`` summed over each program's tile of rows: ``partials_shape``."""
+        M, tiles, bm = self.shape[-2], self.partials_shape[-2], self.tile_rows
+        batch = per_row.reshape(-1, M, per_row.shape[-1])
+        padded = np.zeros((batch.shape[0], tiles * bm, per_row.shape[-1]), np.float32)
+        padded[:, :M] = batch
+        return padded.reshape(batch.shape[0], tiles, bm, -1).sum(axis=2).reshape(self.partials_shape)
 
     def as_op(self):
         op = _as_op(self)

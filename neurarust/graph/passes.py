@@ -35,7 +35,7 @@ def optimize(graph: Graph, keep: Iterable[Value] = ()) -> dict[str, int]:
     from .fusion import fuse_elementwise
     from .horizontal import fuse_horizontally
     from .losses import merge_losses
-    from .norms import fuse_norms
+    from .norms import fuse_norm_backwards, fuse_norms
     from .scales import move_scales_into_products
 
     keep = list(keep)
@@ -46,7 +46,7 @@ def optimize(graph: Graph, keep: Iterable[Value] = ()) -> dict[str, int]:
     report["losses"] = merge_losses(graph, keep)
     report["scales"] = move_scales_into_products(graph, keep)
     report["fused"] = fuse_elementwise(graph, keep)
-    report["norms"] = fuse_norms(graph, keep)
+    report["norms"] = fuse_norms(graph, keep) + fuse_norm_backwards(graph, keep)
     report["horizontal"] = fuse_horizontally(graph, keep)
     report["dead"] += eliminate_dead_code(graph, keep)
     return report

@@ -27,10 +27,12 @@ from numbers import Real
 
 from neurarust.shape import contiguous_strides
 
+from .copies import layout
 from .ir import Graph, Node, Value
 
-SCALABLE_DTYPES = ("float32", "float16", "bfloat16", "float64")
-WIDE_DTYPES = ("float32", "float64")
+# Half precision keeps its scaled copies: ``x * c`` may overflow where a sum or product of ``x``
+# scaled afterwards would not, and eager's inf must stay inf.
+SCALABLE_DTYPES = ("float32", "float64")
 
 
 def scaled_copy(n: Node) -> tuple[Value, float] | None:
@@ -40,10 +42,10 @@ def scaled_copy(n: Node) -> tuple[Value, float] | None:
         return None
     if n.op.name == "div":
         x, c = n.args
-        scale = 1 / c if _number(c) and c else None
+        scale = 1 / float(c) if _number(c) else None
     elif n.op.name == "mul":
         x, c = n.args if isinstance(n.args[0], Value) else n.args[::-1]
-        scale = float(c) if _number(c) and c else None
+        scale = float(c) if _number(c) else None
     else:
         return None
     out = n.outputs[0]
@@ -54,8 +56,8 @@ def scaled_copy(n: Node) -> tuple[Value, float] | None:
 
 
 def _number(c) -> bool:
-    return isinstance(c, Real) and not isinstance(c, bool) and abs(float(c)) not in (0.0, float("inf")) \
-        and float(c) == float(c)
+    """A Python or NumPy number whose reciprocal is as ordinary as itself (no overflow, no subnormal)."""
+    return isinstance(c, Real) and not isinstance(c, bool) and 1e-30 <= abs(float(c)) <= 1e30
 
 
 def move_scales_into_products(graph: Graph, keep: list) -> int:
@@ -89,11 +91,14 @@ def _scaled_operand(m: Node, written: set, inside: set):
     if m.op is None or m.op.name != "matmul" or m.fused is not None or m.kwargs or m.effects or len(m.args) != 2:
         return None
     out = m.outputs[0]
-    if out is None or tuple(out.strides) != contiguous_strides(out.shape) or out.dtype.name not in WIDE_DTYPES:
-        return None     # a half-precision product could overflow before its scale
+    if out is None or tuple(out.strides) != contiguous_strides(out.shape):
+        return None
     for k, v in enumerate(m.args):
         p = v.producer if isinstance(v, Value) else None
         found = None if p is None or id(p) not in inside else scaled_copy(p)
-        if found is not None and found[0].id not in written and v.id not in written and found[0].dtype is out.dtype:
-            return k, found[0], p
+        if found is None or found[0].dtype is not out.dtype:
+            continue
+        x = found[0]    # read later than the scaling read it: nothing may write its memory
+        if not {x.id, v.id, layout(x, inside)[0].id} & written:
+            return k, x, p
     return None
