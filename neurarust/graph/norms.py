@@ -116,14 +116,36 @@ def _replace(graph: Graph, p: Node, n: Node, call: dict) -> None:
     graph.nodes.remove(n)
 
 
-class NormedProduct(FusedKernel):
+class _ProductWithNorm(FusedKernel):
+    """What a product's kernel that also runs a norm (or a norm's backward) shares: the norm's settings
+    (attribute and spec key ``KEY``), the norm's tensors as the last inputs, several outputs."""
+
+    KEY = ""
+
+    def __init__(self, members: list, inputs: list, shape: tuple, dtype, device, settings: dict) -> None:
+        setattr(self, self.KEY, dict(settings))     # before the signature, which describes them
+        self.multi = True
+        super().__init__(members, inputs, shape, dtype, device, product=True)
+
+    def spec(self) -> dict:
+        return {**super().spec(), self.KEY: dict(getattr(self, self.KEY))}
+
+    @classmethod
+    def from_spec(cls, spec: dict):
+        base = FusedKernel.from_spec({**spec, "reduction": None})
+        return cls(base.members, base.inputs, base.shape, base.dtype, base.device, spec[cls.KEY])
+
+    def as_op(self):
+        op = _as_op(self)
+        op.reference = lambda *arrays: tuple(_contiguous(a) for a in self.reference(*arrays))
+        return op
+
+
+class NormedProduct(_ProductWithNorm):
     """A product's fused kernel that also normalizes its result's rows: ``kernel(inputs) -> (z, y,
     mean, rstd)`` (``(z, y, rstd)`` for rms_norm), the last inputs being the norm's weight and bias."""
 
-    def __init__(self, members: list, inputs: list, shape: tuple, dtype, device, norm: dict) -> None:
-        self.norm = dict(norm)
-        self.multi = True
-        super().__init__(members, inputs, shape, dtype, device, product=True)
+    KEY = "norm"
 
     @property
     def n_params(self) -> int:
@@ -136,14 +158,6 @@ class NormedProduct(FusedKernel):
 
     def op_names(self) -> list[str]:
         return super().op_names() + ["rms_norm" if self.norm["rms"] else "layer_norm"]
-
-    def spec(self) -> dict:
-        return {**super().spec(), "norm": dict(self.norm)}
-
-    @classmethod
-    def from_spec(cls, spec: dict) -> "NormedProduct":
-        base = FusedKernel.from_spec({**spec, "reduction": None})
-        return cls(base.members, base.inputs, base.shape, base.dtype, base.device, spec["norm"])
 
     def _norm(self, z: Tensor, params: list) -> tuple:
         """The norm of ``z`` by its own front end, as eager runs it."""
@@ -179,10 +193,6 @@ class NormedProduct(FusedKernel):
             outs = self._norm(Tensor._from_array(z, self.dtype), [Tensor._from_array(a) for a in arrays[split:]])
         return (z, *(t._np() for t in outs))
 
-    def as_op(self):
-        op = _as_op(self)
-        op.reference = lambda *arrays: tuple(_contiguous(a) for a in self.reference(*arrays))
-        return op
 
 
 # -- norm backwards ----------------------------------------------------------------------------------
@@ -330,7 +340,7 @@ def _parameter_sums(graph: Graph, node: Node, found: dict, partials: Value, user
     return out
 
 
-class NormGradProduct(FusedKernel):
+class NormGradProduct(_ProductWithNorm):
     """A product's fused kernel whose result is the incoming gradient of a layer_norm (or rms_norm)
     backward, taken in the same launch: ``kernel(inputs) -> (dx, partials)``, the last inputs being
     the norm's input, mean (not for rms_norm), rstd and weight (when it has one). ``partials`` holds a
@@ -338,10 +348,7 @@ class NormGradProduct(FusedKernel):
     xhat`` then of ``dy`` over its rows; summed over all but the last dim they are the weight's and
     the bias's gradients."""
 
-    def __init__(self, members: list, inputs: list, shape: tuple, dtype, device, norm_grad: dict) -> None:
-        self.norm_grad = dict(norm_grad)
-        self.multi = True
-        super().__init__(members, inputs, shape, dtype, device, product=True)
+    KEY = "norm_grad"
 
     @property
     def n_params(self) -> int:
@@ -365,14 +372,6 @@ class NormGradProduct(FusedKernel):
 
     def op_names(self) -> list[str]:
         return super().op_names() + ["rms_norm_backward" if self.norm_grad["rms"] else "layer_norm_backward"]
-
-    def spec(self) -> dict:
-        return {**super().spec(), "norm_grad": dict(self.norm_grad)}
-
-    @classmethod
-    def from_spec(cls, spec: dict) -> "NormGradProduct":
-        base = FusedKernel.from_spec({**spec, "reduction": None})
-        return cls(base.members, base.inputs, base.shape, base.dtype, base.device, spec["norm_grad"])
 
     def __call__(self, tensors: list[Tensor]) -> tuple:
         device = tensors[0]._storage.device
@@ -412,7 +411,3 @@ class NormGradProduct(FusedKernel):
         padded[:, :M] = batch
         return padded.reshape(batch.shape[0], tiles, bm, -1).sum(axis=2).reshape(self.partials_shape)
 
-    def as_op(self):
-        op = _as_op(self)
-        op.reference = lambda *arrays: tuple(_contiguous(a) for a in self.reference(*arrays))
-        return op
