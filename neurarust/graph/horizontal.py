@@ -293,7 +293,7 @@ def _only_reducers_read(v: Value, users: dict) -> bool:
         if is_view(u):
             if not _only_reducers_read(u.outputs[0], users):
                 return False
-        elif u.op is None or u.op.name not in ("sum", "matmul"):
+        elif not _reducer(u):
             return False
     return True
 
