@@ -67,6 +67,18 @@ class Tensor:
         dense = cls._empty(tuple(shape[d] for d in order), dtype, dev)
         return dense.permute(*[list(order).index(d) for d in range(len(shape))])
 
+    def _in_layout(self, strides: Sequence[int]) -> "Tensor":
+        """This tensor, or a copy of it laid out with ``strides`` when those are a dense layout
+        (contiguous otherwise): what a kernel built for those strides can read."""
+        if tuple(self._strides) == tuple(strides):
+            return self
+        order = _sh.dense_order(self._shape, strides)
+        if order is None:
+            return self.contiguous()
+        out = Tensor._empty_in_order(self._shape, order, self._dtype, self._storage.device)
+        out.copy_(self)
+        return out
+
     @classmethod
     def _from_array(cls, arr: np.ndarray, dtype: DType | None = None) -> "Tensor":
         """Wrap a NumPy array without copying when its layout allows (positive, element-aligned strides)."""

@@ -41,7 +41,6 @@ from neurarust.autograd import grad_mode
 from neurarust.autograd import graph as _autograd_graph
 from neurarust.autograd.graph import requires_grad
 from neurarust.errors import ArgumentError, AutogradError
-from neurarust.tensor import Tensor
 
 from . import cuda_graphs, passes
 from .capture import GraphBreak, Tracer, capturing, finish, run_traced
@@ -386,21 +385,7 @@ def _attach_backward(entry: _Entry, leaves: list, outs: list, saved: list) -> No
         from neurarust.creation import zeros_like
 
         seeds = [g if g is not None else zeros_like(o) for g, o in zip(grads, attached)]
-        return tuple(program.run([_laid_out(g, lay) for g, lay in zip(seeds, layouts)], preset))
+        # the kernels read each seed with its captured strides: one may come expanded (``out.sum()``)
+        return tuple(program.run([g._in_layout(lay) for g, lay in zip(seeds, layouts)], preset))
 
     _autograd_graph.record("CompiledFunctionBackward", inputs, attached, backward)
-
-
-def _laid_out(t: Tensor, strides: tuple) -> Tensor:
-    """``t`` in the layout its graph input was captured with (the kernels read it with those strides):
-    an incoming gradient may come expanded (``out.sum().backward()``) or transposed."""
-    if t._strides == strides:
-        return t
-    from neurarust.shape import dense_order
-
-    order = dense_order(t._shape, strides)
-    if order is None:
-        return t.contiguous()
-    out = Tensor._empty_in_order(t._shape, order, t._dtype, t.device)
-    out.copy_(t)
-    return out

@@ -114,7 +114,7 @@ def _written(graph: Graph) -> set[int]:
     return {old.id for n in graph.nodes for old, _ in n.effects}
 
 
-def _context(graph: Graph, keep: list) -> tuple[dict, set, set, set]:
+def rewrite_context(graph: Graph, keep: list) -> tuple[dict, set, set, set]:
     """What a rewrite checks: each Value's readers, the Values written in place, those that must
     survive (outputs, ``keep``) and the ids of the graph's own nodes."""
     pinned = {v.id for v in graph.outputs if v is not None} | {v.id for v in keep}
@@ -124,7 +124,7 @@ def _context(graph: Graph, keep: list) -> tuple[dict, set, set, set]:
 def eliminate_copies(graph: Graph, keep: list) -> int:
     """Drop each clone whose every reader is a view read only by :data:`STRIDED_READERS`, when every
     such view is one strided view of the clone's source; returns the number dropped."""
-    users, written, pinned, inside = _context(graph, keep)
+    users, written, pinned, inside = rewrite_context(graph, keep)
     changed = 0
     for n in list(graph.nodes):
         rewrites = _rewrites(n, users, written, pinned, inside)
@@ -171,7 +171,7 @@ def move_row_views_into_products(graph: Graph, keep: list) -> int:
     the product then has the view's shape, so its elementwise readers (a residual ``add`` after the
     attention output projection, whose rows are (sequence, batch) where the residual's are
     (batch, sequence)) join its epilogue. Returns the number of products moved."""
-    users, written, pinned, inside = _context(graph, keep)
+    users, written, pinned, inside = rewrite_context(graph, keep)
     changed = 0
     while _sink_view(graph, users, written, pinned, inside):   # view(p + bias) is view(p) + bias
         users, inside = graph.users(), {id(n) for n in graph.nodes}
@@ -278,7 +278,7 @@ def read_copied_rows(graph: Graph, keep: list) -> int:
     same contiguous result. An attention block's output projection takes its input gradient in
     (sequence, batch) rows that autograd made contiguous by copying; the product no longer waits for
     that copy, which the weight-gradient group can then read through. Returns the products moved."""
-    users, written, pinned, inside = _context(graph, keep)
+    users, written, pinned, inside = rewrite_context(graph, keep)
     changed = 0
     for m in list(graph.nodes):
         src = _copied_rows(m, written, pinned, inside)

@@ -673,11 +673,7 @@ def _readable(t: Tensor, shape: tuple, layout: tuple | None = None) -> Tensor:
     """``t`` laid out as the kernel reads it: densely in ``layout`` (contiguous when None), with
     ``prod(shape)`` elements from its offset."""
     if t.shape == tuple(shape) and layout is not None:
-        if t.stride() == layout:
-            return t
-        out = Tensor._empty_in_order(shape, dense_order(shape, layout), t.dtype, t.device)
-        out.copy_(t)
-        return out
+        return t._in_layout(layout)
     if t.shape == tuple(shape):
         return t if t.is_contiguous() else t.contiguous()
     if not t.is_contiguous() or t._storage.nbytes // t.dtype.itemsize - t._offset < shape[0]:

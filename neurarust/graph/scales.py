@@ -27,7 +27,7 @@ from numbers import Real
 
 from neurarust.shape import contiguous_strides
 
-from .copies import layout
+from .copies import layout, rewrite_context
 from .ir import Graph, Node, Value
 
 # Half precision keeps its scaled copies: ``x * c`` may overflow where a sum or product of ``x``
@@ -63,8 +63,7 @@ def _number(c) -> bool:
 def move_scales_into_products(graph: Graph, keep: list) -> int:
     """``matmul(scaled, w)`` (or ``matmul(w, scaled)``) becomes ``matmul(x, w)`` times the scale, as
     an elementwise node after the product; returns the number of products moved."""
-    written = {old.id for n in graph.nodes for old, _ in n.effects}
-    inside = {id(n) for n in graph.nodes}
+    _, written, _, inside = rewrite_context(graph, keep)
     changed = 0
     for m in list(graph.nodes):
         found = _scaled_operand(m, written, inside)
