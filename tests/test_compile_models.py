@@ -101,6 +101,63 @@ def test_grad_mode_and_training_flag_are_guarded():
     assert fast.stats["captures"] == 2
 
 
+def test_an_outer_autocast_region_is_captured_and_its_casts_replay_from_the_updated_weights():
+    # The region's eager call caches bfloat16 copies of the weights first: the capture must record
+    # its own casts, or every replay would read the copies of the first step's weights.
+    nr.manual_seed(0)
+    model = nr.nn.Sequential(nr.nn.Linear(6, 8), nr.nn.ReLU(), nr.nn.Linear(8, 3))
+    opt = nr.optim.SGD(model.parameters(), lr=0.5)
+    fast = nr.compile(model)
+    x = nr.randn(4, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # no graph break
+        for _ in range(4):
+            with nr.autocast("cpu"):
+                want = model(x)
+                got = fast(x)
+            assert got.dtype == want.dtype == nr.bfloat16
+            assert nr.equal(got, want)
+            opt.zero_grad()
+            want.float().square().sum().backward()
+            opt.step()
+    assert fast.stats == {"captures": 1, "replays": 2, "eager": 1, "graph_breaks": 0}
+
+
+def test_a_compiled_call_under_autocast_trains_as_eager_does():
+    nr.manual_seed(0)
+    model = mlp()
+    fast = nr.compile(model)
+    x, y = nr.randn(4, 6), nr.randint(0, 3, (4,))
+    for _ in range(3):
+        for fn in (fast, model):
+            model.zero_grad()
+            with nr.autocast("cpu"):
+                loss = nr.nn.functional.cross_entropy(fn(x), y)
+            loss.backward()
+            grads = [p.grad.clone() for p in model.parameters()]
+            if fn is fast:
+                got, got_grads = loss, grads
+        assert nr.equal(got, loss)
+        assert all(nr.equal(a, b) for a, b in zip(got_grads, grads))
+    assert fast.stats["replays"] == 1
+
+
+def test_autocast_state_is_guarded():
+    fast = nr.compile(lambda x: x @ x)
+    x = nr.randn(3, 3)
+    dtypes = []
+    for region in (None, "bfloat16", "float16", None):
+        for _ in range(3):
+            if region is None:
+                out = fast(x)
+            else:
+                with nr.autocast("cpu", dtype=getattr(nr, region)):
+                    out = fast(x)
+        dtypes.append(out.dtype)
+    assert dtypes == [nr.float32, nr.bfloat16, nr.float16, nr.float32]
+    assert fast.stats["captures"] == 3
+
+
 def f_with_branch(x):
     if x.sum() > 0:
         return x * 2

@@ -31,6 +31,7 @@ recorder back. The hook reads this thread's state, so other threads run unchange
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import threading
@@ -164,6 +165,29 @@ class autocast:  # noqa: N801 - named as torch.autocast
                 return func(*args, **kwargs)
 
         return run
+
+
+@contextlib.contextmanager
+def fresh_cast_cache():
+    """Within: this thread's casts of parameters are cached afresh, then the region's cache comes back.
+    A graph capture runs in it, so that every cast it sees is one it records (a cast cached before
+    the capture would enter the graph as a constant, stale once the parameter changes).
+
+    >>> import neurarust as nr
+    >>> w = nr.ones(2, requires_grad=True)
+    >>> with nr.autocast("cpu"):
+    ...     before = w.to(nr.bfloat16)
+    ...     with fresh_cast_cache():
+    ...         inside = _state.cache
+    >>> inside
+    {}
+    """
+    state = _state
+    saved, state.cache = state.cache, {}
+    try:
+        yield
+    finally:
+        state.cache = saved
 
 
 def autocast_composite(name: str, **classes: str) -> Callable[[Callable], Callable]:

@@ -306,8 +306,7 @@ def run_traced(tracer: Tracer, fn: Callable, *args, **kwargs):
     with _lock:
         if _active is not None:
             raise NeuraRustError("a capture is already running in this process")
-        inner = registry._grad_hook
-        registry.set_grad_hook(tracer.hook(inner))
+        restore = _install(tracer)
         saved = _patch_value_reads()
         init = _patch_allocation(tracer)
         _active, _owner = tracer, threading.get_ident()
@@ -320,4 +319,24 @@ def run_traced(tracer: Tracer, fn: Callable, *args, **kwargs):
             Storage.__init__ = init
             for name, method in saved.items():
                 setattr(Tensor, name, method)
-            registry.set_grad_hook(inner)
+            restore()
+
+
+def _install(tracer: Tracer) -> Callable[[], None]:
+    """Put the tracer in front of autograd's hook; returns what takes it out again. Where an autocast
+    region is already open around the capture, its hook stays in front of the tracer's, so that the
+    tracer records the casts it makes and the calls with the cast arguments (a region opened during
+    the capture goes in front by itself)."""
+    amp = sys.modules.get("neurarust.amp.autocast_mode")
+    if amp is not None and registry._grad_hook is amp._hook:
+        below = amp._previous
+        amp._previous = tracer.hook(below)
+
+        def restore() -> None:
+            if registry._grad_hook is amp._previous:   # the region closed meanwhile (another thread)
+                registry.set_grad_hook(below)
+            amp._previous = below
+        return restore
+    inner = registry._grad_hook
+    registry.set_grad_hook(tracer.hook(inner))
+    return lambda: registry.set_grad_hook(inner)

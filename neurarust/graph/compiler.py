@@ -29,6 +29,7 @@ whole (the optimizer needs ``capturable=True``).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import warnings
@@ -185,14 +186,9 @@ class CompiledFunction:
         return (tensors, _hashable(spec), grad_mode._state.enabled, training, autocast_mode._state.active)
 
     def _capture(self, entry: _Entry, key, args, kwargs):
-        from neurarust import amp
-
-        if amp.is_autocast_enabled("cpu") or amp.is_autocast_enabled("cuda"):
-            return self._graph_break(entry, args, kwargs, GraphBreak(
-                "an autocast region is open around the compiled call (open it inside the compiled function)",
-                "the call"))
         try:
-            result = _build(entry, self._target, self._names(), args, kwargs, self.passes_enabled, self.debug)
+            with autocast_mode.fresh_cast_cache():   # an outer region's cached casts: recorded afresh
+                result = _build(entry, self._target, self._names(), args, kwargs, self.passes_enabled, self.debug)
         except GraphBreak as e:
             return self._graph_break(entry, args, kwargs, e, rerun=True)
         self.stats["captures"] += 1
@@ -332,8 +328,13 @@ def _capture_backward(entry: _Entry, tracer: Tracer, ids, leaves: list, out_leav
     for s in seeds:
         tracer.add_input(s)
     try:
-        grads = run_traced(tracer, autograd_grad, [out_leaves[i] for i in outs], [t for *_, t in diff],
-                           grad_outputs=seeds, retain_graph=True, allow_unused=True)
+        with contextlib.ExitStack() as regions:
+            # The backward as autograd runs it outside the caller's autocast region (where PyTorch
+            # advises calling backward()): its ops in the forward's dtypes.
+            for device_type, _ in autocast_mode._state.active:
+                regions.enter_context(autocast_mode.autocast(device_type, enabled=False))
+            grads = run_traced(tracer, autograd_grad, [out_leaves[i] for i in outs], [t for *_, t in diff],
+                               grad_outputs=seeds, retain_graph=True, allow_unused=True)
     except AutogradError:
         # The function ran backward itself (a whole training step): its graph is spent, and so is
         # the outputs' history, as it would be eagerly.
