@@ -142,6 +142,17 @@ def test_a_compiled_call_under_autocast_trains_as_eager_does():
     assert fast.stats["replays"] == 1
 
 
+def test_a_replayed_backward_asked_to_create_a_graph_raises_a_clear_error():
+    fast = nr.compile(lambda x: (x * x * x).sum())
+    x = nr.tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(2):
+        fast(x)
+    with pytest.raises(nr.errors.AutogradError, match="higher-order gradients"):
+        nr.autograd.grad(fast(x), x, create_graph=True)
+    (g,) = nr.autograd.grad(fast(x), x)       # a first-order gradient replays as before
+    assert g.tolist() == [3.0, 12.0]
+
+
 def test_autocast_state_is_guarded():
     fast = nr.compile(lambda x: x @ x)
     x = nr.randn(3, 3)

@@ -385,6 +385,10 @@ def _attach_backward(entry: _Entry, leaves: list, outs: list, saved: list) -> No
     def backward(*grads):
         from neurarust.creation import zeros_like
 
+        if grad_mode.is_grad_enabled():     # the engine runs with grad on only for create_graph=True
+            raise AutogradError("the backward of a compiled call cannot record a graph (create_graph=True): "
+                                "higher-order gradients through neurarust.compile are not supported; "
+                                "differentiate the uncompiled function")
         seeds = [g if g is not None else zeros_like(o) for g, o in zip(grads, attached)]
         # the kernels read each seed with its captured strides: one may come expanded (``out.sum()``)
         return tuple(program.run([g._in_layout(lay) for g, lay in zip(seeds, layouts)], preset))
