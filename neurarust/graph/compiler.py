@@ -181,7 +181,11 @@ class CompiledFunction:
 
     def _guard_key(self, args, kwargs) -> tuple:
         leaves, spec = flatten((args, kwargs))
-        tensors = tuple((t._shape, t._strides, t._dtype, str(t._storage.device), requires_grad(t)) for t in leaves)
+        # Which arguments share storage is guarded too: the capture records an argument that shares
+        # another's storage as a view of it, which arguments of their own must not replay.
+        first: dict[int, tuple[int, int]] = {}    # storage -> (first argument on it, its offset)
+        tensors = tuple((t._shape, t._strides, t._dtype, str(t._storage.device), requires_grad(t),
+                         *_sharing(first, i, t)) for i, t in enumerate(leaves))
         training = self._module.training if self._module is not None else None
         return (tensors, _hashable(spec), grad_mode._state.enabled, training, autocast_mode._state.active)
 
@@ -216,6 +220,12 @@ class CompiledFunction:
 
 def _is_module(obj) -> bool:
     return hasattr(obj, "named_parameters") and hasattr(obj, "forward")
+
+
+def _sharing(first: dict, i: int, t) -> tuple[int, int]:
+    """``(index of the first argument on t's storage, t's offset past that argument's)``."""
+    j, offset = first.setdefault(id(t._storage), (i, t._offset))
+    return j, t._offset - offset
 
 
 def _hashable(spec):
@@ -263,8 +273,9 @@ def _build(entry: _Entry, fn: Callable, names: dict, args, kwargs, run_passes: b
     saved: list[Value] = []
     if backward is not None:
         saved = _saved_values(forward, backward)
+    kept = list(saved)      # what the forward returns for them: a pass may replace a Value by an equal one
     if run_passes:
-        passes.optimize(forward, keep=saved)
+        passes.optimize(forward, keep=kept)
         if backward is not None:
             passes.optimize(backward)
     if debug:
@@ -276,7 +287,7 @@ def _build(entry: _Entry, fn: Callable, names: dict, args, kwargs, run_passes: b
                 if n.fused is not None:
                     print(f"# generated kernel {n.fused.name} ({n.fused.path}):\n{n.fused.source}")
     entry.graph, entry.backward_graph, entry.saved = forward, backward, saved
-    entry.forward = Program(forward, keep=saved)
+    entry.forward = Program(forward, keep=kept)
     entry.backward = Program(backward) if backward is not None else None
     if backward is None and not entry.grad_sinks and cuda_graphs.eligible(forward):
         entry.forward = cuda_graphs.CudaGraphProgram(entry.forward, leaves)
@@ -391,6 +402,7 @@ def _attach_backward(entry: _Entry, leaves: list, outs: list, saved: list) -> No
                                 "differentiate the uncompiled function")
         seeds = [g if g is not None else zeros_like(o) for g, o in zip(grads, attached)]
         # the kernels read each seed with its captured strides: one may come expanded (``out.sum()``)
-        return tuple(program.run([g._in_layout(lay) for g, lay in zip(seeds, layouts)], preset))
+        grads = program.run([g._in_layout(lay) for g, lay in zip(seeds, layouts)], preset)
+        return tuple(unflatten(program.graph.out_spec, grads))   # None for an input the outputs do not use
 
     _autograd_graph.record("CompiledFunctionBackward", inputs, attached, backward)

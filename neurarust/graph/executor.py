@@ -157,16 +157,22 @@ def _fused_step(node: Node) -> Callable[[list], None]:
     kernel = node.fused
     ins = [v.id for v in iter_values(node.args)]
     out = node.outputs[0].id
+    # A generated kernel writes its results contiguous; eager laid some out as an input was (an
+    # elementwise op of a transposed tensor), and the views after them were captured over that layout.
+    layouts = [tuple(v.strides) for v in node.outputs]
     if getattr(kernel, "multi", False):     # a horizontal group: one output per member
         outs = [v.id for v in node.outputs]
 
         def group_step(env):
-            for slot, t in zip(outs, kernel([env[i] for i in ins])):
-                env[slot] = t
+            for slot, t, layout in zip(outs, kernel([env[i] for i in ins]), layouts):
+                env[slot] = t if t._strides == layout else t._in_layout(layout)
 
         return group_step
 
+    layout = layouts[0]
+
     def step(env):
-        env[out] = kernel([env[i] for i in ins])
+        t = kernel([env[i] for i in ins])
+        env[out] = t if t._strides == layout else t._in_layout(layout)
 
     return step

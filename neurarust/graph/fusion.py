@@ -160,7 +160,7 @@ def fuse_elementwise(graph: Graph, keep: Iterable[Value]) -> int:
     """Replace each group of two or more fusible nodes by one fused node; returns the group count."""
     from .copies import move_row_views_into_products
 
-    keep = list(keep)
+    keep = keep if isinstance(keep, list) else list(keep)   # the caller's list sees replacements
     move_row_views_into_products(graph, keep)
     keep_ids = {v.id for v in keep} | {v.id for v in graph.outputs if v is not None}
     users = graph.users()

@@ -422,7 +422,7 @@ def fuse_horizontally(graph: Graph, keep) -> int:
     and each group of two or more column sums, by one :class:`GroupKernel`; returns the group count."""
     from .passes import eliminate_dead_code
 
-    keep = list(keep)
+    keep = keep if isinstance(keep, list) else list(keep)   # the caller's list sees replacements
     done = 0
     while True:
         group = _first_group(graph, keep)

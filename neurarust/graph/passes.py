@@ -29,8 +29,10 @@ from .ir import Graph, Node, Value, iter_values, substitute
 
 
 def optimize(graph: Graph, keep: Iterable[Value] = ()) -> dict[str, int]:
-    """Run every pass in order; ``keep`` lists Values that must survive (read by another graph).
-    Returns the number of changes per pass."""
+    """Run every pass in order; ``keep`` lists Values that must survive (read by another graph). A
+    list is updated in place where a pass replaces one of its Values by an equal one (common
+    subexpressions, views of a root's own layout), position for position. Returns the number of
+    changes per pass."""
     from .copies import eliminate_copies, read_copied_rows
     from .fusion import fuse_elementwise
     from .horizontal import fuse_horizontally
@@ -38,7 +40,7 @@ def optimize(graph: Graph, keep: Iterable[Value] = ()) -> dict[str, int]:
     from .norms import fuse_norm_backwards, fuse_norms
     from .scales import move_scales_into_products
 
-    keep = list(keep)
+    keep = keep if isinstance(keep, list) else list(keep)   # the caller's list sees replacements
     report = {"views": eliminate_views(graph, keep), "copies": eliminate_copies(graph, keep),
               "constants": fold_constants(graph, keep),
               "cse": eliminate_common_subexpressions(graph, keep), "dead": eliminate_dead_code(graph, keep)}
