@@ -81,3 +81,24 @@ def test_an_in_place_write_through_one_argument_is_not_replayed_into_another():
         fast(t, t)
     a, b = nr.zeros(3), nr.zeros(3)
     assert fast(a, b).tolist() == [0.0, 0.0, 0.0] and a.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_a_numpy_scalar_in_a_fused_chain_replays_on_triton():
+    f = lambda x: (x * np.float64(0.5)).exp()    # noqa: E731 - NumPy 2 spells it np.float64(0.5)
+    with nr.backends.using("triton"):
+        out, (x,), _ = replayed(f, lambda: (nr.tensor([1.0, 2.0, 3.0]),))
+        assert nr.allclose(out, f(x))
+
+
+def test_a_parameter_the_module_rebinds_captures_again():
+    lin = nr.nn.Linear(2, 2, bias=False)
+    with nr.no_grad():
+        lin.weight.copy_(nr.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    fast = nr.compile(lin)
+    x = nr.tensor([[1.0, 2.0]])
+    for _ in range(3):
+        fast(x)
+    lin.weight = nr.nn.Parameter(nr.tensor([[10.0, 0.0], [0.0, 10.0]]))
+    for _ in range(3):
+        assert fast(x).tolist() == [[10.0, 20.0]]
+    assert fast.stats["captures"] == 2

@@ -98,6 +98,7 @@ class _Entry:
     forward: Program | None = None
     backward: Program | None = None
     externals: list = field(default_factory=list)   # (tensor, shape, dtype, requires_grad) to re-check
+    owners: list = field(default_factory=list)       # (a module's parameter or buffer dict, key, tensor it held)
     diff_inputs: list = field(default_factory=list)  # ("input", index) | ("external", tensor) per gradient
     diff_outputs: list = field(default_factory=list)  # output indices attached to the backward
     saved: list = field(default_factory=list)        # forward Values the backward reads
@@ -193,6 +194,9 @@ class CompiledFunction:
         try:
             with autocast_mode.fresh_cast_cache():   # an outer region's cached casts: recorded afresh
                 result = _build(entry, self._target, self._names(), args, kwargs, self.passes_enabled, self.debug)
+            module = self._owning_module()
+            if module is not None:
+                entry.owners = _owners(module, (entry.graph, entry.backward_graph))
         except GraphBreak as e:
             return self._graph_break(entry, args, kwargs, e, rerun=True)
         self.stats["captures"] += 1
@@ -209,9 +213,14 @@ class CompiledFunction:
         # The capture stopped before the function ended: run it again from the start, eagerly.
         return self._target(*args, **kwargs)
 
-    def _names(self) -> dict[int, str]:
+    def _owning_module(self):
+        """The module compiled, or whose bound method was: its parameters have names."""
         module = self._module or getattr(self._target, "__self__", None)
-        if module is None or not _is_module(module):
+        return module if module is not None and _is_module(module) else None
+
+    def _names(self) -> dict[int, str]:
+        module = self._owning_module()
+        if module is None:
             return {}
         names = {id(p): n for n, p in module.named_parameters()}
         names.update({id(b): n for n, b in module.named_buffers()})
@@ -237,8 +246,26 @@ def _hashable(spec):
 
 
 def _externals_unchanged(entry: _Entry) -> bool:
-    return all(t._shape == shape and t._dtype is dtype and requires_grad(t) == rg
-               for t, shape, dtype, rg in entry.externals)
+    return (all(t._shape == shape and t._dtype is dtype and requires_grad(t) == rg
+                for t, shape, dtype, rg in entry.externals)
+            and all(owner.get(key) is t for owner, key, t in entry.owners))
+
+
+def _owners(module, graphs) -> list:
+    """Where the compiled module holds each parameter and buffer the graphs read: a replay is valid
+    only while it still holds that tensor (``lin.weight = Parameter(...)`` captures again)."""
+    out = []
+    for g in graphs:
+        for v in g.externals() if g is not None else ():
+            prefix, _, key = (v.name or "").rpartition(".")
+            try:
+                sub = module.get_submodule(prefix) if prefix else module
+            except (AttributeError, LookupError):
+                continue
+            for owner in (getattr(sub, "_parameters", {}), getattr(sub, "_buffers", {})):
+                if owner.get(key) is v.tensor:
+                    out.append((owner, key, v.tensor))
+    return out
 
 
 # -- capture ------------------------------------------------------------------------------------

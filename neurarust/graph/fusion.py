@@ -484,9 +484,12 @@ def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _plain(x):
-    """A parameter as plain data (a dtype becomes ``{"dtype": name}``)."""
+    """A parameter as plain data (a dtype becomes ``{"dtype": name}``, a NumPy number a Python one:
+    NumPy 2 writes ``np.float64(0.5)``, which the generated module could not evaluate)."""
     if isinstance(x, _dt.DType):
         return {"dtype": x.name}
+    if isinstance(x, np.generic):
+        return x.item()
     if isinstance(x, tuple):
         return [_plain(v) for v in x]
     return x
