@@ -65,6 +65,10 @@ class NumPyOps:
     def causal(L, S, like):
         return np.tril(np.ones((L, S), dtype=bool))
 
+    @staticmethod
+    def detach(x):
+        return x
+
 
 class NeuraRustOps:
     """The same functions as public ops: Triton kernels on the Triton backend, recorded by autograd."""
@@ -130,6 +134,10 @@ class NeuraRustOps:
     @staticmethod
     def causal(L, S, like):
         return Tensor._from_array(np.tril(np.ones((L, S), dtype=bool))).to(like.device)
+
+    @staticmethod
+    def detach(x):
+        return x.detach()
 
 
 NP, NR = NumPyOps(), NeuraRustOps()

@@ -357,11 +357,37 @@ def binary_cross_entropy(op: Op, input: Tensor, target: Tensor, weight: Tensor |
 
 
 def _bce(ns, input, target, reduction, weight):
-    loss = (target - 1) * ns.clamp_min(ns.log1p(-input), -100.0) - target * ns.clamp_min(ns.log(input), -100.0)
-    return reduce_loss(ns, loss if weight is None else loss * weight, reduction)
+    return reduce_loss(ns, _bce_terms(ns, input, target) if weight is None else _bce_terms(ns, input, target) * weight,
+                       reduction)
+
+
+BCE_EPS = 1e-12   # PyTorch's bound on the gradient's denominator x (1 - x)
+
+
+def _bce_terms(ns, x, y):
+    """``(y - 1) max(log(1 - x), -100) - y max(log x, -100)`` with PyTorch's derivative in x,
+    ``(x - y) / max(x (1 - x), 1e-12)``. Inside, where ``x (1 - x) >= 1e-12``, no clamp binds and the
+    plain formula has that derivative (and its own second one). Within 1e-12 of 0 or 1 (a saturated
+    sigmoid gives exactly 1), the clamped value is taken as a constant and the bounded slope added
+    as ``slope * (x - x)``: no ``inf * 0`` reaches the gradient as NaN."""
+    inside = x * (1 - x) >= BCE_EPS
+    safe = ns.where(inside, x, 0.5)
+    plain = (y - 1) * ns.log1p(-safe) - y * ns.log(safe)
+    fixed = ns.detach(x)
+    edge = (y - 1) * ns.clamp_min(ns.log1p(-fixed), -100.0) - y * ns.clamp_min(ns.log(fixed), -100.0)
+    slope = ns.detach((fixed - y) * (1 / BCE_EPS))
+    return ns.where(inside, plain, edge + slope * (x - fixed))
 
 
 def _check_bce(name, input, target, weight=None, **_):
+    _check_bce_shapes(name, input, target, weight)
+    if _is_reference(input):   # on a GPU the check would wait for the device (PyTorch asserts in its kernel)
+        x = input._np()
+        if not ((x >= 0) & (x <= 1)).all():
+            raise ArgumentError(f"{name}(): all elements of input should be between 0 and 1")
+
+
+def _check_bce_shapes(name, input, target, weight=None):
     if tuple(input.shape) != tuple(target.shape):
         raise ShapeError(f"{name}(): target size {tuple(target.shape)} must be the same as input size "
                          f"{tuple(input.shape)}")
@@ -393,7 +419,7 @@ def _bce_logits(ns, input, target, reduction, weight, pos_weight):
 
 
 def _check_bce_logits(name, input, target, weight=None, pos_weight=None, **_):
-    _check_bce(name, input, target)
+    _check_bce_shapes(name, input, target)
     for what, t in (("weight", weight), ("pos_weight", pos_weight)):
         if t is not None:
             _same_shape("input", what)(name, input=input, **{what: t})
@@ -513,13 +539,15 @@ def _triplet(ns, anchor, positive, negative, margin, p, eps, swap, reduction):
     return reduce_loss(ns, ns.clamp_min(margin + near - far, 0.0), reduction)
 
 
-def _check_triplet(name, anchor, positive, negative, p, **_):
+def _check_triplet(name, anchor, positive, negative, p, margin=1.0, **_):
     shapes = [tuple(t.shape) for t in (anchor, positive, negative)]
     if len(set(shapes)) != 1 or anchor.ndim not in (1, 2):
         raise ShapeError(f"{name}(): anchor, positive and negative must be 1-D or 2-D of one shape, got "
                          f"{', '.join(map(str, shapes))}")
     if p <= 0:
         raise ArgumentError(f"{name}(): p must be positive, got {p}")
+    if margin <= 0:
+        raise ArgumentError(f"{name}(): margin must be greater than 0, got {margin}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -888,8 +916,8 @@ def _reference_cross_entropy_backward(g, x, t, lse, w, ignore_index, smoothing, 
     valid = t != ignore_index
     safe = np.where(valid, t, 0)
     wv = np.ones(C, x.dtype) if w is None else w
-    if normalize:
-        g = g / np.where(valid, wv[safe] if C else 0, 0).sum()
+    if normalize:   # every row ignored: 0 / 0 would reach them as NaN; they get no gradient
+        g = np.where(valid, g / np.where(valid, wv[safe] if C else 0, 0).sum(), 0)
     a = np.where(valid, (1 - smoothing) * (wv[safe] if C else 0), 0)
     b = np.where(valid, smoothing / C if C else 0, 0)
     coef = a + b * wv.sum()

@@ -203,6 +203,8 @@ def cross_entropy_backward_kernel(g_ptr, x_ptr, t_ptr, w_ptr, lse_ptr, denom_ptr
         g = g / tl.sum(w_t, axis=0)
     if NORMALIZE == 2:
         g = g / tl.load(denom_ptr).to(ACC)
+    if NORMALIZE != 0:   # every row ignored: 0 / 0 would reach them as NaN; they get no gradient
+        g = tl.where(valid, g, 0.0)
     a = (1.0 - smoothing) * w_t
     b = tl.where(valid, smoothing / C.to(ACC), 0.0)
     total_w = C.to(ACC)

@@ -79,6 +79,9 @@ class PoolGeometry:
             out = tuple(H if o is None else o for o, H in zip(_pair_opt(name, output_size), (H, W)))
             if any(o < 0 for o in out) or (any(o == 0 for o in out) and H * W):
                 raise ArgumentError(f"{name}(): output_size must be positive, got {list(out)}")
+            if 0 in tuple(input.shape[1:]):   # no element to average or take the maximum of
+                raise ShapeError(f"{name}(): expected an input with non-zero sizes but for the batch dim, got "
+                                 f"{tuple(input.shape)}")
             self.out = out
             self.taps = tuple(max(((o + 1) * i + n - 1) // n - (o * i) // n for o in range(n)) if n else 0
                               for i, n in zip((H, W), out))
@@ -240,11 +243,13 @@ def _reference_max(x: np.ndarray, geo: PoolGeometry):
     if valid is not None:
         hits &= valid[:, None, None]
     # The first hit: tap t scores taps - t where it hits, so the best score is the first hit's (a
-    # window without a real element, which only padding and dilation can make, takes tap 0).
+    # window without a real element, which only padding and dilation can make, scores 0: its index
+    # is -1, as the kernel's).
     taps = len(stack)
     weights = np.arange(taps, 0, -1, dtype=np.uint8 if taps < 256 else np.int64)[:, None, None, None, None]
-    first = (taps - np.maximum.reduce(hits.view(np.uint8) * weights, axis=0)) % taps
-    return best, base + offsets[first]
+    score = np.maximum.reduce(hits.view(np.uint8) * weights, axis=0)
+    index = base + offsets[(taps - score) % taps]
+    return best, index if valid is None else np.where(score > 0, index, -1)
 
 
 def _tap_stack(x: np.ndarray, geo: PoolGeometry):
@@ -299,22 +304,30 @@ def _reference_avg(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:
     return out
 
 
-def _max_backward(grad, input, result, disjoint: bool = False):
+def _max_backward(grad, input, result, disjoint: bool = False, empty_windows: bool = False):
     """Each output's gradient sent to its maximum's input element, summed where windows share one;
-    where no two windows overlap the indices of a plane are distinct, and a plain scatter does."""
+    where no two windows overlap the indices of a plane are distinct, and a plain scatter does. A
+    window that holds padding only (dilation can make one) has no element to send to: its index is
+    -1, and its gradient is dropped."""
     from neurarust.creation import zeros
 
     g, idx = grad[0], result[1]
     N, C = input.shape[:2]
-    flat = zeros(N, C, input.shape[2] * input.shape[3], dtype=g.dtype, device=g.device)
+    plane = input.shape[2] * input.shape[3]
+    if empty_windows:
+        real = call("ge", idx, 0)
+        g, idx, disjoint = call("where", real, g, 0.0), call("where", real, idx, 0), False
+    flat = zeros(N, C, plane, dtype=g.dtype, device=g.device)
     out = call("scatter" if disjoint else "scatter_add", flat, 2, idx.reshape(N, C, -1), g.reshape(N, C, -1))
     return (out.reshape(tuple(input.shape)),)
 
 
-def _max_pool_backward(grad, input, kernel_size, stride, dilation, result):
+def _max_pool_backward(grad, input, kernel_size, stride, padding, dilation, result):
     k, d = _pair("max_pool2d", "kernel_size", kernel_size), _pair("max_pool2d", "dilation", dilation)
-    s = _stride("max_pool2d", stride, k)
-    return _max_backward(grad, input, result, disjoint=all(ss >= dd * (kk - 1) + 1 for kk, ss, dd in zip(k, s, d)))
+    s, p = _stride("max_pool2d", stride, k), _pair("max_pool2d", "padding", padding)
+    disjoint = all(ss >= dd * (kk - 1) + 1 for kk, ss, dd in zip(k, s, d))
+    # Only padding with dilation can leave a window without an element of the input.
+    return _max_backward(grad, input, result, disjoint, empty_windows=any(pp and dd > 1 for pp, dd in zip(p, d)))
 
 
 def _avg_backward(grad, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from neurarust.creation import empty, tensor
-from neurarust.errors import ArgumentError
+from neurarust.errors import ArgumentError, ShapeError
 from neurarust.tensor import Tensor
 
 from . import functional as F
@@ -28,6 +28,18 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 def _tuple(v, s: int) -> tuple:
     return tuple(v) if isinstance(v, (tuple, list)) else (v,) * s
+
+
+def _check_mode_padding(mode: str, left: int, right: int, dim: int, shape) -> None:
+    """What ``F.pad`` refuses, refused here too: reflection needs padding below the dim's size, and a
+    circular pad may wrap around once at most."""
+    n = shape[dim]
+    if mode == "reflect" and max(left, right) >= n:
+        raise ShapeError(f"padding_mode='reflect': padding ({left}, {right}) must be less than the input's size "
+                         f"{n} at dimension {dim} of input {list(shape)}")
+    if mode == "circular" and max(left, right) > n:
+        raise ShapeError(f"padding_mode='circular': padding ({left}, {right}) wraps around more than once the "
+                         f"input's size {n} at dimension {dim} of input {list(shape)}")
 
 
 class _ConvNd(Module):
@@ -95,6 +107,7 @@ class _ConvNd(Module):
             left, right = widths[2 * j], widths[2 * j + 1]
             dim = x.ndim - 1 - j
             n = x.shape[dim]
+            _check_mode_padding(self.padding_mode, left, right, dim, x.shape)
             at = np.arange(-left, n + right)
             if self.padding_mode == "reflect":
                 period = max(2 * (n - 1), 1)

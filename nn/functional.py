@@ -189,7 +189,12 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
     """
     if min_val > max_val:
         raise ArgumentError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
-    return input.clamp(min_val, max_val)
+    clamped = input.clamp(min_val, max_val)
+    if not clamped.requires_grad:
+        return clamped
+    # PyTorch's derivative is 0 at the bounds themselves, where clamp's is 1 (relu6 at 0, as relu)
+    inside = (input > min_val) & (input < max_val)
+    return _call("where", inside, clamped, clamped.detach())
 
 
 @autocast_composite("prelu", cuda="lower", cpu="lower")
@@ -711,12 +716,22 @@ def _resize_plan(name: str, input: Tensor, size: Any, scale_factor: Any, recompu
         outs = [int(v) for v in (size if isinstance(size, (tuple, list)) else [size] * s)]
         if len(outs) != s:
             raise ArgumentError(f"{name}(): size {list(outs)} does not match the {s} spatial dims of the input")
-        return [(i, o, None) for i, o in zip(ins, outs)]
+        return _positive_sizes(name, ins, [(i, o, None) for i, o in zip(ins, outs)])
     factors = [float(v) for v in (scale_factor if isinstance(scale_factor, (tuple, list)) else [scale_factor] * s)]
     if len(factors) != s:
         raise ArgumentError(f"{name}(): scale_factor {factors} does not match the {s} spatial dims of the input")
+    if min(factors) <= 0:
+        raise ArgumentError(f"{name}(): scale_factor must be positive, got {factors}")
     keep = not recompute_scale_factor
-    return [(i, int(i * f), (1.0 / f) if keep else None) for i, f in zip(ins, factors)]
+    return _positive_sizes(name, ins, [(i, int(i * f), (1.0 / f) if keep else None) for i, f in zip(ins, factors)])
+
+
+def _positive_sizes(name: str, ins: list, plan: list) -> list:
+    outs = [o for _, o, _ in plan]
+    if min(ins + outs, default=1) <= 0:
+        raise ShapeError(f"{name}(): input and output sizes should be greater than 0, but got input {ins} and "
+                         f"output {outs}")
+    return plan
 
 
 def _nearest_index(i: int, o: int, scale) -> Any:
