@@ -976,13 +976,29 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     owner = tensor(bag_of, dtype=flat.dtype, device=input.device)
     out = zeros(bags, weight.shape[1], dtype=weight.dtype, device=weight.device)
     if mode == "max":
-        return out.scatter_reduce(0, owner.unsqueeze(1).expand(len(keep), weight.shape[1]), rows, "amax",
-                                  include_self=False)
+        return _bag_maxima(out, owner, rows)
     out = out.index_add(0, owner, rows)
     if mode == "mean":
         counts = tensor([float(max(n, 1)) for n in sizes], dtype=weight.dtype, device=weight.device)
         out = out / counts.unsqueeze(1)
     return out
+
+
+def _bag_maxima(out: Tensor, owner: Tensor, rows: Tensor) -> Tensor:
+    """Each bag's per-column maximum of its ``rows``. Its gradient goes to the bag's first row holding
+    it, as PyTorch's ``max_indices`` send it (``scatter_reduce``'s amax would split it among ties)."""
+    index = owner.unsqueeze(1).expand(*rows.shape)
+    if not rows.requires_grad or not rows.shape[0]:
+        return out.scatter_reduce(0, index, rows, "amax", include_self=False)
+    best = out.scatter_reduce(0, index, rows.detach(), "amax", include_self=False)
+    n = rows.shape[0]
+    at = _call("arange", n, device=rows.device).unsqueeze(1).expand(*rows.shape)
+    values = rows.detach()
+    hit = (values == _call("index_select", best, 0, owner)) | (values != values)   # a NaN is a bag's maximum
+    first = out.to(at.dtype).fill_(n).scatter_reduce(0, index, _call("where", hit, at, n), "amin")
+    empty = first == n                                           # a bag without rows: zeros
+    picked = _call("gather", rows, 0, _call("where", empty, 0, first))
+    return _call("where", empty, 0.0, picked)
 
 
 # -- knowledge distillation -----------------------------------------------------------------------

@@ -83,3 +83,14 @@ def test_triplet_margin_loss_refuses_a_non_positive_margin():
     a = nr.randn(3, 4)
     with pytest.raises(ArgumentError, match="margin must be greater than 0"):
         F.triplet_margin_loss(a, a, a, margin=-1.0)
+
+
+@pytest.mark.parametrize("indices", [[0, 1, 2], [0, 0, 1]], ids=["equal-rows", "repeated-index"])
+def test_embedding_bag_max_sends_a_tie_s_gradient_to_its_first_row(indices):
+    w = np.float32([[1, 2], [1, 2], [0, 5]])
+    got = []
+    for lib in (nr, torch):
+        weight = lib.tensor(w, requires_grad=True)
+        lib.nn.functional.embedding_bag(lib.tensor(indices), weight, lib.tensor([0]), mode="max").sum().backward()
+        got.append(weight.grad.tolist())
+    assert got[0] == got[1]
