@@ -955,22 +955,43 @@ def _pad_errors():
     yield _err([np.ones((1, 3)), (1, 1)], ValueError, "unrecognised", mode="foo")
 
 
-def _pad_backward(grad, pad, mode="constant"):
+def _pad_backward(grad, input, pad, mode="constant"):
     """Constant padding: the gradient's inner part (a view), or, where pads crop, the gradient padded
-    back with zeros. The other modes have no derivative yet."""
-    if mode != "constant":
-        from neurarust.errors import DerivativeNotImplementedError
+    back with zeros. The other modes read each input element at several places: the gradient of
+    each padded dim is summed back onto the input's positions with ``index_add``."""
+    from neurarust.registry import call
 
-        raise DerivativeNotImplementedError(f"the derivative of pad with mode={mode!r} is not implemented")
     widths = _ints("pad", "pad", pad)
+    if mode != "constant":
+        for i in range(len(widths) // 2):
+            d = grad.ndim - 1 - i
+            at = _pad_sources(mode, input.shape[d], widths[2 * i], widths[2 * i + 1], grad.shape[d])
+            shape = tuple(grad.shape[:d]) + (input.shape[d],) + tuple(grad.shape[d + 1:])
+            zeros = Tensor._empty(shape, grad.dtype, grad.device).zero_()
+            grad = call("index_add", zeros, d, Tensor._from_array(at).to(grad.device), grad)
+        return (grad,)
     if any(w < 0 for w in widths):
-        from neurarust.registry import call
-
         return (call("pad", grad, tuple(-w for w in widths)),)
     for i in range(len(widths) // 2):
         d, lo, hi = grad.ndim - 1 - i, widths[2 * i], widths[2 * i + 1]
         grad = grad.narrow(d, lo, grad.shape[d] - lo - hi)
     return (grad,)
+
+
+def _pad_sources(mode: str, n: int, lo: int, hi: int, m: int) -> np.ndarray:
+    """For each of the ``m`` padded positions along a dim of size ``n`` padded by ``lo`` before and
+    ``hi`` after, the input position it copies: reflect and replicate pad, then crop the negative
+    widths (numpy.pad's reflect and edge); circular crops first and wraps what is left (PyTorch's)."""
+    at = np.arange(m, dtype=np.int64)
+    if mode == "circular":
+        start = max(-lo, 0)
+        return start + (at - max(lo, 0)) % (n - start - max(-hi, 0))
+    at -= lo
+    if mode == "reflect":
+        period = max(2 * (n - 1), 1)
+        at = np.abs(at) % period
+        return np.where(at >= n, period - at, at)
+    return np.clip(at, 0, n - 1)
 
 
 def _torch_pad(*args, **kwargs):

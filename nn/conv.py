@@ -12,10 +12,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 
-from neurarust.creation import empty, tensor
-from neurarust.errors import ArgumentError, ShapeError
+from neurarust.creation import empty
+from neurarust.errors import ArgumentError
 from neurarust.tensor import Tensor
 
 from . import functional as F
@@ -28,18 +27,6 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 def _tuple(v, s: int) -> tuple:
     return tuple(v) if isinstance(v, (tuple, list)) else (v,) * s
-
-
-def _check_mode_padding(mode: str, left: int, right: int, dim: int, shape) -> None:
-    """What ``F.pad`` refuses, refused here too: reflection needs padding below the dim's size, and a
-    circular pad may wrap around once at most."""
-    n = shape[dim]
-    if mode == "reflect" and max(left, right) >= n:
-        raise ShapeError(f"padding_mode='reflect': padding ({left}, {right}) must be less than the input's size "
-                         f"{n} at dimension {dim} of input {list(shape)}")
-    if mode == "circular" and max(left, right) > n:
-        raise ShapeError(f"padding_mode='circular': padding ({left}, {right}) wraps around more than once the "
-                         f"input's size {n} at dimension {dim} of input {list(shape)}")
 
 
 class _ConvNd(Module):
@@ -100,25 +87,8 @@ class _ConvNd(Module):
         return [v for pair in reversed(pairs) for v in pair]
 
     def _padded(self, input: Tensor) -> Tensor:
-        """``input`` padded by ``padding_mode``, as one ``index_select`` per dim (differentiable)."""
-        widths = self._mode_padding()
-        x = input
-        for j in range(self._dims):
-            left, right = widths[2 * j], widths[2 * j + 1]
-            dim = x.ndim - 1 - j
-            n = x.shape[dim]
-            _check_mode_padding(self.padding_mode, left, right, dim, x.shape)
-            at = np.arange(-left, n + right)
-            if self.padding_mode == "reflect":
-                period = max(2 * (n - 1), 1)
-                at = np.abs(at) % period
-                at = np.where(at >= n, period - at, at)
-            elif self.padding_mode == "replicate":
-                at = np.clip(at, 0, n - 1)
-            else:
-                at = at % n
-            x = x.index_select(dim, tensor(at, device=x.device))
-        return x
+        """``input`` padded by ``padding_mode`` (``F.pad``'s reflect, replicate or circular)."""
+        return F.pad(input, self._mode_padding(), mode=self.padding_mode)
 
     def forward(self, input: Tensor) -> Tensor:
         conv = getattr(F, f"conv{self._dims}d")

@@ -60,11 +60,24 @@ def test_a_max_pool_window_over_padding_only_has_index_minus_one_and_sends_no_gr
     assert x.grad.abs().sum().item() == 0
 
 
-@pytest.mark.parametrize("mode, padding", [("reflect", 3), ("circular", 4)])
-def test_a_convolution_padding_mode_refuses_what_pad_refuses(mode, padding):
+@pytest.mark.parametrize("mode, padding, message", [("reflect", 3, "less than the corresponding input dimension"),
+                                                    ("circular", 4, "wrapping around more than once")])
+def test_a_convolution_padding_mode_refuses_what_pad_refuses(mode, padding, message):
     conv = nr.nn.Conv1d(2, 1, 1, padding=padding, padding_mode=mode)
-    with pytest.raises(ShapeError, match=mode):
+    with pytest.raises(ShapeError, match=message):
         conv(nr.ones(1, 2, 3))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("pad", [(2, 1, 1, 2), (-1, 2, 0, 1)], ids=["grow", "crop-and-grow"])
+def test_pad_modes_are_differentiable_as_in_pytorch(mode, pad):
+    x = np.random.default_rng(0).standard_normal((1, 2, 4, 5))
+    got = []
+    for lib in (nr, torch):
+        t = lib.tensor(x, requires_grad=True)
+        (lib.nn.functional.pad(t, pad, mode=mode) ** 2).sum().backward()
+        got.append(np.asarray(t.grad.tolist()))
+    np.testing.assert_allclose(got[0], got[1], rtol=1e-12)
 
 
 @pytest.mark.parametrize("pool", [lambda x: F.adaptive_avg_pool2d(x, 2), lambda x: F.adaptive_max_pool2d(x, 2)])
