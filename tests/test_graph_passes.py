@@ -859,3 +859,14 @@ def test_the_cache_plugin_skips_a_kernel_file_older_code_generated():
     path = kernel.write()
     path.write_text(kernel.source.replace("def launch(", "def launch_from_an_older_version("))
     assert kernel.name not in [op.name for op in cached.register_all()]
+
+
+def test_the_cache_plugin_skips_a_kernel_file_that_does_not_load_with_a_warning():
+    from neurarust.graph import cached
+    from neurarust.graph.fusion import FusedKernel
+
+    kernel = FusedKernel.from_spec(AUTOCAST_CHAIN)
+    path = kernel.write()
+    path.write_text(kernel.source.replace("SPEC = {", "SPEC = {'scale': np.float64(0.5), "))  # NumPy 2's repr
+    with pytest.warns(UserWarning, match="does not load"):
+        assert kernel.name not in [op.name for op in cached.register_all()]
