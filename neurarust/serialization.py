@@ -25,12 +25,18 @@ import ml_dtypes
 import numpy as np
 
 from . import atomic
-from .errors import ArgumentError, NeuraRustError
+from .errors import ArgumentError, DTypeError, NeuraRustError
 from .tensor import Tensor
 
 META_KEY = "neurarust"
 _TENSOR_REF = "__tensor__"
 _DICT = "__dict__"
+_FLOAT = "__float__"
+# The skeleton's one-key marker objects: a user dict holding any of these keys is written in the
+# escaped ``__dict__`` form, so it never reads back as a tensor, a float or a pair list.
+_MARKERS = (_TENSOR_REF, _DICT, _FLOAT)
+# safetensors keeps its own metadata under this header key: no tensor may take the name.
+_RESERVED_NAMES = ("__metadata__",)
 
 # safetensors' dtype names -> NumPy dtypes (ml_dtypes for bfloat16, which NumPy lacks).
 _ST_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": ml_dtypes.bfloat16,
@@ -42,10 +48,15 @@ class CheckpointError(NeuraRustError, ValueError):
     """A checkpoint file that cannot be read: truncated, corrupted or of an unknown layout."""
 
 
+class CheckpointPathError(CheckpointError, FileNotFoundError):
+    """A checkpoint path whose folder does not exist (``except FileNotFoundError`` catches it too)."""
+
+
 # -- saving ---------------------------------------------------------------------------------------
 def save(obj: Any, f: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
     """Write a state dict (``{name: Tensor}``, or nested dicts/lists of tensors and JSON values) to
-    ``f`` in the safetensors format, atomically.
+    ``f`` in the safetensors format, atomically. ``metadata`` maps str to str (safetensors' rule);
+    the folder of ``f`` must exist (as for ``torch.save``): a mistyped path is an error, not a new folder.
 
     >>> import os, tempfile, neurarust as nr
     >>> path = os.path.join(tempfile.mkdtemp(), "opt.safetensors")
@@ -55,17 +66,50 @@ def save(obj: Any, f: str | os.PathLike, metadata: dict[str, str] | None = None)
     """
     from safetensors.numpy import save as save_arrays
 
+    path = os.fspath(f)
+    header = _check_metadata(metadata)
+    _check_folder(path)  # (atomic.write_bytes creates missing folders for caches; a checkpoint does not)
     tensors: dict[str, Tensor] = {}
     if _is_flat(obj):
         tensors = dict(obj)
-        header = dict(metadata or {})
         header.setdefault("format", "pt")
     else:
         skeleton = _flatten(obj, "", tensors)
-        header = dict(metadata or {})
         header[META_KEY] = json.dumps(skeleton)
+    _check_names(path, tensors)
     arrays = {name: _array(name, t) for name, t in tensors.items()}
-    atomic.write_bytes(f, save_arrays(arrays, header))
+    atomic.write_bytes(path, save_arrays(arrays, header))
+
+
+def _check_metadata(metadata: Any) -> dict[str, str]:
+    """A copy of the user's header metadata, checked: safetensors stores str -> str only, and
+    ``"neurarust"`` holds the skeleton of nested state."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise ArgumentError(f"nr.save: metadata must be a dict of str to str, got {type(metadata).__name__}")
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            raise ArgumentError(f"nr.save: metadata keys must be str (safetensors' rule), got key {key!r}")
+        if not isinstance(value, str):
+            raise ArgumentError(f"nr.save: metadata values must be str (safetensors' rule); key {key!r} has a "
+                                f"{type(value).__name__} value {value!r}: convert it, e.g. with str() or json.dumps()")
+        if key == META_KEY:
+            raise ArgumentError(f"nr.save: metadata key '{META_KEY}' is reserved for NeuraRust's nested state")
+    return dict(metadata)
+
+
+def _check_names(path: str, tensors: dict) -> None:
+    for name in tensors:
+        if name in _RESERVED_NAMES:
+            raise CheckpointError(f"cannot save to {path}: the tensor name '{name}' is reserved by the safetensors "
+                                  "format (the file could not be read back); rename it")
+
+
+def _check_folder(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CheckpointPathError(f"cannot save to {path}: the folder {folder} does not exist")
 
 
 def _is_flat(obj: Any) -> bool:
@@ -88,7 +132,7 @@ def _flatten(obj: Any, path: str, tensors: dict) -> Any:
         tensors[key] = obj
         return {_TENSOR_REF: key}
     if isinstance(obj, dict):
-        if all(isinstance(k, str) for k in obj) and _TENSOR_REF not in obj and _DICT not in obj:
+        if all(isinstance(k, str) for k in obj) and not any(m in obj for m in _MARKERS):
             return {k: _flatten(v, _join(path, k), tensors) for k, v in obj.items()}
         for k in obj:
             if not isinstance(k, (str, int)) or isinstance(k, bool):
@@ -99,7 +143,7 @@ def _flatten(obj: Any, path: str, tensors: dict) -> Any:
     if obj is None or isinstance(obj, (bool, int, str)):
         return obj
     if isinstance(obj, float):
-        return obj if math.isfinite(obj) else {"__float__": repr(obj)}
+        return obj if math.isfinite(obj) else {_FLOAT: repr(obj)}  # JSON has no inf/nan
     raise CheckpointError(f"cannot save a {type(obj).__name__} at '{path}': checkpoints hold tensors, "
                           "dicts, lists and JSON values (no pickle)")
 
@@ -174,10 +218,14 @@ def _check_entry(path: str, name: str, info: Any, size: int) -> None:
         dtype, shape, (begin, end) = info["dtype"], info["shape"], info["data_offsets"]
     except (TypeError, KeyError, ValueError):
         raise CheckpointError(f"{path}: corrupted header entry for tensor '{name}': {info!r}") from None
-    if dtype not in _ST_DTYPES:
+    # Types first: a null or string offset must not reach the arithmetic below as a TypeError.
+    if not isinstance(dtype, str) or dtype not in _ST_DTYPES:
         raise CheckpointError(f"{path}: tensor '{name}' has unsupported dtype {dtype!r}")
-    if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)):
+    if not (isinstance(shape, list) and all(_is_count(s) for s in shape)):
         raise CheckpointError(f"{path}: tensor '{name}' has an invalid shape {shape!r}")
+    if not (_is_count(begin) and _is_count(end)):
+        raise CheckpointError(f"{path}: corrupted: tensor '{name}' has invalid data_offsets {info['data_offsets']!r} "
+                              "(expected two non-negative integers)")
     if end > size:
         raise CheckpointError(f"{path}: truncated: tensor '{name}' needs bytes {begin}..{end} of the data, "
                               f"the file holds {size}")
@@ -185,6 +233,11 @@ def _check_entry(path: str, name: str, info: Any, size: int) -> None:
     if not 0 <= begin <= end or end - begin != expected:
         raise CheckpointError(f"{path}: corrupted: tensor '{name}' ({dtype}, shape {shape}) should take "
                               f"{expected} bytes, its offsets [{begin}, {end}) give {end - begin}")
+
+
+def _is_count(value: Any) -> bool:
+    """A non-negative JSON integer (``true`` parses as a Python bool, an int subclass: refused)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _read_tensors(path: str, data: bytes, header: dict) -> dict[str, np.ndarray]:
@@ -209,15 +262,18 @@ def _to_tensor(arr: np.ndarray, device: Any) -> Tensor:
 def _unflatten(node: Any, tensors: dict) -> Any:
     if isinstance(node, list):
         return [_unflatten(v, tensors) for v in node]
-    if isinstance(node, dict):
-        if _TENSOR_REF in node:
-            return tensors[node[_TENSOR_REF]]
-        if "__float__" in node:
-            return float(node["__float__"])
-        if _DICT in node:
-            return {k: _unflatten(v, tensors) for k, v in node[_DICT]}
-        return {k: _unflatten(v, tensors) for k, v in node.items()}
-    return node
+    if not isinstance(node, dict):
+        return node
+    # A marker is an object with that one key (files from before every marker was escaped could
+    # hold a user dict with a marker key among others: it stays a dict).
+    marker = next(iter(node)) if len(node) == 1 and next(iter(node)) in _MARKERS else None
+    if marker == _TENSOR_REF:
+        return tensors[node[_TENSOR_REF]]
+    if marker == _FLOAT:
+        return float(node[_FLOAT])
+    if marker == _DICT:
+        return {k: _unflatten(v, tensors) for k, v in node[_DICT]}
+    return {k: _unflatten(v, tensors) for k, v in node.items()}
 
 
 def _load_torch(path: str, device: Any) -> Any:
@@ -230,24 +286,35 @@ def _load_torch(path: str, device: Any) -> Any:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch's many error types: report them with the file
         raise CheckpointError(f"{path}: cannot read the PyTorch checkpoint: {e}") from None
-    return _from_torch(obj, device)
+    return _from_torch(obj, device, path, "")
 
 
-def _from_torch(obj: Any, device: Any) -> Any:
+def _from_torch(obj: Any, device: Any, path: str, key: str) -> Any:
+    """``obj`` with each torch tensor converted; ``key`` is the dotted path of ``obj`` in the file."""
     import torch
 
     if isinstance(obj, torch.Tensor):
+        return _torch_tensor(obj, device, path, key or "tensor")
+    if isinstance(obj, dict):
+        return type(obj)((k, _from_torch(v, device, path, _join(key, str(k)))) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_from_torch(v, device, path, _join(key, str(i))) for i, v in enumerate(obj))
+    return obj
+
+
+def _torch_tensor(obj: Any, device: Any, path: str, key: str) -> Tensor:
+    import torch
+
+    try:
         t = obj.detach().cpu().contiguous()
         if t.dtype == torch.bfloat16:
             arr = t.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
         else:
-            arr = t.numpy()
-        return _to_tensor(arr.copy(), device)
-    if isinstance(obj, dict):
-        return type(obj)((k, _from_torch(v, device)) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_from_torch(v, device) for v in obj)
-    return obj
+            arr = t.numpy()  # (torch refuses float8 here; NeuraRust refuses complex and uint16 below)
+        cpu = _to_tensor(arr.copy(), None)
+    except (DTypeError, TypeError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: tensor '{key}' has unsupported dtype {obj.dtype} ({e})") from None
+    return cpu if device is None else cpu.to(device)
 
 
 def convert(src: str | os.PathLike, dst: str | os.PathLike) -> None:

@@ -507,11 +507,16 @@ class Module:
         """
         if not hasattr(state_dict, "keys"):
             raise SignatureError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}")
+        metadata = getattr(state_dict, "_metadata", None)  # a torch state dict's per-module versions
         state_dict = {k: _as_tensor(v) for k, v in state_dict.items()}
         targets: dict[str, tuple[Module, str, Tensor]] = {}
         for prefix, module in self.named_modules(remove_duplicate=False):
+            dotted = prefix + ("." if prefix else "")
+            version = (metadata or {}).get(prefix, {}).get("version")
+            module._upgrade_state_dict(state_dict, dotted, version)
             for name, t in module._local_state().items():
-                targets[prefix + ("." if prefix else "") + name] = (module, name, t)
+                targets[dotted + name] = (module, name, t)
+                _squeeze_legacy_scalar(state_dict, dotted + name, t)
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
         errors = []
@@ -534,6 +539,10 @@ class Module:
             raise StateDictError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t" + "\n\t".join(errors))
         self._copy_state(state_dict, targets, assign)
         return _IncompatibleKeys(missing, unexpected)
+
+    def _upgrade_state_dict(self, state_dict: dict, prefix: str, version: int | None) -> None:
+        """Fill in, in ``state_dict``, keys of this module that checkpoints from older versions lack
+        (PyTorch's ``_load_from_state_dict`` role); ``version`` is the checkpoint's, None if unknown."""
 
     @staticmethod
     def _copy_state(state_dict: dict, targets: dict, assign: bool) -> None:
@@ -636,6 +645,14 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+def _squeeze_legacy_scalar(state_dict: dict, key: str, target: Tensor) -> None:
+    """A shape-[1] value loads into a 0-d parameter or buffer: PyTorch's rule for checkpoints from
+    before 0-d tensors existed (0.3)."""
+    value = state_dict.get(key)
+    if isinstance(value, Tensor) and target.ndim == 0 and tuple(value.shape) == (1,):
+        state_dict[key] = value.reshape(())
 
 
 def _as_tensor(value: Any) -> Any:

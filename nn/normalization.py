@@ -65,6 +65,14 @@ class _NormBase(Module):
             init.ones_(self.weight)
             init.zeros_(self.bias)
 
+    def _upgrade_state_dict(self, state_dict: dict, prefix: str, version: int | None) -> None:
+        # num_batches_tracked came with PyTorch's version 2 of these modules: a checkpoint without it
+        # (older, converted, or a plain dict with no version) keeps the module's own count, as PyTorch.
+        key = prefix + "num_batches_tracked"
+        if (version is None or version < 2) and self.track_running_stats and key not in state_dict:
+            state_dict[key] = self.num_batches_tracked if self.num_batches_tracked is not None \
+                else tensor(0, dtype=_dt.int64)
+
     def _check_input_dim(self, input: Tensor) -> None:
         dims = self._dims
         if input.ndim not in dims:

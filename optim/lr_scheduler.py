@@ -592,10 +592,25 @@ class ReduceLROnPlateau(LRScheduler):
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
-            for group, floor in zip(self.optimizer.param_groups, self.min_lrs):
-                old = float(group["lr"])
-                new = max(old * self.factor, floor)
-                if old - new > self.eps:
-                    group["lr"] = new
+            self._reduce_lr()
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
         self._last_lr = _lrs(self.optimizer)
+
+    def _reduce_lr(self) -> None:
+        for group, floor in zip(self.optimizer.param_groups, self._floors()):
+            old = float(group["lr"])
+            new = max(old * self.factor, floor)
+            if old - new > self.eps:
+                group["lr"] = new
+
+    def _floors(self) -> list:
+        """``min_lrs``, one per current group: groups added since construction take the scalar
+        ``min_lr`` (as PyTorch's); with a per-group list there is no value to give them."""
+        groups = len(self.optimizer.param_groups)
+        if len(self.min_lrs) != groups:
+            if self.default_min_lr is None:
+                raise ArgumentError(f"ReduceLROnPlateau: the optimizer has {groups} param groups but min_lrs has "
+                                    f"{len(self.min_lrs)} (a group was added after the scheduler was built); "
+                                    "set scheduler.min_lrs to one value per group")
+            self.min_lrs = [self.default_min_lr] * groups
+        return self.min_lrs

@@ -208,7 +208,9 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore a :meth:`state_dict` (state tensors copied to each parameter's dtype and device)."""
+        """Restore a :meth:`state_dict` (state tensors copied to each parameter's dtype and device).
+        A ``torch.optim`` state dict loads too: its torch tensors are converted, as
+        :meth:`neurarust.nn.Module.load_state_dict` converts a model's."""
         saved = state_dict["param_groups"]
         if len(saved) != len(self.param_groups):
             raise ArgumentError("loaded state dict has a different number of parameter groups")
@@ -220,8 +222,10 @@ class Optimizer:
         for key, values in state_dict["state"].items():
             p, group = by_index.get(int(key), (None, None))
             if p is not None:
-                self.state[p] = {k: self._restore(k, v, p, bool(group.get("capturable"))) for k, v in values.items()}
-        self.param_groups = [dict(s, params=g["params"]) for s, g in zip(saved, self.param_groups)]
+                self.state[p] = {k: self._restore(k, _native(v), p, bool(group.get("capturable")))
+                                 for k, v in values.items()}
+        self.param_groups = [dict({k: _native(v) for k, v in s.items()}, params=g["params"])
+                             for s, g in zip(saved, self.param_groups)]
         for group in self.param_groups:
             if "betas" in group:
                 group["betas"] = tuple(group["betas"])
@@ -300,16 +304,14 @@ class FusedOptimizer(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state[p]
-                if not state:
-                    state.update(self._new_state(p, group))
+                state = self._state_for(p, group)
                 if capturable:
                     _counters_on_device(state, p)
                 key = None if capturable else self._bucket(state)
-                buckets.setdefault((p.dtype, p.device, key), []).append(p)
+                buckets.setdefault((p.dtype, p.device, key), []).append((p, state))
             options = self._options(group)
-            for params in buckets.values():
-                states = [self.state[p] for p in params]
+            for members in buckets.values():
+                params, states = [p for p, _ in members], [s for _, s in members]
                 lists = [[s[k] for s in states] if self._uses(k, group) else [] for k in self._keys]
                 grads = [p.grad for p in params]
                 if capturable:
@@ -324,6 +326,17 @@ class FusedOptimizer(Optimizer):
                 op(params, grads, *lists, **hyper)  # through the registry hook: graph capture sees it
                 self._advance(states, hyper)
         return loss
+
+    def _state_for(self, p: Tensor, group: dict) -> dict:
+        """``p``'s state, created on its first step. A parameter whose rule keeps none (SGD without
+        momentum) gets no entry, so ``state_dict()["state"]`` stays ``{}`` as in PyTorch (indexing
+        the defaultdict would add an empty one)."""
+        state = self.state.get(p)
+        if not state:
+            state = self._new_state(p, group)
+            if state:
+                self.state[p] = state
+        return state
 
     def _hyperparameters(self) -> tuple:
         """Every group's numbers (lr, betas, ...): what a captured step bakes in."""
@@ -360,6 +373,18 @@ class FusedOptimizer(Optimizer):
         if str(device) not in cache:
             cache[str(device)] = zeros((), dtype=_dt.float32, device=device)
         return cache[str(device)]
+
+
+def _native(value: Any) -> Any:
+    """``value`` with each foreign tensor (a torch.optim state dict's, any DLPack array) converted to
+    a NeuraRust tensor, inside lists too (LBFGS's history); torch itself is never imported here."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_native(v) for v in value)
+    if isinstance(value, Tensor) or not hasattr(value, "__dlpack__"):
+        return value
+    from neurarust.interop import from_dlpack
+
+    return from_dlpack(value.detach() if hasattr(value, "detach") else value)
 
 
 def _counter(value: Any, p: Tensor, capturable: bool) -> Any:
