@@ -456,6 +456,8 @@ def _backward_backward(grad, needs_input_grad, grad_output, query, key, value, l
     for i in wanted:
         if not create or not values[i].requires_grad:
             values[i] = values[i].detach().requires_grad_()
+        else:   # a fresh node standing for it: logsumexp and delta are functions of query, key, value
+            values[i] = values[i] * 1.0
     pairs_grad = [g for g in grad if g is not None]
     if not wanted or not pairs_grad:
         return tuple(result)

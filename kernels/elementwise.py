@@ -709,10 +709,12 @@ def _div_backward(grad, other, result, rounding_mode, needs_input_grad):
 def _pow_backward(grad, input, exponent, result, needs_input_grad):
     d_input = d_exponent = None
     if needs_input_grad[0]:
+        # grad times the local derivative, as PyTorch groups it: grad * exponent alone can overflow
+        # (a loss scaler's 3e38) where the product is finite
         if isinstance(exponent, numbers.Number):
-            d_input = nr.zeros_like(grad) if exponent == 0 else grad * exponent * input ** (exponent - 1)
+            d_input = nr.zeros_like(grad) if exponent == 0 else grad * (exponent * input ** (exponent - 1))
         else:
-            d_input = nr.where(exponent == 0, 0.0, grad * exponent * input ** (exponent - 1))
+            d_input = nr.where(exponent == 0, 0.0, grad * (exponent * input ** (exponent - 1)))
     if needs_input_grad[1]:
         log_base = input.log() if isinstance(input, Tensor) else math.log(input)
         # 0 ** e has derivative 0 in e for e >= 0 (PyTorch masks the -inf * 0)

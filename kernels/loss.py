@@ -162,7 +162,9 @@ def differentiate(fn, args: dict, names: list, grad) -> tuple:
     from neurarust import autograd
 
     create = autograd.grad_mode.is_grad_enabled()
-    if not create:
+    if create:   # fresh nodes standing for the arguments: a target made from the input is its own path
+        args = {**args, **{n: args[n] * 1.0 for n in names}}
+    else:
         args = {**args, **{n: args[n].detach().requires_grad_() for n in names}}
     with autograd.grad_mode.enable_grad():
         out = fn(**args)

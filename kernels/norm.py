@@ -536,6 +536,11 @@ def _formula_derivative(formula, differentiable, params):
             args = {n: bound[n] for n in params}
             args.update({differentiable[i]: p for i, p in proxies})
             outs = formula(**args)
+            # an output that reads none of the proxies (the bias gradient, a sum of grad_output)
+            # contributes nothing here
+            pairs = [(o, g) for o, g in pairs if outs[o].requires_grad]
+            if not pairs:
+                return tuple(grads)
             got = autograd.grad([outs[o] for o, _ in pairs], [p for _, p in proxies], [g for _, g in pairs],
                                 create_graph=create, allow_unused=True)
         for (i, _), g in zip(wanted, got):

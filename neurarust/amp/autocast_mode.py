@@ -39,6 +39,7 @@ import warnings
 from typing import Any, Callable
 
 from neurarust import registry
+from neurarust.autograd import grad_mode
 from neurarust.dtype import DType, as_dtype, bfloat16, float16, float32, float64, promote_types
 from neurarust.errors import ArgumentError, AutocastError, SignatureError
 from neurarust.tensor import Tensor
@@ -278,8 +279,10 @@ def _cast(value: Any, target: DType, device_type: str, low: DType, state: _State
         dt = value._dtype
         if dt is target or not dt.is_floating_point or dt is float64 or value._storage.device.type != device_type:
             return value
+        # A cast made with grad mode off has no history: cached, it would cut the weight's gradient
+        # from every later use in the region (PyTorch does not cache it either).
         if (target is low and dt is float32 and state.cache_enabled and value._base is None
-                and value.requires_grad and value.is_leaf):
+                and value.requires_grad and value.is_leaf and grad_mode._state.enabled):
             hit = state.cache.get((id(value), target))
             if hit is None or hit[0] is not value:
                 hit = state.cache[(id(value), target)] = (value, value.to(target))
