@@ -16,8 +16,8 @@ import importlib
 from typing import Any
 
 from . import backends, cuda
-from .creation import (as_tensor, empty, empty_like, from_numpy, full, full_like, ones, ones_like, tensor,
-                       zeros, zeros_like)
+from .creation import (as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, logspace, ones,
+                       ones_like, tensor, zeros, zeros_like)
 from .device import device
 from .dtype import (DType, bfloat16, bool_, double, finfo, float16, float32, float64, get_default_dtype, half,
                     iinfo, int8, int16, int32, int64, long, promote_types, result_type, set_default_dtype,
@@ -63,6 +63,9 @@ _LAZY_ATTRS: dict[str, str] = {
     "load": "serialization",
     "autocast": "amp.autocast_mode",
     "compile": "graph.compiler",
+    **{name: "views" for name in ("reshape", "flatten", "squeeze", "unsqueeze", "transpose", "swapaxes", "swapdims",
+                                  "permute", "t", "narrow", "select", "diagonal", "broadcast_to", "movedim",
+                                  "moveaxis", "numel")},
 }
 
 

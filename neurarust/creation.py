@@ -1,5 +1,5 @@
 """Tensor creation: ``tensor``, ``as_tensor``, ``from_numpy``, ``empty``, ``zeros``, ``ones``, ``full``,
-``*_like``, with PyTorch's signatures.
+``*_like``, ``eye``, ``linspace``, ``logspace``, with PyTorch's signatures.
 
     >>> import neurarust as nr
     >>> nr.full((2, 2), 7, dtype=nr.int32).tolist()
@@ -177,6 +177,81 @@ def ones(*size, dtype: Any = None, device: Any = None, requires_grad: bool = Fal
     """
     d = _dt.as_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
     return full(as_shape(size), 1, dtype=d, device=device, requires_grad=requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
+        requires_grad: bool = False) -> Tensor:
+    """The ``n x m`` identity matrix (``m`` defaults to ``n``), as ``torch.eye``.
+
+    >>> import neurarust as nr
+    >>> nr.eye(2, 3).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    """
+    m = n if m is None else m
+    for what, v in (("n", n), ("m", m)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
+            raise ArgumentError(f"eye: {what} must be a non-negative integer, got {v!r}")
+    d = _dt.as_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+    return _host_made(np.eye(int(n), int(m), dtype=d.np), d, device, requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` values evenly spaced from ``start`` to ``end`` inclusive, as ``torch.linspace``: the
+    first half counted up from ``start``, the second down from ``end`` (so both ends are exact), in
+    the result's precision.
+
+    >>> import neurarust as nr
+    >>> nr.linspace(0, 1, 5).tolist()
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    """
+    d = _dt.as_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+    values = _spaced("linspace", start, end, steps, d)
+    return _host_made(values if d.is_floating_point else np.trunc(values), d, device, requires_grad)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``base ** linspace(start, end, steps)``, as ``torch.logspace``.
+
+    >>> import neurarust as nr
+    >>> nr.logspace(0, 2, 3).tolist()
+    [1.0, 10.0, 100.0]
+    """
+    d = _dt.as_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+    exponents = _spaced("logspace", start, end, steps, d)
+    with np.errstate(all="ignore"):   # an integer result past the dtype's range wraps, as PyTorch's
+        values = np.power(exponents.dtype.type(base), exponents)
+        return _host_made(values if d.is_floating_point else np.trunc(values), d, device, requires_grad)
+
+
+# PyTorch's kernel computes ``start + step * i`` as one fused multiply-add, rounded once: emulated by
+# computing it in a wider type.
+_WIDER = {np.float32: np.float64, np.float64: np.longdouble}
+
+
+def _spaced(name: str, start, end, steps, d: DType) -> np.ndarray:
+    """PyTorch's linspace values: the step in the arithmetic of ``d`` (float64 from the truncated
+    ends for an integer ``d``), each value a fused multiply-add from the nearer end."""
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
+        raise ArgumentError(f"{name}: number of steps must be a non-negative integer, got {steps!r}")
+    if d.is_floating_point:
+        t = d.np.type
+    else:
+        t, start, end = np.float64, int(start), int(end)
+    if steps == 1:
+        return np.array([t(start)])
+    w, a = _WIDER.get(t, t), t
+    step = (a(end) - a(start)) / a(steps - 1)
+    i = np.arange(steps).astype(w)
+    up = w(a(start)) + w(step) * i
+    down = w(a(end)) - w(step) * (w(steps - 1) - i)
+    return np.where(i < steps // 2, up, down).astype(t)
+
+
+def _host_made(values: np.ndarray, d: DType, device: Any, requires_grad: bool) -> Tensor:
+    """A tensor of values computed on the host (small, made once), copied to ``device``."""
+    return _maybe_requires_grad(as_tensor(values.astype(d.np, copy=False), d, device, _copy=True), requires_grad)
 
 
 def _maybe_requires_grad(t: Tensor, requires_grad: bool) -> Tensor:
