@@ -36,6 +36,17 @@ class NonDynamicallyQuantizableLinear(Linear):
     """``Linear`` under the name PyTorch gives MultiheadAttention's output projection."""
 
 
+def _check_masks(attn_mask, key_padding_mask, L: int, S: int, N: int, H: int) -> None:
+    """PyTorch's mask shapes: ``attn_mask`` ``(L, S)`` or ``(N * num_heads, L, S)``,
+    ``key_padding_mask`` ``(N, S)`` (or ``(S,)`` unbatched)."""
+    if attn_mask is not None and tuple(attn_mask.shape) not in ((L, S), (N * H, L, S)):
+        raise ShapeError(f"MultiheadAttention: attn_mask should have shape {(L, S)} or {(N * H, L, S)}, got "
+                         f"{tuple(attn_mask.shape)}")
+    if key_padding_mask is not None and tuple(key_padding_mask.shape) not in ((N, S), (S,)):
+        raise ShapeError(f"MultiheadAttention: key_padding_mask should have shape {(N, S)}, got "
+                         f"{tuple(key_padding_mask.shape)}")
+
+
 def _float_mask(mask: Tensor | None, dtype) -> Tensor | None:
     """A bool mask (True = masked out) as an additive one: -inf where True, 0 elsewhere."""
     if mask is None or mask.dtype is not nr.bool_:
@@ -148,6 +159,7 @@ class MultiheadAttention(Module):
         if key.shape[0] != value.shape[0] or key.shape[1] != N or value.shape[1] != N:
             raise ShapeError(f"MultiheadAttention: key {tuple(key.shape)} and value {tuple(value.shape)} do not "
                              f"match query {tuple(query.shape)}")
+        _check_masks(attn_mask, key_padding_mask, L, key.shape[0], N, H)
         q, k, v = self._project(query, key, value)
         attn_mask = _float_mask(attn_mask, q.dtype)
         key_padding_mask = _float_mask(key_padding_mask, q.dtype)

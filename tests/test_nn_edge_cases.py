@@ -107,3 +107,12 @@ def test_embedding_bag_max_sends_a_tie_s_gradient_to_its_first_row(indices):
         lib.nn.functional.embedding_bag(lib.tensor(indices), weight, lib.tensor([0]), mode="max").sum().backward()
         got.append(weight.grad.tolist())
     assert got[0] == got[1]
+
+
+@pytest.mark.parametrize("masks, message", [({"attn_mask": nr.zeros(3, 3)}, "attn_mask"),
+                                            ({"key_padding_mask": nr.zeros(2, 3, dtype=nr.bool_)}, "key_padding_mask")])
+def test_multihead_attention_names_a_mask_of_the_wrong_shape(masks, message):
+    mha = nr.nn.MultiheadAttention(4, 2)
+    x = nr.randn(3, 1, 4)              # (L, N, E); the masks want (3, S=3) for attn, (1, 3) for padding
+    with pytest.raises(ShapeError, match=message):
+        mha(x, x, x, **{k: (v if k == "key_padding_mask" else nr.zeros(2, 3)) for k, v in masks.items()})
