@@ -228,6 +228,8 @@ def index_select(op: Op, input: Tensor, dim: int, index: Tensor, *, out=None) ->
     _same_device(op.name, input, index)
     if index.ndim > 1:
         raise ShapeError(f"{op.name}(): index must be a vector or a 0-d tensor, got shape {list(index.shape)}")
+    if input.ndim == 0 and index.numel() != 1:
+        raise ShapeError(f"{op.name}(): an index into a 0-d tensor can have only 1 value, got {index.numel()}")
     d = normalize_dim(dim, input.ndim)
     x = _as_1d(input)
     _check_range(op.name, index, x.shape[d], d)
@@ -611,6 +613,13 @@ def _as_index_tensor(k, device) -> Tensor:
     return t if t.device == device else t.to(device)
 
 
+def _scalar_mask_index(mask: Tensor) -> Tensor:
+    """The index a 0-d mask makes of the dim it adds: ``[0]`` where it holds, ``[]`` where not."""
+    from neurarust.creation import as_tensor
+
+    return as_tensor(np.arange(1 if bool(mask.item()) else 0, dtype=np.int64)).to(mask.device)
+
+
 def _parse(t: Tensor, key):
     """``t`` viewed through the basic parts of ``key`` (ints, slices, None, Ellipsis), and the
     advanced ones as (dim of that view, index tensor) pairs; bool masks become one index per dim."""
@@ -623,6 +632,10 @@ def _parse(t: Tensor, key):
             raise IndexOutOfRangeError("indexing with a Python bool is not supported; use a bool tensor")
         if _is_index_like(k):
             it = _as_index_tensor(k, t.device)
+            if it.ndim == 0 and it.dtype.kind in "ub":   # a new dim of size 1 (True) or 0 (False), as PyTorch
+                adv.append((len(basic), _scalar_mask_index(it)))
+                basic.append(None)
+                continue
             adv.append((len(basic), it))
             basic.extend([slice(None)] * (it.ndim if it.dtype.kind in "ub" else 1))
         else:
@@ -643,8 +656,6 @@ def _parse(t: Tensor, key):
     for start, it in adv:
         d = dim_of[start]
         if it.dtype.kind in "ub":  # a mask over dims d..d+k-1
-            if it.ndim == 0:
-                raise IndexOutOfRangeError("indexing with a 0-d bool tensor is not supported")
             got, want = tuple(it.shape), tuple(view.shape[d:d + it.ndim])
             if got != want:
                 raise IndexOutOfRangeError(f"the shape of the mask {list(got)} does not match the shape "
@@ -952,7 +963,7 @@ def _scatter_add_backward(grad, dim, index, src):
 
 
 def _scatter_reduce_backward(grad, input, dim, index, src, reduce, include_self, result):
-    """PyTorch's derivatives; ``prod`` assumes no zero among the combined values."""
+    """PyTorch's derivatives."""
     def hit(t, fill):  # ``t`` with the destinations some index reaches set to ``fill``
         return t if include_self else t.scatter(dim, index, fill)
 
@@ -965,8 +976,7 @@ def _scatter_reduce_backward(grad, input, dim, index, src, reduce, include_self,
         share = grad / count
         return hit(share, 0), _fit(share.gather(dim, index), src)
     if reduce == "prod":
-        weighted = grad * result
-        return hit(weighted / input, 0), _fit(weighted.gather(dim, index) / _box(src, index), src)
+        return _scatter_prod_backward(grad, input, dim, index, src, include_self, result, hit)
     # amax/amin: the gradient is shared evenly among the values equal to the result
     self_wins = hit(call("eq", input, result), False)
     src_wins = call("eq", _box(src, index), result.gather(dim, index))
@@ -974,6 +984,27 @@ def _scatter_reduce_backward(grad, input, dim, index, src, reduce, include_self,
     share = grad / call("where", call("eq", count, 0), 1, count)
     return (call("where", self_wins, share, 0.0),
             _fit(call("where", src_wins, share.gather(dim, index), 0.0), src))
+
+
+def _scatter_prod_backward(grad, input, dim, index, src, include_self, result, hit):
+    """A factor's gradient is the product of the others: ``grad * result / factor`` where the factor is
+    not 0; a zero factor, the only zero of its product, gets the product of the others, taken again
+    with that zero set to 1; a zero among several gets 0 (as PyTorch)."""
+    from neurarust.creation import zeros_like
+
+    weighted = grad * result
+    self_zero = call("eq", input, 0)
+    safe_self = call("where", self_zero, 1, input)
+    others = safe_self.scatter_reduce(dim, index, src, "prod", include_self=include_self)
+    grad_self = hit(call("where", self_zero, grad * others, weighted / safe_self), 0)
+    box = _box(src, index)
+    src_zero = call("eq", box, 0)
+    zeros_per_slot = zeros_like(result).scatter_add(dim, index, src_zero.to(grad.dtype))
+    single = src_zero & call("eq", zeros_per_slot.gather(dim, index), 1)
+    others = input.scatter_reduce(dim, index, call("where", single, 1, box), "prod", include_self=include_self)
+    grad_src = call("where", single, (grad * others).gather(dim, index),
+                    weighted.gather(dim, index) / call("where", src_zero, 1, box))
+    return grad_self, _fit(grad_src, src)
 
 
 def _index_add_backward(grad, dim, index, source, alpha):

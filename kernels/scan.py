@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurarust import dtype as _dt
+from neurarust.creation import ones_like
 from neurarust.dtype import DType
 from neurarust.errors import SignatureError
 from neurarust.registry import ErrorInput, Op, Sample, autocast_class, register
@@ -112,9 +113,25 @@ def _cumsum_backward(grad, dim):
 
 
 def _cumprod_backward(grad, input, result, dim):
-    """``reversed_cumsum(grad * result) / input``: exact without zeros; where the input holds a
-    zero this gives inf/NaN (PyTorch's zero-safe formula is not reproduced)."""
-    return (grad if grad.ndim == 0 else _reversed_cumsum(grad * result, dim) / input,)
+    """Element ``k`` gets ``sum_{i >= k} grad_i * prod_{j <= i, j != k} input_j``, zeros included, as
+    PyTorch's: a non-zero input takes ``reversed_cumsum(grad * result) / input`` (the outputs past a
+    zero are 0, and stay functions of it for a second derivative); the first zero takes the product
+    of the inputs before it times ``reversed_cumsum(grad * P)``, ``P`` the cumprod of the inputs after
+    it (1 up to it); a later zero gets 0."""
+    if grad.ndim == 0:
+        return (grad,)
+    from neurarust.registry import call
+
+    zero = input == 0
+    safe = call("where", zero, 1, input)
+    nonzero_part = _reversed_cumsum(grad * result, dim) / safe
+    seen = zero.to(grad.dtype).cumsum(dim)                      # zeros up to and including each position
+    up_to_first = (seen - zero.to(grad.dtype)) == 0             # no zero strictly before
+    after = call("where", up_to_first, 1, input).cumprod(dim)
+    n = input.shape[dim]
+    before = call("cat", [ones_like(input.narrow(dim, 0, 1)), result.narrow(dim, 0, n - 1)], dim)
+    first_zero_part = before * _reversed_cumsum(grad * after, dim)
+    return (call("where", zero, call("where", up_to_first, first_zero_part, 0), nonzero_part),)
 
 
 _BACKWARDS = {"cumsum": _cumsum_backward, "cumprod": _cumprod_backward}
