@@ -20,7 +20,7 @@ import itertools
 import threading
 from typing import Callable, Sequence
 
-from neurarust.errors import AutogradError, ShapeError
+from neurarust.errors import AutogradError, DeviceError, ShapeError, SignatureError
 from neurarust.tensor import Tensor
 
 from . import anomaly, grad_mode
@@ -44,19 +44,25 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
     """
     roots = _as_tuple(tensors)
     grads = _root_grads(roots, grad_tensors, create_graph)
-    targets = None if inputs is None else _as_tuple(inputs)
+    targets = None if inputs is None else _unique(_as_tuple(inputs))
     if targets is not None and not targets:
         raise AutogradError("backward(): 'inputs' argument to backward() cannot be empty")
-    captured = run(roots, grads, create_graph if retain_graph is None else retain_graph, create_graph, targets)
+    # Leaf inputs accumulate during the walk, through their AccumulateGrad (hooks included); a
+    # non-leaf input's gradient is captured and becomes its .grad afterwards, as in PyTorch.
+    captured = run(roots, grads, create_graph if retain_graph is None else retain_graph, create_graph, targets,
+                   accumulate_targets=True)
     if targets is not None:
         for t, g in zip(targets, captured):
-            if g is not None:
+            if g is not None and not t.retains_grad:   # retain_grad() already stored it in the walk
                 accumulate_into(t, g, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
-         allow_unused: bool | None = None, materialize_grads: bool = False) -> tuple:
-    """The gradients of ``outputs`` with respect to ``inputs``, returned (``.grad`` is not touched).
+         only_inputs: bool = True, allow_unused: bool | None = None, materialize_grads: bool = False) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, returned (the inputs' ``.grad`` is not
+    touched; non-leaves that ``retain_grad()`` on the way get theirs, as in PyTorch). An input listed
+    twice gets its gradient at both positions. ``only_inputs`` is PyTorch's deprecated keyword,
+    accepted and ignored.
 
     >>> import neurarust as nr
     >>> x = nr.tensor([2.0], requires_grad=True)
@@ -87,9 +93,13 @@ def _as_tuple(x) -> tuple:
     return (x,) if isinstance(x, Tensor) else tuple(x)
 
 
-def _root_grads(roots: tuple, grads, create_graph: bool) -> list:
-    from neurarust.creation import ones_like
+def _unique(tensors: tuple) -> tuple:
+    """``tensors`` without repeats (by identity): backward(inputs=[x, x]) accumulates into x once."""
+    seen: set = set()
+    return tuple(t for t in tensors if not (id(t) in seen or seen.add(id(t))))
 
+
+def _root_grads(roots: tuple, grads, create_graph: bool) -> list:
     grads = [None] * len(roots) if grads is None else list(_as_tuple(grads) if not isinstance(grads, (list, tuple)) else grads)
     if len(grads) != len(roots):
         raise ShapeError(f"got {len(grads)} gradients for {len(roots)} outputs")
@@ -97,20 +107,37 @@ def _root_grads(roots: tuple, grads, create_graph: bool) -> list:
     for i, (t, g) in enumerate(zip(roots, grads)):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise AutogradError(f"element {i} of tensors does not require grad and does not have a grad_fn")
-        if g is None:
-            if t.numel() != 1:
-                raise AutogradError(f"grad can be implicitly created only for scalar outputs (output {i} has "
-                                    f"shape {list(t.shape)}); pass a gradient")
-            g = ones_like(t)
-        elif not isinstance(g, Tensor):
-            from neurarust.creation import full_like
-
-            g = full_like(t, g)
-        elif g.shape != t.shape:
-            raise ShapeError(f"Mismatch in shape: grad_output[{i}] has a shape of {list(g.shape)} and output[{i}] "
-                             f"has a shape of {list(t.shape)}")
+        g = _root_grad(i, t, g)
         out.append(g if create_graph else g.detach())
     return out
+
+
+def _root_grad(i: int, t: Tensor, g) -> Tensor:
+    """The gradient of output ``i`` in ``t``'s shape, dtype and device: given (cast to ``t``'s dtype,
+    as PyTorch's validate_outputs does, so formulas and ``.grad`` see the output's dtype), a number,
+    or ones for a scalar output."""
+    if g is None:
+        if t.numel() != 1:
+            raise AutogradError(f"grad can be implicitly created only for scalar outputs (output {i} has "
+                                f"shape {list(t.shape)}); pass a gradient")
+        from neurarust.creation import ones_like
+
+        return ones_like(t)
+    if isinstance(g, (bool, int, float)):
+        from neurarust.creation import full_like
+
+        return full_like(t, g)
+    if not isinstance(g, Tensor):
+        raise SignatureError(f"gradients can be either Tensors or None, but got {type(g).__name__} "
+                             f"(grad_output[{i}])")
+    if g._shape != t._shape:
+        raise ShapeError(f"Mismatch in shape: grad_output[{i}] has a shape of {list(g.shape)} and output[{i}] "
+                         f"has a shape of {list(t.shape)}")
+    if g.device != t.device:
+        if g.ndim:
+            raise DeviceError(f"invalid gradient at index {i} - expected device {t.device} but got {g.device}")
+        g = g.to(t.device)
+    return g if g._dtype is t._dtype else g.to(t._dtype)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -118,9 +145,10 @@ def _root_grads(roots: tuple, grads, create_graph: bool) -> list:
 # ----------------------------------------------------------------------------------------------
 
 def run(roots: Sequence[Tensor], root_grads: list, retain_graph: bool, create_graph: bool,
-        targets: Sequence[Tensor] | None = None) -> list:
+        targets: Sequence[Tensor] | None = None, accumulate_targets: bool = False) -> list:
     """Run backward from ``roots``. Without ``targets`` gradients accumulate into leaves; with them,
-    only what leads to a target runs and the targets' gradients are returned."""
+    only what leads to a target runs and the targets' gradients are returned, except those of leaf
+    targets when ``accumulate_targets`` (``backward(inputs=...)``): they accumulate into ``.grad``."""
     buffers: dict[Node, list] = {}
     owned = Ownership()
     for t, g in zip(roots, root_grads):
@@ -137,21 +165,21 @@ def run(roots: Sequence[Tensor], root_grads: list, retain_graph: bool, create_gr
     _callbacks.stack.append([])
     try:
         with grad_mode.set_grad_enabled(create_graph):
-            _walk(ready, buffers, needed, deps, order, capture, captured, targets, retain_graph, create_graph, runs,
-                  owned)
+            _walk(ready, buffers, needed, deps, order, capture, captured, targets is None or accumulate_targets,
+                  retain_graph, create_graph, runs, owned)
         _run_callbacks(_callbacks.stack[-1])
     finally:
         _callbacks.stack.pop()
     return captured
 
 
-def _walk(ready: list, buffers: dict, needed: set, deps: dict, order, capture: dict, captured: list, targets,
-          retain_graph: bool, create_graph: bool, runs: set, owned: "Ownership") -> None:
+def _walk(ready: list, buffers: dict, needed: set, deps: dict, order, capture: dict, captured: list,
+          accumulate: bool, retain_graph: bool, create_graph: bool, runs: set, owned: "Ownership") -> None:
     """Pop ready nodes (latest-created first), run them and pass their gradients on."""
     while ready:
         node = heapq.heappop(ready)[2]
         in_grads = _run_node(node, buffers.pop(node, None) or [None] * node.n_outputs, capture, captured,
-                             targets is None, retain_graph, create_graph, node in runs, owned)
+                             accumulate, retain_graph, create_graph, node in runs, owned)
         for edge, g, meta in zip(node.next_edges, in_grads, node.input_meta):
             if edge is None or edge[0] not in needed:
                 continue
@@ -211,23 +239,26 @@ def _run_node(node: Node, grads: list, capture: dict, captured: list, accumulate
     for g in grads:                              # the node consumes its buffer
         if g is not None:
             owned.take(g)
-    if accumulate:
-        for nr, ref in node.retained.items():
-            t = ref()
-            if t is not None and grads[nr] is not None:
-                accumulate_into(t, grads[nr], create_graph)
+    for nr, ref in node.retained.items():       # retain_grad(): in autograd.grad too, as in PyTorch
+        t = ref()
+        if t is not None and grads[nr] is not None:
+            accumulate_into(t, grads[nr], create_graph)
     if isinstance(node, AccumulateGrad):
         if grads[0] is not None:
-            if accumulate:
-                node.accumulate(grads[0], create_graph, exclusive)
+            if accumulate:   # every leaf (backward()), or a leaf target (backward(inputs=...))
+                if not capture or (node, 0) in capture:
+                    node.accumulate(grads[0], create_graph, exclusive)
             elif (node, 0) in capture:
                 leaf = node.variable()
-                captured[capture[(node, 0)]] = run_hooks(leaf._autograd.hooks, grads[0]) if leaf is not None else grads[0]
+                g = run_hooks(leaf._autograd.hooks, grads[0]) if leaf is not None else grads[0]
+                for slot in capture[(node, 0)]:
+                    captured[slot] = g
         return ()
     for nr in range(node.n_outputs):
-        slot = capture.get((node, nr))
-        if slot is not None:
-            captured[slot] = grads[nr]
+        slots = capture.get((node, nr))
+        if slots is not None:
+            for slot in slots:
+                captured[slot] = grads[nr]
     if not runs or all(g is None for g in grads):
         return [None] * len(node.next_edges)
     in_grads = node.apply(grads)
@@ -306,11 +337,12 @@ def _conform(g: Tensor, meta, node: Node) -> Tensor:
 def _capture_slots(targets) -> dict:
     if targets is None:
         return {}
-    slots = {}
+    slots: dict = {}
     for i, t in enumerate(targets):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise AutogradError(f"One of the differentiated Tensors (input {i}) does not require grad")
-        slots[edge_of(t)] = i
+        edge = edge_of(t)
+        slots[edge] = slots.get(edge, ()) + (i,)   # a tensor listed twice gets its gradient twice
     return slots
 
 

@@ -15,6 +15,7 @@ in PyTorch: a new thread starts with recording on.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from typing import Any, Callable
 
@@ -76,10 +77,41 @@ class _GradMode:
 
 
 def _fresh_per_call(mode: _GradMode, fn: Callable) -> Callable:
+    if inspect.isgeneratorfunction(fn):
+        return _per_resumption(mode, fn)
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         with mode.clone():
             return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _per_resumption(mode: _GradMode, fn: Callable) -> Callable:
+    """A decorated generator function: the body runs under the mode each time it resumes, and the
+    caller's mode is back in force while the generator is suspended (as PyTorch's decorators do)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        try:
+            with mode.clone():
+                value = gen.send(None)
+            while True:
+                try:
+                    sent = yield value
+                except GeneratorExit:
+                    with mode.clone():
+                        gen.close()
+                    raise
+                except BaseException as exc:   # thrown in by the caller: the body handles it under the mode
+                    with mode.clone():
+                        value = gen.throw(exc)
+                else:
+                    with mode.clone():
+                        value = gen.send(sent)
+        except StopIteration as stop:
+            return stop.value
 
     return wrapper
 

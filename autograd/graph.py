@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import threading
 import weakref
 from typing import Any, Callable, Sequence
 
@@ -52,6 +53,38 @@ class AutogradMeta:
         # registered, as almost no tensor gets one (autograd/hooks.py makes the lists).
         self.hooks: list | tuple = ()
         self.post_accumulate_hooks: list | tuple = ()
+
+
+class ViewMeta(AutogradMeta):
+    """The AutogradMeta of a view of a tensor that requires grad: it remembers its base and the
+    storage version its ``grad_fn`` was made at. An in-place op on the base (or on another view of
+    it) bumps the version and gives the base a new history; reading ``grad_fn`` then rebuilds it as
+    an AsStrided view of the base's new node, as PyTorch regenerates a view's grad_fn, so the view's
+    gradient follows the values it now holds. Plain tensors keep the plain slot read."""
+
+    __slots__ = ("base", "version", "geometry", "_grad_fn")
+
+    def __init__(self, node: "Node", base: Tensor, view: Tensor):
+        self.base = base                     # the root base (``view._base``), kept alive as PyTorch does
+        self.geometry = (view._shape, view._strides, view._offset)
+        super().__init__(True, node, 0)      # the grad_fn setter below records the version
+
+    @property
+    def grad_fn(self) -> "Node | None":
+        if self.base._storage.version != self.version:   # the view shares its base's storage
+            self._rebase()
+        return self._grad_fn
+
+    @grad_fn.setter
+    def grad_fn(self, node: "Node | None") -> None:
+        self._grad_fn = node
+        self.version = self.base._storage.version
+
+    def _rebase(self) -> None:
+        from .views import rebase_view
+
+        self.grad_fn = rebase_view(self.base, self.geometry)
+        self.output_nr = 0
 
 
 def meta(t: Tensor) -> AutogradMeta:
@@ -244,11 +277,29 @@ def _node_name(op_name: str) -> str:
 
 
 def run_hooks(hooks: list, grad):
+    """Run tensor hooks in order; a returned tensor replaces the gradient. A replacement must match
+    it in shape, dtype and device (as PyTorch checks), or it would land in ``.grad`` or reach a
+    formula that assumes the tensor's layout."""
     for hook in hooks:
         replaced = hook(grad)
         if replaced is not None:
+            _check_hook_result(hook, grad, replaced)
             grad = replaced
     return grad
+
+
+def _check_hook_result(hook: Callable, grad: Tensor, replaced) -> None:
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if not isinstance(replaced, Tensor):
+        from neurarust.errors import SignatureError
+
+        raise SignatureError(f"expected Tensor or None, but hook '{name}' returned '{type(replaced).__name__}'")
+    if replaced._shape != grad._shape:
+        raise AutogradError(f"hook '{name}' has changed the size of value (was {list(grad._shape)}, "
+                            f"got {list(replaced._shape)})")
+    if replaced._dtype is not grad._dtype or replaced.device != grad.device:
+        raise AutogradError(f"hook '{name}' has changed the type of value (was {grad._dtype} on {grad.device}, "
+                            f"got {replaced._dtype} on {replaced.device})")
 
 
 def _detached(t: Tensor) -> Tensor:
@@ -273,7 +324,10 @@ class SavedTensor:
     __slots__ = ("data", "version", "output_nr", "op_name", "arg_name")
 
     def __init__(self, t: Tensor, op_name: str, arg_name: str, output_nr: int | None = None):
-        self.data = _detached(t) if output_nr is not None else t
+        if _saved_hooks_open and _saved_hooks.stack:   # saved_tensors_hooks: keep what pack returns
+            self.data = _Packed(t, _saved_hooks.stack[-1])
+        else:
+            self.data = _detached(t) if output_nr is not None else t
         self.version = t._storage.version
         self.output_nr = output_nr
         self.op_name = op_name
@@ -287,7 +341,9 @@ class SavedTensor:
                 "after they have already been freed). Saved intermediate values of the graph are freed "
                 "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
                 "backward through the graph a second time.")
-        if t._storage.version != self.version:
+        if t.__class__ is _Packed:
+            t = t.unpack()                   # versions cannot be tracked through hooks (as PyTorch)
+        elif t._storage.version != self.version:
             raise AutogradError(
                 f"one of the variables needed for gradient computation has been modified by an inplace "
                 f"operation: argument '{self.arg_name}' of {self.op_name} (shape {list(t._shape)}, "
@@ -300,6 +356,64 @@ class SavedTensor:
 
     def release(self) -> None:
         self.data = None
+
+
+class _SavedHooks(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[tuple] = []         # (pack, unpack) pairs, innermost last
+
+
+_saved_hooks = _SavedHooks()
+# Blocks open on any thread: a plain global read keeps the check off the per-op cost when there are none.
+_saved_hooks_open = 0
+_saved_hooks_lock = threading.Lock()
+
+
+class _Packed:
+    """What a pack hook returned for a saved tensor, with the unpack hook that turns it back."""
+
+    __slots__ = ("value", "unpack_hook")
+
+    def __init__(self, t: Tensor, hooks: tuple):
+        pack, self.unpack_hook = hooks
+        self.value = pack(t)
+
+    def unpack(self) -> Tensor:
+        t = self.unpack_hook(self.value)
+        if not isinstance(t, Tensor):
+            raise AutogradError(f"saved tensor unpack hook must return a Tensor, got {type(t).__name__}")
+        return t
+
+
+class saved_tensors_hooks:
+    """Inside the block, each tensor a recorded op saves for backward goes through ``pack_hook(t)``,
+    and backward gets ``unpack_hook(packed)`` back instead (PyTorch's
+    ``torch.autograd.graph.saved_tensors_hooks``): offload to another device, compress, or recompute
+    (non-reentrant checkpointing). Hooks are per thread; the innermost block wins. A saved tensor that
+    went through hooks is not checked for in-place changes.
+
+    >>> import neurarust as nr
+    >>> x = nr.tensor([3.0], requires_grad=True)
+    >>> with nr.autograd.graph.saved_tensors_hooks(lambda t: t.tolist(), lambda v: nr.tensor(v)):
+    ...     y = x * x
+    >>> y.backward(); x.grad.tolist()
+    [6.0]
+    """
+
+    def __init__(self, pack_hook: Callable[[Tensor], Any], unpack_hook: Callable[[Any], Tensor]):
+        self.hooks = (pack_hook, unpack_hook)
+
+    def __enter__(self) -> None:
+        global _saved_hooks_open
+        _saved_hooks.stack.append(self.hooks)
+        with _saved_hooks_lock:
+            _saved_hooks_open += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        global _saved_hooks_open
+        _saved_hooks.stack.pop()
+        with _saved_hooks_lock:
+            _saved_hooks_open -= 1
 
 
 def unpack(value, node: Node):

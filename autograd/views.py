@@ -19,15 +19,61 @@ from neurarust.errors import AutogradError, DerivativeNotImplementedError
 from neurarust.tensor import Tensor
 
 from . import grad_mode
-from .graph import AutogradMeta, FunctionNode, _input_meta, attach, edge_of, record
+from .graph import FunctionNode, ViewMeta, _input_meta, attach, edge_of, record
 
 
 def record_view(name: str, base: Tensor, out: Tensor, backward: Callable | None, view: bool = True) -> None:
-    """Make ``out`` a graph output of ``base`` with ``backward(grad_out) -> grad_base``."""
+    """Make ``out`` a graph output of ``base`` with ``backward(grad_out) -> grad_base``.
+
+    A view that shares the memory of a base that requires grad gets a :class:`ViewMeta`, so an
+    in-place op on the base later rebuilds its grad_fn (its values change with the base's)."""
     if backward is None:
         def backward(grad, _name=name):
             raise DerivativeNotImplementedError(f"the derivative of {_name} with overlapping windows is not implemented")
-    record(f"{name}Backward", [base], [out], backward)
+    if not grad_mode._state.enabled:
+        return
+    edge = edge_of(base)
+    if edge is None:
+        return
+    node = FunctionNode(f"{name}Backward", backward, [edge], [_input_meta(base)], 1)
+    root = out._base
+    # The view's history derives from its root base's only if its parent is the root or such a view
+    # (a view made a leaf with requires_grad_() has a history of its own).
+    if view and root is not None and out._storage is base._storage and (
+            root is base or base._autograd.__class__ is ViewMeta):
+        out._autograd = ViewMeta(node, root, out)
+    else:
+        attach([out], node)
+
+
+def rebase_view(base: Tensor, geometry: tuple) -> FunctionNode:
+    """The grad_fn of a view (``geometry``: its shape, strides and offset) of ``base`` after ``base``
+    was modified in place: AsStrided of the base's current history, as PyTorch regenerates it. A view
+    that the AsStrided adjoint cannot express (a non-contiguous base, overlapping elements from
+    ``expand``) gets a node that raises when a gradient reaches it, never a stale history."""
+    shape, strides, _ = geometry
+    base_shape = base._shape
+    if base.is_contiguous() and not _overlapping(shape, strides):
+        region = _region(geometry, base._offset)
+        backward = lambda g: embed(g, base_shape, region)  # noqa: E731 - the adjoint of the region
+    else:
+        def backward(g):
+            raise AutogradError(
+                f"a view (shape {list(shape)}, strides {list(strides)}) of a tensor (shape {list(base_shape)}, "
+                f"strides {list(base._strides)}) that was modified in place after the view was taken cannot be "
+                f"differentiated: its gradient cannot be rebuilt from the base's new history. Take the view "
+                f"after the in-place op, or use the out-of-place op")
+    return FunctionNode("AsStridedBackward", backward, [edge_of(base)], [_input_meta(base)], 1)
+
+
+def _overlapping(shape: tuple, strides: tuple) -> bool:
+    """Whether two indices of the view may address the same element (``expand``, overlapping ``unfold``)."""
+    extent = 1
+    for stride, size in sorted((abs(st), n) for n, st in zip(shape, strides) if n > 1):
+        if stride < extent:
+            return True
+        extent += stride * (size - 1)
+    return False
 
 
 def embed(grad: Tensor, shape: tuple, replay: Callable[[Tensor], Tensor]) -> Tensor:
@@ -73,9 +119,11 @@ def sum_to_shape(grad: Tensor, shape: tuple) -> Tensor:
 # In-place writes into views
 # ----------------------------------------------------------------------------------------------
 
-def _region_of(view: Tensor, base: Tensor) -> Callable[[Tensor], Tensor]:
-    """``region(t)``: the elements of a contiguous tensor shaped like ``base`` that ``view`` covers."""
-    shape, strides, offset = view._shape, view._strides, view._offset - base._offset
+def _region(geometry: tuple, base_offset: int) -> Callable[[Tensor], Tensor]:
+    """``region(t)``: the elements of a contiguous tensor shaped like the base (whose first element is
+    at ``base_offset``) that a view of ``geometry`` (shape, strides, offset) covers."""
+    shape, strides, view_offset = geometry
+    offset = view_offset - base_offset
     # A gradient may arrive with any strides; the region's strides are those of a contiguous base.
     def region(t: Tensor) -> Tensor:
         c = t if t.is_contiguous() else t.contiguous()
@@ -102,7 +150,7 @@ def record_inplace_on_view(op, args: tuple, kwargs: dict, view: Tensor):
     """
     base = view._base
     _contiguous_base(base, op.name)
-    region = _region_of(view, base)
+    region = _region((view._shape, view._strides, view._offset), base._offset)
     result = _out_of_place(op, args, kwargs, view)
     with grad_mode.no_grad():
         view.copy_(result)
@@ -125,7 +173,7 @@ def record_inplace_on_view(op, args: tuple, kwargs: dict, view: Tensor):
     attach([base], node)
     view_node = FunctionNode("AsStridedBackward", lambda g: embed(g, base_shape, region), [(node, 0)],
                              [_input_meta(base)], 1)
-    view._autograd = AutogradMeta(True, view_node, 0)
+    view._autograd = ViewMeta(view_node, base, view)   # at the version after the write
     return view
 
 
