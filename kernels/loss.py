@@ -918,8 +918,9 @@ def _reference_cross_entropy_backward(g, x, t, lse, w, ignore_index, smoothing, 
     valid = t != ignore_index
     safe = np.where(valid, t, 0)
     wv = np.ones(C, x.dtype) if w is None else w
-    if normalize:   # every row ignored: 0 / 0 would reach them as NaN; they get no gradient
-        g = np.where(valid, g / np.where(valid, wv[safe] if C else 0, 0).sum(), 0)
+    if normalize:   # no row counted (every one ignored): the loss is 0 / 0, its gradient 0, not NaN
+        denom = np.where(valid, wv[safe] if C else 0, 0).sum()
+        g = g / denom if denom != 0 else np.zeros_like(g)
     a = np.where(valid, (1 - smoothing) * (wv[safe] if C else 0), 0)
     b = np.where(valid, smoothing / C if C else 0, 0)
     coef = a + b * wv.sum()
@@ -981,8 +982,9 @@ def _torch_cross_entropy_backward(grad_output, input, target, lse=None, weight=N
     valid = target != ignore_index
     safe = torch.where(valid, target, 0)
     w = torch.ones(C, dtype=input.dtype) if weight is None else weight
-    if normalize:
-        grad_output = grad_output / torch.where(valid, w[safe], 0).sum()
+    if normalize:   # as torch's own backward: no row counted gives a zero gradient (the loss is 0 / 0)
+        denom = torch.where(valid, w[safe], 0).sum()
+        grad_output = grad_output / denom if denom != 0 else torch.zeros_like(grad_output)
     a = torch.where(valid, (1 - label_smoothing) * w[safe], 0)
     b = torch.where(valid, label_smoothing / C, 0.0).to(input.dtype)
     coef = a + b * w.sum()

@@ -199,12 +199,13 @@ def cross_entropy_backward_kernel(g_ptr, x_ptr, t_ptr, w_ptr, lse_ptr, denom_ptr
     cols = tl.arange(0, BLOCK_C).to(IDX)
     g = tl.load(g_ptr + rows * tl.cast(g_s, IDX), mask=in_range, other=0.0).to(ACC)
     w_t = _class_weights(w_ptr, target, valid, HAS_W, ACC)
-    if NORMALIZE == 1:   # 'mean' and one program holds every row: the denominator is its own sum
-        g = g / tl.sum(w_t, axis=0)
-    if NORMALIZE == 2:
-        g = g / tl.load(denom_ptr).to(ACC)
-    if NORMALIZE != 0:   # every row ignored: 0 / 0 would reach them as NaN; they get no gradient
-        g = tl.where(valid, g, 0.0)
+    if NORMALIZE != 0:
+        if NORMALIZE == 1:   # 'mean' and one program holds every row: the denominator is its own sum
+            denom = tl.sum(w_t, axis=0)
+        else:
+            denom = tl.load(denom_ptr).to(ACC)
+        # no row counted (every one ignored): the loss is 0 / 0, its gradient 0, not NaN
+        g = tl.where(denom != 0, g / denom, 0.0)
     a = (1.0 - smoothing) * w_t
     b = tl.where(valid, smoothing / C.to(ACC), 0.0)
     total_w = C.to(ACC)
