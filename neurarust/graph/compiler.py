@@ -3,9 +3,9 @@ and replay it with no per-op Python dispatch.
 
 A call first looks up its **guard key**: the shape, strides, dtype, device and ``requires_grad`` of
 every tensor argument, which arguments share storage, the other arguments' values, grad mode,
-autocast state and a module's ``training`` flag. A miss runs the function eagerly the first time (so lazy state such as optimizer
-moments exists) and captures it on the next call with that key; later calls replay the optimised
-program. A capture that reads tensor values in Python falls back to eager for that key, with one
+autocast state and a module's ``training`` flag. A miss runs the function eagerly the first time
+(so lazy state such as optimizer moments exists) and captures it on the next call with that key;
+later calls replay the optimised program. A capture that reads tensor values in Python falls back to eager for that key, with one
 warning naming the line.
 
 On CUDA, a call that only computes (no parameter updates, no backward attached: inference) replays
