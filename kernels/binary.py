@@ -19,7 +19,7 @@ from neurarust.registry import ErrorInput, Op, Sample, autocast_class, derivativ
 from neurarust.tensor import Tensor
 
 from . import samples as S
-from .elementwise import ALL, NUMERIC, _doc, _ref_div, elementwise, elementwise_op
+from .elementwise import ALL, NUMERIC, _doc, _ref_div, check_integer_divisor, elementwise, elementwise_op
 
 FLOAT = _dt.FLOAT_DTYPES
 INTEGRAL = _dt.INT_DTYPES + (_dt.bool_,)
@@ -49,6 +49,7 @@ def _ref_floor_divide(a, b):
 
 def _ref_remainder(a, b):
     if a.dtype.kind in "iu":
+        check_integer_divisor(b)
         return np.remainder(a, b)
     r = np.fmod(a, b)
     return np.where((r != 0) & ((r < 0) != (b < 0)), r + b, r)  # keeps fmod's -0.0, as PyTorch does

@@ -352,10 +352,18 @@ elementwise_op("mul", doc=_doc("mul(input, other, *, out=None)", "``input * othe
                samples=lambda d: S.binary(d), errors=_binary_errors)
 
 
+def check_integer_divisor(b) -> None:
+    """Integer division by zero raises on the CPU, as PyTorch's (its GPU kernels leave the value
+    undefined, as the Triton kernels do: checking there would wait for the device)."""
+    if np.any(np.asarray(b) == 0):
+        raise ArgumentError("ZeroDivisionError: integer division by zero")
+
+
 def _ref_div(a, b, rounding_mode=None):
     if rounding_mode is None:
         return np.true_divide(a, b)
     if a.dtype.kind in "iu":
+        check_integer_divisor(b)
         if rounding_mode == "floor":
             return np.floor_divide(a, b)
         q = np.floor_divide(a, b)

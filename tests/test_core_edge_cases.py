@@ -45,3 +45,12 @@ def test_index_select_into_a_0d_tensor_takes_one_index():
     with pytest.raises(nr.ShapeError, match="only 1 value"):
         nr.tensor(3.0).index_select(0, nr.tensor([0, 0]))
     assert nr.tensor(3.0).index_select(0, nr.tensor([0])).item() == 3.0
+
+
+@pytest.mark.parametrize("op", ["floor_divide", "remainder"])
+def test_integer_division_by_zero_raises_on_the_cpu_as_torch(op):
+    with pytest.raises(nr.ArgumentError, match="ZeroDivisionError"):
+        getattr(nr, op)(nr.tensor([7, -7]), nr.tensor([0, 2]))
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        getattr(torch, op)(torch.tensor([7, -7]), torch.tensor([0, 2]))
+    assert getattr(nr, op)(nr.tensor([7.0]), nr.tensor([0.0])).isnan().item() == (op == "remainder")
