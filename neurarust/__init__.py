@@ -66,6 +66,9 @@ _LAZY_ATTRS: dict[str, str] = {
     **{name: "views" for name in ("reshape", "flatten", "squeeze", "unsqueeze", "transpose", "swapaxes", "swapdims",
                                   "permute", "t", "narrow", "select", "diagonal", "broadcast_to", "movedim",
                                   "moveaxis", "numel")},
+    **{name: "compositions" for name in ("clip", "nansum", "nanmean", "count_nonzero", "take_along_dim",
+                                         "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "row_stack",
+                                         "dstack", "column_stack", "diff")},
 }
 
 

@@ -51,3 +51,36 @@ def test_logspace_is_torchs(args):
 def test_spaced_creation_refuses_negative_steps():
     with pytest.raises(nr.ArgumentError, match="steps"):
         nr.linspace(0, 1, -1)
+
+
+NANS = np.array([[1.0, np.nan, 3.0], [4.0, 5.0, np.nan]])
+
+
+@pytest.mark.parametrize("name, args", [("nansum", ()), ("nansum", (1,)), ("nanmean", ()), ("nanmean", (0, True)),
+                                        ("count_nonzero", ()), ("count_nonzero", (1,)), ("clip", (2.0, 4.0)),
+                                        ("diff", ()), ("diff", (1, 0))])
+def test_a_composed_function_gives_what_torch_gives(name, args):
+    got, want = getattr(nr, name)(nr.tensor(NANS), *args), getattr(torch, name)(torch.tensor(NANS), *args)
+    np.testing.assert_allclose(np.asarray(got.tolist()), want.numpy(), equal_nan=True)
+    assert got.dtype.name == str(want.dtype).split(".")[1]
+
+
+@pytest.mark.parametrize("indices, dim", [([[2], [0]], 1), ([[0, 2]], 1), ([0, 4], None)])
+def test_take_along_dim_broadcasts_as_torch(indices, dim):
+    x = np.arange(6.0).reshape(2, 3)
+    args = () if dim is None else (dim,)
+    assert (nr.take_along_dim(nr.tensor(x), nr.tensor(indices), *args).tolist()
+            == torch.take_along_dim(torch.tensor(x), torch.tensor(indices), *args).tolist())
+
+
+@pytest.mark.parametrize("name", ["hstack", "vstack", "row_stack", "dstack", "column_stack"])
+@pytest.mark.parametrize("shape", [(3,), (2, 3)])
+def test_stacking_functions_are_torchs(name, shape):
+    parts = [np.arange(6)[:np.prod(shape)].reshape(shape) + k for k in range(2)]
+    assert getattr(nr, name)([nr.tensor(p) for p in parts]).tolist() == getattr(torch, name)([torch.tensor(p) for p in parts]).tolist()
+
+
+def test_nanmean_differentiates_through_the_present_values():
+    x = nr.tensor([1.0, float("nan"), 3.0], requires_grad=True)
+    nr.nanmean(x).backward()
+    assert x.grad.tolist() == [0.5, 0.0, 0.5]
