@@ -359,8 +359,8 @@ def binary_cross_entropy(op: Op, input: Tensor, target: Tensor, weight: Tensor |
 
 
 def _bce(ns, input, target, reduction, weight):
-    return reduce_loss(ns, _bce_terms(ns, input, target) if weight is None else _bce_terms(ns, input, target) * weight,
-                       reduction)
+    loss = _bce_terms(ns, input, target)
+    return reduce_loss(ns, loss if weight is None else loss * weight, reduction)
 
 
 BCE_EPS = 1e-12   # PyTorch's bound on the gradient's denominator x (1 - x)

@@ -226,7 +226,7 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype:
 
 
 # PyTorch's kernel computes ``start + step * i`` as one fused multiply-add, rounded once: emulated by
-# computing it in a wider type.
+# computing it in a wider type (half types round each operation in their own type, as its does).
 _WIDER = {np.float32: np.float64, np.float64: np.longdouble}
 
 
@@ -241,11 +241,11 @@ def _spaced(name: str, start, end, steps, d: DType) -> np.ndarray:
         t, start, end = np.float64, int(start), int(end)
     if steps == 1:
         return np.array([t(start)])
-    w, a = _WIDER.get(t, t), t
-    step = (a(end) - a(start)) / a(steps - 1)
+    w = _WIDER.get(t, t)
+    step = (t(end) - t(start)) / t(steps - 1)
     i = np.arange(steps).astype(w)
-    up = w(a(start)) + w(step) * i
-    down = w(a(end)) - w(step) * (w(steps - 1) - i)
+    up = w(t(start)) + w(step) * i
+    down = w(t(end)) - w(step) * (w(steps - 1) - i)
     return np.where(i < steps // 2, up, down).astype(t)
 
 
