@@ -17,7 +17,7 @@ from typing import Any
 
 from . import backends, cuda
 from .creation import (as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, logspace, ones,
-                       ones_like, tensor, zeros, zeros_like)
+                       ones_like, tensor, tril_indices, triu_indices, zeros, zeros_like)
 from .device import device
 from .dtype import (DType, bfloat16, bool_, double, finfo, float16, float32, float64, get_default_dtype, half,
                     iinfo, int8, int16, int32, int64, long, promote_types, result_type, set_default_dtype,
@@ -68,7 +68,13 @@ _LAZY_ATTRS: dict[str, str] = {
                                   "moveaxis", "numel")},
     **{name: "compositions" for name in ("clip", "nansum", "nanmean", "count_nonzero", "take_along_dim",
                                          "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "row_stack",
-                                         "dstack", "column_stack", "diff")},
+                                         "dstack", "column_stack", "diff", "ravel", "fliplr", "flipud", "rot90",
+                                         "tensor_split", "hsplit", "vsplit", "dsplit", "broadcast_tensors",
+                                         "argwhere", "msort", "clamp_min", "clamp_max", "true_divide", "deg2rad",
+                                         "rad2deg", "frac", "sgn", "signbit", "xlogy", "hypot", "logaddexp",
+                                         "isin")},
+    **{name: "matrices" for name in ("diag_embed", "diag", "trace", "kron", "block_diag", "inner", "vdot",
+                                     "cartesian_prod")},
 }
 
 

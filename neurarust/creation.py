@@ -195,6 +195,39 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
     return _host_made(np.eye(int(n), int(m), dtype=d.np), d, device, requires_grad)
 
 
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """The ``(2, count)`` row and column indices of the lower triangle (on and below the ``offset``
+    diagonal) of a ``row x col`` matrix, row by row, as ``torch.tril_indices`` (int64 by default).
+
+    >>> import neurarust as nr
+    >>> nr.tril_indices(3, 3).tolist()
+    [[0, 1, 1, 2, 2, 2], [0, 0, 1, 0, 1, 2]]
+    """
+    return _triangle("tril_indices", np.tril_indices, row, col, offset, dtype, device)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """The ``(2, count)`` row and column indices of the upper triangle (on and above the ``offset``
+    diagonal) of a ``row x col`` matrix, row by row, as ``torch.triu_indices`` (int64 by default).
+
+    >>> import neurarust as nr
+    >>> nr.triu_indices(2, 3, 1).tolist()
+    [[0, 0, 1], [1, 2, 2]]
+    """
+    return _triangle("triu_indices", np.triu_indices, row, col, offset, dtype, device)
+
+
+def _triangle(name: str, indices, row: int, col: int, offset: int, dtype, device) -> Tensor:
+    for what, v in (("row", row), ("col", col)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
+            raise ArgumentError(f"{name}: {what} must be a non-negative integer, got {v!r}")
+    d = _dt.as_dtype(dtype) if dtype is not None else _dt.int64
+    if d.is_floating_point or d is _dt.bool_:
+        raise DTypeError(f"{name}: dtype must be an integer type, got {d}")
+    r, c = indices(int(row), int(offset), int(col))
+    return _host_made(np.stack([r, c]).reshape(2, -1), d, device, False)
+
+
 def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` values evenly spaced from ``start`` to ``end`` inclusive, as ``torch.linspace``: the

@@ -1219,3 +1219,28 @@ def _basic_index(t: Tensor, index) -> Tensor:
 
 from . import registry as _registry  # noqa: E402  (registry imports tensor lazily only)
 from .registry import OPS as _OPS, get as _get_op  # noqa: E402
+
+
+def _composition_method(module: str, name: str):
+    """A Tensor method that calls the top-level function ``name`` of ``neurarust.<module>`` (imported
+    on first call: the compositions load after the core)."""
+    def method(self, *args, **kwargs):
+        import importlib
+
+        return getattr(importlib.import_module(f"neurarust.{module}"), name)(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"``neurarust.{name}(self, ...)``: see :func:`neurarust.{module}.{name}`."
+    return method
+
+
+# PyTorch's Tensor methods whose functions are compositions of registry ops.
+for _module, _names in (("compositions", ("clip", "nansum", "nanmean", "count_nonzero", "take_along_dim", "diff",
+                                          "ravel", "fliplr", "flipud", "rot90", "tensor_split", "hsplit", "vsplit",
+                                          "dsplit", "argwhere", "msort", "clamp_min", "clamp_max", "true_divide",
+                                          "deg2rad", "rad2deg", "frac", "sgn", "signbit", "xlogy", "hypot",
+                                          "logaddexp")),
+                        ("matrices", ("diag_embed", "diag", "trace", "kron", "inner", "vdot"))):
+    for _name in _names:
+        if _name not in vars(Tensor):
+            setattr(Tensor, _name, _composition_method(_module, _name))
