@@ -101,20 +101,26 @@ class _CellBase(Module):
         """U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) for every weight and bias, as PyTorch."""
         _reset_uniform(self, self.hidden_size)
 
-    def _prepare(self, input: Tensor, hx: Tensor | None) -> tuple:
+    def _prepare(self, input: Tensor, hx: Tensor | None, name: str = "hx") -> tuple:
         if input.ndim not in (1, 2):
             raise ShapeError(f"{type(self).__name__}: expected input to be 1D or 2D, got {input.ndim}D instead")
-        batched = input.ndim == 2
-        if not batched:
-            input = input.unsqueeze(0)
-        if input.shape[1] != self.input_size:
-            raise ShapeError(f"{type(self).__name__}: input has inconsistent input_size: got {input.shape[1]}, "
+        if input.shape[-1] != self.input_size:
+            raise ShapeError(f"{type(self).__name__}: input has inconsistent input_size: got {input.shape[-1]}, "
                              f"expected {self.input_size}")
-        if hx is None:
-            hx = zeros(input.shape[0], self.hidden_size, device=input.device, dtype=input.dtype)
-        elif not batched:
-            hx = hx.unsqueeze(0)
-        return input, hx, batched
+        batched = input.ndim == 2
+        return (input if batched else input.unsqueeze(0)), self._state(hx, input, name), batched
+
+    def _state(self, state: Tensor | None, input: Tensor, name: str) -> Tensor:
+        """``state`` as (batch, hidden_size), zeros when None. Checked against ``input`` as PyTorch's
+        cells check it: a (1, hidden) state would otherwise broadcast over the batch silently."""
+        batched = input.ndim == 2
+        if state is None:
+            return zeros(input.shape[0] if batched else 1, self.hidden_size, device=input.device, dtype=input.dtype)
+        expected = [input.shape[0], self.hidden_size] if batched else [self.hidden_size]
+        if list(state.shape) != expected:
+            raise ShapeError(f"{type(self).__name__}: expected {name} of shape {expected} for an input of shape "
+                             f"{list(input.shape)}, got {list(state.shape)}")
+        return state if batched else state.unsqueeze(0)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -158,11 +164,9 @@ class LSTMCell(_CellBase):
     _mode = "LSTM"
 
     def forward(self, input: Tensor, hx: tuple | None = None) -> tuple:
-        x, h, batched = self._prepare(input, None if hx is None else hx[0])
-        if hx is None:
-            c = zeros(*h.shape, device=x.device, dtype=x.dtype)
-        else:
-            c = hx[1] if batched else hx[1].unsqueeze(0)
+        h, c = (None, None) if hx is None else hx
+        x, h, batched = self._prepare(input, h, "hx[0]")
+        c = self._state(c, input, "hx[1]")
         h, c = _lstm_cell(x, (h, c), self.weight_ih, self.bias_ih, self.weight_hh, self.bias_hh)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
@@ -189,7 +193,7 @@ class RNNBase(Module):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  proj_size: int = 0, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        if not 0.0 <= dropout <= 1.0:
+        if isinstance(dropout, bool) or not 0.0 <= dropout <= 1.0:  # True would read as p=1, as PyTorch refuses
             raise ArgumentError("dropout should be a number in range [0, 1] representing the probability of "
                                 "an element being zeroed")
         if hidden_size <= 0 or num_layers <= 0:
@@ -267,6 +271,9 @@ class RNNBase(Module):
             if self.batch_first and batched:
                 x = x.transpose(0, 1)
             lengths = None
+            if x.shape[0] == 0:
+                raise ShapeError(f"Expected sequence length to be larger than 0 in RNN, got input of shape "
+                                 f"{list(input.shape)}")
         states = self._initial_states(x, hx, batched, sorted_idx if packed else None)
         out, finals = self._run(x, states, lengths)
         if packed:
@@ -285,6 +292,10 @@ class RNNBase(Module):
         if hx is None:
             return [zeros(*s, device=x.device, dtype=x.dtype) for s in shapes]
         hx = list(hx) if self.mode == "LSTM" else [hx]
+        dims = 3 if batched else 2
+        if any(h.ndim != dims for h in hx):
+            raise ShapeError(f"For {'batched 3-D' if batched else 'unbatched 2-D'} input, hx should also be "
+                             f"{dims}-D but got shapes {[list(h.shape) for h in hx]}")
         if not batched:
             hx = [h.unsqueeze(1) for h in hx]
         for h, s in zip(hx, shapes):
