@@ -21,7 +21,8 @@ from neurarust.creation import full, tensor
 from neurarust.errors import ArgumentError, ShapeError
 from neurarust.tensor import Tensor
 
-__all__ = ["PackedSequence", "pad_sequence", "pack_padded_sequence", "pad_packed_sequence", "pack_sequence"]
+__all__ = ["PackedSequence", "pad_sequence", "pack_padded_sequence", "pad_packed_sequence", "pack_sequence",
+           "unpad_sequence", "unpack_sequence", "invert_permutation"]
 
 
 class PackedSequence(namedtuple("PackedSequence", ["data", "batch_sizes", "sorted_indices", "unsorted_indices"])):
@@ -51,6 +52,43 @@ class PackedSequence(namedtuple("PackedSequence", ["data", "batch_sizes", "sorte
     @property
     def is_cuda(self) -> bool:
         return self.data.is_cuda
+
+    def is_pinned(self) -> bool:
+        """Whether ``data`` is in pinned host memory (never, here: no pinned allocator)."""
+        return False
+
+    def cpu(self) -> "PackedSequence":
+        return self.to("cpu")
+
+    def cuda(self, *args: Any, **kwargs: Any) -> "PackedSequence":
+        return type(self)(self.data.cuda(*args, **kwargs), self.batch_sizes, *(
+            None if t is None else t.cuda(*args, **kwargs) for t in (self.sorted_indices, self.unsorted_indices)))
+
+
+def _cast_method(dtype_name: str):
+    def cast(self: PackedSequence) -> PackedSequence:
+        from neurarust import dtype as _dt
+
+        return self.to(getattr(_dt, dtype_name))
+
+    cast.__doc__ = f"The same sequence with ``data`` cast to {dtype_name}."
+    return cast
+
+
+for _method, _dtype in (("double", "float64"), ("float", "float32"), ("half", "float16"), ("long", "int64"),
+                        ("int", "int32"), ("short", "int16"), ("char", "int8"), ("byte", "uint8")):
+    setattr(PackedSequence, _method, _cast_method(_dtype))
+
+
+def invert_permutation(permutation: Tensor | None) -> Tensor | None:
+    """The inverse of a permutation of ``0 .. n - 1`` (None stays None).
+
+    >>> import neurarust as nr
+    >>> from neurarust.nn.utils.rnn import invert_permutation
+    >>> invert_permutation(nr.tensor([2, 0, 1])).tolist()
+    [1, 2, 0]
+    """
+    return None if permutation is None else _inverse(permutation)
 
 
 def _inverse(perm: Tensor) -> Tensor:
@@ -175,3 +213,31 @@ def pack_sequence(sequences: Sequence[Tensor], enforce_sorted: bool = True) -> P
     sequences = list(sequences)
     return pack_padded_sequence(pad_sequence(sequences), [s.shape[0] for s in sequences],
                                 enforce_sorted=enforce_sorted)
+
+
+def unpad_sequence(padded_sequences: Tensor, lengths: Any, batch_first: bool = False) -> list[Tensor]:
+    """The inverse of ``pad_sequence``: sequence ``i`` is the first ``lengths[i]`` steps of column ``i``
+    (row ``i`` with ``batch_first``), a view.
+
+    >>> import neurarust as nr
+    >>> from neurarust.nn.utils.rnn import pad_sequence, unpad_sequence
+    >>> [s.tolist() for s in unpad_sequence(pad_sequence([nr.ones(2), nr.ones(1)]), [2, 1])]
+    [[1.0, 1.0], [1.0]]
+    """
+    batch_major = padded_sequences if batch_first else padded_sequences.transpose(0, 1)
+    values = _lengths_list(lengths)
+    if len(values) != batch_major.shape[0]:
+        raise ShapeError(f"unpad_sequence: {len(values)} lengths for a batch of {batch_major.shape[0]} sequences")
+    return [batch_major[i, :n] for i, n in enumerate(values)]
+
+
+def unpack_sequence(packed_sequences: PackedSequence) -> list[Tensor]:
+    """The inverse of ``pack_sequence``: the sequences, in their original order.
+
+    >>> import neurarust as nr
+    >>> from neurarust.nn.utils.rnn import pack_sequence, unpack_sequence
+    >>> [s.tolist() for s in unpack_sequence(pack_sequence([nr.ones(1), nr.ones(2)], enforce_sorted=False))]
+    [[1.0], [1.0, 1.0]]
+    """
+    padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
+    return unpad_sequence(padded, lengths, batch_first=True)

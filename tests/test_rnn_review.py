@@ -172,3 +172,39 @@ def test_default_init_is_uniform_in_one_over_sqrt_hidden(name, kwargs):
     assert values.min() >= -bound and values.max() <= bound
     assert values.min() < -0.9 * bound and values.max() > 0.9 * bound
     assert abs(values.mean()) < 0.05 * bound
+
+
+def _three_sequences(lib):
+    return [lib.tensor([[1.0, 2.0], [3.0, 4.0]]), lib.tensor([[5.0, 6.0]]),
+            lib.tensor([[7.0, 8.0], [9.0, 1.0], [2.0, 3.0]])]
+
+
+def test_unpack_sequence_returns_the_sequences_in_their_order():
+    ours = rnn_utils.unpack_sequence(rnn_utils.pack_sequence(_three_sequences(nr), enforce_sorted=False))
+    theirs = torch.nn.utils.rnn.unpack_sequence(
+        torch.nn.utils.rnn.pack_sequence(_three_sequences(torch), enforce_sorted=False))
+    assert [s.tolist() for s in ours] == [s.tolist() for s in theirs]
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_unpad_sequence_inverts_pad_sequence(batch_first):
+    lengths = [2, 1, 3]
+    ours = rnn_utils.unpad_sequence(rnn_utils.pad_sequence(_three_sequences(nr), batch_first), lengths, batch_first)
+    theirs = torch.nn.utils.rnn.unpad_sequence(torch.nn.utils.rnn.pad_sequence(_three_sequences(torch), batch_first),
+                                               torch.tensor(lengths), batch_first)
+    assert [s.tolist() for s in ours] == [s.tolist() for s in theirs]
+
+
+def test_gradients_flow_through_pack_and_unpack():
+    x = [s.requires_grad_() for s in _three_sequences(nr)]
+    out = rnn_utils.unpack_sequence(rnn_utils.pack_sequence(x, enforce_sorted=False))
+    sum((o * (i + 1)).sum() for i, o in enumerate(out)).backward()
+    assert [t.grad.tolist() for t in x] == [[[1.0, 1.0]] * 2, [[2.0, 2.0]], [[3.0, 3.0]] * 3]
+
+
+def test_invert_permutation_and_packed_sequence_casts():
+    assert rnn_utils.invert_permutation(nr.tensor([2, 0, 1])).tolist() == [1, 2, 0]
+    assert rnn_utils.invert_permutation(None) is None
+    packed = rnn_utils.pack_sequence(_three_sequences(nr), enforce_sorted=False)
+    assert packed.double().data.dtype == nr.float64 and packed.long().data.dtype == nr.int64
+    assert packed.cpu().data.device == nr.device("cpu") and not packed.is_pinned()
