@@ -416,6 +416,78 @@ class Tensor:
         """``reshape(other.shape)``."""
         return self.reshape(other.shape)
 
+    def type_as(self, other: "Tensor") -> "Tensor":
+        """``self`` cast to ``other``'s dtype (self when it already has it).
+
+        >>> import neurarust as nr
+        >>> nr.tensor([True, False]).type_as(nr.zeros(1)).tolist()
+        [1.0, 0.0]
+        """
+        return self.to(other.dtype)
+
+    # -- new tensors like this one: its dtype and device unless given ------------------------------
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        """An uninitialised tensor of ``size`` with this tensor's dtype and device by default.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2, dtype=nr.float64).new_empty(3, 1).dtype
+        neurarust.float64
+        """
+        from .creation import empty
+
+        return empty(*size, **self._new_options(dtype, device), requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        """Zeros of ``size`` with this tensor's dtype and device by default.
+
+        >>> import neurarust as nr
+        >>> nr.tensor([1, 2]).new_zeros(2, 2).tolist()
+        [[0, 0], [0, 0]]
+        """
+        from .creation import zeros
+
+        return zeros(*size, **self._new_options(dtype, device), requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        """Ones of ``size`` with this tensor's dtype and device by default.
+
+        >>> import neurarust as nr
+        >>> nr.tensor([1.5]).new_ones(2).tolist()
+        [1.0, 1.0]
+        """
+        from .creation import ones
+
+        return ones(*size, **self._new_options(dtype, device), requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        """``size`` filled with ``fill_value``, with this tensor's dtype and device by default.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(1, dtype=nr.float16).new_full((2,), 3).tolist(), nr.zeros(1).new_full((1,), 3).dtype
+        ([3.0, 3.0], neurarust.float32)
+        """
+        from .creation import full
+
+        return full(size, fill_value, **self._new_options(dtype, device), requires_grad=requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        """A copy of ``data`` (a tensor, array or nested list) with this tensor's dtype and device by
+        default.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(1, dtype=nr.float64).new_tensor([1, 2]).dtype
+        neurarust.float64
+        """
+        from .creation import tensor
+
+        if isinstance(data, Tensor):
+            data = data.detach()
+        return tensor(data, **self._new_options(dtype, device), requires_grad=requires_grad)
+
+    def _new_options(self, dtype, device) -> dict:
+        return {"dtype": self.dtype if dtype is None else dtype, "device": self.device if device is None else device}
+
     def permute(self, *dims) -> "Tensor":
         """The dims reordered (a view).
 

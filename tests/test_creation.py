@@ -195,3 +195,30 @@ def test_sizes_must_be_integers(size):
     with pytest.raises(nr.SignatureError):
         nr.zeros(size)
     assert nr.zeros(np.int64(2), nr.tensor(1)).shape == (2, 1)
+
+
+NEW_CALLS = {
+    "new_zeros": lambda x, m: x.new_zeros(2, 3),
+    "new_zeros_of_a_tuple_and_dtype": lambda x, m: x.new_zeros((2,), dtype=m.int32),
+    "new_ones": lambda x, m: x.new_ones(2),
+    "new_empty_shape": lambda x, m: x.new_empty(0, 2).shape,
+    "new_full_keeps_the_dtype": lambda x, m: x.new_full((2,), 3),
+    "new_tensor_of_a_list": lambda x, m: x.new_tensor([1, 2]),
+    "new_tensor_of_a_tensor_is_detached": lambda x, m: x.new_tensor(m.ones(1, requires_grad=True)).requires_grad,
+    "type_as": lambda x, m: m.tensor([True, False]).type_as(x),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEW_CALLS))
+def test_new_tensors_take_this_tensors_dtype_like_torch(name):
+    import warnings
+
+    ours = NEW_CALLS[name](nr.zeros(1, dtype=nr.float64), nr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # torch suggests clone().detach() for new_tensor(tensor)
+        theirs = NEW_CALLS[name](torch.zeros(1, dtype=torch.float64), torch)
+    if isinstance(theirs, torch.Tensor):
+        assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+        assert tuple(ours.shape) == tuple(theirs.shape) and ours.tolist() == theirs.tolist()
+    else:
+        assert tuple(ours) == tuple(theirs) if isinstance(theirs, torch.Size) else ours == theirs
