@@ -522,3 +522,17 @@ def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool =
     e, t = (x if isinstance(x, Tensor) else tensor(x, device=device) for x in (elements, test_elements))
     found = call("any", call("eq", e.reshape(-1, 1), t.reshape(1, -1)), 1).reshape(tuple(e.shape))
     return call("logical_not", found) if invert else found
+
+
+def logit(input: Tensor, eps: float | None = None) -> Tensor:
+    """``log(p / (1 - p))``, the inverse of ``sigmoid``; with ``eps``, ``p`` is first clamped to
+    ``[eps, 1 - eps]`` (integers give the default float dtype).
+
+    >>> import neurarust as nr
+    >>> nr.logit(nr.tensor([0.5, 0.0, 1.0])).tolist(), round(nr.logit(nr.tensor([0.0]), eps=1e-6).item(), 2)
+    ([0.0, -inf, inf], -13.82)
+    """
+    p = _floating(input)
+    if eps is not None:
+        p = call("clamp", p, eps, 1.0 - eps)
+    return call("log", p / (1.0 - p))

@@ -1311,7 +1311,7 @@ for _module, _names in (("compositions", ("clip", "nansum", "nanmean", "count_no
                                           "ravel", "fliplr", "flipud", "rot90", "tensor_split", "hsplit", "vsplit",
                                           "dsplit", "argwhere", "msort", "clamp_min", "clamp_max", "true_divide",
                                           "deg2rad", "rad2deg", "frac", "sgn", "signbit", "xlogy", "hypot",
-                                          "logaddexp")),
+                                          "logaddexp", "logit")),
                         ("matrices", ("diag_embed", "diag", "trace", "kron", "inner", "vdot"))):
     for _name in _names:
         if _name not in vars(Tensor):

@@ -49,6 +49,9 @@ CASES = {
     "logaddexp_without_overflow": lambda m: m.logaddexp(m.tensor([1000.0, -INF, INF, 1.0, INF, NAN]),
                                                         m.tensor([1000.0, -INF, INF, -2.0, -INF, 0.0])),
     "isin": lambda m: m.isin(m.tensor([1, 2, 3, 4]), m.tensor([2, 4])),
+    "logit": lambda m: m.logit(m.tensor([0.5, 0.0, 1.0, 0.25, 2.0])),
+    "logit_clamped_method": lambda m: m.tensor([0.0, 0.3, 1.0]).logit(eps=1e-3),
+    "logit_of_integers": lambda m: m.logit(m.tensor([0, 1])),
     "isin_of_a_number_inverted": lambda m: m.isin(m.tensor([[1, 2], [3, 4]]), 3, invert=True),
     "diag_of_a_matrix": lambda m: m.diag(m.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), 1),
     "diag_of_a_vector": lambda m: m.diag(m.tensor([1.0, 2.0]), -1),
@@ -96,6 +99,7 @@ GRADIENT_CASES = {
     "frac_and_deg2rad": lambda m, a, b: m.frac(a * 3) + m.deg2rad(b),
     "tensor_split": lambda m, a, b: m.tensor_split(a, [1], 1)[1] * 3 + b[:, 1:],
     "trace": lambda m, a, b: m.trace(a @ b),
+    "logit": lambda m, a, b: m.logit(a.sigmoid() * 0.9, eps=0.2) + m.logit(b.sigmoid()),
 }
 
 
