@@ -522,14 +522,21 @@ def _ref_where(condition, input, other):
     bits = _BITS.get(a.dtype.itemsize)
     if a.dtype != b.dtype or a.dtype.kind != "f" or bits is None or np.asarray(condition).dtype != np.bool_:
         return np.where(condition, a, b)
-    c, a, b = np.broadcast_arrays(condition, a, b)
-    keep = c.astype(bits)
-    np.negative(keep, out=keep)                                 # all ones where the condition holds
-    out = a.view(bits) & keep
+    shape = np.broadcast_shapes(np.shape(condition), a.shape, b.shape)
+    # All ones where the condition holds; an array even for 0-d shapes (where the ufunc gives a scalar).
+    keep = np.asarray(np.negative(np.broadcast_to(condition, shape), dtype=bits))
+    if _is_positive_zero(b):                    # relu's backward, where(x > 0, grad, 0): no second operand
+        return np.bitwise_and(np.broadcast_to(a, shape).view(bits), keep, out=keep).view(a.dtype)
+    out = np.broadcast_to(a, shape).view(bits) & keep
     np.invert(keep, out=keep)
-    np.bitwise_and(keep, b.view(bits), out=keep)
+    np.bitwise_and(keep, np.broadcast_to(b, shape).view(bits), out=keep)
     out |= keep
     return out.view(a.dtype)
+
+
+def _is_positive_zero(a: np.ndarray) -> bool:
+    """A single +0.0 (a scalar operand, broadcast): selecting it is clearing bits."""
+    return a.size == 1 and a.reshape(-1).view(_BITS[a.dtype.itemsize])[0] == 0
 
 
 _where = elementwise_op(
