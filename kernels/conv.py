@@ -106,6 +106,9 @@ class Geometry:
         if s not in (1, 2, 3) or weight.ndim != input.ndim:
             raise ShapeError(f"{name}(): expected a 3-D, 4-D or 5-D input and a weight of the same rank, got "
                              f"input {tuple(input.shape)} and weight {tuple(weight.shape)}")
+        if 0 in tuple(input.shape[2:]):   # as PyTorch: only the batch and channel dims may be empty
+            raise ShapeError(f"{name}(): only zero batch or zero channel inputs are supported, got input "
+                             f"{tuple(input.shape)}")
         groups = int(groups)
         if groups < 1:
             raise ArgumentError(f"{name}(): groups must be positive, got {groups}")

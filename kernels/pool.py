@@ -37,6 +37,8 @@ TOLERANCES = {_dt.float16: (2e-3, 2e-3), _dt.bfloat16: (1e-2, 1e-2), _dt.float32
 
 
 def _pair(name: str, what: str, v) -> tuple:
+    if not isinstance(v, (int, np.integer)) and not hasattr(v, "__iter__"):
+        raise SignatureError(f"{name}(): {what} must be an int or a pair of ints, not {type(v).__name__}")
     v = (int(v),) * 2 if isinstance(v, (int, np.integer)) else tuple(int(i) for i in v)
     if len(v) == 1:
         v = v * 2
@@ -94,8 +96,8 @@ class PoolGeometry:
         if min(k + s + d) < 1 or min(p) < 0:
             raise ArgumentError(f"{name}(): kernel_size, stride and dilation must be positive and padding "
                                 f"non-negative, got {list(k)}, {list(s)}, {list(d)}, {list(p)}")
-        if any(pp > (dd * (kk - 1) + 1) // 2 for pp, kk, dd in zip(p, k, d)):
-            raise ArgumentError(f"{name}(): pad should be at most half of effective kernel size, got padding "
+        if any(pp > kk // 2 for pp, kk in zip(p, k)):   # PyTorch's rule: the kernel's size, whatever the dilation
+            raise ArgumentError(f"{name}(): pad should be at most half of kernel size, got padding "
                                 f"{list(p)} and kernel_size {list(k)}")
         if divisor_override is not None and int(divisor_override) == 0:
             raise ArgumentError(f"{name}(): divisor must be not zero")
@@ -199,7 +201,7 @@ def adaptive_max_pool2d(op: Op, input: Tensor, output_size) -> tuple[Tensor, Ten
         >>> call("adaptive_max_pool2d", nr.arange(6.0).reshape(1, 1, 2, 3), (1, 2))[0].tolist()
         [[[[4.0, 5.0]]]]
     """
-    return _run_max(op, PoolGeometry(op.name, input, output_size=output_size), input)
+    return _run_max(op, _adaptive_geometry(op.name, input, output_size), input)
 
 
 def avg_pool2d(op: Op, input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
@@ -224,7 +226,14 @@ def adaptive_avg_pool2d(op: Op, input: Tensor, output_size) -> Tensor:
         >>> call("adaptive_avg_pool2d", nr.arange(6.0).reshape(1, 1, 2, 3), 1).tolist()
         [[[[2.5]]]]
     """
-    return _run_avg(op, PoolGeometry(op.name, input, output_size=output_size), input)
+    return _run_avg(op, _adaptive_geometry(op.name, input, output_size), input)
+
+
+def _adaptive_geometry(name: str, input, output_size) -> PoolGeometry:
+    """An adaptive pool's geometry; ``output_size`` None (rather than a dim's None) is no size at all."""
+    if output_size is None:
+        raise SignatureError(f"{name}(): output_size must be an int or a pair of ints (or None per dim), not None")
+    return PoolGeometry(name, input, output_size=output_size)
 
 
 def _reference_max(x: np.ndarray, geo: PoolGeometry):

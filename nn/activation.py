@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from neurarust.creation import full
+from neurarust.errors import ArgumentError, ShapeError
 from neurarust.tensor import Tensor
 
 from . import functional as F
@@ -186,6 +187,8 @@ class Hardtanh(Module):
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
+        if max_val <= min_val:  # PyTorch checks at construction, not at the first call
+            raise ArgumentError(f"max_val ({max_val}) must be greater than min_val ({min_val})")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, input: Tensor) -> Tensor:

@@ -11,10 +11,10 @@ import operator
 from collections import OrderedDict
 from typing import Any, Iterable, Iterator, Mapping
 
-from neurarust.errors import IndexOutOfRangeError, SignatureError
+from neurarust.errors import ArgumentError, IndexOutOfRangeError, SignatureError
 from neurarust.tensor import Tensor
 
-from .module import Module
+from .module import Module, _add_indent
 from .parameter import Parameter
 
 
@@ -96,10 +96,44 @@ class Sequential(Module):
             self.add_module(str(i), m)
         return self
 
+    def pop(self, key: int | slice) -> Module:
+        """Remove and return the module at ``key`` (the rest are renumbered).
+
+        >>> import neurarust as nr
+        >>> seq = nr.nn.Sequential(nr.nn.ReLU(), nr.nn.Tanh())
+        >>> seq.pop(0), len(seq)
+        (ReLU(), 1)
+        """
+        v = self[key]
+        del self[key]
+        return v
+
+    def __add__(self, other: "Sequential") -> "Sequential":
+        return Sequential(*self, *_sequential_operand(other))
+
+    def __iadd__(self, other: "Sequential") -> "Sequential":
+        return self.extend(_sequential_operand(other))
+
+    def __mul__(self, times: int) -> "Sequential":
+        if not isinstance(times, int) or isinstance(times, bool):
+            raise SignatureError(f"unsupported operand type(s) for *: Sequential and {type(times).__name__}")
+        if times <= 0:
+            raise ArgumentError(f"Non-positive multiplication factor {times} for Sequential")
+        return Sequential(*(list(self) * times))
+
+    __rmul__ = __mul__
+
     def forward(self, input: Any) -> Any:
         for module in self:
             input = module(input)
         return input
+
+
+def _sequential_operand(other: Any) -> "Sequential":
+    if not isinstance(other, Sequential):
+        raise ArgumentError("add operator supports only objects of Sequential class, "
+                            f"but {type(other).__name__} is given.")
+    return other
 
 
 class ModuleList(Module):
@@ -166,6 +200,32 @@ class ModuleList(Module):
         for i, m in enumerate(values):
             self.add_module(str(i), m)
 
+    def pop(self, key: int | slice) -> Module:
+        """Remove and return the module at ``key`` (the rest are renumbered).
+
+        >>> import neurarust as nr
+        >>> layers = nr.nn.ModuleList([nr.nn.ReLU(), nr.nn.Tanh()])
+        >>> layers.pop(-1), len(layers)
+        (Tanh(), 1)
+        """
+        v = self[key]
+        del self[key]
+        return v
+
+    def __repr__(self) -> str:
+        """PyTorch's compressed form: a run of equal reprs prints once as ``(i-j): n x repr``."""
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return self._get_name() + "()"
+        runs: list[list] = []  # [first index, last index, repr]
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [_add_indent(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}", 2) for a, b, r in runs]
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
 
 class ModuleDict(Module):
     """A dict of modules by name, registered so their parameters are found.
@@ -221,8 +281,7 @@ class ModuleDict(Module):
 
     def update(self, modules: Mapping[str, Module] | Iterable) -> None:
         """Add (or replace) modules from a mapping or (name, module) pairs."""
-        items = modules.items() if hasattr(modules, "items") else modules
-        for key, module in items:
+        for key, module in _pairs(modules, "ModuleDict"):
             self[key] = module
 
 
@@ -294,6 +353,9 @@ class ParameterDict(Module):
         return getattr(self, key)
 
     def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(key, str):
+            raise SignatureError(f"Index given to ParameterDict cannot be used as a key as it is not a string "
+                                 f"(type is '{type(key).__name__}')")
         self._keys[key] = None
         setattr(self, key, _as_parameter(value))
 
@@ -330,12 +392,79 @@ class ParameterDict(Module):
 
     def update(self, parameters: Mapping[str, Any] | Iterable) -> None:
         """Add (or replace) entries from a mapping or (name, value) pairs."""
-        items = parameters.items() if hasattr(parameters, "items") else parameters
-        for key, value in items:
+        for key, value in _pairs(parameters, "ParameterDict"):
             self[key] = value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The entry under ``key``, or ``default``.
+
+        >>> import neurarust as nr
+        >>> pd = nr.nn.ParameterDict({"w": nr.ones(1)})
+        >>> pd.get("w").tolist(), pd.get("b")
+        ([1.0], None)
+        """
+        return self[key] if key in self else default
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """The entry under ``key``, set to ``default`` first if absent.
+
+        >>> import neurarust as nr
+        >>> pd = nr.nn.ParameterDict()
+        >>> pd.setdefault("b", nr.zeros(2)).shape, list(pd)
+        (neurarust.Size([2]), ['b'])
+        """
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def popitem(self) -> tuple[str, Any]:
+        """Remove and return the last inserted (key, parameter) pair.
+
+        >>> import neurarust as nr
+        >>> pd = nr.nn.ParameterDict({"a": nr.zeros(1), "b": nr.ones(1)})
+        >>> pd.popitem()[0], list(pd)
+        ('b', ['a'])
+        """
+        key = next(reversed(self._keys))
+        return key, self.pop(key)
+
+    def clear(self) -> None:
+        """Remove every entry.
+
+        >>> import neurarust as nr
+        >>> pd = nr.nn.ParameterDict({"a": nr.zeros(1)}); pd.clear(); len(pd)
+        0
+        """
+        for key in list(self._keys):
+            del self[key]
+
+    def copy(self) -> "ParameterDict":
+        """A new ParameterDict holding the same parameters (not copies of them).
+
+        >>> import neurarust as nr
+        >>> pd = nr.nn.ParameterDict({"a": nr.zeros(1)})
+        >>> pd.copy()["a"] is pd["a"]
+        True
+        """
+        return ParameterDict(OrderedDict(self.items()))
 
     def extra_repr(self) -> str:
         return "\n".join(f"  ({k}): {_describe(p)}" for k, p in self.items())
+
+
+def _pairs(entries: Any, owner: str) -> list:
+    """(key, value) pairs of a mapping or an iterable of pairs, with PyTorch's errors for anything else."""
+    if hasattr(entries, "items"):
+        return list(entries.items())
+    if not hasattr(entries, "__iter__") or isinstance(entries, (str, Tensor)):
+        raise SignatureError(f"{owner}.update should be called with an iterable of key/value pairs, "
+                             f"but got {type(entries).__name__}")
+    pairs = [tuple(e) if hasattr(e, "__iter__") else e for e in entries]
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            length = len(pair) if isinstance(pair, tuple) else type(pair).__name__
+            raise ArgumentError(f"{owner} update sequence element #{i} has length {length}; 2 is required")
+    return pairs
 
 
 def _as_parameter(value: Any) -> Any:

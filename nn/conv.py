@@ -175,8 +175,12 @@ class _ConvTransposeNd(_ConvNd):
         """``output_padding``, or the one that gives ``output_size`` (PyTorch's ``output_size=`` argument)."""
         if output_size is None:
             return self.output_padding
-        s = self._dims
-        want = list(output_size)[-s:]
+        s, lead = self._dims, input.ndim - self._dims      # lead: the batch (if any) and channel dims
+        want = [int(v) for v in output_size]
+        if len(want) not in (s, s + lead):
+            raise ArgumentError(f"{type(self).__name__}(): for a {input.ndim}-D input, output_size must have {s} "
+                                f"or {s + lead} elements, got {want}")
+        want = want[-s:]
         base = [(i - 1) * st - 2 * p + d * (k - 1) + 1 for i, st, p, d, k in
                 zip(input.shape[-s:], self.stride, self.padding, self.dilation, self.kernel_size)]
         extra = tuple(w - b for w, b in zip(want, base))

@@ -22,7 +22,8 @@ from neurarust import registry
 from neurarust.amp.autocast_mode import autocast_composite
 from neurarust.autograd.function import Function
 from neurarust.creation import full_like, ones_like, zeros
-from neurarust.errors import ArgumentError, ShapeError
+from neurarust.errors import ArgumentError, DTypeError, ShapeError
+from neurarust.shape import normalize_dim
 from neurarust.tensor import Tensor
 
 # Registry entries exposed here under their torch.nn.functional names (kernels/loss.py).
@@ -395,6 +396,17 @@ def _plain_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tenso
     return _call("matmul", p, value), p
 
 
+def _mask_of_query_dtype(attn_mask: Tensor | None, query: Tensor) -> Tensor | None:
+    """PyTorch's rule for sdpa masks: bool, the query's dtype, or float32 (the default dtype, as
+    ``Transformer.generate_square_subsequent_mask`` makes), which is cast to the query's dtype."""
+    if attn_mask is None or attn_mask.dtype.name == "bool" or attn_mask.dtype == query.dtype:
+        return attn_mask
+    if attn_mask.dtype.name == "float32" and query.dtype.is_floating_point:
+        return attn_mask.to(query.dtype)
+    raise DTypeError(f"scaled_dot_product_attention(): attn_mask must be bool, float32 or the query's dtype "
+                     f"{query.dtype}, got {attn_mask.dtype}")
+
+
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
                                  dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
                                  enable_gqa: bool = False) -> Tensor:
@@ -414,6 +426,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     """
     if not 0.0 <= dropout_p <= 1.0:
         raise ArgumentError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
+    attn_mask = _mask_of_query_dtype(attn_mask, query)
     if enable_gqa:
         key, value = _repeat_heads(key, query.shape[-3]), _repeat_heads(value, query.shape[-3])
     plain = (dropout_p > 0.0 or max(query.shape[-1], value.shape[-1]) > 128
@@ -518,8 +531,22 @@ def _convolve(name: str, s: int, input: Tensor, weight: Tensor, bias, stride, pa
         raise ShapeError(f"{name}(): expected a {s + 1}-D (unbatched) or {s + 2}-D (batched) input, got {got}")
     unbatched = input.ndim == s + 1
     x = input.unsqueeze(0) if unbatched else input
+    if transposed:
+        _check_output_padding(name, s, output_padding, stride, dilation)
     out = _call("convolution", x, weight, bias, stride, padding, dilation, transposed, output_padding, groups)
     return out.squeeze(0) if unbatched else out
+
+
+def _check_output_padding(name: str, s: int, output_padding, stride, dilation) -> None:
+    """PyTorch's rule for a transposed convolution's ``output_padding``: non-negative, and below the
+    stride or the dilation of its dim (the internal entry takes any, for the adjoints it computes)."""
+    from neurarust.kernels.conv import expand
+
+    op, st, d = (expand(name, what, v, s) for what, v in
+                 (("output_padding", output_padding), ("stride", stride), ("dilation", dilation)))
+    if any(o < 0 or (o >= a and o >= b) for o, a, b in zip(op, st, d)):
+        raise ArgumentError(f"{name}(): output padding must be non-negative and smaller than either stride or "
+                            f"dilation, got output_padding {list(op)}, stride {list(st)} and dilation {list(d)}")
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
@@ -712,6 +739,8 @@ def _resize_plan(name: str, input: Tensor, size: Any, scale_factor: Any, recompu
     if (size is None) == (scale_factor is None):
         raise ArgumentError(f"{name}(): exactly one of size and scale_factor must be given")
     ins = list(input.shape[2:])
+    if size is not None and recompute_scale_factor:
+        raise ArgumentError(f"{name}(): recompute_scale_factor is not meaningful with an explicit size")
     if size is not None:
         outs = [int(v) for v in (size if isinstance(size, (tuple, list)) else [size] * s)]
         if len(outs) != s:

@@ -70,14 +70,21 @@ class _InputIdentity(Function):
     def forward(ctx, state: BackwardHookState, *inputs: Tensor):
         ctx.state = state
         ctx.set_materialize_grads(False)
+        ctx.input_meta = [(i.shape, i.dtype, i.device) for i in inputs]
         outs = _aliases(inputs)
         ctx.mark_non_differentiable(*(o for o, i in zip(outs, inputs) if not i.requires_grad))
         return outs
 
     @staticmethod
     def backward(ctx, *grads):
-        grads = tuple(g if need else None for g, need in zip(grads, ctx.needs_input_grad[1:]))
-        return (None,) + tuple(ctx.state.run_hooks(grads))
+        from neurarust.creation import zeros
+
+        # The hooks see zeros where no gradient flowed (an input without requires_grad, or one that
+        # forward did not use), as PyTorch's materialised grads; inputs that need none get None back.
+        grads = tuple(zeros(*shape, dtype=dtype, device=device) if g is None else g
+                      for g, (shape, dtype, device) in zip(grads, ctx.input_meta))
+        grads = ctx.state.run_hooks(grads)
+        return (None,) + tuple(g if need else None for g, need in zip(grads, ctx.needs_input_grad[1:]))
 
 
 class _OutputIdentity(Function):

@@ -17,13 +17,14 @@ hook API, so a PyTorch model ports by changing the import::
 from __future__ import annotations
 
 import itertools
+import warnings
 import weakref
 from collections import OrderedDict, namedtuple
 from typing import Any, Callable, Iterator
 
 from neurarust import dtype as _dt
 from neurarust.device import as_device
-from neurarust.errors import ArgumentError, NeuraRustError, SignatureError
+from neurarust.errors import ArgumentError, DTypeError, NeuraRustError, SignatureError
 from neurarust.tensor import Tensor
 
 from .parameter import Parameter, _set_data
@@ -185,24 +186,28 @@ class Module:
             return mod
         for item in target.split("."):
             if item not in mod._modules:
+                if hasattr(mod, item):
+                    raise AttributeError(f"`{item}` is not an nn.Module")
                 raise AttributeError(f"{mod._get_name()} has no attribute `{item}`")
             mod = mod._modules[item]
         return mod
 
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at dotted path ``target``."""
-        return self._get_at(target, "_parameters", "parameter")
+        return self._get_at(target, "_parameters", "an nn.Parameter")
 
     def get_buffer(self, target: str) -> Tensor:
         """The buffer at dotted path ``target``."""
-        return self._get_at(target, "_buffers", "buffer")
+        return self._get_at(target, "_buffers", "a buffer")
 
     def _get_at(self, target: str, table: str, what: str):
         path, _, name = target.rpartition(".")
         mod = self.get_submodule(path)
         entries = getattr(mod, table)
-        if name not in entries:
-            raise AttributeError(f"{mod._get_name()} has no {what} `{name}`")
+        if name not in entries:  # PyTorch's two messages: no such attribute, or not of this kind
+            if hasattr(mod, name):
+                raise AttributeError(f"`{name}` is not {what}")
+            raise AttributeError(f"{mod._get_name()} has no attribute `{name}`")
         return entries[name]
 
     # -- attribute protocol -------------------------------------------------------------------
@@ -219,7 +224,7 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, keep="_parameters")  # a replaced parameter keeps its place (state_dict order)
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
@@ -229,7 +234,7 @@ class Module:
         elif isinstance(value, Module):
             if params is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, keep="_modules")
             d["_modules"][name] = value
         elif "_modules" in d and name in d["_modules"]:
             if value is not None:
@@ -244,10 +249,12 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
+    def _forget(self, name: str, keep: str) -> None:
+        """Drop ``name`` from every store but ``keep`` (PyTorch's ``remove_from``)."""
         self.__dict__.pop(name, None)
         for store in ("_parameters", "_buffers", "_modules"):
-            self.__dict__[store].pop(name, None)
+            if store != keep:
+                self.__dict__[store].pop(name, None)
         self._non_persistent_buffers_set.discard(name)
 
     def __delattr__(self, name: str) -> None:
@@ -421,7 +428,7 @@ class Module:
         """
         dev, dt = _parse_to(args, kwargs)
         if dt is not None and not dt.is_floating_point:
-            raise ArgumentError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dt}")
+            raise DTypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dt}")
 
         def convert(t: Tensor) -> Tensor:
             return t.to(dev if dev is not None else t.device, dt if dt is not None and t.is_floating_point() else t.dtype)
@@ -520,11 +527,11 @@ class Module:
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
         errors = []
-        if strict:
-            if unexpected:
-                errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+        if strict:  # PyTorch's order: missing keys first, then unexpected ones
             if missing:
                 errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
+            if unexpected:
+                errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
         for key, (_, _, t) in targets.items():
             if key not in state_dict:
                 continue
@@ -572,7 +579,8 @@ class Module:
     def register_forward_hook(self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False,
                               always_call: bool = False) -> RemovableHandle:
         """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) runs after
-        ``forward``; a non-None result replaces the output.
+        ``forward``; a non-None result replaces the output. With ``always_call`` it also runs (with
+        output None) when ``forward`` or an earlier hook raises, before the error propagates.
 
         >>> import neurarust as nr
         >>> m = nr.nn.Identity()
@@ -582,7 +590,7 @@ class Module:
         >>> h.remove(); m(nr.ones(2)).tolist()
         [1.0, 1.0]
         """
-        return _register_hook(self._forward_hooks, (hook, with_kwargs), prepend)
+        return _register_hook(self._forward_hooks, (hook, with_kwargs, always_call), prepend)
 
     def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
         """``hook(module, grad_input, grad_output)`` runs when the gradients with respect to the
@@ -597,31 +605,51 @@ class Module:
     def _call_impl(self, *args: Any, **kwargs: Any) -> Any:
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)
-        for hook, with_kwargs in list(self._forward_pre_hooks.values()):
-            if with_kwargs:
-                result = hook(self, args, kwargs)
-                if result is not None:
-                    if not (isinstance(result, tuple) and len(result) == 2):
-                        raise SignatureError("forward pre-hook must return None or a tuple of (new_args, new_kwargs)")
-                    args, kwargs = result
-            else:
-                result = hook(self, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
-        state = None
-        if self._backward_hooks or self._backward_pre_hooks:
-            from .hooks import BackwardHookState
+        called: set = set()  # ids of the always_call forward hooks already run
+        try:
+            for hook, with_kwargs in list(self._forward_pre_hooks.values()):
+                if with_kwargs:
+                    result = hook(self, args, kwargs)
+                    if result is not None:
+                        if not (isinstance(result, tuple) and len(result) == 2):
+                            raise SignatureError("forward pre-hook must return None or a tuple of "
+                                                 "(new_args, new_kwargs)")
+                        args, kwargs = result
+                else:
+                    result = hook(self, args)
+                    if result is not None:
+                        args = result if isinstance(result, tuple) else (result,)
+            state = None
+            if self._backward_hooks or self._backward_pre_hooks:
+                from .hooks import BackwardHookState
 
-            state = BackwardHookState(self)
-            args = state.wrap_inputs(args)
-        output = self.forward(*args, **kwargs)
-        for hook, with_kwargs in list(self._forward_hooks.values()):
-            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
-            if result is not None:
-                output = result
+                state = BackwardHookState(self)
+                args = state.wrap_inputs(args)
+            output = self.forward(*args, **kwargs)
+            for hook_id, (hook, with_kwargs, always_call) in list(self._forward_hooks.items()):
+                if always_call:
+                    called.add(hook_id)
+                result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
+                if result is not None:
+                    output = result
+        except Exception:
+            self._run_always_call_hooks(args, kwargs, called)
+            raise
         if state is not None:
             output = state.wrap_outputs(output)
         return output
+
+    def _run_always_call_hooks(self, args: tuple, kwargs: dict, called: set) -> None:
+        """The ``always_call`` forward hooks not yet run, with output None, after an error; an error of
+        theirs is only warned about, so the original one propagates (as PyTorch)."""
+        for hook_id, (hook, with_kwargs, always_call) in list(self._forward_hooks.items()):
+            if not always_call or hook_id in called:
+                continue
+            try:
+                hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
+            except Exception as e:  # noqa: BLE001 - the error from forward is the one to report
+                warnings.warn("forward hook with ``always_call=True`` raised an exception that was silenced as "
+                              f"another error was raised in forward: {e}", stacklevel=3)
 
     __call__ = _call_impl
 

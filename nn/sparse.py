@@ -67,7 +67,7 @@ class Embedding(Module):
                         max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
                         sparse: bool = False) -> "Embedding":
         """An Embedding whose weight is ``embeddings`` (frozen by default)."""
-        rows, cols = embeddings.shape
+        rows, cols = _table_shape(embeddings)
         return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
                    _weight=embeddings, _freeze=freeze)
 
@@ -77,7 +77,21 @@ class Embedding(Module):
             s += f", padding_idx={self.padding_idx}"
         if self.max_norm is not None:
             s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        if self.sparse:
+            s += ", sparse=True"
         return s
+
+
+def _table_shape(embeddings: Tensor) -> tuple[int, int]:
+    """(rows, cols) of a pretrained table, which must be 2-d."""
+    if not isinstance(embeddings, Tensor) or embeddings.ndim != 2:
+        shape = list(embeddings.shape) if isinstance(embeddings, Tensor) else type(embeddings).__name__
+        raise ShapeError(f"Embeddings parameter is expected to be 2-dimensional, got {shape}")
+    return embeddings.shape[0], embeddings.shape[1]
 
 
 class EmbeddingBag(Module):
@@ -128,7 +142,7 @@ class EmbeddingBag(Module):
                         sparse: bool = False, include_last_offset: bool = False,
                         padding_idx: int | None = None) -> "EmbeddingBag":
         """An EmbeddingBag whose weight is ``embeddings`` (frozen by default)."""
-        rows, cols = embeddings.shape
+        rows, cols = _table_shape(embeddings)
         bag = cls(rows, cols, max_norm, norm_type, scale_grad_by_freq, mode, sparse, embeddings,
                   include_last_offset, padding_idx)
         bag.weight.requires_grad_(not freeze)

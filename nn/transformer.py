@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import neurarust as nr
 from neurarust.creation import empty, zeros
-from neurarust.errors import ArgumentError, ShapeError
+from neurarust.errors import ArgumentError, DTypeError, ShapeError
 from neurarust.tensor import Tensor
 
 from . import functional as F
@@ -45,6 +45,28 @@ def _check_masks(attn_mask, key_padding_mask, L: int, S: int, N: int, H: int) ->
     if key_padding_mask is not None and tuple(key_padding_mask.shape) not in ((N, S), (S,)):
         raise ShapeError(f"MultiheadAttention: key_padding_mask should have shape {(N, S)}, got "
                          f"{tuple(key_padding_mask.shape)}")
+
+
+def _check_inputs(query: Tensor, key: Tensor, value: Tensor, key_padding_mask, attn_mask, embed_dim: int) -> None:
+    """PyTorch's checks before any projection: ranks (batched 3-D or unbatched 2-D throughout), the
+    query's embedding dim, and masks that are bool or floating point."""
+    if query.ndim not in (2, 3):
+        raise ShapeError(f"MultiheadAttention: query should be unbatched 2D or batched 3D tensor but received "
+                         f"{query.ndim}-D query tensor")
+    kind = "batched (3-D)" if query.ndim == 3 else "unbatched (2-D)"
+    if key.ndim != query.ndim or value.ndim != query.ndim:
+        raise ShapeError(f"MultiheadAttention: for {kind} query, expected key and value to be {query.ndim}-D but "
+                         f"found {key.ndim}-D and {value.ndim}-D tensors respectively")
+    if query.shape[-1] != embed_dim:
+        raise ShapeError(f"MultiheadAttention: was expecting embedding dimension of {embed_dim}, but got "
+                         f"{query.shape[-1]} (query of shape {tuple(query.shape)})")
+    if key_padding_mask is not None and key_padding_mask.ndim != query.ndim - 1:
+        raise ShapeError(f"MultiheadAttention: for {kind} query, expected key_padding_mask to be None or "
+                         f"{query.ndim - 1}-D, got shape {tuple(key_padding_mask.shape)}")
+    for name, mask in (("attn_mask", attn_mask), ("key_padding_mask", key_padding_mask)):
+        if mask is not None and mask.dtype is not nr.bool_ and not mask.dtype.is_floating_point:
+            raise DTypeError(f"MultiheadAttention: only bool and floating types of {name} are supported, got "
+                             f"{mask.dtype}")
 
 
 def _float_mask(mask: Tensor | None, dtype) -> Tensor | None:
@@ -136,6 +158,7 @@ class MultiheadAttention(Module):
         """``(attn_output, attn_weights)``; inputs ``(L, N, E)`` (``(N, L, E)`` with ``batch_first``) or
         unbatched ``(L, E)``; weights ``(N, L, S)`` averaged over heads (``(N, H, L, S)`` otherwise), or
         None when ``need_weights`` is False."""
+        _check_inputs(query, key, value, key_padding_mask, attn_mask, self.embed_dim)
         batched = query.ndim == 3
         if not batched:
             query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
@@ -170,14 +193,15 @@ class MultiheadAttention(Module):
             v = nr.cat([v, self.bias_v.expand(1, N, E)])
             attn_mask = None if attn_mask is None else F.pad(attn_mask, (0, 1))
             key_padding_mask = None if key_padding_mask is None else F.pad(key_padding_mask, (0, 1))
-        # (length, N, E) -> (N * H, length, head_dim), as PyTorch lays the heads out
-        q, k, v = (x.reshape(x.shape[0], N * H, hd).transpose(0, 1) for x in (q, k, v))
+        # (length, N, E) -> (N, H, length, head_dim): views of the projections (attention reads any
+        # strides), where a (length, N * H, head_dim) layout would copy each of q, k and v
+        q, k, v = (x.unflatten(2, (H, hd)).permute(1, 2, 0, 3) for x in (q, k, v))
         if self.add_zero_attn:
-            k = nr.cat([k, zeros(N * H, 1, hd, dtype=k.dtype, device=k.device)], 1)
-            v = nr.cat([v, zeros(N * H, 1, hd, dtype=v.dtype, device=v.device)], 1)
+            k = nr.cat([k, zeros(N, H, 1, hd, dtype=k.dtype, device=k.device)], 2)
+            v = nr.cat([v, zeros(N, H, 1, hd, dtype=v.dtype, device=v.device)], 2)
             attn_mask = None if attn_mask is None else F.pad(attn_mask, (0, 1))
             key_padding_mask = None if key_padding_mask is None else F.pad(key_padding_mask, (0, 1))
-        S = k.shape[1]
+        S = k.shape[2]
         if key_padding_mask is not None:
             if tuple(key_padding_mask.shape) != (N, S):
                 raise ShapeError(f"MultiheadAttention: expected key_padding_mask of shape {(N, S)}, "
@@ -188,7 +212,6 @@ class MultiheadAttention(Module):
         if causal:
             attn_mask = None
         p = self.dropout if self.training else 0.0
-        q, k, v = (x.reshape(N, H, x.shape[1], hd) for x in (q, k, v))
         if attn_mask is not None:
             attn_mask = attn_mask.reshape(-1, attn_mask.shape[-2], S)
             attn_mask = attn_mask.unsqueeze(0) if attn_mask.shape[0] == 1 else attn_mask.reshape(N, H, -1, S)
@@ -406,10 +429,21 @@ class Transformer(Module):
                 tgt_key_padding_mask: Tensor | None = None, memory_key_padding_mask: Tensor | None = None,
                 src_is_causal: bool | None = None, tgt_is_causal: bool | None = None,
                 memory_is_causal: bool = False) -> Tensor:
+        self._check_src_tgt(src, tgt)
         memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal)
         return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
                             tgt_key_padding_mask=tgt_key_padding_mask, memory_key_padding_mask=memory_key_padding_mask,
                             tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
+
+    def _check_src_tgt(self, src: Tensor, tgt: Tensor) -> None:
+        """PyTorch's checks, before the encoder hides the cause in an error of its own."""
+        batch = 0 if self.batch_first else 1
+        if src.ndim == 3 and (tgt.ndim != 3 or src.shape[batch] != tgt.shape[batch]):
+            raise ShapeError(f"Transformer: the batch number of src and tgt must be equal, got src of shape "
+                             f"{tuple(src.shape)} and tgt of shape {tuple(tgt.shape)} (batch_first={self.batch_first})")
+        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+            raise ShapeError(f"Transformer: the feature number of src and tgt must be equal to d_model "
+                             f"({self.d_model}), got src of shape {tuple(src.shape)} and tgt of shape {tuple(tgt.shape)}")
 
     @staticmethod
     def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
