@@ -13,7 +13,7 @@ import numpy as np
 import neurarust as nr
 
 from neurarust import dtype as _dt
-from neurarust.errors import ArgumentError
+from neurarust.errors import ArgumentError, SignatureError
 from neurarust.registry import ErrorInput, Op, Sample, autocast_class, derivative, get
 from neurarust.tensor import Tensor
 
@@ -255,6 +255,130 @@ _entry("softplus", "``log(1 + exp(beta * input)) / beta``, linear where ``beta *
        torch=_torch_nn("softplus"))
 
 
+# -- more torch.nn.functional activations: hardswish ... threshold ------------------------------------
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _with_params(base, params: dict, name: str, values=None):
+    """Samples: ``base``'s (S.unary), then one with ``params`` on ``values`` (default: a wider range)."""
+    def samples(d):
+        yield from base(d)
+        v = S.values(d, (8,), 5, low=-6.0, high=6.0) if values is None else np.asarray(values, dtype=np.float64)
+        yield Sample((v,), params, name)
+    return samples
+
+
+def _all_with(params: dict):
+    """S.unary with ``params`` on every sample (threshold has no defaults)."""
+    return lambda d: (Sample(s.args, params, s.name) for s in S.unary(d))
+
+
+def _ref_hardswish(a):
+    return a * np.clip(a + 3, 0, 6) / 6  # np.clip keeps NaN; -inf * 0 is NaN, as PyTorch's
+
+
+def _ref_hardsigmoid(a):
+    return np.clip(a + 3, 0, 6) / 6
+
+
+def _ref_elu_like(a, alpha, scale, input_scale=1.0):
+    """``scale * x`` above 0, ``scale * alpha * expm1(x * input_scale)`` elsewhere (selu, celu)."""
+    negative = np.where(a > 0, 0, a)  # the discarded branch must not overflow
+    return np.where(a > 0, a * scale, np.expm1(negative * input_scale) * (alpha * scale)).astype(a.dtype)
+
+
+def _ref_logsigmoid(a):
+    return (np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a)))).astype(a.dtype)
+
+
+def _ref_hardshrink(a, lambd=0.5):
+    return np.where((a >= -lambd) & (a <= lambd), 0, a).astype(a.dtype)  # NaN stays NaN
+
+
+def _ref_softshrink(a, lambd=0.5):
+    return np.where(np.abs(a) <= lambd, 0, a - np.copysign(lambd, a)).astype(a.dtype)
+
+
+def _ref_threshold(a, threshold, value):
+    return np.where(a <= threshold, value, a).astype(a.dtype)  # NaN is not <= anything: kept
+
+
+def _celu_check(operands, params, compute):
+    if params["alpha"] == 0:
+        raise ArgumentError("celu: alpha cannot be 0")
+
+
+def _softshrink_check(operands, params, compute):
+    if not params["lambd"] >= 0:
+        raise ArgumentError(f"softshrink: lambd must be >= 0, got {params['lambd']}")
+
+
+def _threshold_check(operands, params, compute):
+    missing = [k for k in ("threshold", "value") if params[k] is None]
+    if missing:
+        raise SignatureError(f"threshold() missing required argument(s) {missing}")
+
+
+def _torch_softshrink(*args, **kwargs):
+    """PyTorch's CPU softshrink gives -0.0 for -lambd <= x <= -0.0 on its scalar path and +0.0 on its
+    vectorized one (which depends on size and layout): the oracle takes the vectorized path's +0.0."""
+    return _torch_nn("softshrink")(*args, **kwargs) + 0.0
+
+
+def _errors_plus(name, *extra):
+    return lambda: [*_unary_errors(name)(), *extra]
+
+
+_KINKS3 = [-4.0, -3.0, -1.5, 0.0, 1.5, 3.0, 4.5, float("nan")]  # hardswish/hardsigmoid bend at -3 and 3
+_KINKS1 = [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, float("nan")]  # the shrinks' lambd=1.0 edges
+
+_entry("hardswish", "``input * relu6(input + 3) / 6``.", _ex("hardswish", "[0.0, 1.0, 4.0]", "[0.0, 0.6667, 4.0]"),
+       reference=_ref_hardswish, fn=_fn("hardswish"), dtypes=FLOATS,
+       samples=_with_params(S.unary, {}, "kinks", _KINKS3), torch=_torch_nn("hardswish"))
+_entry("hardsigmoid", "``relu6(input + 3) / 6``.", _ex("hardsigmoid", "[-4.0, 0.0, 4.0]", "[0.0, 0.5, 1.0]"),
+       reference=_ref_hardsigmoid, fn=_fn("hardsigmoid"), dtypes=FLOATS,
+       samples=_with_params(S.unary, {}, "kinks", _KINKS3), torch=_torch_nn("hardsigmoid"))
+_entry("selu", "``scale * elu(input, alpha)`` with SELU's fixed ``alpha`` and ``scale``.",
+       _ex("selu", "[0.0, 1.0, -1.0]", "[0.0, 1.0507, -1.1113]"),
+       reference=lambda a: _ref_elu_like(a, _SELU_ALPHA, _SELU_SCALE),
+       fn=lambda c, p: (_fn("selu"), (_SELU_SCALE, _SELU_ALPHA * _SELU_SCALE)), dtypes=FLOATS,
+       samples=_with_params(S.unary, {}, "wide"), torch=_torch_nn("selu"))
+_entry("celu", "``input`` where positive, ``alpha * (exp(input / alpha) - 1)`` elsewhere.",
+       _ex("celu", "[1.0, -1.0]", "[1.0, -0.6321]"), sig="celu(input, alpha=1.0, *, out=None)",
+       reference=lambda a, alpha=1.0: _ref_elu_like(a, alpha, 1.0, 1.0 / alpha),
+       fn=lambda c, p: (_fn("celu"), (p["alpha"],)), params={"alpha": 1.0}, check=_celu_check, dtypes=FLOATS,
+       samples=_with_params(S.unary, {"alpha": 2.0}, "alpha"), torch=_torch_nn("celu"),
+       errors=_errors_plus("celu", ErrorInput(Sample((np.ones(3),), {"alpha": 0.0}), ValueError, "alpha")))
+_entry("logsigmoid", "``log(sigmoid(input))``, computed stably.",
+       _ex("logsigmoid", "[0.0, -100.0]", "[-0.6931, -100.0]"),
+       reference=_ref_logsigmoid, fn=_fn("logsigmoid"), dtypes=FLOATS,
+       samples=_with_params(S.unary, {}, "wide"), torch=_torch_nn("logsigmoid"))
+_entry("softsign", "``input / (1 + |input|)``.", _ex("softsign", "[1.0, -3.0]", "[0.5, -0.75]"),
+       reference=lambda a: a / (1 + np.abs(a)), fn=_fn("softsign"), dtypes=FLOATS,
+       samples=_with_params(S.unary, {}, "wide"), torch=_torch_nn("softsign"))
+_entry("hardshrink", "``input`` where ``|input| > lambd``, 0 elsewhere.",
+       _ex("hardshrink", "[0.25, -2.0]", "[0.0, -2.0]"), sig="hardshrink(input, lambd=0.5, *, out=None)",
+       reference=_ref_hardshrink, fn=lambda c, p: (_fn("hardshrink"), (p["lambd"],)), params={"lambd": 0.5},
+       dtypes=FLOATS, samples=_with_params(S.unary, {"lambd": 1.0}, "lambd", _KINKS1), torch=_torch_nn("hardshrink"))
+_entry("softshrink", "``input`` moved ``lambd`` toward 0, and 0 where ``|input| <= lambd``.",
+       _ex("softshrink", "[0.25, -2.0]", "[0.0, -1.5]"), sig="softshrink(input, lambd=0.5, *, out=None)",
+       reference=_ref_softshrink, fn=lambda c, p: (_fn("softshrink"), (p["lambd"],)), params={"lambd": 0.5},
+       check=_softshrink_check, dtypes=FLOATS, samples=_with_params(S.unary, {"lambd": 1.0}, "lambd", _KINKS1),
+       torch=_torch_softshrink,
+       errors=_errors_plus("softshrink", ErrorInput(Sample((np.ones(3),), {"lambd": -1.0}), ValueError, "lambd")))
+_entry("threshold", "``input`` where ``input > threshold``, ``value`` elsewhere.",
+       ("nr.threshold(nr.tensor([0.5, 2.0]), 1.0, -1.0).tolist()", "[-1.0, 2.0]"),
+       sig="threshold(input, threshold, value, *, out=None)",
+       reference=_ref_threshold, fn=lambda c, p: (_fn("threshold"), (p["threshold"], p["value"])),
+       params={"threshold": None, "value": None}, check=_threshold_check, dtypes=FLOATS,
+       samples=lambda d: (*_all_with({"threshold": 0.5, "value": -2.0})(d),
+                          Sample((np.asarray(_KINKS1),), {"threshold": 1.0, "value": 20.0}, "at_threshold")),
+       torch=_torch_nn("threshold"),
+       errors=_errors_plus("threshold", ErrorInput(Sample((np.ones(3),)), TypeError, "missing")))
+
+
 # ----------------------------------------------------------------------------------------------
 # Derivatives (autograd); see the block at the end of elementwise.py for the convention.
 # ----------------------------------------------------------------------------------------------
@@ -287,6 +411,28 @@ def _softplus_backward(grad, input, beta, threshold):
     return nr.where(z > threshold, grad, grad * z.sigmoid())
 
 
+# The activations below pick their kink values as PyTorch's backward kernels do (checked against torch).
+def _hardswish_backward(grad, input):
+    # 0 up to -3 (inclusive), x/3 + 1/2 strictly inside, 1 from 3 on and for NaN
+    return nr.where(input <= -3.0, 0.0, nr.where(input < 3.0, grad * (input / 3.0 + 0.5), grad))
+
+
+def _hardsigmoid_backward(grad, input):
+    return nr.where((input > -3.0) & (input < 3.0), grad / 6.0, 0.0)  # 0 at -3 and 3
+
+
+def _elu_like_backward(grad, input, alpha, scale, input_scale=1.0):
+    """selu/celu: ``scale * alpha * input_scale * exp(x * input_scale)`` at x <= 0 (so at 0 too), ``scale``
+    above and for NaN. The exp sees 0 where discarded: no inf there to meet a zero gradient."""
+    negative = nr.where(input <= 0, input, 0.0)
+    slope = (negative * input_scale).exp() * (scale * alpha * input_scale)
+    return nr.where(input <= 0, grad * slope, grad * scale)
+
+
+def _shrink_backward(grad, input, lambd):
+    return nr.where(input.abs() > lambd, grad, 0.0)  # 0 at +-lambd and for NaN (PyTorch's vector path)
+
+
 def _step(grad):
     """Rounding and sign: piecewise constant, so the gradient is zero (as PyTorch)."""
     return nr.zeros_like(grad)
@@ -314,7 +460,16 @@ for _name, _backward in [
         ("nan_to_num", lambda grad, input: nr.where(input.isfinite(), grad, 0.0)),
         ("gelu", _gelu_backward),
         ("silu", _silu_backward),
-        ("softplus", _softplus_backward)]:
+        ("softplus", _softplus_backward),
+        ("hardswish", _hardswish_backward),
+        ("hardsigmoid", _hardsigmoid_backward),
+        ("selu", lambda grad, input: _elu_like_backward(grad, input, _SELU_ALPHA, _SELU_SCALE)),
+        ("celu", lambda grad, input, alpha: _elu_like_backward(grad, input, alpha, 1.0, 1.0 / alpha)),
+        ("logsigmoid", lambda grad, input: grad * (-input).sigmoid()),
+        ("softsign", lambda grad, input: grad / ((1 + input.abs()) * (1 + input.abs()))),
+        ("hardshrink", _shrink_backward),
+        ("softshrink", _shrink_backward),
+        ("threshold", lambda grad, input, threshold, value: nr.where(input <= threshold, 0.0, grad))]:
     derivative(_name, ("input",), _backward)
 for _name in ("logical_not", "bitwise_not", "isnan", "isinf", "isfinite"):
     derivative(_name, ())

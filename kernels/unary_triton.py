@@ -184,6 +184,64 @@ def softplus(a, b, c):
     return tl.where(z > c, a, soft)
 
 
+# -- more activations (hardswish ... threshold): comparisons through tl.where, which keeps NaN --------
+
+@triton.jit
+def hardswish(a, b, c):
+    r = a + 3.0
+    r = tl.where(r < 0.0, 0.0, tl.where(r > 6.0, 6.0, r))  # relu6(a + 3); tl.minimum would drop NaN
+    return a * r / 6.0
+
+
+@triton.jit
+def hardsigmoid(a, b, c):
+    r = a + 3.0
+    return tl.where(r < 0.0, 0.0, tl.where(r > 6.0, 6.0, r)) / 6.0
+
+
+@triton.jit
+def selu(a, b, c):
+    """b = scale, c = alpha * scale (runtime values: exact in float64)."""
+    negative = m.expm1(tl.where(a > 0, 0.0, a)) * c  # the discarded branch must not overflow
+    return tl.where(a > 0, a * b, negative)
+
+
+@triton.jit
+def celu(a, b, c):
+    """b = alpha."""
+    negative = m.expm1(tl.where(a > 0, 0.0, a) / b) * b
+    return tl.where(a > 0, a, negative)
+
+
+@triton.jit
+def logsigmoid(a, b, c):
+    # min(a, 0) - log1p(exp(-|a|)): exp never overflows, and NaN passes through log1p
+    return tl.where(a < 0, a, 0.0) - m.log1p(tl.exp(tl.abs(a) * -1.0))
+
+
+@triton.jit
+def softsign(a, b, c):
+    return a / (1.0 + tl.abs(a))
+
+
+@triton.jit
+def hardshrink(a, b, c):
+    """b = lambd: 0 on [-lambd, lambd] (NaN is outside, so it stays NaN)."""
+    return tl.where((a >= b * -1.0) & (a <= b), 0.0, a)
+
+
+@triton.jit
+def softshrink(a, b, c):
+    """b = lambd."""
+    return tl.where(tl.abs(a) <= b, 0.0, a - tl.where(a < 0, b * -1.0, b))
+
+
+@triton.jit
+def threshold(a, b, c):
+    """b = threshold, c = value."""
+    return tl.where(a <= b, c, a)
+
+
 # -- inverse trigonometric functions -----------------------------------------------------------
 
 @triton.jit

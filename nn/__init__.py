@@ -10,8 +10,9 @@ See docs/nn.md for every layer and its status.
 from __future__ import annotations
 
 from . import functional, init, utils
-from .activation import (ELU, GELU, Hardtanh, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU,
-                         Softmax, Softplus, Tanh)
+from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU,
+                         LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softmax2d, Softmin,
+                         Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Threshold)
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
@@ -28,11 +29,20 @@ from .sparse import Embedding, EmbeddingBag
 from .upsampling import PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .transformer import (MultiheadAttention, Transformer, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
+from .distance import CosineSimilarity, PairwiseDistance
+from .loss import (GaussianNLLLoss, HingeEmbeddingLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss,
+                   SoftMarginLoss)
+from .normalization import BatchNorm3d, InstanceNorm1d, InstanceNorm3d
+from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
+                      ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
+                      ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d)
 
 __all__ = ["Module", "Parameter", "StateDictError", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
            "ParameterDict", "Identity", "Linear", "Bilinear", "Flatten", "Unflatten", "Dropout", "Embedding",
            "ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Mish", "Tanh", "Sigmoid", "Softmax",
-           "LogSoftmax", "Softplus", "Hardtanh", "PReLU", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
+           "LogSoftmax", "Softplus", "Hardtanh", "PReLU",
+           "Hardswish", "Hardsigmoid", "SELU", "CELU", "LogSigmoid", "Softsign", "Hardshrink", "Softshrink",
+           "Tanhshrink", "Threshold", "GLU", "Softmin", "Softmax2d", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
            "KLDivLoss", "NLLLoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss",
            "MarginRankingLoss", "TripletMarginLoss", "CTCLoss", "DistillationLoss", "functional", "init", "utils",
            "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
@@ -43,4 +53,9 @@ __all__ = ["Module", "Parameter", "StateDictError", "Sequential", "ModuleList", 
            "MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
            "TransformerDecoder", "Transformer",
            "RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
-           "Dropout1d", "Dropout2d", "Dropout3d", "EmbeddingBag"]
+           "Dropout1d", "Dropout2d", "Dropout3d", "EmbeddingBag",
+           "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+           "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
+           "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "CosineSimilarity",
+           "PairwiseDistance", "PoissonNLLLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
+           "MultiLabelSoftMarginLoss", "MultiMarginLoss", "InstanceNorm1d", "InstanceNorm3d", "BatchNorm3d"]

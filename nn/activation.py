@@ -259,3 +259,193 @@ class PReLU(Module):
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
+
+
+# -- more activations (PyTorch's reprs: Hardswish/Hardsigmoid show no inplace, the shrinks a bare lambd) --
+class Hardswish(_Simple):
+    """x * relu6(x + 3) / 6.
+
+    >>> import neurarust as nr
+    >>> nr.nn.Hardswish()(nr.tensor([0.0, 4.0])).tolist()
+    [0.0, 4.0]
+    """
+
+    _fn = staticmethod(F.hardswish)
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+class Hardsigmoid(_Simple):
+    """relu6(x + 3) / 6.
+
+    >>> import neurarust as nr
+    >>> nr.nn.Hardsigmoid()(nr.tensor([0.0, 4.0])).tolist()
+    [0.5, 1.0]
+    """
+
+    _fn = staticmethod(F.hardsigmoid)
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+class SELU(_Simple):
+    """scale * elu(x, alpha) with SELU's fixed constants.
+
+    >>> import neurarust as nr
+    >>> nr.nn.SELU(inplace=True)
+    SELU(inplace=True)
+    """
+
+    _fn = staticmethod(F.selu)
+
+
+class CELU(Module):
+    """x where positive, ``alpha * (exp(x / alpha) - 1)`` elsewhere.
+
+    >>> import neurarust as nr
+    >>> nr.nn.CELU(2.0)
+    CELU(alpha=2.0)
+    """
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.celu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class LogSigmoid(Module):
+    """log(sigmoid(x)).
+
+    >>> import neurarust as nr
+    >>> nr.nn.LogSigmoid()(nr.tensor([-100.0])).tolist()
+    [-100.0]
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.logsigmoid(input)
+
+
+class Softsign(Module):
+    """x / (1 + |x|).
+
+    >>> import neurarust as nr
+    >>> nr.nn.Softsign()(nr.tensor([1.0])).tolist()
+    [0.5]
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softsign(input)
+
+
+class Tanhshrink(Module):
+    """x - tanh(x).
+
+    >>> import neurarust as nr
+    >>> nr.nn.Tanhshrink()(nr.zeros(1)).tolist()
+    [0.0]
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.tanhshrink(input)
+
+
+class Hardshrink(Module):
+    """x where ``|x| > lambd``, 0 elsewhere.
+
+    >>> import neurarust as nr
+    >>> nr.nn.Hardshrink(1.0)(nr.tensor([0.5, 2.0])).tolist()
+    [0.0, 2.0]
+    """
+
+    _fn = staticmethod(F.hardshrink)
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self)._fn(input, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """x moved ``lambd`` toward 0, and 0 where ``|x| <= lambd``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.Softshrink(1.0)(nr.tensor([0.5, 3.0])).tolist()
+    [0.0, 2.0]
+    """
+
+    _fn = staticmethod(F.softshrink)
+
+
+class Threshold(Module):
+    """x where ``x > threshold``, ``value`` elsewhere.
+
+    >>> import neurarust as nr
+    >>> nr.nn.Threshold(0.1, 20.0)(nr.tensor([0.0, 1.0])).tolist()
+    [20.0, 1.0]
+    """
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.threshold(input, self.threshold, self.value)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
+
+
+class GLU(Module):
+    """Gated linear unit over ``dim``: ``a * sigmoid(b)`` for the two halves of the input.
+
+    >>> import neurarust as nr
+    >>> nr.nn.GLU()(nr.tensor([2.0, 0.0])).tolist()
+    [1.0]
+    """
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmin(_SoftmaxBase):
+    """softmax(-x) along ``dim``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.Softmin(dim=0)(nr.zeros(2)).tolist()
+    [0.5, 0.5]
+    """
+
+    _fn = staticmethod(F.softmin)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels (dim -3) of a 3-D (C, H, W) or 4-D (N, C, H, W) input.
+
+    >>> import neurarust as nr
+    >>> nr.nn.Softmax2d()(nr.zeros(2, 1, 1)).flatten().tolist()
+    [0.5, 0.5]
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (3, 4):
+            raise ShapeError(f"Softmax2d: expected input to be 3D or 4D, got {input.ndim}D instead")
+        return F.softmax(input, -3)

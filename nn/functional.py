@@ -15,6 +15,7 @@ is not registered yet is an AttributeError, never an import failure::
 """
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Sequence
 
@@ -243,6 +244,137 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
     if dim is None:
         dim = _softmax_dim("log_softmax", input.ndim)
     return _call("log_softmax", input, dim, dtype)
+
+
+# -- more activations: registry entries (kernels/unary.py) and compositions of registry ops ---------
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``input * relu6(input + 3) / 6``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.hardswish(nr.tensor([-4.0, 0.0, 4.0])).tolist()
+    [-0.0, 0.0, 4.0]
+    """
+    return _call("hardswish", input)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """``relu6(input + 3) / 6``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.hardsigmoid(nr.tensor([-4.0, 0.0, 4.0])).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    return _call("hardsigmoid", input)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``scale * elu(input, alpha)`` with SELU's constants (alpha 1.6733, scale 1.0507).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> [round(v, 4) for v in F.selu(nr.tensor([1.0, -1.0])).tolist()]
+    [1.0507, -1.1113]
+    """
+    return _call("selu", input)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``input`` where positive, ``alpha * (exp(input / alpha) - 1)`` elsewhere.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> [round(v, 4) for v in F.celu(nr.tensor([1.0, -2.0]), alpha=2.0).tolist()]
+    [1.0, -1.2642]
+    """
+    return _call("celu", input, alpha=alpha)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(input))``, without overflow for large negative inputs.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.logsigmoid(nr.tensor([-200.0])).tolist()
+    [-200.0]
+    """
+    return _call("logsigmoid", input)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """``input / (1 + |input|)``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.softsign(nr.tensor([1.0, -3.0])).tolist()
+    [0.5, -0.75]
+    """
+    return _call("softsign", input)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``input`` where ``|input| > lambd``, 0 elsewhere.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.hardshrink(nr.tensor([0.25, -2.0])).tolist()
+    [0.0, -2.0]
+    """
+    return _call("hardshrink", input, lambd=lambd)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``input`` moved ``lambd`` toward 0; 0 where ``|input| <= lambd`` (``lambd`` must be >= 0).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.softshrink(nr.tensor([0.25, -2.0])).tolist()
+    [0.0, -1.5]
+    """
+    return _call("softshrink", input, lambd=lambd)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """``input - tanh(input)``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.tanhshrink(nr.tensor([0.0])).tolist()
+    [0.0]
+    """
+    return input - _call("tanh", input)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """``input`` where ``input > threshold``, ``value`` elsewhere.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.threshold(nr.tensor([0.5, 2.0]), 1.0, -1.0).tolist()
+    [-1.0, 2.0]
+    """
+    return _call("threshold", input, threshold=threshold, value=value)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """Gated linear unit: ``a * sigmoid(b)`` for the two halves ``a``, ``b`` of ``input`` along ``dim``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.glu(nr.tensor([[2.0, 0.0]])).tolist()
+    [[1.0]]
+    """
+    if input.ndim == 0:
+        raise ShapeError("glu does not support scalars because halving size must be even")
+    d = normalize_dim(dim, input.ndim)
+    size = input.shape[d]
+    if size % 2:
+        raise ShapeError(f"Halving dimension must be even, but dimension {d} is size {size}")
+    half = size // 2
+    return input.narrow(d, 0, half) * _call("sigmoid", input.narrow(d, half, half))
+
+
+@autocast_composite("softmin", cuda="fp32")
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``softmax(-input)`` along ``dim``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.softmin(nr.tensor([0.0, 0.0]), dim=0).tolist()
+    [0.5, 0.5]
+    """
+    if dim is None:
+        dim = _softmax_dim("softmin", input.ndim)
+    return _call("softmax", -input, dim, dtype)
 
 
 # -- dropout, embedding, shape helpers ------------------------------------------------------------
@@ -1028,6 +1160,238 @@ def _bag_maxima(out: Tensor, owner: Tensor, rows: Tensor) -> Tensor:
     empty = first == n                                           # a bag without rows: zeros
     picked = _call("gather", rows, 0, _call("where", empty, 0, first))
     return _call("where", empty, 0.0, picked)
+
+
+# -- distances and composed losses (PyTorch's formulas from differentiable registry ops) ----------
+class _ClampMinKeepGrad(Function):
+    """``x.clamp(min=eps)`` whose gradient passes through as if unclamped: PyTorch clamps these norms
+    and variances in place under ``no_grad``, so autograd never sees the clamp."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, eps: float):
+        return x.clamp(min=eps)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return grad, None
+
+
+@autocast_composite("cosine_similarity", cuda="fp32")  # as in PyTorch's CUDA autocast lists
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Cosine of the angle between ``x1`` and ``x2`` along ``dim`` of their broadcast shape: each is
+    divided by its 2-norm (at least ``eps``) before the dot product, which keeps it in [-1, 1].
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.cosine_similarity(nr.tensor([[1.0, 0.0], [3.0, 4.0]]), nr.tensor([[0.0, 2.0]])).tolist()
+    [0.0, 0.800000011920929]
+    """
+    from neurarust.shape import broadcast_shapes
+
+    shape = broadcast_shapes(x1.shape, x2.shape)
+    x1, x2 = x1.expand(*shape), x2.expand(*shape)
+    n1 = _ClampMinKeepGrad.apply(_call("norm", x1, 2, dim, True), eps)
+    n2 = _ClampMinKeepGrad.apply(_call("norm", x2, 2, dim, True), eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """The ``p``-norm of ``x1 - x2 + eps`` along the last dim of the broadcast inputs.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.pairwise_distance(nr.tensor([[3.0, 4.0]]), nr.zeros(2), eps=0.0).tolist()
+    [5.0]
+    """
+    return _call("norm", x1 - x2 + eps, p, max(x1.ndim, x2.ndim) - 1, keepdim)
+
+
+@autocast_composite("pdist", cuda="fp32")  # as in PyTorch's CUDA autocast lists
+def pdist(input: Tensor, p: float = 2.0) -> Tensor:
+    """The ``p``-norm distances between the rows of an ``(N, M)`` input, for each pair ``i < j`` in
+    row-major order: ``N * (N - 1) / 2`` values.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.pdist(nr.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])).tolist()
+    [5.0, 1.0, 4.242640495300293]
+    """
+    from neurarust.creation import triu_indices
+
+    if input.ndim != 2:
+        raise ShapeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    if not input.dtype.is_floating_point:
+        raise DTypeError("pdist only supports floating-point dtypes")
+    if p < 0:
+        raise ArgumentError("pdist only supports non-negative p values")
+    i, j = triu_indices(input.shape[0], input.shape[0], 1, device=input.device)
+    diff = _call("index_select", input, 0, i) - _call("index_select", input, 0, j)
+    return _call("norm", diff, p, 1, False)
+
+
+def _loss_reduction(size_average: Any, reduce: Any, reduction: str, message: str = "") -> str:
+    """``reduction`` after PyTorch's deprecated ``size_average``/``reduce``, checked."""
+    from neurarust.kernels.loss import legacy_reduction
+
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if reduction not in ("none", "mean", "sum"):
+        raise ArgumentError(f"{reduction} is not {message or 'a valid value for reduction'}")
+    return reduction
+
+
+def _reduced(loss: Tensor, reduction: str) -> Tensor:
+    return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
+
+
+@autocast_composite("poisson_nll_loss", cuda="fp32")  # as in PyTorch's CUDA autocast lists
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average: Any = None, eps: float = 1e-8, reduce: Any = None,
+                     reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of ``target`` under a Poisson distribution of rate ``exp(input)``
+    (``log_input``) or ``input`` (then ``input - target * log(input + eps)``); ``full`` adds the
+    Stirling approximation of ``log(target!)`` where ``target > 1``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.poisson_nll_loss(nr.zeros(2), nr.tensor([1.0, 2.0]), reduction="none").tolist()
+    [1.0, 1.0]
+    """
+    reduction = _loss_reduction(size_average, reduce, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        stirling = target * target.log() - target + (target * (2 * math.pi)).log() * 0.5
+        loss = loss + _call("where", target <= 1, 0.0, stirling)
+    return _reduced(loss, reduction)
+
+
+def _gaussian_var(input: Tensor, var: Tensor | float) -> Tensor:
+    """``var`` checked and shaped to broadcast against ``input``: the same shape (one variance per
+    element), or one dim short or of size 1 in one dim (one variance shared along it)."""
+    if isinstance(var, (int, float)):
+        if var < 0:
+            raise ArgumentError("var has negative entry/entries")
+        return full_like(input, float(var))
+    if bool((var < 0).any()):
+        raise ArgumentError("var has negative entry/entries")
+    if tuple(var.shape) == tuple(input.shape):
+        return var
+    if tuple(input.shape[:-1]) == tuple(var.shape):
+        return var.unsqueeze(-1)
+    if input.ndim == var.ndim and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1:
+        return var
+    raise ShapeError("var is of incorrect size")
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: bool = False, eps: float = 1e-6,
+                      reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of ``target`` under Gaussians of mean ``input`` and variance ``var``
+    (clamped to at least ``eps``, the gradient passing as if unclamped):
+    ``0.5 * (log(var) + (input - target)**2 / var)``, plus ``0.5 * log(2 * pi)`` when ``full``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.gaussian_nll_loss(nr.zeros(2), nr.tensor([1.0, 3.0]), nr.ones(2), reduction="none").tolist()
+    [0.5, 4.5]
+    """
+    var = _gaussian_var(input, var)
+    reduction = _loss_reduction(None, None, reduction, "valid")
+    var = _ClampMinKeepGrad.apply(var, eps)
+    loss = (var.log() + (input - target) ** 2 / var) * 0.5
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduced(loss, reduction)
+
+
+@autocast_composite("hinge_embedding_loss", cuda="fp32")  # as in PyTorch's CUDA autocast lists
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average: Any = None,
+                         reduce: Any = None, reduction: str = "mean") -> Tensor:
+    """``input`` where ``target`` is 1, ``max(0, margin - input)`` where it is -1 (for distances
+    between pairs labelled similar or dissimilar).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.hinge_embedding_loss(nr.tensor([0.3, 0.3]), nr.tensor([1.0, -1.0]), reduction="none").tolist()
+    [0.30000001192092896, 0.699999988079071]
+    """
+    reduction = _loss_reduction(size_average, reduce, reduction)
+    # Labels other than +-1 take both terms, as PyTorch's.
+    apart = _call("where", target != 1, (margin - input).clamp(min=0.0), 0.0)
+    return _reduced(apart + _call("where", target != -1, input, 0.0), reduction)
+
+
+@autocast_composite("soft_margin_loss", cuda="fp32")  # as in PyTorch's CUDA autocast lists
+def soft_margin_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,
+                     reduction: str = "mean") -> Tensor:
+    """Two-class logistic loss ``log(1 + exp(-target * input))`` for labels +-1.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> round(F.soft_margin_loss(nr.zeros(3), nr.ones(3)).item(), 4)
+    0.6931
+    """
+    reduction = _loss_reduction(size_average, reduce, reduction)
+    return _reduced(_call("log1p", (-input * target).exp()), reduction)
+
+
+def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of logits ``input`` against 0/1 ``target`` per class (times ``weight``),
+    averaged over the classes (the last dim): one loss per sample.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> [round(v, 4) for v in F.multilabel_soft_margin_loss(nr.zeros(2, 3), nr.ones(2, 3), reduction="none").tolist()]
+    [0.6931, 0.6931]
+    """
+    reduction = _loss_reduction(size_average, reduce, reduction, "valid")
+    # log(sigmoid(x)) = -softplus(-x): softplus's gradient is sigmoid, exact at 0 too; a threshold of 50
+    # (not 20) keeps float64's log1p(exp(x)) where it still differs from x.
+    loss = softplus(-input, 1.0, 50.0) * target + softplus(input, 1.0, 50.0) * (1 - target)
+    if weight is not None:
+        loss = loss * weight
+    return _reduced(loss.sum(-1) / input.shape[-1], reduction)
+
+
+def _check_multi_margin(input: Tensor, target: Tensor, weight: Tensor | None) -> tuple[int, int]:
+    """PyTorch's shape checks; (samples, classes)."""
+    if not (input.ndim == 0 or (input.ndim in (1, 2) and input.shape[-1] != 0)):
+        raise ShapeError(f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+                         f"{list(input.shape)}")
+    n, c = (input.shape[0] if input.ndim == 2 else 1), (input.shape[-1] if input.ndim else 1)
+    if target.ndim > 1 or target.numel() != n:
+        raise ShapeError(f"multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
+                         f"samples (batch size). Expected target size [{n}], but got {list(target.shape)}. Input "
+                         f"has shape {list(input.shape)}.")
+    if target.dtype.is_floating_point:
+        raise DTypeError(f"multi_margin_loss: expected target of dtype int64, got {target.dtype}")
+    if weight is not None and weight.numel() != c:
+        raise ShapeError(f"inconsistent weight size, expected {c} but got {list(weight.shape)}")
+    return n, c
+
+
+@autocast_composite("multi_margin_loss", cuda="fp32")  # as in PyTorch's CUDA autocast lists
+def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0, weight: Tensor | None = None,
+                      size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> Tensor:
+    """Multi-class hinge loss: per sample, ``max(0, margin - x[y] + x[i]) ** p`` (times ``weight[y]``)
+    summed over the classes ``i != y`` and divided by the number of classes.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.multi_margin_loss(nr.tensor([[0.1, 0.2, 0.4, 0.8]]), nr.tensor([3])).item()
+    0.32499998807907104
+    """
+    from neurarust.errors import IndexOutOfRangeError
+
+    reduction = _loss_reduction(size_average, reduce, reduction)
+    if p != 1 and p != 2:
+        raise ArgumentError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.ndim != 1:
+        raise ShapeError("weight must be one-dimensional")
+    n, c = _check_multi_margin(input, target, weight)
+    x, y = input.reshape(n, c), target.reshape(n, 1)
+    if n and bool(((y < 0) | (y >= c)).any()):
+        raise IndexOutOfRangeError("target out of range")
+    z = relu(margin - _call("gather", x, 1, y) + x)  # zero gradient where the margin is just met
+    z = z * z if p == 2 else z
+    if weight is not None:
+        z = z * _call("index_select", weight, 0, y.reshape(-1)).unsqueeze(1)
+    others = _call("arange", c, device=input.device).unsqueeze(0) != y
+    loss = _call("where", others, z, 0.0).sum(1) / c
+    return _reduced(loss if target.ndim else loss.reshape(()), reduction)
 
 
 # -- knowledge distillation -----------------------------------------------------------------------

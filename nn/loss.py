@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from neurarust.errors import ArgumentError, ShapeError
 from neurarust.tensor import Tensor
 
 from . import functional as F
@@ -215,6 +216,96 @@ class TripletMarginLoss(_Loss):
                  size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+
+
+class PoissonNLLLoss(_Loss):
+    """Poisson negative log-likelihood of ``target`` given a log-rate (``log_input``) or a rate.
+
+    >>> import neurarust as nr
+    >>> nr.nn.PoissonNLLLoss()(nr.zeros(2), nr.tensor([1.0, 2.0])).item()
+    1.0
+    """
+
+    _name, _options = "poisson_nll_loss", ("log_input", "full", "eps")
+
+    def __init__(self, log_input: bool = True, full: bool = False, size_average: Any = None, eps: float = 1e-8,
+                 reduce: Any = None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.log_input, self.full, self.eps = log_input, full, eps
+
+
+class GaussianNLLLoss(_Loss):
+    """Gaussian negative log-likelihood of ``target`` given a mean and a variance:
+    ``loss(input, target, var)``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.GaussianNLLLoss(reduction="sum")(nr.zeros(2), nr.ones(2), nr.ones(2)).item()
+    1.0
+    """
+
+    _name, _options = "gaussian_nll_loss", ("full", "eps")
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+        self.full, self.eps = full, eps
+
+
+class HingeEmbeddingLoss(_Loss):
+    """``x`` for y = 1, ``max(0, margin - x)`` for y = -1.
+
+    >>> import neurarust as nr
+    >>> nr.nn.HingeEmbeddingLoss(margin=2.0)(nr.tensor([0.5]), nr.tensor([-1.0])).item()
+    1.5
+    """
+
+    _name, _options = "hinge_embedding_loss", ("margin",)
+
+    def __init__(self, margin: float = 1.0, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+
+class SoftMarginLoss(_Loss):
+    """Two-class logistic loss ``log(1 + exp(-y * x))``.
+
+    >>> import neurarust as nr
+    >>> round(nr.nn.SoftMarginLoss()(nr.zeros(2), nr.tensor([1.0, -1.0])).item(), 4)
+    0.6931
+    """
+
+    _name = "soft_margin_loss"
+
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    """Per-class binary cross-entropy of logits, averaged over the classes; ``weight`` per class.
+
+    >>> import neurarust as nr
+    >>> round(nr.nn.MultiLabelSoftMarginLoss()(nr.zeros(1, 3), nr.tensor([[1.0, 0.0, 1.0]])).item(), 4)
+    0.6931
+    """
+
+    _name, _options = "multilabel_soft_margin_loss", ("weight",)
+
+
+class MultiMarginLoss(_WeightedLoss):
+    """Multi-class hinge loss of scores ``(N, C)`` against class indices, ``p`` 1 or 2.
+
+    >>> import neurarust as nr
+    >>> nr.nn.MultiMarginLoss(p=2, margin=0.5)(nr.tensor([[1.0, 0.0]]), nr.tensor([1])).item()
+    1.125
+    """
+
+    _name, _options = "multi_margin_loss", ("p", "margin", "weight")
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight: Tensor | None = None, size_average: Any = None,
+                 reduce: Any = None, reduction: str = "mean") -> None:
+        if p != 1 and p != 2:
+            raise ArgumentError("only p == 1 and p == 2 supported")
+        if weight is not None and weight.ndim != 1:
+            raise ShapeError(f"MultiMarginLoss: expected weight to be None or 1D tensor, got {weight.ndim}D instead")
+        super().__init__(weight, size_average, reduce, reduction)
+        self.p, self.margin = p, margin
 
 
 class CTCLoss(_Loss):

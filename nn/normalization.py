@@ -1,5 +1,5 @@
-"""Normalization layers: ``LayerNorm``, ``RMSNorm``, ``GroupNorm``, ``BatchNorm1d``, ``BatchNorm2d``,
-``InstanceNorm2d``, with PyTorch's parameters, buffers (``running_mean``, ``running_var``,
+"""Normalization layers: ``LayerNorm``, ``RMSNorm``, ``GroupNorm``, ``BatchNorm1d``/``2d``/``3d``,
+``InstanceNorm1d``/``2d``/``3d``, with PyTorch's parameters, buffers (``running_mean``, ``running_var``,
 ``num_batches_tracked``) and state_dict keys. Each runs one fused Triton kernel forward and one
 backward (``kernels/norm.py``)::
 
@@ -123,7 +123,49 @@ class BatchNorm2d(_BatchNorm):
     _dims = (4,)
 
 
-class InstanceNorm2d(_NormBase):
+class BatchNorm3d(_BatchNorm):
+    """Batch normalization of ``(N, C, D, H, W)`` inputs per channel.
+
+    >>> import neurarust as nr
+    >>> nr.nn.BatchNorm3d(2)(nr.randn(2, 2, 1, 2, 2)).shape
+    neurarust.Size([2, 2, 1, 2, 2])
+    """
+
+    _dims = (5,)
+
+
+class _InstanceNorm(_NormBase):
+    """Each sample's channel normalized on its own, over an input of ``_dims`` (unbatched or batched);
+    no affine and no running statistics unless asked, as PyTorch."""
+
+    _dims: tuple = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device=None, dtype=None) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
+        unbatched = input.ndim == self._dims[0]
+        x = input.unsqueeze(0) if unbatched else input
+        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                              self.training or not self.track_running_stats,
+                              self.momentum if self.momentum is not None else 0.0, self.eps)
+        return out.squeeze(0) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalization of ``(N, C, L)`` (or unbatched ``(C, L)``) inputs.
+
+    >>> import neurarust as nr
+    >>> nr.nn.InstanceNorm1d(2, eps=0.0)(nr.tensor([[1.0, 3.0], [0.0, 2.0]])).tolist()
+    [[-1.0, 1.0], [-1.0, 1.0]]
+    """
+
+    _dims = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
     """Instance normalization of ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) inputs: each sample's
     channel on its own; no affine and no running statistics unless asked, as PyTorch.
 
@@ -134,18 +176,16 @@ class InstanceNorm2d(_NormBase):
 
     _dims = (3, 4)
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
-                 track_running_stats: bool = False, device=None, dtype=None) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
 
-    def forward(self, input: Tensor) -> Tensor:
-        self._check_input_dim(input)
-        unbatched = input.ndim == 3
-        x = input.unsqueeze(0) if unbatched else input
-        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                              self.training or not self.track_running_stats,
-                              self.momentum if self.momentum is not None else 0.0, self.eps)
-        return out.squeeze(0) if unbatched else out
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalization of ``(N, C, D, H, W)`` (or unbatched ``(C, D, H, W)``) inputs.
+
+    >>> import neurarust as nr
+    >>> nr.nn.InstanceNorm3d(3, affine=True)
+    InstanceNorm3d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=False)
+    """
+
+    _dims = (4, 5)
 
 
 class LayerNorm(Module):
