@@ -817,8 +817,13 @@ class Tensor:
         if self._offset == 0 and self.is_contiguous() and flat.shape[0] == _sh.numel(self._shape):
             return flat.reshape(self._shape)
         item = self._dtype.itemsize
-        return np.lib.stride_tricks.as_strided(flat[self._offset:], shape=self._shape,
-                                               strides=tuple(s * item for s in self._strides))
+        strides = tuple(s * item for s in self._strides)
+        try:
+            # The ndarray constructor over the storage's buffer: ~0.4 us, where as_strided takes ~4 (every
+            # strided view a reference op reads pays it once).
+            return np.ndarray(self._shape, flat.dtype, flat, self._offset * item, strides)
+        except ValueError:   # it checks the extent: a size-1 or empty dim may carry any stride
+            return np.lib.stride_tricks.as_strided(flat[self._offset:], shape=self._shape, strides=strides)
 
     def __array__(self, dtype=None, copy=None):
         if self._storage.device.type != "cpu" or (dtype is not None and np.dtype(dtype) != self._dtype.np):
