@@ -60,9 +60,7 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        out = Parameter(self.detach().clone(), self.requires_grad)
-        if self.grad is not None:
-            out.grad = self.grad.detach().clone()
+        out = Parameter(self.detach().clone(), self.requires_grad)   # without .grad, as PyTorch's
         memo[id(self)] = out
         return out
 
