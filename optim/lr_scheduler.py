@@ -297,7 +297,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             epoch = self.last_epoch + 1
             self.T_cur += 1
             if self.T_cur >= self.T_i:
-                self.T_cur -= self.T_i
+                self.T_cur %= self.T_i   # PyTorch's modulo: a resumed last_epoch past T_0 wraps once
                 self.T_i *= self.T_mult
         else:
             if epoch < 0:

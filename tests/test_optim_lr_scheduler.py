@@ -127,3 +127,22 @@ def test_scheduler_errors():
         nr.optim.lr_scheduler.OneCycleLR(a, max_lr=1.0)
     with pytest.raises(ValueError):
         nr.optim.lr_scheduler.ReduceLROnPlateau(a, factor=2.0)
+
+
+@pytest.mark.parametrize("last_epoch", [5, 11])
+@pytest.mark.parametrize("T_mult", [1, 2])
+def test_warm_restarts_resumed_past_a_restart_match_torch(last_epoch, T_mult):
+    def lrs(lib, param):
+        opt = lib.optim.SGD([param], lr=0.1)
+        opt.param_groups[0]["initial_lr"] = 0.1
+        s = lib.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, 3, T_mult, 0.01, last_epoch=last_epoch)
+        out = [opt.param_groups[0]["lr"]]
+        for _ in range(6):
+            opt.step()
+            s.step()
+            out.append(opt.param_groups[0]["lr"])
+        return out
+
+    ours = lrs(nr, nr.nn.Parameter(nr.zeros(1)))
+    theirs = lrs(torch, torch.nn.Parameter(torch.zeros(1)))
+    assert ours == pytest.approx(theirs, rel=1e-12)
