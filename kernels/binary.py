@@ -315,7 +315,7 @@ for _name, _args, _backward in [
         ("fmod", ("input", "other"), lambda grad, input, other: (grad, -grad * (input / other).trunc())),
         ("atan2", ("input", "other"), _atan2_backward),
         ("copysign", ("input", "other"),
-         lambda grad, input, result: (nr.where(input == 0, 0.0, grad * result / input), None)),
+         lambda grad, input, result: (nr.where(input == 0, 0.0, grad * result / input), nr.zeros_like(grad))),
         ("lerp", ("input", "end", "weight"), _lerp_backward),
         ("addcmul", ("input", "tensor1", "tensor2"), _addcmul_backward),
         ("addcdiv", ("input", "tensor1", "tensor2"), _addcdiv_backward),

@@ -361,3 +361,12 @@ def test_autograd_grad_accepts_the_deprecated_only_inputs_keyword():
     x = nr.ones(2, requires_grad=True)
     (g,) = nr.autograd.grad((x * 2).sum(), [x], only_inputs=True)
     assert g.tolist() == [2.0, 2.0]
+
+
+def test_copysign_gives_its_sign_operand_a_zero_gradient_as_torch():
+    torch = pytest.importorskip("torch")
+    a, b = nr.tensor([1.0, -2.0], requires_grad=True), nr.tensor([-1.0, 3.0], requires_grad=True)
+    nr.copysign(a, b).sum().backward()
+    ta, tb = torch.tensor([1.0, -2.0], requires_grad=True), torch.tensor([-1.0, 3.0], requires_grad=True)
+    torch.copysign(ta, tb).sum().backward()
+    assert a.grad.tolist() == ta.grad.tolist() and b.grad.tolist() == tb.grad.tolist() == [0.0, 0.0]
