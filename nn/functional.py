@@ -997,6 +997,87 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     return x.reshape(tuple(lead) + (C * r * r, H // r, W // r))
 
 
+# -- unfold and fold (im2col / col2im: one index_select or index_add over host-computed positions) --
+def _pair_of(name: str, what: str, v: Any, low: int) -> tuple[int, int]:
+    pair = (v, v) if isinstance(v, int) else tuple(v)
+    if len(pair) != 2 or any(not isinstance(x, int) or x < low for x in pair):
+        raise ArgumentError(f"{name}(): {what} must be an int or a pair of ints >= {low}, got {v!r}")
+    return pair
+
+
+def _block_positions(name: str, size: tuple, kernel_size, dilation, padding, stride):
+    """(flat positions in the padded ``size`` plane, tap-major then block-major; the padded size;
+    the blocks per dim) of every kernel tap of every sliding block."""
+    import numpy as np
+
+    k, d = _pair_of(name, "kernel_size", kernel_size, 1), _pair_of(name, "dilation", dilation, 1)
+    p, s = _pair_of(name, "padding", padding, 0), _pair_of(name, "stride", stride, 1)
+    padded = tuple(n + 2 * pp for n, pp in zip(size, p))
+    blocks = tuple((n - dd * (kk - 1) - 1) // ss + 1 for n, dd, kk, ss in zip(padded, d, k, s))
+    if min(blocks) <= 0:
+        raise ShapeError(f"{name}(): the kernel {k} with dilation {d} does not fit the padded input {padded}: "
+                         f"the number of sliding blocks would be {blocks}")
+    rows = (np.arange(k[0])[:, None] * d[0])[:, None, :, None] + (np.arange(blocks[0]) * s[0])[None, None, :, None]
+    cols = (np.arange(k[1])[None, :] * d[1])[:, :, None, None] + (np.arange(blocks[1]) * s[1])[None, None, None, :]
+    return (rows * padded[1] + cols).reshape(-1), padded, blocks, p
+
+
+def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1) -> Tensor:
+    """Sliding blocks of a batched ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) input as columns:
+    ``(N, C * kh * kw, L)``, ``L`` the number of blocks (im2col); the adjoint of :func:`fold`.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.unfold(nr.arange(9.0).reshape(1, 1, 3, 3), 2)[0].tolist()
+    [[0.0, 1.0, 3.0, 4.0], [1.0, 2.0, 4.0, 5.0], [3.0, 4.0, 6.0, 7.0], [4.0, 5.0, 7.0, 8.0]]
+    """
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+        got = list(input.shape) if isinstance(input, Tensor) else type(input).__name__
+        raise ShapeError(f"unfold(): expected a 3-D (unbatched) or 4-D (batched) input, got {got}")
+    x = input if input.ndim == 4 else input.unsqueeze(0)
+    positions, padded, blocks, p = _block_positions("unfold", tuple(x.shape[2:]), kernel_size, dilation, padding,
+                                                    stride)
+    N, C = x.shape[:2]
+    if any(p):
+        x = _call("pad", x, [p[1], p[1], p[0], p[0]])
+    taps = len(positions) // (blocks[0] * blocks[1])
+    cols = _call("index_select", x.reshape(N, C, padded[0] * padded[1]), 2, _index(positions, x.device))
+    out = cols.reshape(N, C * taps, blocks[0] * blocks[1])
+    return out if input.ndim == 4 else out.squeeze(0)
+
+
+def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+         stride: Any = 1) -> Tensor:
+    """Columns ``(N, C * kh * kw, L)`` (or unbatched ``(C * kh * kw, L)``) summed back into
+    ``(N, C, *output_size)``, overlapping blocks adding up (col2im); the adjoint of :func:`unfold`.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.fold(nr.ones(1, 4, 4), (3, 3), 2)[0, 0].tolist()
+    [[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]
+    """
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        got = list(input.shape) if isinstance(input, Tensor) else type(input).__name__
+        raise ShapeError(f"fold(): expected a 2-D (unbatched) or 3-D (batched) input, got {got}")
+    cols = input if input.ndim == 3 else input.unsqueeze(0)
+    size = _pair_of("fold", "output_size", output_size, 1)
+    positions, padded, blocks, p = _block_positions("fold", size, kernel_size, dilation, padding, stride)
+    N, rows, L = cols.shape
+    taps = len(positions) // (blocks[0] * blocks[1])
+    if rows % taps or L != blocks[0] * blocks[1]:
+        raise ShapeError(f"fold(): expected an input of shape (N, C * {taps}, {blocks[0] * blocks[1]}) for "
+                         f"output_size {size}, kernel_size {kernel_size}, got {list(input.shape)}")
+    C = rows // taps
+    plane = zeros(N, C, padded[0] * padded[1], dtype=cols.dtype, device=cols.device)
+    summed = _call("index_add", plane, 2, _index(positions, cols.device), cols.reshape(N, C, taps * L))
+    out = summed.reshape(N, C, *padded)[:, :, p[0]:p[0] + size[0], p[1]:p[1] + size[1]]
+    return out if input.ndim == 3 else out.squeeze(0)
+
+
+def _index(positions, device) -> Tensor:
+    from neurarust.creation import tensor
+
+    return tensor(positions, device=device)
+
+
 # -- channel dropout and embedding bags (nn/dropout.py, nn/sparse.py) -----------------------------
 def _feature_dropout(input: Tensor, p: float, training: bool) -> Tensor:
     """Zero whole channels: one Bernoulli draw per ``input[n, c]``, broadcast over the rest."""
