@@ -862,6 +862,75 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     return (back(values), back(indices)) if return_indices else back(values)
 
 
+def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Max over ``output_size`` windows spanning ``(N, C, L)`` (or ``(C, L)``); with
+    ``return_indices``, also each maximum's position along ``L``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.adaptive_max_pool1d(nr.tensor([[1.0, 3.0, 2.0, 0.0]]), 2, return_indices=True)[1].tolist()
+    [[1, 2]]
+    """
+    x, back = _as_planes("adaptive_max_pool1d", input, 1)
+    values, indices = _call("adaptive_max_pool2d", x, _one("adaptive_max_pool1d", output_size, 1))
+    return (back(values), back(indices)) if return_indices else back(values)
+
+
+def _max_unpool(name: str, s: int, input: Tensor, indices: Tensor, kernel_size, stride, padding, output_size):
+    """Scatter each pooled value back to its ``indices`` position (flat within its plane) in zeros of the
+    unpooled size: ``output_size``, or ``(in - 1) * stride - 2 * padding + kernel`` per dim."""
+    from neurarust.kernels.conv import expand
+
+    if not isinstance(input, Tensor) or input.ndim not in (s + 1, s + 2):
+        got = list(input.shape) if isinstance(input, Tensor) else type(input).__name__
+        raise ShapeError(f"{name}(): expected a {s + 1}-D or {s + 2}-D input, got {got}")
+    if not isinstance(indices, Tensor) or tuple(indices.shape) != tuple(input.shape):
+        got = list(indices.shape) if isinstance(indices, Tensor) else type(indices).__name__
+        raise ShapeError(f"{name}(): expected indices of the input's shape {list(input.shape)}, got {got}")
+    k = expand(name, "kernel_size", kernel_size, s)
+    st = k if stride is None else expand(name, "stride", stride, s)
+    p = expand(name, "padding", padding, s)
+    ins = tuple(input.shape[-s:])
+    default = tuple((i - 1) * a - 2 * b + c for i, a, b, c in zip(ins, st, p, k))
+    size = default if output_size is None else tuple(int(v) for v in tuple(output_size)[-s:])
+    if len(size) != s or any(v <= 0 for v in size):
+        raise ArgumentError(f"{name}(): output_size must give {s} positive sizes, got {output_size!r}")
+    lead = tuple(input.shape[:-s])
+    flat_in, flat_idx = input.reshape(*lead, -1), indices.reshape(*lead, -1)
+    plane = math.prod(size)
+    if flat_idx.numel() and (int(flat_idx.min()) < 0 or int(flat_idx.max()) >= plane):
+        from neurarust.errors import IndexOutOfRangeError
+
+        raise IndexOutOfRangeError(f"{name}(): an index is out of the output's {plane} positions per plane "
+                          f"(output size {list(size)})")
+    out = zeros(*lead, plane, dtype=input.dtype, device=input.device)
+    return _call("scatter", out, len(lead), flat_idx, flat_in).reshape(*lead, *size)
+
+
+def max_unpool1d(input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 output_size: Any = None) -> Tensor:
+    """The partial inverse of ``max_pool1d``: each value at its ``indices`` position, zeros elsewhere.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> v, i = F.max_pool1d(nr.tensor([[1.0, 3.0, 2.0, 0.0]]), 2, return_indices=True)
+    >>> F.max_unpool1d(v, i, 2).tolist()
+    [[0.0, 3.0, 2.0, 0.0]]
+    """
+    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 output_size: Any = None) -> Tensor:
+    """The partial inverse of ``max_pool2d``: each value at its ``indices`` position (flat within its
+    ``H * W`` plane), zeros elsewhere.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> v, i = F.max_pool2d(nr.arange(4.0).reshape(1, 1, 2, 2), 2, return_indices=True)
+    >>> F.max_unpool2d(v, i, 2).tolist()
+    [[[[0.0, 0.0], [0.0, 3.0]]]]
+    """
+    return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
+
+
 # -- interpolate, pixel_shuffle (compositions of index_select, arithmetic and views) ------------------
 
 def _resize_plan(name: str, input: Tensor, size: Any, scale_factor: Any, recompute_scale_factor: Any) -> list:
@@ -1076,6 +1145,66 @@ def _index(positions, device) -> Tensor:
     from neurarust.creation import tensor
 
     return tensor(positions, device=device)
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """``(N, C, *)`` with its channels regrouped: channel ``g * (C // groups) + i`` moves to
+    ``i * groups + g`` (ShuffleNet's shuffle).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.channel_shuffle(nr.arange(4.0).reshape(1, 4, 1), 2).flatten().tolist()
+    [0.0, 2.0, 1.0, 3.0]
+    """
+    if not isinstance(input, Tensor) or input.ndim < 3:
+        got = list(input.shape) if isinstance(input, Tensor) else type(input).__name__
+        raise ShapeError(f"channel_shuffle(): expected an input of at least 3 dims (N, C, *), got {got}")
+    C = input.shape[1]
+    if not isinstance(groups, int) or groups <= 0 or C % groups:
+        raise ArgumentError(f"channel_shuffle(): groups must be a positive divisor of the {C} channels, "
+                            f"got {groups!r}")
+    N, rest = input.shape[0], tuple(input.shape[2:])
+    return input.reshape(N, groups, C // groups, *rest).transpose(1, 2).reshape(N, C, *rest)
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """Each element divided by ``(k + alpha * mean of x**2 over size neighbouring channels) ** beta``
+    (the window zero-padded at the channel ends, as PyTorch's).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.local_response_norm(nr.ones(1, 3, 1), 2, alpha=1.0, beta=1.0, k=0.0).flatten().tolist()
+    [2.0, 1.0, 1.0]
+    """
+    if not isinstance(input, Tensor) or input.ndim < 3:
+        got = list(input.shape) if isinstance(input, Tensor) else type(input).__name__
+        raise ShapeError(f"local_response_norm(): expected an input of at least 3 dims, got {got}")
+    if input.numel() == 0:
+        return input
+    N, C = input.shape[:2]
+    squares = (input * input).reshape(N, 1, C, -1)
+    padded = _call("pad", squares, [0, 0, size // 2, (size - 1) // 2])
+    mean = _call("avg_pool2d", padded, (size, 1), 1).reshape(tuple(input.shape))
+    return input / (mean * alpha + k) ** beta
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Tensor:
+    """A sample of the Gumbel-softmax distribution: ``softmax((logits + g) / tau)`` with Gumbel(0, 1)
+    noise ``g`` from the Philox generator; ``hard``: the one-hot of its argmax, whose gradient is the
+    soft sample's (straight-through). ``eps`` is unused, as in PyTorch.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> y = F.gumbel_softmax(nr.zeros(2, 3), hard=True)
+    >>> y.sum(-1).tolist(), sorted(set(y.flatten().tolist()))
+    ([1.0, 1.0], [0.0, 1.0])
+    """
+    from neurarust.creation import empty_like
+
+    gumbels = -empty_like(logits).exponential_().log()
+    soft = softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return soft
+    index = soft.argmax(dim, keepdim=True)
+    one_hot = zeros(*soft.shape, dtype=soft.dtype, device=soft.device).scatter(dim, index, 1.0)
+    return one_hot - soft.detach() + soft
 
 
 # -- channel dropout and embedding bags (nn/dropout.py, nn/sparse.py) -----------------------------

@@ -150,3 +150,67 @@ class AdaptiveMaxPool2d(_AdaptivePool):
 
     def forward(self, input: Tensor) -> Any:
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool1d(_AdaptivePool):
+    """Max over ``output_size`` windows spanning ``(N, C, L)``; ``return_indices`` also gives their
+    positions.
+
+    >>> import neurarust as nr
+    >>> nr.nn.AdaptiveMaxPool1d(1)(nr.tensor([[[1.0, 3.0, 2.0]]])).tolist()
+    [[[3.0]]]
+    """
+
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, input: Tensor) -> Any:
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+
+
+class _MaxUnpoolNd(Module):
+    _dims = 0
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+        super().__init__()
+        n = self._dims
+        expand = lambda v: (v,) * n if isinstance(v, int) else tuple(v)  # noqa: E731 - PyTorch stores tuples
+        self.kernel_size = expand(kernel_size)
+        self.stride = self.kernel_size if stride is None else expand(stride)
+        self.padding = expand(padding)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """The partial inverse of ``MaxPool1d``: values back at the positions its indices name, zeros
+    elsewhere.
+
+    >>> import neurarust as nr
+    >>> pool, unpool = nr.nn.MaxPool1d(2, return_indices=True), nr.nn.MaxUnpool1d(2)
+    >>> unpool(*pool(nr.tensor([[[1.0, 3.0, 2.0, 0.0]]]))).tolist()
+    [[[0.0, 3.0, 2.0, 0.0]]]
+    """
+
+    _dims = 1
+
+    def forward(self, input: Tensor, indices: Tensor, output_size: Any = None) -> Tensor:
+        return F.max_unpool1d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """The partial inverse of ``MaxPool2d``: values back at the positions its indices name, zeros
+    elsewhere.
+
+    >>> import neurarust as nr
+    >>> pool, unpool = nr.nn.MaxPool2d(2, return_indices=True), nr.nn.MaxUnpool2d(2)
+    >>> unpool(*pool(nr.arange(4.0).reshape(1, 1, 2, 2))).tolist()
+    [[[[0.0, 0.0], [0.0, 3.0]]]]
+    """
+
+    _dims = 2
+
+    def forward(self, input: Tensor, indices: Tensor, output_size: Any = None) -> Tensor:
+        return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
