@@ -71,3 +71,29 @@ class Dropout3d(_ChannelDropout):
     [[[[[1.0, 1.0]]]]]
     """
     _fn = "dropout3d"
+
+
+class AlphaDropout(Dropout):
+    """:func:`~neurarust.nn.functional.alpha_dropout` in training: dropout that keeps SELU's
+    self-normalising mean and variance.
+
+    >>> import neurarust as nr
+    >>> nr.nn.AlphaDropout(0.2).eval()(nr.ones(2)).tolist()
+    [1.0, 1.0]
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.alpha_dropout(input, self.p, self.training)
+
+
+class FeatureAlphaDropout(Dropout):
+    """:func:`~neurarust.nn.functional.feature_alpha_dropout` in training: alpha dropout of whole
+    channels.
+
+    >>> import neurarust as nr
+    >>> nr.nn.FeatureAlphaDropout(0.2).eval()(nr.ones(1, 2)).tolist()
+    [[1.0, 1.0]]
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.feature_alpha_dropout(input, self.p, self.training)

@@ -1271,6 +1271,70 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     return _channel_dropout("dropout3d", 3, input, p, training)
 
 
+# SELU's fixed point: a dropped unit is set to -scale * alpha, SELU's negative saturation.
+_SELU_SATURATION = 1.0507009873554805 * 1.6732632423543772
+
+
+def _alpha_dropout(name: str, input: Tensor, p: float, training: bool, feature: bool) -> Tensor:
+    """``input * keep * a + b`` with ``keep`` a Bernoulli(1 - p) mask (per element, or per channel for
+    ``feature``) and ``a``, ``b`` PyTorch's affine correction keeping SELU's mean and variance."""
+    if not 0.0 <= p <= 1.0:
+        raise ArgumentError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    from neurarust.creation import full
+
+    if feature and input.ndim < 2:
+        raise ShapeError(f"{name}: feature dropout requires at least 2 dimensions in the input, got {input.ndim}")
+    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2) if feature else tuple(input.shape)
+    keep = _call("bernoulli", full(shape, 1.0 - p, dtype=input.dtype, device=input.device))
+    alpha = _SELU_SATURATION
+    a = 1.0 / math.sqrt((alpha * alpha * p + 1.0) * (1.0 - p))
+    return input * (keep * a) + ((keep - 1.0) * (alpha * a) + alpha * a * p)
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """Dropout for SELU networks: dropped elements take SELU's saturation value and an affine map keeps
+    the mean and variance (identity when not ``training``, PyTorch's default here).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.alpha_dropout(nr.ones(3), 0.5).tolist()
+    [1.0, 1.0, 1.0]
+    """
+    return _alpha_dropout("alpha_dropout", input, p, training, feature=False)
+
+
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """:func:`alpha_dropout` of whole channels ``input[n, c]``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.feature_alpha_dropout(nr.ones(1, 2, 2), 0.5).tolist()
+    [[[1.0, 1.0], [1.0, 1.0]]]
+    """
+    return _alpha_dropout("feature_alpha_dropout", input, p, training, feature=True)
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False) -> Tensor:
+    """Randomized leaky ReLU: negative inputs times a slope drawn from U(lower, upper) per element
+    while ``training``, times ``(lower + upper) / 2`` otherwise.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.rrelu(nr.tensor([-3.0, 2.0]), 0.25, 0.75).tolist()
+    [-1.5, 2.0]
+    """
+    if lower > upper:
+        raise ArgumentError(f"rrelu: lower bound ({lower}) must not exceed the upper bound ({upper})")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2)
+    from neurarust.creation import empty_like
+
+    slopes = empty_like(input).uniform_(lower, upper)
+    return _call("where", input > 0, input, input * slopes)
+
+
 def _bags(input: Tensor, offsets: Tensor | None, include_last_offset: bool, padding_idx: int | None) -> tuple:
     """Host plan of a bag reduction: (kept positions, their bag ids, bag sizes, number of bags)."""
     if input.ndim == 2:

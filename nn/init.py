@@ -251,3 +251,26 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
         tensor.copy_(q.reshape(tensor.shape))
         tensor.mul_(gain)
     return tensor
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any = None) -> Tensor:
+    """A 2-D tensor drawn from N(0, std) with ``ceil(sparsity * rows)`` zeros in each column, at rows
+    chosen at random per column (Martens 2010).
+
+    >>> import neurarust as nr
+    >>> w = nr.nn.init.sparse_(nr.empty(4, 3), sparsity=0.5)
+    >>> (w == 0).sum(0).tolist()
+    [2, 2, 2]
+    """
+    if tensor.ndim != 2:
+        raise ShapeError(f"sparse_: only tensors with 2 dimensions are supported, got shape {list(tensor.shape)}")
+    from neurarust.registry import call
+
+    rows, cols = tensor.shape
+    zeros_per_column = math.ceil(sparsity * rows)
+    with no_grad():
+        tensor.normal_(0.0, std, generator=generator)
+        for col in range(cols):
+            rows_to_zero = call("randperm", rows, generator=generator, device=tensor.device)[:zeros_per_column]
+            tensor[rows_to_zero, col] = 0.0
+    return tensor
