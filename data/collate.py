@@ -14,9 +14,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from neurarust.errors import DTypeError
+from neurarust.errors import DTypeError, ShapeError
 
-__all__ = ["default_collate", "default_convert"]
+__all__ = ["default_collate", "default_convert", "BatchShapeError"]
+
+
+class BatchShapeError(ShapeError, RuntimeError):
+    """Samples that cannot be stacked into one batch (unequal shapes or lengths). PyTorch raises a
+    RuntimeError here, so this is one too, besides a :class:`~neurarust.errors.ShapeError`."""
 
 
 def _tensor_types():
@@ -47,13 +52,59 @@ def _out(batch: Sequence[Any], shape: tuple, dtype: Any) -> np.ndarray | None:
     return shared_empty((len(batch),) + tuple(shape), dtype)
 
 
+def _check_same_shape(shapes: Sequence[tuple]) -> None:
+    for i, shape in enumerate(shapes):
+        if tuple(shape) != tuple(shapes[0]):
+            raise BatchShapeError(f"stack expects each tensor to be equal size, but got {list(shapes[0])} at entry 0 "
+                                  f"and {list(shape)} at entry {i}")
+
+
 def _stack_arrays(arrays: Sequence[np.ndarray]):
     import neurarust as nr
 
     for a in arrays:
         _check_numeric(a)
-    out = _out(arrays, arrays[0].shape, arrays[0].dtype) if all(a.shape == arrays[0].shape for a in arrays) else None
-    return nr.from_numpy(np.stack(arrays, out=out))
+    _check_same_shape([a.shape for a in arrays])
+    return nr.from_numpy(np.stack(arrays, out=_out(arrays, arrays[0].shape, arrays[0].dtype)))
+
+
+def _scalar_dtype(batch: Sequence[Any]) -> Any:
+    """The dtype PyTorch gives a batch of Python numbers: float64 when the first is a float (its
+    ``collate_float_fn``), else ``torch.tensor``'s inference: a float among them gives the default
+    dtype, ints give int64, only bools give bool."""
+    import neurarust as nr
+
+    if isinstance(batch[0], float):
+        return np.float64
+    if any(isinstance(b, float) for b in batch):
+        return nr.get_default_dtype().np
+    return np.bool_ if all(isinstance(b, bool) for b in batch) else np.int64
+
+
+def _is_numpy_string(x: Any) -> bool:
+    # np.str_ / np.bytes_ are NumPy scalars but also str / bytes: PyTorch treats them as strings.
+    return isinstance(x, (np.str_, np.bytes_))
+
+
+def _rebuild(original: Any, items: Any) -> Any:
+    """A container like ``original`` holding ``items`` (a dict or a list), as PyTorch rebuilds one:
+    mutable containers are copied then filled (a defaultdict keeps its factory), others are
+    constructed from ``items``, and a type that cannot be built gives the plain dict or list."""
+    import copy
+
+    try:
+        if isinstance(original, abc.MutableMapping):
+            clone = copy.copy(original)
+            clone.update(items)
+            return clone
+        if isinstance(original, abc.MutableSequence):
+            clone = copy.copy(original)
+            for i, item in enumerate(items):
+                clone[i] = item
+            return clone
+        return type(original)(items)
+    except TypeError:
+        return items
 
 
 def default_collate(batch: Sequence[Any]) -> Any:
@@ -75,6 +126,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
     Tensor = _tensor_types()
     elem = batch[0]
     if isinstance(elem, Tensor):
+        _check_same_shape([t.shape for t in batch])
         out = None
         if all(t.device.type == "cpu" and t.dtype == elem.dtype and t.shape == elem.shape for t in batch):
             arr = _out(batch, elem.shape, elem.dtype.np)
@@ -82,10 +134,10 @@ def default_collate(batch: Sequence[Any]) -> Any:
         return nr.stack(list(batch), 0, out=out)
     if isinstance(elem, np.ndarray):
         return _stack_arrays(batch)
-    if isinstance(elem, np.generic):
+    if isinstance(elem, np.generic) and not _is_numpy_string(elem):
         return _stack_arrays([np.asarray(b) for b in batch])
     if isinstance(elem, (bool, float, int)):
-        kind = np.bool_ if isinstance(elem, bool) else np.float64 if isinstance(elem, float) else np.int64
+        kind = _scalar_dtype(batch)
         values = np.array(batch, dtype=kind)
         out = _out(batch, (), kind)
         if out is not None:
@@ -94,24 +146,15 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(elem, (str, bytes)):
         return list(batch)
     if isinstance(elem, abc.Mapping):
-        out = {key: default_collate([d[key] for d in batch]) for key in elem}
-        try:
-            return type(elem)(out)
-        except TypeError:
-            return out
+        return _rebuild(elem, {key: default_collate([d[key] for d in batch]) for key in elem})
     if _is_namedtuple(elem):
         return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
     if isinstance(elem, abc.Sequence):
         size = len(elem)
         if any(len(e) != size for e in batch):
-            raise RuntimeError("each element in list of batch should be of equal size")
+            raise BatchShapeError("each element in list of batch should be of equal size")
         columns = [default_collate(list(s)) for s in zip(*batch)]
-        if isinstance(elem, tuple):
-            return columns
-        try:
-            return type(elem)(columns)
-        except TypeError:
-            return columns
+        return columns if isinstance(elem, tuple) else _rebuild(elem, columns)
     raise DTypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
                      f"found {type(elem).__name__}")
 
@@ -129,22 +172,18 @@ def default_convert(data: Any) -> Any:
     import neurarust as nr
 
     if isinstance(data, np.ndarray):
-        return data if data.dtype.kind in "SUOaV" else nr.from_numpy(np.ascontiguousarray(data))
-    if isinstance(data, np.generic):
+        if data.dtype.kind in "SUOaV":
+            return data
+        # Not np.ascontiguousarray: it turns a 0-d array into shape (1,).
+        return nr.from_numpy(data if data.flags.c_contiguous else data.copy(order="C"))
+    if isinstance(data, np.generic) and not _is_numpy_string(data):
         return nr.from_numpy(np.asarray(data))
     if isinstance(data, abc.Mapping):
-        out = {k: default_convert(v) for k, v in data.items()}
-        try:
-            return type(data)(out)
-        except TypeError:
-            return out
+        return _rebuild(data, {k: default_convert(v) for k, v in data.items()})
     if _is_namedtuple(data):
         return type(data)(*(default_convert(d) for d in data))
     if isinstance(data, tuple):
         return [default_convert(d) for d in data]
     if isinstance(data, abc.Sequence) and not isinstance(data, (str, bytes)):
-        try:
-            return type(data)([default_convert(d) for d in data])
-        except TypeError:
-            return [default_convert(d) for d in data]
+        return _rebuild(data, [default_convert(d) for d in data])
     return data

@@ -16,7 +16,7 @@ import bisect
 import math
 from typing import Any, Generic, Iterable, Iterator, Sequence, TypeVar
 
-from neurarust.errors import ArgumentError, ShapeError
+from neurarust.errors import ArgumentError, IndexOutOfRangeError, ShapeError
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -118,6 +118,11 @@ class StackDataset(Dataset):
         return self._length
 
 
+class NegativeIndexError(IndexOutOfRangeError, ArgumentError):
+    """A negative index beyond a dataset's length: PyTorch's ConcatDataset raises ValueError for it,
+    so this is both an IndexError and a ValueError."""
+
+
 class ConcatDataset(Dataset):
     """Map-style datasets one after the other; index ``i`` finds its part by bisection.
 
@@ -147,11 +152,11 @@ class ConcatDataset(Dataset):
         n = len(self)
         if index < 0:
             if -index > n:
-                raise IndexError(f"index {index} is out of range for a dataset of length {n}")
+                raise NegativeIndexError(f"absolute value of index {index} should not exceed the dataset's length {n}")
             index += n
         part = bisect.bisect_right(self.cumulative_sizes, index)
         if part >= len(self.datasets):
-            raise IndexError(f"index {index} is out of range for a dataset of length {n}")
+            raise IndexOutOfRangeError(f"index {index} is out of range for a dataset of length {n}")
         start = self.cumulative_sizes[part - 1] if part else 0
         return self.datasets[part][index - start]
 

@@ -17,7 +17,7 @@ import math
 import os
 from typing import Any, Generic, Iterable, Iterator, Sequence, Sized, TypeVar
 
-from neurarust.errors import ArgumentError
+from neurarust.errors import ArgumentError, SignatureError
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -98,8 +98,8 @@ class RandomSampler(Sampler[int]):
 
     def __init__(self, data_source: Sized, replacement: bool = False, num_samples: int | None = None,
                  generator: Any = None) -> None:
-        if not isinstance(replacement, bool):
-            raise ArgumentError(f"replacement should be a boolean value, but got replacement={replacement}")
+        if not isinstance(replacement, bool):  # PyTorch's TypeError (the weighted sampler's is a ValueError)
+            raise SignatureError(f"replacement should be a boolean value, but got replacement={replacement}")
         self.data_source = data_source
         self.replacement = replacement
         self._num_samples = num_samples

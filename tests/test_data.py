@@ -131,7 +131,7 @@ def test_random_sampler_num_samples_and_replacement():
     assert len(RandomSampler(range(3), replacement=True)) == 3
     with pytest.raises(ArgumentError):
         RandomSampler(range(3), num_samples=0)
-    with pytest.raises(ArgumentError):
+    with pytest.raises(TypeError):  # as in PyTorch
         RandomSampler(range(3), replacement=1)
 
 
