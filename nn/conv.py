@@ -216,3 +216,15 @@ class ConvTranspose2d(_ConvTransposeNd):
     """
 
     _dims = 2
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution over ``(N, C_in, D, H, W)``; ``weight`` is
+    ``(C_in, C_out / groups, kD, kH, kW)``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.ConvTranspose3d(2, 1, 2, stride=2)(nr.ones(1, 2, 1, 2, 3)).shape
+    neurarust.Size([1, 1, 2, 4, 6])
+    """
+
+    _dims = 3

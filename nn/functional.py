@@ -739,6 +739,18 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                      groups)
 
 
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Tensor:
+    """3-D transposed convolution of ``(N, C_in, D, H, W)`` with ``weight`` ``(C_in, C_out / groups, kD, kH, kW)``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.conv_transpose3d(nr.ones(1, 1, 2, 2, 2), nr.ones(1, 1, 2, 2, 2), stride=2).shape
+    neurarust.Size([1, 1, 4, 4, 4])
+    """
+    return _convolve("conv_transpose3d", 3, input, weight, bias, stride, padding, dilation, True, output_padding,
+                     groups)
+
+
 # -- pooling (registry entries of kernels/pool.py, 2-D; a 1-D pool is a 2-D one of height 1) ---------
 
 def _as_planes(name: str, input: Tensor, s: int):

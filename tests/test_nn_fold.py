@@ -67,3 +67,21 @@ def test_modules_repr_and_call_like_torch():
 def test_bad_arguments_raise_clear_errors(call):
     with pytest.raises(nr.NeuraRustError):
         call()
+
+
+def test_conv_transpose3d_is_torchs():
+    rng = np.random.default_rng(5)
+    nr.manual_seed(0)
+    kw = dict(stride=(2, 1, 2), padding=(1, 0, 1), output_padding=(1, 0, 0), dilation=(1, 2, 1))
+    ours, theirs = nr.nn.ConvTranspose3d(3, 4, (2, 3, 2), **kw), torch.nn.ConvTranspose3d(3, 4, (2, 3, 2), **kw)
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    assert repr(ours) == repr(theirs)
+    a, ta = nr.tensor(rng.standard_normal((2, 3, 4, 5, 3)), dtype=nr.float32, requires_grad=True), None
+    ta = torch.tensor(a.detach().numpy(), requires_grad=True)
+    y, ty = ours(a, output_size=(7, 9, 5)), theirs(ta, output_size=(7, 9, 5))
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), atol=1e-5)
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), atol=1e-4)
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), atol=1e-4)
+    assert tuple(F.conv_transpose3d(a[0], ours.weight, stride=2).shape) == (4, 8, 11, 6)   # unbatched
