@@ -887,6 +887,129 @@ def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = 
     return (back(values), back(indices)) if return_indices else back(values)
 
 
+# 3-D pools are separable: a box's max (mean) is the max (mean) over its depth window of the 2-D
+# pool of each depth slice, so they run the 2-D kernels twice: over (H, W), then over D.
+def _volumes(name: str, input: Tensor) -> tuple[Tensor, bool]:
+    if not isinstance(input, Tensor) or input.ndim not in (4, 5):
+        got = list(input.shape) if isinstance(input, Tensor) else type(input).__name__
+        raise ShapeError(f"{name}(): expected a 4-D (unbatched) or 5-D (batched) input, got {got}")
+    return (input.unsqueeze(0), True) if input.ndim == 4 else (input, False)
+
+
+def _triple(name: str, what: str, v: Any) -> tuple:
+    from neurarust.kernels.conv import expand
+
+    return tuple(v) if v is None else expand(name, what, v, 3)
+
+
+def _separable_pool3d(x: Tensor, planes_fn, depth_fn, with_indices: bool):
+    """``depth_fn`` over D of ``planes_fn`` over (H, W) of each depth slice of ``(N, C, D, H, W)``;
+    with indices, each maximum's flat position in its ``D * H * W`` volume."""
+    N, C, D, H, W = x.shape
+    planes = planes_fn(x.reshape(N, C * D, H, W))
+    values, plane_index = planes if with_indices else (planes, None)
+    Ho, Wo = values.shape[-2:]
+    columns = lambda t: t.reshape(N, C, D, Ho, Wo).permute(0, 1, 3, 4, 2).reshape(N, C * Ho * Wo, D)  # noqa: E731
+    pooled = depth_fn(columns(values))
+    out, depth_index = pooled if with_indices else (pooled, None)
+    Do = out.shape[-1]
+    volume = lambda t: t.reshape(N, C, Ho, Wo, Do).permute(0, 1, 4, 2, 3)  # noqa: E731
+    if not with_indices:
+        return volume(out)
+    position = depth_index * (H * W) + _call("gather", columns(plane_index), 2, depth_index)
+    return volume(out), volume(position)
+
+
+def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Max over ``kernel_size`` boxes of ``(N, C, D, H, W)`` (or ``(C, D, H, W)``); ``return_indices``
+    also gives each maximum's flat position in its ``D * H * W`` volume.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.max_pool3d(nr.arange(8.0).reshape(1, 1, 2, 2, 2), 2, return_indices=True)[1].flatten().tolist()
+    [7]
+    """
+    x, unbatched = _volumes("max_pool3d", input)
+    k = _triple("max_pool3d", "kernel_size", kernel_size)
+    st = k if stride is None or (not isinstance(stride, int) and len(tuple(stride)) == 0) else \
+        _triple("max_pool3d", "stride", stride)
+    p, d = _triple("max_pool3d", "padding", padding), _triple("max_pool3d", "dilation", dilation)
+    planes = lambda t: _call("max_pool2d", t, k[1:], st[1:], p[1:], d[1:], ceil_mode)  # noqa: E731
+    depth = lambda t: max_pool1d(t, k[0], st[0], p[0], d[0], ceil_mode, True)  # noqa: E731
+    values, indices = _separable_pool3d(x, planes, depth, True)
+    if unbatched:
+        values, indices = values.squeeze(0), indices.squeeze(0)
+    return (values, indices) if return_indices else values
+
+
+def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """Mean over ``kernel_size`` boxes of ``(N, C, D, H, W)`` (or ``(C, D, H, W)``); PyTorch's
+    ``count_include_pad``, ``ceil_mode`` and ``divisor_override``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.avg_pool3d(nr.arange(8.0).reshape(1, 1, 2, 2, 2), 2).flatten().tolist()
+    [3.5]
+    """
+    x, unbatched = _volumes("avg_pool3d", input)
+    k = _triple("avg_pool3d", "kernel_size", kernel_size)
+    st = k if stride is None or (not isinstance(stride, int) and len(tuple(stride)) == 0) else \
+        _triple("avg_pool3d", "stride", stride)
+    p = _triple("avg_pool3d", "padding", padding)
+    if divisor_override is not None and divisor_override <= 0:
+        raise ArgumentError(f"avg_pool3d(): divisor must be positive, got {divisor_override}")
+    summed = divisor_override is not None     # box sums (divisor 1 in each stage), then the divisor
+    planes = lambda t: _call("avg_pool2d", t, k[1:], st[1:], p[1:], ceil_mode, count_include_pad,  # noqa: E731
+                             1 if summed else None)
+    depth = lambda t: avg_pool1d(t, k[0], st[0], p[0], ceil_mode, count_include_pad) * (k[0] if summed else 1)  # noqa: E731
+    out = _separable_pool3d(x, planes, depth, False)
+    out = out / divisor_override if summed else out
+    return out.squeeze(0) if unbatched else out
+
+
+def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
+    """Mean over ``output_size`` boxes spanning ``(N, C, D, H, W)`` (``None`` keeps a dim).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.adaptive_avg_pool3d(nr.ones(1, 2, 3, 4, 5), 1).shape
+    neurarust.Size([1, 2, 1, 1, 1])
+    """
+    x, unbatched = _volumes("adaptive_avg_pool3d", input)
+    size = _adaptive_sizes3d("adaptive_avg_pool3d", output_size, x)
+    planes = lambda t: _call("adaptive_avg_pool2d", t, size[1:])  # noqa: E731
+    depth = lambda t: adaptive_avg_pool1d(t, size[0])  # noqa: E731
+    out = _separable_pool3d(x, planes, depth, False)
+    return out.squeeze(0) if unbatched else out
+
+
+def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Max over ``output_size`` boxes spanning ``(N, C, D, H, W)``; ``return_indices`` also gives each
+    maximum's flat position in its ``D * H * W`` volume.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.adaptive_max_pool3d(nr.arange(8.0).reshape(1, 1, 2, 2, 2), (1, 1, 2)).flatten().tolist()
+    [6.0, 7.0]
+    """
+    x, unbatched = _volumes("adaptive_max_pool3d", input)
+    size = _adaptive_sizes3d("adaptive_max_pool3d", output_size, x)
+    planes = lambda t: _call("adaptive_max_pool2d", t, size[1:])  # noqa: E731
+    depth = lambda t: adaptive_max_pool1d(t, size[0], True)  # noqa: E731
+    values, indices = _separable_pool3d(x, planes, depth, True)
+    if unbatched:
+        values, indices = values.squeeze(0), indices.squeeze(0)
+    return (values, indices) if return_indices else values
+
+
+def _adaptive_sizes3d(name: str, output_size: Any, x: Tensor) -> tuple:
+    """``output_size`` as three sizes, ``None`` keeping the input's."""
+    if output_size is None:
+        raise ArgumentError(f"{name}(): output_size must be an int or a tuple of 3 ints/None, got None")
+    sizes = (output_size,) * 3 if isinstance(output_size, int) else tuple(output_size)
+    if len(sizes) != 3:
+        raise ArgumentError(f"{name}(): output_size must have 3 elements, got {list(sizes)}")
+    return tuple(n if v is None else int(v) for v, n in zip(sizes, x.shape[2:]))
+
+
 def _max_unpool(name: str, s: int, input: Tensor, indices: Tensor, kernel_size, stride, padding, output_size):
     """Scatter each pooled value back to its ``indices`` position (flat within its plane) in zeros of the
     unpooled size: ``output_size``, or ``(in - 1) * stride - 2 * padding + kernel`` per dim."""

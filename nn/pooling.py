@@ -214,3 +214,52 @@ class MaxUnpool2d(_MaxUnpoolNd):
 
     def forward(self, input: Tensor, indices: Tensor, output_size: Any = None) -> Tensor:
         return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+
+class MaxPool3d(_MaxPoolNd):
+    """Max over boxes of ``(N, C, D, H, W)``; ``return_indices`` also gives flat positions in each
+    ``D * H * W`` volume.
+
+    >>> import neurarust as nr
+    >>> nr.nn.MaxPool3d(2)(nr.arange(8.0).reshape(1, 1, 2, 2, 2)).flatten().tolist()
+    [7.0]
+    """
+
+    _fn = staticmethod(F.max_pool3d)
+
+
+class AvgPool3d(AvgPool2d):
+    """Mean over boxes of ``(N, C, D, H, W)``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.AvgPool3d(2)(nr.ones(1, 1, 2, 2, 2)).flatten().tolist()
+    [1.0]
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+
+class AdaptiveAvgPool3d(_AdaptivePool):
+    """Mean over ``output_size`` boxes spanning ``(N, C, D, H, W)`` (``None`` keeps a dim).
+
+    >>> import neurarust as nr
+    >>> nr.nn.AdaptiveAvgPool3d(1)(nr.ones(1, 2, 3, 4, 5)).shape
+    neurarust.Size([1, 2, 1, 1, 1])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool3d(input, self.output_size)
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool1d):
+    """Max over ``output_size`` boxes spanning ``(N, C, D, H, W)``.
+
+    >>> import neurarust as nr
+    >>> nr.nn.AdaptiveMaxPool3d((1, 1, 2))(nr.arange(8.0).reshape(1, 1, 2, 2, 2)).flatten().tolist()
+    [6.0, 7.0]
+    """
+
+    def forward(self, input: Tensor) -> Any:
+        return F.adaptive_max_pool3d(input, self.output_size, self.return_indices)
