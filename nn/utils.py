@@ -68,12 +68,66 @@ def _grads(parameters) -> list:
     return [p.grad for p in parameters if p.grad is not None]
 
 
+def _by_dtype_and_device(tensors: list) -> dict:
+    groups: dict = {}
+    for t in tensors:
+        groups.setdefault((t.dtype, t.device), []).append(t)
+    return groups
+
+
+def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                   foreach: bool | None = None) -> Tensor:
+    """The ``norm_type``-norm of all ``tensors`` together (as if concatenated): one ``foreach_norm``
+    launch per dtype and device, combined on the device (no sync unless ``error_if_nonfinite``).
+
+    >>> import neurarust as nr
+    >>> nr.nn.utils.get_total_norm([nr.tensor([3.0]), nr.tensor([4.0])]).item()
+    5.0
+    """
+    from neurarust.creation import zeros
+
+    tensors = [tensors] if isinstance(tensors, Tensor) else [t for t in tensors if t is not None]
+    if not tensors:
+        return zeros(())
+    norm_type = float(norm_type)
+    with no_grad():
+        norms = [call("foreach_norm", ts, norm_type) for ts in _by_dtype_and_device(tensors).values()]
+        first = tensors[0]
+        total = norms[0] if len(norms) == 1 else call(
+            "linalg.vector_norm", call("stack", [call("cast", n, first.dtype).to(first.device) for n in norms]),
+            norm_type)
+    if error_if_nonfinite and not bool(call("isfinite", total)):
+        raise AutogradError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
+                            "so it cannot be clipped. To disable this error and scale the gradients by the "
+                            "non-finite norm anyway, set `error_if_nonfinite=False`")
+    return total
+
+
+def clip_grads_with_norm_(parameters, max_norm: float, total_norm: Tensor, foreach: bool | None = None) -> None:
+    """Scale the gradients by ``min(1, max_norm / (total_norm + 1e-6))`` in place, the factor kept on
+    the device (``clip_grad_norm_`` with the norm computed elsewhere, e.g. by :func:`get_total_norm`).
+
+    >>> import neurarust as nr
+    >>> w = nr.zeros(2, requires_grad=True); w.grad = nr.tensor([3.0, 4.0])
+    >>> nr.nn.utils.clip_grads_with_norm_([w], 1.0, nr.tensor(5.0)); [round(v, 4) for v in w.grad.tolist()]
+    [0.6, 0.8]
+    """
+    grads = _grads(parameters)
+    if not grads:
+        return
+    with no_grad():
+        coef = call("clamp", float(max_norm) / (total_norm + 1e-6), max=1.0)
+        for (dtype, device), gs in _by_dtype_and_device(grads).items():
+            call("foreach_mul_", gs, call("cast", coef, dtype).to(device))
+
+
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False,
                     foreach: bool | None = None) -> Tensor:
     """Scale all gradients together so that their joint ``norm_type``-norm is at most ``max_norm``;
-    returns the norm before clipping. The norm of all gradients of one dtype is one launch, the
-    scaling another; the clip factor stays on the device (no sync unless ``error_if_nonfinite``).
-    ``foreach`` is accepted for PyTorch compatibility (the fused path is always taken).
+    returns the norm before clipping: :func:`get_total_norm` then :func:`clip_grads_with_norm_`
+    (one launch per dtype for the norm, another for the scaling; no sync unless
+    ``error_if_nonfinite``). ``foreach`` is accepted for PyTorch compatibility (the fused path is
+    always taken).
 
     >>> import neurarust as nr
     >>> w = nr.zeros(2, requires_grad=True); w.grad = nr.tensor([3.0, 4.0])
@@ -82,28 +136,9 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     >>> [round(v, 4) for v in w.grad.tolist()]
     [0.6, 0.8]
     """
-    from neurarust.creation import zeros
-
-    grads = _grads(parameters)
-    if not grads:
-        return zeros(())
-    norm_type = float(norm_type)
-    groups: dict = {}
-    for g in grads:
-        groups.setdefault((g.dtype, g.device), []).append(g)
-    with no_grad():
-        norms = [call("foreach_norm", gs, norm_type) for gs in groups.values()]
-        first = grads[0]
-        total = norms[0] if len(norms) == 1 else call(
-            "linalg.vector_norm", call("stack", [call("cast", n, first.dtype).to(first.device) for n in norms]),
-            norm_type)
-        if error_if_nonfinite and not bool(call("isfinite", total)):
-            raise AutogradError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
-                                "so it cannot be clipped. To disable this error and scale the gradients by the "
-                                "non-finite norm anyway, set `error_if_nonfinite=False`")
-        coef = call("clamp", float(max_norm) / (total + 1e-6), max=1.0)
-        for (dtype, device), gs in groups.items():
-            call("foreach_mul_", gs, call("cast", coef, dtype).to(device))
+    parameters = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    total = get_total_norm(_grads(parameters), norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(parameters, max_norm, total)
     return total
 
 

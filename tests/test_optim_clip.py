@@ -66,3 +66,20 @@ def test_clip_grad_value_matches_torch(backend):
     torch.nn.utils.clip_grad_value_(theirs, 0.7)
     for a, b in zip(ours, theirs):
         np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+
+
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, math.inf])
+def test_get_total_norm_and_clip_grads_with_norm_match_torch(norm_type):
+    rng = np.random.default_rng(7)
+    values = [rng.standard_normal(s) for s in ((3, 4), (5,), (2, 2))]
+    ours = [nr.tensor(v, requires_grad=True) for v in values]
+    theirs = [torch.tensor(v, requires_grad=True) for v in values]
+    for o, t, v in zip(ours, theirs, values):
+        o.grad, t.grad = nr.tensor(v * 3), torch.tensor(v * 3)
+    total = nr.nn.utils.get_total_norm([p.grad for p in ours], norm_type)
+    want = torch.nn.utils.get_total_norm([p.grad for p in theirs], norm_type)
+    assert total.item() == pytest.approx(want.item(), rel=1e-12)
+    nr.nn.utils.clip_grads_with_norm_(ours, 1.5, total)
+    torch.nn.utils.clip_grads_with_norm_(theirs, 1.5, want)
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=1e-12)
