@@ -738,11 +738,11 @@ def _pow_backward(grad, input, exponent, result, needs_input_grad):
 
 
 def _pick_larger(grad, input, other, larger: bool):
-    """max/min backward: the gradient goes to the chosen operand, split evenly on ties."""
-    wins_input = input > other if larger else input < other
-    ties = input == other
-    return (nr.where(wins_input, grad, nr.where(ties, grad / 2, 0.0)),
-            nr.where(wins_input | ties, nr.where(ties, grad / 2, 0.0), grad))
+    """max/min backward: the gradient goes to the chosen operand, split evenly on ties; each side
+    loses it only where the other is strictly better, so a NaN sends it to both (as PyTorch)."""
+    input_wins, other_wins = (input > other, input < other) if larger else (input < other, input > other)
+    half = nr.where(input == other, grad / 2, grad)
+    return nr.where(other_wins, 0.0, half), nr.where(input_wins, 0.0, half)
 
 
 def _clamp_backward(grad, input, min, max):

@@ -918,8 +918,25 @@ def _gather_backward(grad, input, dim, index):
     return (_zeros_like(input).scatter_add(dim, index, grad),)
 
 
-def _index_select_backward(grad, input, dim, index):
-    return (_zeros_like(input).index_add(dim, index, grad),)
+def _index_select_backward(grad, input_shape, dim, index):
+    from neurarust.creation import zeros
+
+    return (zeros(input_shape, dtype=grad.dtype, device=grad.device).index_add(dim, index, grad),)
+
+
+def _binding_input_shape(frontend):
+    """A binder for ``frontend`` that adds ``input_shape``: derivatives that need only the input's
+    shape save that, not the input, so a later in-place write to it (``x[i] += 1``, ``x[m] = x[m] * 2``)
+    keeps the graph valid, as in PyTorch."""
+    from neurarust.registry import _make_binder
+
+    binder = _make_binder(frontend)
+
+    def bind(args: tuple, kwargs: dict) -> dict:
+        bound = binder(args, kwargs)
+        bound["input_shape"] = tuple(getattr(bound.get("input"), "shape", ()))
+        return bound
+    return bind
 
 
 def _take_backward(grad, input, index):
@@ -1020,8 +1037,10 @@ def _index_fill_backward(grad, dim, index):
     return (grad.index_fill(dim, index, 0),)
 
 
-def _getitem_backward(grad, input, key):
-    return (call("index_assign", _zeros_like(input), key, grad, True),)
+def _getitem_backward(grad, input_shape, key):
+    from neurarust.creation import zeros
+
+    return (call("index_assign", zeros(input_shape, dtype=grad.dtype, device=grad.device), key, grad, True),)
 
 
 def _assign_backward(grad, key, values, accumulate):
@@ -1214,8 +1233,8 @@ def _doc(signature: str, summary: str, example: str, result: str) -> str:
 
 
 def _op(name: str, frontend, dtypes, *, samples, errors, doc: str, reference, inplace: bool = False,
-        torch_name=None, backward=None, differentiable=None, method: bool = True, **attrs) -> Op:
-    return register(Op(method=method,
+        torch_name=None, backward=None, differentiable=None, method: bool = True, bind=None, **attrs) -> Op:
+    return register(Op(method=method, bind=bind,
         name=name, kind="indexing", frontend=frontend, reference=reference, triton=TRITON, dtypes=dtypes,
         samples=samples, error_inputs=errors, tolerances=_TOLERANCES, inplace=f"{name}_" if inplace else None,
         torch_name=torch_name or name, attrs=attrs, doc=doc, backward=backward, differentiable=differentiable,
@@ -1235,7 +1254,7 @@ _op("index_select", index_select, ALL, reference=_ref_index_select, samples=_ind
             ((F, 0, np.array([0.0])), {}, TypeError, "index")),
     doc=_doc("index_select(input, dim, index, *, out=None)", index_select.__doc__,
          "nr.tensor([[1, 2, 3], [4, 5, 6]]).index_select(1, nr.tensor([2, 0])).tolist()", "[[3, 1], [6, 4]]"),
-    backward=_index_select_backward, differentiable=("input",))
+    backward=_index_select_backward, differentiable=("input",), bind=_binding_input_shape(index_select))
 _op("take", take, ALL, reference=_ref_take, samples=_take_samples,
     errors=_errors(((F, ix([6])), {}, IndexError, r"index 6 is out of range for a tensor of 6 elements"),
             ((F, ix([0], np.int32)), {}, TypeError, "int64")),
@@ -1299,7 +1318,7 @@ _op("index", _getitem, ALL, reference=_ref_getitem, samples=_getitem_samples,
                    ((F, (np.array([0.5]),)), {}, TypeError, "indices")),
     doc=_doc("index(input, key)", _getitem.__doc__, "nr.arange(5)[[4, 0]].tolist()", "[4, 0]"),
     torch_name=lambda input, key: input[_torch_key(key)], backward=_getitem_backward, differentiable=("input",),
-    method=False, public=False)
+    method=False, public=False, bind=_binding_input_shape(_getitem))
 _op("index_assign", _assign, ALL, reference=_ref_assign, samples=_assign_samples,
     errors=_errors(((F, (ix([0]), ix([0, 1, 2, 3])), 1.0), {}, IndexError, "size 3"),),
     doc=_doc("index_assign(input, key, values, accumulate=False)", _assign.__doc__,

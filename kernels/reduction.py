@@ -629,8 +629,12 @@ def _mean_backward(grad, input, dim=None, keepdim=False):
 
 
 def _select_backward(grad, input, result, dim, keepdim):
-    """amax/amin (and max(input)): the gradient split evenly among the elements equal to the result."""
-    hit = input == _kept(result, input, dim, keepdim)
+    """amax/amin (and max(input)): the gradient split evenly among the elements equal to the result;
+    a NaN result is shared by the NaNs (PyTorch's max(input); its amax gives the whole slice NaN)."""
+    kept = _kept(result, input, dim, keepdim)
+    hit = input == kept
+    if input.dtype.is_floating_point:
+        hit = hit | (input.isnan() & kept.isnan())
     share = _kept(grad, input, dim, keepdim) / hit.sum(_dims_of(input, dim), keepdim=True)
     return nr.where(hit, share, 0.0)
 
@@ -661,9 +665,11 @@ def _max_min_backward(kind: str):
         """max(input): as amax; max(input, dim): the values' gradient scattered to the indices;
         max(input, other): maximum's (equal elements share the gradient in halves)."""
         if other is not None:
-            wins, tie = (input > other if kind == "max" else input < other), input == other
+            # Each side loses only where the other is strictly better: a NaN sends the gradient to both.
+            wins, loses = (input > other, input < other) if kind == "max" else (input < other, input > other)
             half = grad / 2
-            return (nr.where(tie, half, nr.where(wins, grad, 0.0)), nr.where(tie, half, nr.where(wins, 0.0, grad)))
+            tie = input == other
+            return (nr.where(tie, half, nr.where(loses, 0.0, grad)), nr.where(tie, half, nr.where(wins, 0.0, grad)))
         if dim is None:
             return (_select_backward(grad, input, result, None, False), None)
         values_grad, indices = grad[0], result[1]
@@ -688,9 +694,11 @@ def _var_backward(root: bool):
         total = None
         if value_grad is not None:
             mean = input.mean(_dims_of(input, dim), keepdim=True)
-            total = _kept(value_grad, input, dim, keepdim) * (input - mean) * (2.0 / (n - c) if n > c else float("inf"))
-            if root:
-                total = total / (2 * _kept(value, input, dim, keepdim))
+            # PyTorch's 2 / (N - correction) as is, negative when correction > N.
+            total = _kept(value_grad, input, dim, keepdim) * (input - mean) * (2.0 / (n - c) if n != c else float("inf"))
+            if root:  # a zero std (a constant slice) passes no gradient, as in PyTorch
+                std = _kept(value, input, dim, keepdim)
+                total = nr.where(std == 0, 0.0, total / (2 * std))
         if pair and grad[1] is not None:
             mean_grad = _kept(grad[1], input, dim, keepdim).expand(input.shape) / n
             total = mean_grad if total is None else total + mean_grad

@@ -118,7 +118,7 @@ def _cumprod_backward(grad, input, result, dim):
     zero are 0, and stay functions of it for a second derivative); the first zero takes the product
     of the inputs before it times ``reversed_cumsum(grad * P)``, ``P`` the cumprod of the inputs after
     it (1 up to it); a later zero gets 0."""
-    if grad.ndim == 0:
+    if grad.ndim == 0 or grad.numel() == 0:  # nothing to narrow an empty slice by
         return (grad,)
     from neurarust.registry import call
 

@@ -319,7 +319,9 @@ def _ref_mode(a: np.ndarray, axis: int):
     for r, row in enumerate(rows):
         distinct, counts = np.unique(_sort_key(row), return_counts=True)
         best = distinct[np.argmax(counts)]  # the first of the most frequent: the smallest
-        where = np.flatnonzero(_sort_key(row) == best)[-1]
+        key = _sort_key(row)
+        # np.unique folds the NaNs into one value, which ``==`` never finds again.
+        where = np.flatnonzero((key == best) | ((key != key) & (best != best)))[-1]
         values[r], indices[r] = row[where], where
     shape = moved.shape[:-1] + (1,)
     return (np.moveaxis(values.reshape(shape), -1, axis), np.moveaxis(indices.reshape(shape), -1, axis))

@@ -25,14 +25,16 @@ def clip(input: Tensor, min=None, max=None) -> Tensor:
     return call("clamp", input, min, max)
 
 
-def nansum(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    """The sum with NaNs counted as zero.
+def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """The sum with NaNs counted as zero; integers and bools sum as ``sum`` does (to int64).
 
     >>> import neurarust as nr
     >>> nr.nansum(nr.tensor([[1.0, float("nan")], [2.0, 3.0]]), 1).tolist()
     [1.0, 5.0]
     """
-    return call("sum", call("where", call("isnan", input), 0.0, input), dim, keepdim)
+    if input.dtype.is_floating_point:  # a float 0.0 in where() would turn integers into floats
+        input = call("where", call("isnan", input), 0.0, input)
+    return call("sum", input, dim, keepdim, dtype=dtype)
 
 
 def nanmean(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
@@ -42,6 +44,8 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     >>> nr.nanmean(nr.tensor([1.0, float("nan"), 3.0])).item()
     2.0
     """
+    if not input.dtype.is_floating_point:
+        raise DTypeError(f"nanmean(): expected input to have floating point dtype but got {input.dtype}")
     present = call("logical_not", call("isnan", input))
     return nansum(input, dim, keepdim) / call("sum", present.to(input.dtype), dim, keepdim)
 
