@@ -528,9 +528,13 @@ def triplet_margin_loss(op: Op, anchor: Tensor, positive: Tensor, negative: Tens
 
 def _distance(ns, x, y, p: float, eps: float):
     u = x - y + eps
-    if p == 2:
-        return ns.sqrt(ns.sum(u * u, -1))
-    return ns.pow(ns.sum(ns.pow(ns.abs(u), p), -1), 1.0 / p)
+    total = ns.sum(u * u if p == 2 else ns.pow(ns.abs(u), p), -1)
+    # A zero distance gets a zero gradient, as PyTorch's norm: the root's infinite slope at 0 would
+    # make it NaN, so the root is taken of 1 there and the result replaced by 0.
+    nonzero = total > 0
+    safe = ns.where(nonzero, total, 1.0)
+    root = ns.sqrt(safe) if p == 2 else ns.pow(safe, 1.0 / p)
+    return ns.where(nonzero, root, 0.0)
 
 
 def _triplet(ns, anchor, positive, negative, margin, p, eps, swap, reduction):
@@ -543,9 +547,11 @@ def _triplet(ns, anchor, positive, negative, margin, p, eps, swap, reduction):
 
 def _check_triplet(name, anchor, positive, negative, p, margin=1.0, **_):
     shapes = [tuple(t.shape) for t in (anchor, positive, negative)]
-    if len(set(shapes)) != 1 or anchor.ndim not in (1, 2):
-        raise ShapeError(f"{name}(): anchor, positive and negative must be 1-D or 2-D of one shape, got "
-                         f"{', '.join(map(str, shapes))}")
+    # As PyTorch: one number of dims (at least 1; the distance is along the last), broadcastable shapes.
+    if len({len(s) for s in shapes}) != 1 or anchor.ndim == 0:
+        raise ShapeError(f"{name}(): anchor, positive and negative must have one number of dims (at least 1), "
+                         f"got shapes {', '.join(map(str, shapes))}")
+    _same_shape("anchor", "positive", "negative")(name, anchor=anchor, positive=positive, negative=negative)
     if p <= 0:
         raise ArgumentError(f"{name}(): p must be positive, got {p}")
     if margin <= 0:
@@ -594,6 +600,8 @@ def _check_index_call(name: str, input: Tensor, target: Tensor, weight, ignore_i
     C = input.shape[_class_dim(input)]
     if weight is not None and tuple(weight.shape) != (C,):
         raise ShapeError(f"{name}(): weight must have shape ({C},) (one per class), got {tuple(weight.shape)}")
+    if weight is not None and weight.dtype is not input.dtype:   # PyTorch's kernels take one dtype
+        raise DTypeError(f"{name}(): weight of dtype {weight.dtype} does not match input of dtype {input.dtype}")
     if check_targets:
         _check_targets(name, target, C, ignore_index)
 
@@ -691,7 +699,9 @@ def _classification(op: Op, input, target, weight, ignore_index, reduction, smoo
     else:
         # On a GPU the kernel flags targets out of range (one sync after it) rather than a check before.
         _check_index_call(op.name, input, target, weight, ignore_index, check_targets=input.device.type == "cpu")
-    out_dtype = input.dtype
+    # Probabilities promote as PyTorch's composite does (float32 logits, float64 target: float64).
+    out_dtype = _dt.result_type(*(t for t in (input, target, weight) if t is not None)) if probabilities \
+        else input.dtype
     if _is_reference(input):
         acc = _acc(out_dtype).np
         w = None if weight is None else weight._np().astype(acc)
@@ -1121,7 +1131,8 @@ def _triplet_samples(d):
 
 
 def _triplet_errors():
-    yield ErrorInput(Sample((np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 4)))), ShapeError, "one shape")
+    yield ErrorInput(Sample((np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 4)))), ShapeError, "do not broadcast")
+    yield ErrorInput(Sample((np.ones((2, 3)), np.ones((2, 3)), np.ones(3))), ShapeError, "one number of dims")
     yield ErrorInput(Sample((np.ones(3), np.ones(3), np.ones(3)), {"p": 0}), ArgumentError, "p must be positive")
 
 
@@ -1214,16 +1225,17 @@ def _classification_tolerance(d):
 # Registration
 # ----------------------------------------------------------------------------------------------
 
+# PyTorch computes a weighted mse/l1/huber loss with plain ops: the weight gets a gradient too.
 formula_op(mse_loss, _mse, lambda d: _pair_samples(d, weight=True), _pair_errors(),
            tensors=("input", "target", "weight"), floats=("input", "target", "weight"),
-           differentiable=("input", "target"), check=_weight_like_input)
+           differentiable=("input", "target", "weight"), check=_weight_like_input)
 formula_op(l1_loss, _l1, lambda d: _pair_samples(d, weight=True), _pair_errors(),
            tensors=("input", "target", "weight"), floats=("input", "target", "weight"),
-           differentiable=("input", "target"), check=_weight_like_input)
+           differentiable=("input", "target", "weight"), check=_weight_like_input)
 formula_op(smooth_l1_loss, _smooth_l1, _smooth_l1_samples, _pair_errors(), tensors=("input", "target"),
            floats=("input", "target"), differentiable=("input", "target"), check=_check_beta)
 formula_op(huber_loss, _huber, _huber_samples, _pair_errors(), tensors=("input", "target", "weight"),
-           floats=("input", "target", "weight"), differentiable=("input", "target"), check=_check_delta)
+           floats=("input", "target", "weight"), differentiable=("input", "target", "weight"), check=_check_delta)
 formula_op(binary_cross_entropy, _bce, _bce_samples, _bce_errors, tensors=("input", "target", "weight"),
            floats=("input", "target", "weight"), differentiable=("input", "target"), check=_check_bce)
 formula_op(binary_cross_entropy_with_logits, _bce_logits, _bce_logits_samples, _bce_errors,
