@@ -72,7 +72,7 @@ _LAZY_ATTRS: dict[str, str] = {
                                          "tensor_split", "hsplit", "vsplit", "dsplit", "broadcast_tensors",
                                          "argwhere", "msort", "clamp_min", "clamp_max", "true_divide", "deg2rad",
                                          "rad2deg", "frac", "sgn", "signbit", "xlogy", "hypot", "logaddexp",
-                                         "isin", "logit")},
+                                         "isin", "logit", "masked_scatter", "unique_consecutive")},
     **{name: "matrices" for name in ("diag_embed", "diag", "trace", "kron", "block_diag", "inner", "vdot",
                                      "cartesian_prod")},
 }

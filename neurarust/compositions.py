@@ -540,3 +540,61 @@ def logit(input: Tensor, eps: float | None = None) -> Tensor:
     if eps is not None:
         p = call("clamp", p, eps, 1.0 - eps)
     return call("log", p / (1.0 - p))
+
+
+def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
+    """``input`` with the positions where ``mask`` (bool, broadcast to ``input``) holds filled, in
+    row-major order, by the first elements of ``source``; differentiable in ``input`` and ``source``.
+
+    >>> import neurarust as nr
+    >>> nr.masked_scatter(nr.zeros(2, 2), nr.tensor([[True, False], [False, True]]), nr.tensor([5.0, 6.0])).tolist()
+    [[5.0, 0.0], [0.0, 6.0]]
+    """
+    from . import dtype as _dt
+    from .shape import broadcast_shapes
+
+    if not isinstance(mask, Tensor) or mask.dtype is not _dt.bool_:
+        raise DTypeError(f"masked_scatter: expected a bool mask, got {getattr(mask, 'dtype', type(mask).__name__)}")
+    if source.dtype is not input.dtype:
+        raise DTypeError(f"masked_scatter: expected source of the input's dtype {input.dtype}, got {source.dtype}")
+    if broadcast_shapes(tuple(mask.shape), tuple(input.shape)) != tuple(input.shape):
+        raise ShapeError(f"masked_scatter: mask of shape {list(mask.shape)} does not broadcast to the input's "
+                         f"{list(input.shape)}")
+    if input.numel() == 0:
+        return call("clone", input)
+    chosen = mask.expand(*input.shape).reshape(-1)
+    slot = call("cumsum", chosen, 0) - 1                     # which source element each chosen position takes
+    needed = int(slot[-1].item()) + 1
+    if needed > source.numel():
+        raise ShapeError(f"masked_scatter: the mask selects {needed} elements but source has only {source.numel()}")
+    taken = call("gather", source.reshape(-1), 0, call("clamp", slot, 0, None))
+    return call("where", chosen, taken, input.reshape(-1)).reshape(tuple(input.shape))
+
+
+def unique_consecutive(input: Tensor, return_inverse: bool = False, return_counts: bool = False,
+                       dim: int | None = None):
+    """The elements of ``input`` (flattened) with each run of equal neighbours kept once; with
+    ``return_inverse`` each element's run index (input's shape), with ``return_counts`` each run's
+    length. Every NaN is a run of its own, as in PyTorch.
+
+    >>> import neurarust as nr
+    >>> nr.unique_consecutive(nr.tensor([1, 1, 2, 2, 3, 1, 1]), return_counts=True)
+    (tensor([1, 2, 3, 1]), tensor([2, 2, 1, 2]))
+    """
+    from . import dtype as _dt
+    from .creation import tensor, zeros
+
+    if dim is not None:
+        raise ArgumentError("unique_consecutive(): dim= is not supported; runs over all elements (dim=None) are")
+    flat = input.reshape(-1)
+    n = flat.numel()
+    if n == 0:
+        values, inverse, counts = flat, zeros(tuple(input.shape), dtype=_dt.int64), zeros(0, dtype=_dt.int64)
+    else:
+        starts = call("cat", [tensor([True], device=input.device), call("ne", flat[1:], flat[:-1])], 0)
+        values = call("masked_select", flat, starts)
+        inverse = (call("cumsum", starts, 0) - 1).reshape(tuple(input.shape))
+        first = call("nonzero", starts).reshape(-1)
+        counts = diff(first, append=tensor([n], device=input.device))
+    extra = ((inverse,) if return_inverse else ()) + ((counts,) if return_counts else ())
+    return (values,) + extra if extra else values

@@ -1316,8 +1316,18 @@ for _module, _names in (("compositions", ("clip", "nansum", "nanmean", "count_no
                                           "ravel", "fliplr", "flipud", "rot90", "tensor_split", "hsplit", "vsplit",
                                           "dsplit", "argwhere", "msort", "clamp_min", "clamp_max", "true_divide",
                                           "deg2rad", "rad2deg", "frac", "sgn", "signbit", "xlogy", "hypot",
-                                          "logaddexp", "logit")),
+                                          "logaddexp", "logit", "masked_scatter", "unique_consecutive")),
                         ("matrices", ("diag_embed", "diag", "trace", "kron", "inner", "vdot"))):
     for _name in _names:
         if _name not in vars(Tensor):
             setattr(Tensor, _name, _composition_method(_module, _name))
+
+
+def _masked_scatter_(self: Tensor, mask: Tensor, source: Tensor) -> Tensor:
+    """In-place :func:`neurarust.masked_scatter`: ``self`` filled where ``mask`` holds from ``source``."""
+    from .compositions import masked_scatter
+
+    return self.copy_(masked_scatter(self, mask, source))
+
+
+Tensor.masked_scatter_ = _masked_scatter_

@@ -148,3 +148,37 @@ def test_splits_are_views():
     x = nr.zeros(4)
     nr.tensor_split(x, 2)[1][0] = 7.0
     assert x.tolist() == [0.0, 0.0, 7.0, 0.0]
+
+
+def test_masked_scatter_values_and_gradients_are_torchs():
+    rng = np.random.default_rng(3)
+    x, chosen, src = rng.standard_normal((3, 4)), rng.random((3, 4)) > 0.5, rng.standard_normal(20)
+    a, s = nr.tensor(x, requires_grad=True), nr.tensor(src, requires_grad=True)
+    ta, ts = torch.tensor(x, requires_grad=True), torch.tensor(src, requires_grad=True)
+    y, ty = a.masked_scatter(nr.tensor(chosen), s), ta.masked_scatter(torch.tensor(chosen), ts)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy())
+    weights = rng.standard_normal((3, 4))
+    (y * nr.tensor(weights)).sum().backward()
+    (ty * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy())
+    np.testing.assert_allclose(s.grad.numpy(), ts.grad.numpy())
+
+
+def test_masked_scatter_broadcasts_the_mask_works_in_place_and_checks_the_source():
+    x = nr.zeros(2, 3)
+    x.masked_scatter_(nr.tensor([[True, False, True]]), nr.tensor([1.0, 2.0, 3.0, 4.0]))
+    assert x.tolist() == [[1.0, 0.0, 2.0], [3.0, 0.0, 4.0]]
+    with pytest.raises(ValueError):
+        nr.masked_scatter(nr.zeros(3), nr.tensor([True, True, True]), nr.tensor([1.0]))
+    with pytest.raises(TypeError):
+        nr.masked_scatter(nr.zeros(3), nr.tensor([1, 0, 1]), nr.tensor([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("values", [[1, 1, 2, 2, 3, 1, 1], [], [[1.0, 1.0], [NAN, NAN]], [5]])
+@pytest.mark.parametrize("return_inverse", [False, True])
+@pytest.mark.parametrize("return_counts", [False, True])
+def test_unique_consecutive_is_torchs(values, return_inverse, return_counts):
+    kwargs = dict(return_inverse=return_inverse, return_counts=return_counts)
+    ours, theirs = nr.unique_consecutive(nr.tensor(values), **kwargs), torch.unique_consecutive(torch.tensor(values),
+                                                                                                **kwargs)
+    _same(ours, theirs)
