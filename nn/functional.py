@@ -1122,11 +1122,46 @@ def _linear_taps(i: int, o: int, scale, align_corners: bool):
     return lo, hi, src - lo
 
 
+def _nearest_exact_index(i: int, o: int, scale) -> Any:
+    """PyTorch's ``nearest-exact``: the source pixel whose centre is nearest, ``floor((d + 0.5) * scale)``."""
+    import numpy as np
+
+    step = np.float32(scale) if scale is not None else np.float32(i) / np.float32(o)
+    return np.minimum(np.floor((np.arange(o, dtype=np.float32) + np.float32(0.5)) * step).astype(np.int64), i - 1)
+
+
+_CUBIC_A = -0.75   # PyTorch's (and OpenCV's) bicubic convolution parameter
+
+
+def _cubic_taps(i: int, o: int, scale, align_corners: bool):
+    """The four source indices (clamped to the input) and weights per output coordinate of bicubic
+    interpolation: Keys' cubic convolution at the distances ``1 + t, t, 1 - t, 2 - t``."""
+    import numpy as np
+
+    if align_corners:
+        src = np.arange(o) * ((i - 1) / (o - 1) if o > 1 else 0.0)
+    else:
+        src = (np.arange(o) + 0.5) * (scale if scale is not None else i / o) - 0.5   # not clamped at 0
+    base = np.floor(src).astype(np.int64)
+    t = src - base
+    a = _CUBIC_A
+    near = lambda x: ((a + 2) * x - (a + 3)) * x * x + 1                        # noqa: E731 - |x| <= 1
+    far = lambda x: ((a * x - 5 * a) * x + 8 * a) * x - 4 * a                   # noqa: E731 - 1 < |x| < 2
+    weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    return [(np.clip(base + k - 1, 0, i - 1), w) for k, w in enumerate(weights)]
+
+
+_INTERPOLATE_MODES = {"nearest": None, "nearest-exact": None, "area": None, "linear": 3, "bilinear": 4,
+                      "bicubic": 4, "trilinear": 5}
+
+
 def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:
-    """Resize ``(N, C, L)`` or ``(N, C, H, W)`` to ``size`` or by ``scale_factor``: ``mode`` nearest,
-    linear (3-D) or bilinear (4-D, ``align_corners``), one dim after the other.
+    """Resize ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)`` to ``size`` or by ``scale_factor``:
+    ``mode`` nearest, nearest-exact, area (adaptive average pooling), linear (3-D), bilinear and
+    bicubic (4-D), trilinear (5-D), the interpolating ones with ``align_corners``; one dim after the
+    other, as sums of ``index_select``s (so every mode differentiates).
 
     >>> import neurarust as nr, neurarust.nn.functional as F
     >>> F.interpolate(nr.tensor([[[1.0, 2.0]]]), scale_factor=2).tolist()
@@ -1137,29 +1172,35 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     from neurarust.creation import tensor
 
     name = "interpolate"
-    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
-        raise ShapeError(f"{name}(): expected a 3-D or 4-D input, got "
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4, 5):
+        raise ShapeError(f"{name}(): expected a 3-D, 4-D or 5-D input, got "
                          f"{list(input.shape) if isinstance(input, Tensor) else type(input).__name__}")
-    linear = {"linear": 3, "bilinear": 4}
-    if mode not in ("nearest", *linear) or (mode in linear and linear[mode] != input.ndim):
-        raise ArgumentError(f"{name}(): mode {mode!r} is not supported for a {input.ndim}-D input "
-                            f"(nearest, linear for 3-D, bilinear for 4-D)")
-    if mode == "nearest" and align_corners is not None:
+    if mode not in _INTERPOLATE_MODES or _INTERPOLATE_MODES[mode] not in (None, input.ndim):
+        raise ArgumentError(f"{name}(): mode {mode!r} is not supported for a {input.ndim}-D input (nearest, "
+                            f"nearest-exact, area; linear for 3-D, bilinear and bicubic for 4-D, trilinear for 5-D)")
+    if _INTERPOLATE_MODES[mode] is None and align_corners is not None:
         raise ArgumentError(f"{name}(): align_corners option can only be set with the interpolating modes")
     if antialias:
         raise ArgumentError(f"{name}(): antialias is not supported")
+    plan = _resize_plan(name, input, size, scale_factor, recompute_scale_factor)
+    if mode == "area":
+        return globals()[f"adaptive_avg_pool{input.ndim - 2}d"](input, [o for _, o, _ in plan])
+    index = lambda x, dim, positions: x.index_select(dim, tensor(positions, device=x.device))  # noqa: E731
     x = input
-    for j, (i, o, scale) in enumerate(_resize_plan(name, input, size, scale_factor, recompute_scale_factor)):
+    for j, (i, o, scale) in enumerate(plan):
         dim = 2 + j
-        if mode == "nearest":
-            x = x.index_select(dim, tensor(_nearest_index(i, o, scale), device=x.device))
+        if mode in ("nearest", "nearest-exact"):
+            x = index(x, dim, (_nearest_index if mode == "nearest" else _nearest_exact_index)(i, o, scale))
+            continue
+        along = lambda w: tensor(w, dtype=x.dtype, device=x.device).reshape(  # noqa: E731
+            [o if d == dim else 1 for d in range(x.ndim)])
+        if mode == "bicubic":
+            x = sum(index(x, dim, positions) * along(w) for positions, w in _cubic_taps(i, o, scale,
+                                                                                          bool(align_corners)))
             continue
         lo, hi, w = _linear_taps(i, o, scale, bool(align_corners))
-        shape = [o if d == dim else 1 for d in range(x.ndim)]
-        w = tensor(w, dtype=x.dtype, device=x.device).reshape(shape)
-        a = x.index_select(dim, tensor(lo, device=x.device))
-        b = x.index_select(dim, tensor(hi, device=x.device))
-        x = a + (b - a) * w
+        a, b = index(x, dim, lo), index(x, dim, hi)
+        x = a + (b - a) * along(w)
     return x
 
 

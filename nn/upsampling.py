@@ -17,7 +17,7 @@ from .module import Module
 
 
 class Upsample(Module):
-    """Resize to ``size`` or by ``scale_factor`` (modes nearest, linear, bilinear).
+    """Resize to ``size`` or by ``scale_factor`` (the modes of ``functional.interpolate``).
 
     >>> import neurarust as nr
     >>> nr.nn.Upsample(size=3)(nr.tensor([[[1.0, 2.0]]])).tolist()
