@@ -156,7 +156,7 @@ def clip_grad_value_(parameters, clip_value: float, foreach: bool | None = None)
             g.copy_(call("clamp", g, -clip_value, clip_value))
 
 
-# -- nn.utils.rnn, prune, fusion, stateless -------------------------------------------------------
+# -- nn.utils.rnn, prune, fusion, stateless, parametrize(ations) ----------------------------------
 # nn/utils.py is a module, so the submodules are registered under PyTorch's dotted paths: both
 # ``nn.utils.rnn.pad_sequence`` and ``from neurarust.nn.utils.rnn import pad_sequence`` work.
 import sys as _sys  # noqa: E402
@@ -165,6 +165,8 @@ from . import utils_fusion as fusion  # noqa: E402
 from . import utils_prune as prune  # noqa: E402
 from . import utils_rnn as rnn  # noqa: E402
 from . import utils_stateless as stateless  # noqa: E402
+from . import utils_parametrize as parametrize  # noqa: E402
+from . import utils_parametrizations as parametrizations  # noqa: E402
 from .utils_fusion import (fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval,  # noqa: E402,F401
                            fuse_linear_bn_weights)
 
@@ -172,3 +174,5 @@ _sys.modules[__name__ + ".rnn"] = rnn
 _sys.modules[__name__ + ".prune"] = prune
 _sys.modules[__name__ + ".fusion"] = fusion
 _sys.modules[__name__ + ".stateless"] = stateless
+_sys.modules[__name__ + ".parametrize"] = parametrize
+_sys.modules[__name__ + ".parametrizations"] = parametrizations
