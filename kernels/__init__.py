@@ -24,3 +24,5 @@ from . import optim  # noqa: F401
 from . import attention  # noqa: F401
 from . import ctc  # noqa: F401
 from . import quantized  # noqa: F401
+from . import search  # noqa: F401
+from . import cumextrema  # noqa: F401

@@ -203,6 +203,9 @@ OP_GROUPS = {
                   (nr.tensor(np.arange(15).reshape(3, 5) * 17 % 256 - 128, dtype=nr.int8),
                    nr.tensor(np.arange(20).reshape(4, 5) * 29 % 256 - 128, dtype=nr.int8),
                    nr.tensor(np.linspace(-2, 2, 15, dtype=np.float32).reshape(3, 5)))),
+    "activations": (lambda a, b: (F.hardswish(a) + F.hardsigmoid(a) + F.selu(a) + F.celu(a, 2.0) + F.softsign(a),
+                                  F.hardshrink(a, 1.0) + F.softshrink(a, 0.75) + F.logsigmoid(a * 40.0)
+                                  + F.threshold(a, 0.5, -2.0)), (X, Y)),
     "attention": (lambda q, k: (F.scaled_dot_product_attention(q, k, q), F.scaled_dot_product_attention(q, k, q, is_causal=True),
                                 F.scaled_dot_product_attention(q, k, q, attn_mask=nr.ones(5, 5).tril() > 0)),
                   (Q, Q.flip(-1))),

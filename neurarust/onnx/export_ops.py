@@ -264,6 +264,75 @@ def _softplus(ctx, node, a):
     return ctx.b.node("Where", [ctx.b.node("Greater", [bx, ctx.scalar(threshold, dt)]), x, soft])
 
 
+
+# -- activations (nn.Hardswish, nn.SELU, ...): ONNX's own op where one exists with PyTorch's numbers --
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def _hardsigmoid_node(ctx, x: str) -> str:
+    return ctx.b.node("HardSigmoid", [x], alpha=1.0 / 6.0, beta=0.5)
+
+
+@converts("hardsigmoid", emits="HardSigmoid")
+def _hardsigmoid(ctx, node, a):
+    return _hardsigmoid_node(ctx, ctx.operand(a["input"], _out_dtype(node)))
+
+
+@converts("hardswish", emits="HardSwish (opset 14+) / HardSigmoid, Mul")
+def _hardswish(ctx, node, a):
+    x = ctx.operand(a["input"], _out_dtype(node))
+    if ctx.opset >= 14:
+        return ctx.b.node("HardSwish", [x])
+    return ctx.b.node("Mul", [x, _hardsigmoid_node(ctx, x)])
+
+
+@converts("selu", emits="Selu")
+def _selu(ctx, node, a):
+    # PyTorch's constants, not ONNX's defaults (those are rounded to float32 first).
+    return ctx.b.node("Selu", [ctx.operand(a["input"], _out_dtype(node))], alpha=_SELU_ALPHA, gamma=_SELU_SCALE)
+
+
+@converts("celu", emits="Celu")
+def _celu(ctx, node, a):
+    return ctx.b.node("Celu", [ctx.operand(a["input"], _out_dtype(node))], alpha=float(a.get("alpha", 1.0)))
+
+
+@converts("softsign", emits="Softsign")
+def _softsign(ctx, node, a):
+    return ctx.b.node("Softsign", [ctx.operand(a["input"], _out_dtype(node))])
+
+
+@converts("logsigmoid", emits="Neg, Softplus, Neg")
+def _logsigmoid(ctx, node, a):
+    # log(sigmoid(x)) = -softplus(-x): no sigmoid that underflows to 0 and a log of it that gives -inf.
+    x = ctx.operand(a["input"], _out_dtype(node))
+    return ctx.b.node("Neg", [ctx.b.node("Softplus", [ctx.b.node("Neg", [x])])])
+
+
+def _shrink(bias: bool) -> Callable:
+    def conv(ctx, node, a):
+        lambd = float(a.get("lambd", 0.5))
+        x = ctx.operand(a["input"], _out_dtype(node))
+        shrunk = ctx.b.node("Shrink", [x], lambd=lambd, bias=lambd if bias else 0.0)
+        return ctx.b.node("Where", [ctx.b.node("IsNaN", [x]), x, shrunk])  # Shrink makes NaN 0; PyTorch keeps it
+
+    return conv
+
+
+converts("hardshrink", emits="Shrink, IsNaN, Where")(_shrink(False))
+converts("softshrink", emits="Shrink (bias = lambd), IsNaN, Where")(_shrink(True))
+
+
+@converts("threshold", emits="LessOrEqual, Where")
+def _threshold(ctx, node, a):
+    # ``x <= threshold`` picks ``value``: NaN compares false and stays, as in PyTorch.
+    dt = _out_dtype(node)
+    x = ctx.operand(a["input"], dt)
+    low = ctx.b.node("LessOrEqual", [x, ctx.scalar(a["threshold"], dt)])
+    return ctx.b.node("Where", [low, ctx.scalar(a["value"], dt), x])
+
+
 def _binary(onnx_op: str) -> Callable:
     def conv(ctx, node, a):
         operands = [a[k] for k in node.op.attrs["operands"]]
