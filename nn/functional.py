@@ -378,6 +378,16 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
 
 
 # -- dropout, embedding, shape helpers ------------------------------------------------------------
+def _trivial_dropout(input: Tensor, p: float, training: bool) -> Tensor | None:
+    """A dropout's result where no mask is needed (eval, p = 0: the input; p = 1: zeros), else None;
+    ``p`` is checked."""
+    if not 0.0 <= p <= 1.0:
+        raise ArgumentError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    return input * 0.0 if p == 1.0 else None
+
+
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` (a Bernoulli mask from the Philox generator) and
     scale the rest by ``1 / (1 - p)``; identity when not ``training``.
@@ -386,12 +396,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     >>> F.dropout(nr.ones(3), 0.5, training=False).tolist()
     [1.0, 1.0, 1.0]
     """
-    if not 0.0 <= p <= 1.0:
-        raise ArgumentError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0.0:
-        return input
-    if p == 1.0:
-        return input * 0.0
+    trivial = _trivial_dropout(input, p, training)
+    if trivial is not None:
+        return trivial
     keep = _call("bernoulli", full_like(input, 1.0 - p))
     return input * keep * (1.0 / (1.0 - p))
 
@@ -1386,14 +1393,11 @@ def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: fl
 # -- channel dropout and embedding bags (nn/dropout.py, nn/sparse.py) -----------------------------
 def _feature_dropout(input: Tensor, p: float, training: bool) -> Tensor:
     """Zero whole channels: one Bernoulli draw per ``input[n, c]``, broadcast over the rest."""
-    if not 0.0 <= p <= 1.0:
-        raise ArgumentError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0.0:
-        return input
-    if input.ndim < 2:
+    if training and 0.0 < p <= 1.0 and input.ndim < 2:
         raise ShapeError(f"Feature dropout requires at least 2 dimensions in the input, got {input.ndim}")
-    if p == 1.0:
-        return input * 0.0
+    trivial = _trivial_dropout(input, p, training)
+    if trivial is not None:
+        return trivial
     from neurarust.creation import full
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
     keep = _call("bernoulli", full(shape, 1.0 - p, dtype=input.dtype, device=input.device))
@@ -1454,16 +1458,13 @@ _SELU_SATURATION = 1.0507009873554805 * 1.6732632423543772
 def _alpha_dropout(name: str, input: Tensor, p: float, training: bool, feature: bool) -> Tensor:
     """``input * keep * a + b`` with ``keep`` a Bernoulli(1 - p) mask (per element, or per channel for
     ``feature``) and ``a``, ``b`` PyTorch's affine correction keeping SELU's mean and variance."""
-    if not 0.0 <= p <= 1.0:
-        raise ArgumentError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0.0:
-        return input
-    if p == 1.0:
-        return input * 0.0
+    if feature and training and 0.0 < p <= 1.0 and input.ndim < 2:
+        raise ShapeError(f"{name}: feature dropout requires at least 2 dimensions in the input, got {input.ndim}")
+    trivial = _trivial_dropout(input, p, training)
+    if trivial is not None:
+        return trivial
     from neurarust.creation import full
 
-    if feature and input.ndim < 2:
-        raise ShapeError(f"{name}: feature dropout requires at least 2 dimensions in the input, got {input.ndim}")
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2) if feature else tuple(input.shape)
     keep = _call("bernoulli", full(shape, 1.0 - p, dtype=input.dtype, device=input.device))
     alpha = _SELU_SATURATION
