@@ -19,7 +19,7 @@ from neurarust.tensor import Tensor
 
 from . import math_reference as MR
 from . import samples as S
-from .elementwise import ALL, NUMERIC, _bind, _doc, _unary_errors, elementwise, elementwise_op
+from .elementwise import ALL, NUMERIC, _bind, _doc, _ref_where, _unary_errors, elementwise, elementwise_op
 
 FLOATS = _dt.FLOAT_DTYPES
 INTS_AND_BOOL = _dt.INT_DTYPES + (_dt.bool_,)
@@ -275,34 +275,56 @@ def _all_with(params: dict):
     return lambda d: (Sample(s.args, params, s.name) for s in S.unary(d))
 
 
-def _ref_hardswish(a):
-    return a * np.clip(a + 3, 0, 6) / 6  # np.clip keeps NaN; -inf * 0 is NaN, as PyTorch's
-
-
+# These run in place where they can and select with ``_ref_where``'s bitwise path: ``np.where`` on a
+# random mask branches per element (a 1M-element hardshrink took 5 ms against PyTorch's 0.3).
 def _ref_hardsigmoid(a):
-    return np.clip(a + 3, 0, 6) / 6
+    t = np.asarray(a + a.dtype.type(3))      # an array for 0-d inputs too (out= needs one)
+    np.clip(t, 0, 6, out=t)               # np.clip keeps NaN
+    return np.divide(t, a.dtype.type(6), out=t)
+
+
+def _ref_hardswish(a):
+    t = np.asarray(a + a.dtype.type(3))
+    np.clip(t, 0, 6, out=t)
+    t *= a                                 # -inf * 0 is NaN, as PyTorch's
+    return np.divide(t, a.dtype.type(6), out=t)
 
 
 def _ref_elu_like(a, alpha, scale, input_scale=1.0):
     """``scale * x`` above 0, ``scale * alpha * expm1(x * input_scale)`` elsewhere (selu, celu)."""
-    negative = np.where(a > 0, 0, a)  # the discarded branch must not overflow
-    return np.where(a > 0, a * scale, np.expm1(negative * input_scale) * (alpha * scale)).astype(a.dtype)
+    t = a.dtype.type
+    negative = np.asarray(np.minimum(a, t(0)))   # the discarded branch must not overflow
+    np.copysign(negative, a, out=negative)       # -0.0 stays -0.0 (np.minimum may give +0.0)
+    negative *= t(input_scale)
+    np.expm1(negative, out=negative)
+    negative *= t(alpha * scale)
+    return _ref_where(a > 0, a * t(scale), negative)
 
 
 def _ref_logsigmoid(a):
     return (np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a)))).astype(a.dtype)
 
 
+def _outside(a, lambd):
+    """Where ``a`` is not within ``[-lambd, lambd]``, NaN included (it compares false)."""
+    inside = np.asarray(np.less_equal(np.abs(a), lambd))
+    return np.logical_not(inside, out=inside)
+
+
 def _ref_hardshrink(a, lambd=0.5):
-    return np.where((a >= -lambd) & (a <= lambd), 0, a).astype(a.dtype)  # NaN stays NaN
+    return _ref_where(_outside(a, lambd), a, np.zeros((), a.dtype))
 
 
 def _ref_softshrink(a, lambd=0.5):
-    return np.where(np.abs(a) <= lambd, 0, a - np.copysign(lambd, a)).astype(a.dtype)
+    shrunk = np.asarray(np.copysign(a.dtype.type(lambd), a))
+    np.subtract(a, shrunk, out=shrunk)
+    return _ref_where(_outside(a, lambd), shrunk, np.zeros((), a.dtype))
 
 
 def _ref_threshold(a, threshold, value):
-    return np.where(a <= threshold, value, a).astype(a.dtype)  # NaN is not <= anything: kept
+    above = np.asarray(np.less_equal(a, threshold))
+    np.logical_not(above, out=above)       # NaN is not <= anything: kept
+    return _ref_where(above, a, np.asarray(value, a.dtype))
 
 
 def _celu_check(operands, params, compute):
