@@ -909,6 +909,12 @@ def _triple(name: str, what: str, v: Any) -> tuple:
     return tuple(v) if v is None else expand(name, what, v, 3)
 
 
+def _stride3d(name: str, stride: Any, kernel: tuple) -> tuple:
+    """A 3-D pool's stride: the kernel's when None or empty, as PyTorch's."""
+    empty = stride is None or (not isinstance(stride, int) and len(tuple(stride)) == 0)
+    return kernel if empty else _triple(name, "stride", stride)
+
+
 def _separable_pool3d(x: Tensor, planes_fn, depth_fn, with_indices: bool):
     """``depth_fn`` over D of ``planes_fn`` over (H, W) of each depth slice of ``(N, C, D, H, W)``;
     with indices, each maximum's flat position in its ``D * H * W`` volume."""
@@ -938,8 +944,7 @@ def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     """
     x, unbatched = _volumes("max_pool3d", input)
     k = _triple("max_pool3d", "kernel_size", kernel_size)
-    st = k if stride is None or (not isinstance(stride, int) and len(tuple(stride)) == 0) else \
-        _triple("max_pool3d", "stride", stride)
+    st = _stride3d("max_pool3d", stride, k)
     p, d = _triple("max_pool3d", "padding", padding), _triple("max_pool3d", "dilation", dilation)
     planes = lambda t: _call("max_pool2d", t, k[1:], st[1:], p[1:], d[1:], ceil_mode)  # noqa: E731
     depth = lambda t: max_pool1d(t, k[0], st[0], p[0], d[0], ceil_mode, True)  # noqa: E731
@@ -960,15 +965,15 @@ def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     """
     x, unbatched = _volumes("avg_pool3d", input)
     k = _triple("avg_pool3d", "kernel_size", kernel_size)
-    st = k if stride is None or (not isinstance(stride, int) and len(tuple(stride)) == 0) else \
-        _triple("avg_pool3d", "stride", stride)
+    st = _stride3d("avg_pool3d", stride, k)
     p = _triple("avg_pool3d", "padding", padding)
     if divisor_override is not None and divisor_override <= 0:
         raise ArgumentError(f"avg_pool3d(): divisor must be positive, got {divisor_override}")
     summed = divisor_override is not None     # box sums (divisor 1 in each stage), then the divisor
     planes = lambda t: _call("avg_pool2d", t, k[1:], st[1:], p[1:], ceil_mode, count_include_pad,  # noqa: E731
                              1 if summed else None)
-    depth = lambda t: avg_pool1d(t, k[0], st[0], p[0], ceil_mode, count_include_pad) * (k[0] if summed else 1)  # noqa: E731
+    depth = lambda t: _call("avg_pool2d", t.unsqueeze(2), (1, k[0]), (1, st[0]), (0, p[0]), ceil_mode,  # noqa: E731
+                            count_include_pad, 1 if summed else None).squeeze(2)
     out = _separable_pool3d(x, planes, depth, False)
     out = out / divisor_override if summed else out
     return out.squeeze(0) if unbatched else out

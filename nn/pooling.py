@@ -173,12 +173,13 @@ class _MaxUnpoolNd(Module):
     _dims = 0
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+        from neurarust.kernels.conv import expand
+
         super().__init__()
-        n = self._dims
-        expand = lambda v: (v,) * n if isinstance(v, int) else tuple(v)  # noqa: E731 - PyTorch stores tuples
-        self.kernel_size = expand(kernel_size)
-        self.stride = self.kernel_size if stride is None else expand(stride)
-        self.padding = expand(padding)
+        name, n = type(self).__name__, self._dims                      # PyTorch stores tuples
+        self.kernel_size = expand(name, "kernel_size", kernel_size, n)
+        self.stride = self.kernel_size if stride is None else expand(name, "stride", stride, n)
+        self.padding = expand(name, "padding", padding, n)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

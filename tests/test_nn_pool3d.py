@@ -19,6 +19,8 @@ CASES = [
                                          count_include_pad=False)),
     ("avg_pool3d", (2, 3, 5, 6, 7), dict(kernel_size=(3, 2, 3), stride=(2, 2, 1), padding=1, ceil_mode=True)),
     ("avg_pool3d", (2, 3, 5, 6, 7), dict(kernel_size=3, stride=2, padding=1, divisor_override=5)),
+    ("avg_pool3d", (2, 3, 5, 6, 7), dict(kernel_size=(3, 2, 2), stride=2, padding=1, ceil_mode=True,
+                                         count_include_pad=False, divisor_override=3)),
     ("adaptive_avg_pool3d", (2, 3, 5, 6, 7), dict(output_size=(2, 4, 3))),
     ("adaptive_avg_pool3d", (3, 5, 6, 7), dict(output_size=(None, 4, 1))),
     ("adaptive_max_pool3d", (2, 3, 5, 6, 7), dict(output_size=(2, 4, 3), return_indices=True)),
