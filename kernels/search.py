@@ -42,42 +42,42 @@ def _is_right(right: bool, side: str | None) -> bool:
     if side is None:
         return bool(right)
     if side not in ("left", "right"):
-        raise ArgumentError(f"torch.searchsorted(): side can only be 'left' or 'right' but got {side}")
+        raise ArgumentError(f"searchsorted(): side can only be 'left' or 'right' but got {side}")
     if right and side == "left":
-        raise ArgumentError("torch.searchsorted(): side and right can't be set to opposites, got side of left "
+        raise ArgumentError("searchsorted(): side and right can't be set to opposites, got side of left "
                             "while right was True")
     return side == "right"
 
 
 def _check_shapes(seq: Tensor, values: Tensor) -> None:
     if seq.ndim == 0:
-        raise ShapeError("torch.searchsorted(): boundaries tensor should have positive dimension, but got 0 dimension")
+        raise ShapeError("searchsorted(): boundaries tensor should have positive dimension, but got 0 dimension")
     if seq.ndim == 1:
         return
     if values.ndim == 0:
-        raise ShapeError(f"torch.searchsorted(): input value can be a scalar only when boundaries tensor dimension "
+        raise ShapeError(f"searchsorted(): input value can be a scalar only when boundaries tensor dimension "
                          f"is 1, but we got boundaries tensor dim({seq.ndim}) and input value's dim(0) numel(1)")
     if values.ndim != seq.ndim or values.shape[:-1] != seq.shape[:-1]:
-        raise ShapeError(f"torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
+        raise ShapeError(f"searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
                          f"of boundaries tensor and input value tensor must match, but we got boundaries tensor "
                          f"{list(seq.shape)} and input value tensor {list(values.shape)}")
 
 
 def _check_sorter(seq: Tensor, sorter) -> Tensor:
     if not isinstance(sorter, Tensor):
-        raise SignatureError(f"torch.searchsorted(): sorter must be a Tensor, not {type(sorter).__name__}")
+        raise SignatureError(f"searchsorted(): sorter must be a Tensor, not {type(sorter).__name__}")
     if sorter.shape != seq.shape:
-        raise ShapeError(f"torch.searchsorted(): boundary and sorter must have the same size, but got boundary "
+        raise ShapeError(f"searchsorted(): boundary and sorter must have the same size, but got boundary "
                          f"tensor {list(seq.shape)} and got sorter tensor {list(sorter.shape)}")
     if sorter.dtype is not _dt.int64:
-        raise DTypeError(f"torch.searchsorted(): sorter must be a tensor of long dtype but got dtype "
+        raise DTypeError(f"searchsorted(): sorter must be a tensor of long dtype but got dtype "
                          f"{sorter.dtype.name}")
     if sorter.device != seq.device:
-        raise ArgumentError(f"torch.searchsorted(): sorter on {sorter.device} but boundaries on {seq.device}")
+        raise ArgumentError(f"searchsorted(): sorter on {sorter.device} but boundaries on {seq.device}")
     # A bad index would read outside the row; device asserts are silent, so check here (PyTorch reads
     # the range back to the host too).
     if sorter.numel() and (call("amin", sorter).item() < 0 or call("amax", sorter).item() >= seq.shape[-1]):
-        raise IndexOutOfRangeError("torch.searchsorted(): sorter index out of range")
+        raise IndexOutOfRangeError("searchsorted(): sorter index out of range")
     return sorter
 
 
@@ -85,7 +85,7 @@ def _as_values(seq: Tensor, input) -> Tensor:
     """``input`` as a tensor of the common dtype of it and ``seq`` (``seq`` is cast by the caller)."""
     if isinstance(input, Tensor):
         if input.device != seq.device:
-            raise ArgumentError(f"torch.searchsorted(): input on {input.device} but boundaries on {seq.device}")
+            raise ArgumentError(f"searchsorted(): input on {input.device} but boundaries on {seq.device}")
         return input
     if isinstance(input, (bool, int, float, np.number)):
         d = _dt.result_type(seq, input)
