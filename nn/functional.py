@@ -1772,6 +1772,31 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, siz
     return _reduced(apart + _call("where", target != -1, input, 0.0), reduction)
 
 
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function: Any = None, margin: float = 1.0, swap: bool = False,
+                                      reduction: str = "mean") -> Tensor:
+    """``max(d(a, p) - d(a, n) + margin, 0)`` with any ``distance_function(x, y)`` (default
+    :func:`pairwise_distance`); ``swap`` uses ``min(d(a, n), d(p, n))`` as the negative distance.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.triplet_margin_with_distance_loss(nr.zeros(1, 2), nr.zeros(1, 2), nr.ones(1, 2),
+    ...                                     distance_function=lambda x, y: (x - y).abs().sum(-1)).item()
+    0.0
+    """
+    reduction = _loss_reduction(None, None, reduction)
+    if margin <= 0:
+        raise ArgumentError(f"triplet_margin_with_distance_loss: margin must be greater than 0, got {margin}")
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise ShapeError(f"triplet_margin_with_distance_loss: the anchor, positive, and negative tensors are "
+                         f"expected to have the same number of dimensions, but got: anchor {anchor.ndim}D, "
+                         f"positive {positive.ndim}D, and negative {negative.ndim}D inputs")
+    distance = pairwise_distance if distance_function is None else distance_function
+    to_positive, to_negative = distance(anchor, positive), distance(anchor, negative)
+    if swap:
+        to_negative = _call("minimum", to_negative, distance(positive, negative))
+    return _reduced((margin + to_positive - to_negative).clamp(min=0.0), reduction)
+
+
 @autocast_composite("soft_margin_loss", cuda="fp32")  # as in PyTorch's CUDA autocast lists
 def soft_margin_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,
                      reduction: str = "mean") -> Tensor:

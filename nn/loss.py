@@ -218,6 +218,30 @@ class TripletMarginLoss(_Loss):
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
 
 
+class TripletMarginWithDistanceLoss(_Loss):
+    """``max(d(a, p) - d(a, n) + margin, 0)`` with any ``distance_function`` (a ``PairwiseDistance``
+    module by default, so it shows as a child, as in PyTorch).
+
+    >>> import neurarust as nr
+    >>> nr.nn.TripletMarginWithDistanceLoss(margin=2.0)(nr.zeros(1, 2), nr.zeros(1, 2), nr.zeros(1, 2)).item()
+    2.0
+    """
+
+    def __init__(self, *, distance_function: Any = None, margin: float = 1.0, swap: bool = False,
+                 reduction: str = "mean") -> None:
+        from .distance import PairwiseDistance
+
+        super().__init__(reduction=reduction)
+        if margin <= 0:
+            raise ArgumentError(f"TripletMarginWithDistanceLoss: margin must be greater than 0, got {margin}")
+        self.distance_function = distance_function if distance_function is not None else PairwiseDistance()
+        self.margin, self.swap = margin, swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return F.triplet_margin_with_distance_loss(anchor, positive, negative, distance_function=self.distance_function,
+                                                   margin=self.margin, swap=self.swap, reduction=self.reduction)
+
+
 class PoissonNLLLoss(_Loss):
     """Poisson negative log-likelihood of ``target`` given a log-rate (``log_input``) or a rate.
 

@@ -406,3 +406,29 @@ def test_everything_is_exported():
              "PairwiseDistance", "PoissonNLLLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
              "MultiLabelSoftMarginLoss", "MultiMarginLoss", "InstanceNorm1d", "InstanceNorm3d", "BatchNorm3d"]
     assert all(name in nn.__all__ and hasattr(nn, name) for name in names)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"swap": True, "margin": 0.5}, {"reduction": "none"}])
+@pytest.mark.parametrize("cosine", [False, True])
+def test_triplet_margin_with_distance_loss_matches_torch(kwargs, cosine):
+    rng = np.random.default_rng(11)
+    values = [rng.standard_normal((4, 3)) for _ in range(3)]
+    ours = [nr.tensor(v, requires_grad=True) for v in values]
+    theirs = [torch.tensor(v, requires_grad=True) for v in values]
+    ours_distance = (lambda x, y: 1 - F.cosine_similarity(x, y)) if cosine else None
+    theirs_distance = (lambda x, y: 1 - torch.nn.functional.cosine_similarity(x, y)) if cosine else None
+    got = F.triplet_margin_with_distance_loss(*ours, distance_function=ours_distance, **kwargs)
+    want = torch.nn.functional.triplet_margin_with_distance_loss(*theirs, distance_function=theirs_distance, **kwargs)
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-10)
+    got.sum().backward()
+    want.sum().backward()
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_triplet_margin_with_distance_loss_module_repr_and_errors():
+    assert repr(nn.TripletMarginWithDistanceLoss(margin=2.0)) == repr(torch.nn.TripletMarginWithDistanceLoss(margin=2.0))
+    with pytest.raises(ArgumentError):
+        nn.TripletMarginWithDistanceLoss(margin=0.0)
+    with pytest.raises(ShapeError):
+        F.triplet_margin_with_distance_loss(nr.zeros(2, 3), nr.zeros(3), nr.zeros(2, 3))
