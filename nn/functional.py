@@ -1216,6 +1216,123 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     return x
 
 
+def _base_coordinates(n: int, align_corners: bool) -> Any:
+    """The normalized [-1, 1] coordinates of ``n`` pixels: their centres, or their corners' span with
+    ``align_corners`` (a single pixel sits at 0)."""
+    import numpy as np
+
+    if align_corners:
+        return np.linspace(-1.0, 1.0, n) if n > 1 else np.zeros(1)
+    return (2.0 * np.arange(n) + 1.0) / n - 1.0
+
+
+def affine_grid(theta: Tensor, size: Sequence[int], align_corners: bool | None = None) -> Tensor:
+    """The sampling grid ``(N, H, W, 2)`` (or ``(N, D, H, W, 3)``) of the affine maps ``theta``
+    ``(N, 2, 3)`` (``(N, 3, 4)``) applied to the normalized output coordinates, for :func:`grid_sample`.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.affine_grid(nr.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]]), [1, 1, 1, 2], align_corners=True)[0, 0].tolist()
+    [[-1.0, 0.0], [1.0, 0.0]]
+    """
+    import numpy as np
+
+    from neurarust.creation import tensor
+
+    align_corners = bool(align_corners)
+    size = [int(v) for v in size]
+    if not isinstance(theta, Tensor) or not theta.dtype.is_floating_point:
+        raise DTypeError(f"affine_grid(): expected theta of a floating point dtype, got "
+                         f"{getattr(theta, 'dtype', type(theta).__name__)}")
+    spatial = len(size) - 2
+    if spatial not in (2, 3):
+        raise ShapeError(f"affine_grid(): only 4-D and 5-D sizes (2-D and 3-D transforms) are supported, got {size}")
+    if theta.ndim != 3 or tuple(theta.shape[1:]) != (spatial, spatial + 1) or theta.shape[0] != size[0]:
+        raise ShapeError(f"affine_grid(): expected theta of shape ({size[0]}, {spatial}, {spatial + 1}) for size "
+                         f"{size}, got {list(theta.shape)}")
+    if min(size) <= 0:
+        raise ShapeError(f"affine_grid(): expected a positive output size, got {size}")
+    dims = size[2:][::-1]                                            # x (width) first, as the grid's last dim
+    axes = np.meshgrid(*[_base_coordinates(n, align_corners) for n in dims[::-1]], indexing="ij")[::-1]
+    base = np.stack([*axes, np.ones_like(axes[0])], -1).reshape(-1, spatial + 1)   # (points, x, y[, z], 1)
+    points = tensor(base, dtype=theta.dtype, device=theta.device)
+    grid = _call("matmul", points, theta.transpose(1, 2))              # (N, points, spatial)
+    return grid.reshape(size[0], *size[2:], spatial)
+
+
+def _unnormalize(coordinate: Tensor, n: int, align_corners: bool) -> Tensor:
+    """A normalized [-1, 1] grid coordinate as a pixel index along a dim of ``n`` pixels."""
+    if align_corners:
+        return (coordinate + 1) * ((n - 1) / 2)
+    return ((coordinate + 1) * n - 1) / 2
+
+
+def _reflect(x: Tensor, low2: float, high2: float) -> Tensor:
+    """``x`` reflected into ``[low2 / 2, high2 / 2]`` (the bounds given doubled), as PyTorch's."""
+    if low2 == high2:
+        return x * 0.0
+    low, span = low2 / 2, (high2 - low2) / 2
+    distance = (x - low).abs()
+    flips = (distance / span).floor()
+    extra = distance - flips * span
+    return _call("where", _call("remainder", flips, 2) == 0, extra + low, span - extra + low)
+
+
+def _source_index(coordinate: Tensor, n: int, padding_mode: str, align_corners: bool) -> Tensor:
+    x = _unnormalize(coordinate, n, align_corners)
+    if padding_mode == "reflection":
+        x = _reflect(x, 0.0, 2.0 * (n - 1)) if align_corners else _reflect(x, -1.0, 2.0 * n - 1)
+    if padding_mode in ("border", "reflection"):
+        x = x.clamp(0.0, n - 1.0)
+    return x
+
+
+def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mode: str = "zeros",
+                align_corners: bool | None = None) -> Tensor:
+    """``input`` ``(N, C, H, W)`` sampled at the normalized ``(x, y)`` positions of ``grid``
+    ``(N, Ho, Wo, 2)`` (-1 and 1: the edges): ``mode`` bilinear or nearest, ``padding_mode`` zeros,
+    border or reflection for positions outside. Differentiable in ``input`` and (bilinear) ``grid``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.grid_sample(nr.tensor([[[[1.0, 3.0]]]]), nr.tensor([[[[0.0, 0.0]]]]), align_corners=True).item()
+    2.0
+    """
+    from neurarust import dtype as _dt
+    from neurarust.creation import ones_like
+
+    align_corners = bool(align_corners)
+    if mode not in ("bilinear", "nearest"):
+        raise ArgumentError(f"grid_sample(): mode must be 'bilinear' or 'nearest', got {mode!r}")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ArgumentError(f"grid_sample(): padding_mode must be 'zeros', 'border' or 'reflection', got "
+                            f"{padding_mode!r}")
+    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
+        raise ShapeError(f"grid_sample(): expected a 4-D input (N, C, H, W) and a grid (N, Ho, Wo, 2) with the same "
+                         f"N, got input {list(input.shape)} and grid {list(grid.shape)} (5-D inputs are not supported)")
+    if grid.dtype != input.dtype:
+        raise DTypeError(f"grid_sample(): expected grid of the input's dtype {input.dtype}, got {grid.dtype}")
+    N, C, H, W = input.shape
+    Ho, Wo = grid.shape[1:3]
+    x = _source_index(grid[..., 0], W, padding_mode, align_corners).reshape(N, 1, Ho * Wo)
+    y = _source_index(grid[..., 1], H, padding_mode, align_corners).reshape(N, 1, Ho * Wo)
+    flat = input.reshape(N, C, H * W)
+
+    def tap(ix: Tensor, iy: Tensor) -> Tensor:
+        """The input at integer positions (N, 1, P), zero where outside the image."""
+        inside = (ix >= 0) & (ix <= W - 1) & (iy >= 0) & (iy <= H - 1)
+        position = (iy.clamp(0, H - 1) * W + ix.clamp(0, W - 1)).to(_dt.int64).expand(N, C, Ho * Wo)
+        return _call("where", inside, flat.gather(2, position), 0.0)
+
+    if mode == "nearest":
+        out = tap(x.round(), y.round())
+    else:
+        x0, y0 = x.floor(), y.floor()
+        wx, wy = x - x0, y - y0
+        one = ones_like(wx)
+        out = (tap(x0, y0) * ((one - wx) * (one - wy)) + tap(x0 + 1, y0) * (wx * (one - wy))
+               + tap(x0, y0 + 1) * ((one - wx) * wy) + tap(x0 + 1, y0 + 1) * (wx * wy))
+    return out.reshape(N, C, Ho, Wo)
+
+
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     """``(*, C * r * r, H, W)`` to ``(*, C, H * r, W * r)``.
 
