@@ -33,8 +33,8 @@ from .transformer import (MultiheadAttention, Transformer, TransformerDecoder, T
                           TransformerEncoder, TransformerEncoderLayer)
 from .distance import CosineSimilarity, PairwiseDistance
 from .fold import Fold, Unfold
-from .loss import (GaussianNLLLoss, HingeEmbeddingLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss,
-                   SoftMarginLoss, TripletMarginWithDistanceLoss)
+from .loss import (GaussianNLLLoss, HingeEmbeddingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
+                   MultiMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginWithDistanceLoss)
 from .normalization import BatchNorm3d, InstanceNorm1d, InstanceNorm3d, LocalResponseNorm
 from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
                       ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
@@ -60,5 +60,5 @@ __all__ = ["Module", "Parameter", "StateDictError", "Sequential", "ModuleList", 
            "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
            "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
            "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "CosineSimilarity",
-           "PairwiseDistance", "Fold", "Unfold", "AdaptiveMaxPool1d", "MaxUnpool1d", "MaxUnpool2d", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "ChannelShuffle", "LocalResponseNorm", "TripletMarginWithDistanceLoss", "AlphaDropout", "FeatureAlphaDropout", "RReLU", "PoissonNLLLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
+           "PairwiseDistance", "Fold", "Unfold", "AdaptiveMaxPool1d", "MaxUnpool1d", "MaxUnpool2d", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "ChannelShuffle", "LocalResponseNorm", "TripletMarginWithDistanceLoss", "MultiLabelMarginLoss", "AlphaDropout", "FeatureAlphaDropout", "RReLU", "PoissonNLLLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
            "MultiLabelSoftMarginLoss", "MultiMarginLoss", "InstanceNorm1d", "InstanceNorm3d", "BatchNorm3d"]

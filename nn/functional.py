@@ -1945,6 +1945,43 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | 
     return _reduced(loss.sum(-1) / input.shape[-1], reduction)
 
 
+@autocast_composite("multilabel_margin_loss", cuda="fp32")  # as in PyTorch's CUDA autocast lists
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,
+                           reduction: str = "mean") -> Tensor:
+    """Multi-class multi-label hinge loss: for each sample, ``sum max(0, 1 - (x[y] - x[i])) / C`` over
+    its target classes ``y`` (the leading entries of its ``target`` row, up to the first -1) and the
+    classes ``i`` that are not targets. ``input`` ``(C)`` or ``(N, C)``; ``target`` the same shape,
+    int64.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> round(F.multilabel_margin_loss(nr.tensor([[0.1, 0.2, 0.4, 0.8]]), nr.tensor([[3, 0, -1, 1]])).item(), 4)
+    0.85
+    """
+    from neurarust import dtype as _dt
+
+    reduction = _loss_reduction(size_average, reduce, reduction)
+    if input.ndim not in (1, 2) or tuple(target.shape) != tuple(input.shape) or input.shape[-1] == 0:
+        raise ShapeError(f"multilabel_margin_loss: expected a non-empty (C) or (N, C) input and a target of its "
+                         f"shape, got input {list(input.shape)} and target {list(target.shape)}")
+    if target.dtype is not _dt.int64:
+        raise DTypeError(f"multilabel_margin_loss: expected an int64 target, got {target.dtype}")
+    x, y = (input, target) if input.ndim == 2 else (input.unsqueeze(0), target.unsqueeze(0))
+    C = x.shape[1]
+    if y.numel() and (int(y.max()) >= C or int(y.min()) < -1):
+        from neurarust.errors import IndexOutOfRangeError
+
+        raise IndexOutOfRangeError(f"multilabel_margin_loss: target values must be class indices in [0, {C}) or -1")
+    listed = _call("cumprod", (y >= 0).to(_dt.int64), 1) > 0            # the entries before the first -1
+    classes = y.clamp(0, None)
+    one_hot = (classes.unsqueeze(-1) == _call("arange", C, device=x.device)) & listed.unsqueeze(-1)  # (N, slot, C)
+    is_target = one_hot.any(1)                                          # (N, C)
+    gap = 1.0 - x.gather(1, classes).unsqueeze(-1) + x.unsqueeze(1)     # (N, slot, C): 1 - (x[y_j] - x[i])
+    counted = listed.unsqueeze(-1) & ~is_target.unsqueeze(1)
+    hinge = _call("where", counted & (gap > 0), gap, 0.0)               # strictly positive, as PyTorch's
+    loss = hinge.sum((1, 2)) / C
+    return _reduced(loss if input.ndim == 2 else loss.squeeze(0), reduction)
+
+
 def _check_multi_margin(input: Tensor, target: Tensor, weight: Tensor | None) -> tuple[int, int]:
     """PyTorch's shape checks; (samples, classes)."""
     if not (input.ndim == 0 or (input.ndim in (1, 2) and input.shape[-1] != 0)):

@@ -312,6 +312,17 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
     _name, _options = "multilabel_soft_margin_loss", ("weight",)
 
 
+class MultiLabelMarginLoss(_Loss):
+    """Multi-class multi-label hinge loss against target class lists (ended by -1).
+
+    >>> import neurarust as nr
+    >>> round(nr.nn.MultiLabelMarginLoss()(nr.tensor([[0.1, 0.2, 0.4, 0.8]]), nr.tensor([[3, 0, -1, 1]])).item(), 4)
+    0.85
+    """
+
+    _name = "multilabel_margin_loss"
+
+
 class MultiMarginLoss(_WeightedLoss):
     """Multi-class hinge loss of scores ``(N, C)`` against class indices, ``p`` 1 or 2.
 

@@ -432,3 +432,29 @@ def test_triplet_margin_with_distance_loss_module_repr_and_errors():
         nn.TripletMarginWithDistanceLoss(margin=0.0)
     with pytest.raises(ShapeError):
         F.triplet_margin_with_distance_loss(nr.zeros(2, 3), nr.zeros(3), nr.zeros(2, 3))
+
+
+@pytest.mark.parametrize("shape, target", [((1, 4), [[3, 0, -1, 1]]),
+                                           ((3, 5), [[0, 1, 2, 3, 4], [-1, 0, 0, 0, 0], [4, 4, 1, -1, 2]]),
+                                           ((4,), [1, -1, 0, 0])])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_multilabel_margin_loss_matches_torch(shape, target, reduction):
+    x = np.random.default_rng(12).standard_normal(shape)
+    ours, theirs = nr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    got = F.multilabel_margin_loss(ours, nr.tensor(target), reduction=reduction)
+    want = torch.nn.functional.multilabel_margin_loss(theirs, torch.tensor(target), reduction=reduction)
+    assert tuple(got.shape) == tuple(want.shape)
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-12)
+    got.sum().backward()
+    want.sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+
+
+def test_multilabel_margin_loss_checks_its_target():
+    assert repr(nn.MultiLabelMarginLoss()) == repr(torch.nn.MultiLabelMarginLoss())
+    with pytest.raises(IndexOutOfRangeError):
+        F.multilabel_margin_loss(nr.zeros(1, 3), nr.tensor([[3, -1, 0]]))
+    with pytest.raises(DTypeError):
+        F.multilabel_margin_loss(nr.zeros(1, 3), nr.zeros(1, 3))
+    with pytest.raises(ShapeError):
+        F.multilabel_margin_loss(nr.zeros(1, 3), nr.tensor([[0, -1]]))
