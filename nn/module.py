@@ -524,6 +524,10 @@ class Module:
             for name, t in module._local_state().items():
                 targets[dotted + name] = (module, name, t)
                 _squeeze_legacy_scalar(state_dict, dotted + name, t)
+        for key, (_, _, t) in targets.items():   # a lazy module's parameters take the checkpoint's shapes
+            materialize = getattr(t, "materialize", None)
+            if materialize is not None and isinstance(state_dict.get(key), Tensor):
+                materialize(tuple(state_dict[key].shape))
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
         errors = []

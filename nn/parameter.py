@@ -74,3 +74,61 @@ def _set_data(t: Tensor, value: Tensor) -> None:
 def _rebuild_parameter(data: bytes, shape, dtype_name: str, dev: str, requires_grad: bool) -> Parameter:
     return Parameter(_rebuild(data, shape, dtype_name, dev), requires_grad)
 
+
+
+class UninitializedParameter(Parameter):
+    """A parameter whose shape is not known yet (a lazy module's, until its first forward or a
+    ``load_state_dict``): no memory until :meth:`materialize` turns it into a plain ``Parameter``.
+
+    >>> import neurarust as nr
+    >>> p = nr.nn.UninitializedParameter()
+    >>> p.materialize((2, 3)); type(p).__name__, tuple(p.shape)
+    ('Parameter', (2, 3))
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, requires_grad: bool = True, device=None, dtype=None) -> "UninitializedParameter":
+        return Parameter.__new__(cls, empty(0, device=device, dtype=dtype), requires_grad)
+
+    def __init__(self, requires_grad: bool = True, device=None, dtype=None) -> None:
+        pass  # set in __new__
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        """Give the parameter uninitialized memory of ``shape`` (this object stays the parameter
+        optimizers and modules hold) and make it a ``Parameter``."""
+        _set_data(self, empty(*shape, device=device or self.device, dtype=dtype or self.dtype))
+        self.__class__ = Parameter
+
+    def __repr__(self) -> str:
+        return "<UninitializedParameter>"
+
+
+class UninitializedBuffer(Tensor):
+    """A buffer whose shape is not known yet (a lazy BatchNorm's running statistics); see
+    :class:`UninitializedParameter`.
+
+    >>> import neurarust as nr
+    >>> b = nr.nn.UninitializedBuffer()
+    >>> b.materialize((4,)); type(b).__name__
+    'Tensor'
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, requires_grad: bool = False, device=None, dtype=None) -> "UninitializedBuffer":
+        data = empty(0, device=device, dtype=dtype)
+        b = object.__new__(cls)
+        Tensor.__init__(b, data._storage, data._shape, data._strides, data._offset, data._dtype)
+        return b
+
+    def __init__(self, requires_grad: bool = False, device=None, dtype=None) -> None:
+        pass  # set in __new__
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        """Give the buffer uninitialized memory of ``shape`` and make it a plain Tensor."""
+        _set_data(self, empty(*shape, device=device or self.device, dtype=dtype or self.dtype))
+        self.__class__ = Tensor
+
+    def __repr__(self) -> str:
+        return "<UninitializedBuffer>"
