@@ -186,11 +186,12 @@ class _LazyNorm(LazyModuleMixin):
     """A batch or instance norm whose ``num_features`` is its first input's channel dim."""
 
     def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, device: Any = None, dtype: Any = None) -> None:
+                 track_running_stats: bool = True, device: Any = None, dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__(0, eps, momentum, False, False)
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = UninitializedParameter(device=device, dtype=dtype)
+        if affine and bias:
             self.bias = UninitializedParameter(device=device, dtype=dtype)
         if track_running_stats:
             from neurarust import dtype as _dt

@@ -458,3 +458,14 @@ def test_multilabel_margin_loss_checks_its_target():
         F.multilabel_margin_loss(nr.zeros(1, 3), nr.zeros(1, 3))
     with pytest.raises(ShapeError):
         F.multilabel_margin_loss(nr.zeros(1, 3), nr.tensor([[0, -1]]))
+
+
+@pytest.mark.parametrize("make", [lambda m: m.BatchNorm1d(4, bias=False), lambda m: m.GroupNorm(2, 4, bias=False),
+                                  lambda m: m.InstanceNorm1d(4, affine=True, bias=False),
+                                  lambda m: m.BatchNorm1d(4, affine=False, bias=False)])
+def test_norm_layers_take_bias_false_as_torch(make):
+    ours, theirs = make(nn), make(torch.nn)
+    assert repr(ours) == repr(theirs) and sorted(ours.state_dict()) == sorted(theirs.state_dict())
+    x = np.random.default_rng(13).standard_normal((3, 4, 5)).astype(np.float32)
+    np.testing.assert_allclose(ours(nr.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                               atol=1e-5)
