@@ -32,7 +32,11 @@ class _Loss(Module):
         super().__init__()
         self.reduction = _legacy_reduction(size_average, reduce, reduction)
 
-    def forward(self, *inputs: Tensor) -> Tensor:
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return self._loss(input, target)
+
+    def _loss(self, *inputs: Any) -> Tensor:
+        """The functional loss of ``inputs`` with this module's reduction and options."""
         options = {name: getattr(self, name) for name in self._options}
         return getattr(F, self._name)(*inputs, reduction=self.reduction, **options)
 
@@ -186,6 +190,9 @@ class CosineEmbeddingLoss(_Loss):
         super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
+    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
+        return self._loss(input1, input2, target)
+
 
 class MarginRankingLoss(_Loss):
     """max(0, -y * (x1 - x2) + margin).
@@ -200,6 +207,9 @@ class MarginRankingLoss(_Loss):
     def __init__(self, margin: float = 0.0, size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
         self.margin = margin
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
+        return self._loss(input1, input2, target)
 
 
 class TripletMarginLoss(_Loss):
@@ -216,6 +226,9 @@ class TripletMarginLoss(_Loss):
                  size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return self._loss(anchor, positive, negative)
 
 
 class TripletMarginWithDistanceLoss(_Loss):
@@ -257,6 +270,9 @@ class PoissonNLLLoss(_Loss):
         super().__init__(size_average, reduce, reduction)
         self.log_input, self.full, self.eps = log_input, full, eps
 
+    def forward(self, log_input: Tensor, target: Tensor) -> Tensor:
+        return self._loss(log_input, target)
+
 
 class GaussianNLLLoss(_Loss):
     """Gaussian negative log-likelihood of ``target`` given a mean and a variance:
@@ -272,6 +288,9 @@ class GaussianNLLLoss(_Loss):
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
         super().__init__(reduction=reduction)
         self.full, self.eps = full, eps
+
+    def forward(self, input: Tensor, target: Tensor, var: Tensor | float) -> Tensor:
+        return self._loss(input, target, var)
 
 
 class HingeEmbeddingLoss(_Loss):
@@ -360,6 +379,9 @@ class CTCLoss(_Loss):
         super().__init__(reduction=reduction)
         self.blank, self.zero_infinity = blank, zero_infinity
 
+    def forward(self, log_probs: Tensor, targets: Tensor, input_lengths: Any, target_lengths: Any) -> Tensor:
+        return self._loss(log_probs, targets, input_lengths, target_lengths)
+
 
 class DistillationLoss(_Loss):
     """Knowledge distillation (``nn.functional.distillation_loss``): called as
@@ -380,6 +402,9 @@ class DistillationLoss(_Loss):
     def __init__(self, T: float = 2.0, alpha: float = 0.5, reduction: str = "mean") -> None:
         super().__init__(reduction=reduction)
         self.T, self.alpha = T, alpha
+
+    def forward(self, student_logits: Tensor, teacher_logits: Tensor, target: Tensor | None) -> Tensor:
+        return self._loss(student_logits, teacher_logits, target)
 
     def extra_repr(self) -> str:
         return f"T={self.T}, alpha={self.alpha}"

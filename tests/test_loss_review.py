@@ -87,3 +87,13 @@ def test_weighted_regression_losses_differentiate_the_weight_like_pytorch(loss_n
     want.backward(torch.tensor(upstream))
     for a, b in zip(ours, theirs):
         _assert_close(a.grad, b.grad)
+
+
+def test_loss_modules_take_pytorchs_argument_names():
+    import inspect
+
+    for name in ("MSELoss", "CrossEntropyLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "GaussianNLLLoss",
+                 "PoissonNLLLoss", "CTCLoss"):
+        ours, theirs = getattr(nr.nn, name).forward, getattr(torch.nn, name).forward
+        assert list(inspect.signature(ours).parameters) == list(inspect.signature(theirs).parameters), name
+    assert nr.nn.MSELoss()(input=nr.ones(2), target=nr.zeros(2)).item() == 1.0
