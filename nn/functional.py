@@ -22,7 +22,7 @@ from typing import Any, Sequence
 from neurarust import registry
 from neurarust.amp.autocast_mode import autocast_composite
 from neurarust.autograd.function import Function
-from neurarust.creation import full_like, ones_like, zeros
+from neurarust.creation import full_like, ones_like, tensor, zeros
 from neurarust.errors import ArgumentError, DTypeError, ShapeError
 from neurarust.shape import normalize_dim
 from neurarust.tensor import Tensor
@@ -903,16 +903,20 @@ def _volumes(name: str, input: Tensor) -> tuple[Tensor, bool]:
     return (input.unsqueeze(0), True) if input.ndim == 4 else (input, False)
 
 
-def _triple(name: str, what: str, v: Any) -> tuple:
+def _per_dim(name: str, what: str, v: Any, s: int, low: int | None = None) -> tuple:
+    """``v`` (an int or ``s`` ints) as ``s`` ints (conv's ``expand``), each at least ``low`` if given."""
     from neurarust.kernels.conv import expand
 
-    return tuple(v) if v is None else expand(name, what, v, 3)
+    sizes = expand(name, what, v, s)
+    if low is not None and min(sizes) < low:
+        raise ArgumentError(f"{name}(): {what} must be at least {low}, got {v!r}")
+    return sizes
 
 
 def _stride3d(name: str, stride: Any, kernel: tuple) -> tuple:
     """A 3-D pool's stride: the kernel's when None or empty, as PyTorch's."""
     empty = stride is None or (not isinstance(stride, int) and len(tuple(stride)) == 0)
-    return kernel if empty else _triple(name, "stride", stride)
+    return kernel if empty else _per_dim(name, "stride", stride, 3)
 
 
 def _separable_pool3d(x: Tensor, planes_fn, depth_fn, with_indices: bool):
@@ -943,9 +947,9 @@ def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     [7]
     """
     x, unbatched = _volumes("max_pool3d", input)
-    k = _triple("max_pool3d", "kernel_size", kernel_size)
+    k = _per_dim("max_pool3d", "kernel_size", kernel_size, 3)
     st = _stride3d("max_pool3d", stride, k)
-    p, d = _triple("max_pool3d", "padding", padding), _triple("max_pool3d", "dilation", dilation)
+    p, d = _per_dim("max_pool3d", "padding", padding, 3), _per_dim("max_pool3d", "dilation", dilation, 3)
     planes = lambda t: _call("max_pool2d", t, k[1:], st[1:], p[1:], d[1:], ceil_mode)  # noqa: E731
     depth = lambda t: max_pool1d(t, k[0], st[0], p[0], d[0], ceil_mode, True)  # noqa: E731
     values, indices = _separable_pool3d(x, planes, depth, True)
@@ -964,9 +968,9 @@ def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     [3.5]
     """
     x, unbatched = _volumes("avg_pool3d", input)
-    k = _triple("avg_pool3d", "kernel_size", kernel_size)
+    k = _per_dim("avg_pool3d", "kernel_size", kernel_size, 3)
     st = _stride3d("avg_pool3d", stride, k)
-    p = _triple("avg_pool3d", "padding", padding)
+    p = _per_dim("avg_pool3d", "padding", padding, 3)
     if divisor_override is not None and divisor_override <= 0:
         raise ArgumentError(f"avg_pool3d(): divisor must be positive, got {divisor_override}")
     summed = divisor_override is not None     # box sums (divisor 1 in each stage), then the divisor
@@ -1181,8 +1185,6 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     >>> F.interpolate(nr.tensor([[[1.0, 2.0]]]), size=3, mode="linear", align_corners=True).tolist()
     [[[1.0, 1.5, 2.0]]]
     """
-    from neurarust.creation import tensor
-
     name = "interpolate"
     if not isinstance(input, Tensor) or input.ndim not in (3, 4, 5):
         raise ShapeError(f"{name}(): expected a 3-D, 4-D or 5-D input, got "
@@ -1235,8 +1237,6 @@ def affine_grid(theta: Tensor, size: Sequence[int], align_corners: bool | None =
     [[-1.0, 0.0], [1.0, 0.0]]
     """
     import numpy as np
-
-    from neurarust.creation import tensor
 
     align_corners = bool(align_corners)
     size = [int(v) for v in size]
@@ -1372,20 +1372,13 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
 
 
 # -- unfold and fold (im2col / col2im: one index_select or index_add over host-computed positions) --
-def _pair_of(name: str, what: str, v: Any, low: int) -> tuple[int, int]:
-    pair = (v, v) if isinstance(v, int) else tuple(v)
-    if len(pair) != 2 or any(not isinstance(x, int) or x < low for x in pair):
-        raise ArgumentError(f"{name}(): {what} must be an int or a pair of ints >= {low}, got {v!r}")
-    return pair
-
-
 def _block_positions(name: str, size: tuple, kernel_size, dilation, padding, stride):
     """(flat positions in the padded ``size`` plane, tap-major then block-major; the padded size;
     the blocks per dim) of every kernel tap of every sliding block."""
     import numpy as np
 
-    k, d = _pair_of(name, "kernel_size", kernel_size, 1), _pair_of(name, "dilation", dilation, 1)
-    p, s = _pair_of(name, "padding", padding, 0), _pair_of(name, "stride", stride, 1)
+    k, d = _per_dim(name, "kernel_size", kernel_size, 2, 1), _per_dim(name, "dilation", dilation, 2, 1)
+    p, s = _per_dim(name, "padding", padding, 2, 0), _per_dim(name, "stride", stride, 2, 1)
     padded = tuple(n + 2 * pp for n, pp in zip(size, p))
     blocks = tuple((n - dd * (kk - 1) - 1) // ss + 1 for n, dd, kk, ss in zip(padded, d, k, s))
     if min(blocks) <= 0:
@@ -1414,7 +1407,7 @@ def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
     if any(p):
         x = _call("pad", x, [p[1], p[1], p[0], p[0]])
     taps = len(positions) // (blocks[0] * blocks[1])
-    cols = _call("index_select", x.reshape(N, C, padded[0] * padded[1]), 2, _index(positions, x.device))
+    cols = _call("index_select", x.reshape(N, C, padded[0] * padded[1]), 2, tensor(positions, device=x.device))
     out = cols.reshape(N, C * taps, blocks[0] * blocks[1])
     return out if input.ndim == 4 else out.squeeze(0)
 
@@ -1432,7 +1425,7 @@ def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, p
         got = list(input.shape) if isinstance(input, Tensor) else type(input).__name__
         raise ShapeError(f"fold(): expected a 2-D (unbatched) or 3-D (batched) input, got {got}")
     cols = input if input.ndim == 3 else input.unsqueeze(0)
-    size = _pair_of("fold", "output_size", output_size, 1)
+    size = _per_dim("fold", "output_size", output_size, 2, 1)
     positions, padded, blocks, p = _block_positions("fold", size, kernel_size, dilation, padding, stride)
     N, rows, L = cols.shape
     taps = len(positions) // (blocks[0] * blocks[1])
@@ -1441,15 +1434,9 @@ def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, p
                          f"output_size {size}, kernel_size {kernel_size}, got {list(input.shape)}")
     C = rows // taps
     plane = zeros(N, C, padded[0] * padded[1], dtype=cols.dtype, device=cols.device)
-    summed = _call("index_add", plane, 2, _index(positions, cols.device), cols.reshape(N, C, taps * L))
+    summed = _call("index_add", plane, 2, tensor(positions, device=cols.device), cols.reshape(N, C, taps * L))
     out = summed.reshape(N, C, *padded)[:, :, p[0]:p[0] + size[0], p[1]:p[1] + size[1]]
     return out if input.ndim == 3 else out.squeeze(0)
-
-
-def _index(positions, device) -> Tensor:
-    from neurarust.creation import tensor
-
-    return tensor(positions, device=device)
 
 
 def channel_shuffle(input: Tensor, groups: int) -> Tensor:
@@ -1698,7 +1685,6 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
             raise ArgumentError(f"padding_idx {padding_idx} must be within num_embeddings ({weight.shape[0]})")
         padding_idx %= weight.shape[0]
     keep, bag_of, sizes, bags = _bags(input, offsets, include_last_offset, padding_idx)
-    from neurarust.creation import tensor
     flat = input.reshape(-1)
     positions = tensor(keep, dtype=flat.dtype, device=input.device)
     indices = _call("index_select", flat, 0, positions)

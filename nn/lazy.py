@@ -23,7 +23,8 @@ from neurarust.tensor import Tensor
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .linear import Linear
 from .module import Module
-from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
+from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d,
+                            _InstanceNorm)
 from .parameter import UninitializedBuffer, UninitializedParameter
 
 __all__ = ["LazyModuleMixin", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
@@ -204,8 +205,7 @@ class _LazyNorm(LazyModuleMixin):
     def initialize_parameters(self, input: Tensor, *args: Any) -> None:
         if not self.has_uninitialized_params():
             return
-        unbatched = input.ndim == self._dims[0] and isinstance(self, (InstanceNorm1d, InstanceNorm2d,
-                                                                        InstanceNorm3d))
+        unbatched = input.ndim == self._dims[0] and issubclass(self.cls_to_become, _InstanceNorm)
         with no_grad():
             self.num_features = input.shape[0 if unbatched else 1]
             shape = (self.num_features,)
