@@ -791,15 +791,43 @@ def _cross_entropy_backward(grad, needs_input_grad, input, target, weight, size_
     red = legacy_reduction(size_average, reduce, reduction)
     if target.dtype.is_floating_point:
         return _probability_backward(grad, needs_input_grad, input, target, weight, red, float(label_smoothing))
-    return _index_backward(grad, input, target, weight, ignore_index, red, float(label_smoothing), saved,
-                           False), None
+    smoothing = float(label_smoothing)
+    if len(needs_input_grad) > 2 and needs_input_grad[2]:
+        # A weight that trains: the fused kernel's loss as a formula, differentiated (to any order).
+        args = {"input": input, "target": target, "weight": weight, "ignore_index": ignore_index, "reduction": red,
+                "smoothing": smoothing}
+        names = ["input", "weight"] if needs_input_grad[0] else ["weight"]
+        got = dict(zip(names, differentiate(lambda **a: _index_loss_formula(**a), args, names, grad)))
+        return got.get("input"), None, got["weight"]
+    return _index_backward(grad, input, target, weight, ignore_index, red, smoothing, saved, False), None, None
+
+
+def _index_loss_formula(input, target, weight, ignore_index, reduction, smoothing):
+    """The class-index cross-entropy written with framework ops (for the weight's derivative): per
+    counted row ``(1 - s) w[t] (-log p[t]) + s / C * sum_c w_c (-log p_c)``; 'mean' divides by the
+    counted rows' summed ``w[t]``."""
+    cd = _class_dim(input)
+    C = input.shape[cd]
+    logp = call("log_softmax", input, cd)
+    valid = call("ne", target, ignore_index)
+    safe = call("where", valid, target, 0)
+    w_t = call("index", weight, safe) * call("cast", valid, weight.dtype)
+    picked = call("gather", logp, cd, safe.unsqueeze(cd)).squeeze(cd)
+    rows = -(1 - smoothing) * w_t * picked
+    if smoothing:
+        spread = call("sum", logp * weight.reshape((C,) + (1,) * (input.ndim - cd - 1)), cd)
+        rows = rows - (smoothing / C) * spread * call("cast", valid, weight.dtype)
+    if reduction == "none":
+        return rows
+    total = call("sum", rows)
+    return total if reduction == "sum" else total / call("sum", w_t)
 
 
 def _probability_backward(grad, needs, input, target, weight, reduction, smoothing):
     args = {"input": input, "target": target, "weight": weight, "reduction": reduction, "smoothing": smoothing}
-    names = [n for n, need in zip(("input", "target"), needs) if need]
+    names = [n for n, need in zip(("input", "target", "weight"), needs) if need]
     got = dict(zip(names, differentiate(lambda **a: _probability_loss(NR, **a), args, names, grad)))
-    return got.get("input"), got.get("target")
+    return got.get("input"), got.get("target"), got.get("weight")
 
 
 def _nll_backward(grad, input, target, weight, size_average, ignore_index, reduce, reduction):
@@ -1260,7 +1288,7 @@ OPS["cross_entropy"] = register(Op(
     name="cross_entropy", kind="loss", frontend=cross_entropy, reference=_reference_classification,
     triton=TRITON_CE, dtypes=FLOATS, samples=_classification_samples, error_inputs=_classification_errors(),
     tolerances=dict(_CLASSIFICATION_TOLERANCES), cost=_cost, method=False, torch_name=_torch_fn("cross_entropy"),
-    attrs={"public": False}, differentiable=("input", "target"), backward=_cross_entropy_backward,
+    attrs={"public": False}, differentiable=("input", "target", "weight"), backward=_cross_entropy_backward,
     bind=_bind_cross_entropy))
 OPS["nll_loss"] = register(Op(
     name="nll_loss", kind="loss", frontend=nll_loss, reference=_reference_classification, triton=TRITON_CE,

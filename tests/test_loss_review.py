@@ -97,3 +97,37 @@ def test_loss_modules_take_pytorchs_argument_names():
         ours, theirs = getattr(nr.nn, name).forward, getattr(torch.nn, name).forward
         assert list(inspect.signature(ours).parameters) == list(inspect.signature(theirs).parameters), name
     assert nr.nn.MSELoss()(input=nr.ones(2), target=nr.zeros(2)).item() == 1.0
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_with_probabilities_differentiates_the_class_weight_like_pytorch(reduction, smoothing):
+    rng = np.random.default_rng(1)
+    x, w = _pair(rng.standard_normal((4, 3, 2)))[0], _pair(rng.random(3) + 0.5)
+    target = rng.random((4, 3, 2))
+    tx = torch.tensor(x.detach().numpy(), requires_grad=True)
+    loss = F.cross_entropy(x, nr.tensor(target), weight=w[0], reduction=reduction, label_smoothing=smoothing)
+    want = TF.cross_entropy(tx, torch.tensor(target), weight=w[1], reduction=reduction, label_smoothing=smoothing)
+    loss.sum().backward()
+    want.sum().backward()
+    _assert_close(w[0].grad, w[1].grad, rtol=1e-10, atol=1e-12)
+    _assert_close(x.grad, tx.grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_with_class_indices_differentiates_a_trained_weight(reduction, smoothing):
+    # PyTorch refuses this derivative; ours is checked against central differences of the loss.
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((4, 3, 2)), rng.random(3) + 0.5
+    target = nr.tensor([[0, 1], [2, 0], [1, -100], [0, 0]])
+    weight = nr.tensor(w, requires_grad=True)
+    F.cross_entropy(nr.tensor(x), target, weight=weight, reduction=reduction, label_smoothing=smoothing).sum().backward()
+
+    def loss_at(v):
+        return F.cross_entropy(nr.tensor(x), target, weight=nr.tensor(v), reduction=reduction,
+                               label_smoothing=smoothing).sum().item()
+
+    step = 1e-6
+    numeric = [(loss_at(w + e) - loss_at(w - e)) / (2 * step) for e in np.eye(3) * step]
+    np.testing.assert_allclose(weight.grad.numpy(), numeric, rtol=1e-6, atol=1e-8)
