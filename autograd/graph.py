@@ -87,6 +87,41 @@ class ViewMeta(AutogradMeta):
         self.output_nr = 0
 
 
+class LatentViewMeta(ViewMeta):
+    """The AutogradMeta of a view taken, in grad mode, of a base that did not require grad then. As
+    PyTorch's views, it follows its base: once the base requires grad (``requires_grad_()``, or an
+    in-place op that gives it a history) the view requires grad too, its grad_fn an AsStrided of the
+    base's current node. Until then ``requires_grad_()`` makes the view a leaf of its own (``own``)."""
+
+    __slots__ = ("own",)
+
+    def __init__(self, base: Tensor, view: Tensor):
+        super().__init__(None, base, view)   # sets requires_grad (to True): reset below
+        self.own = False
+
+    def _follows_base(self) -> bool:
+        m = self.base._autograd
+        return m is not None and m.requires_grad
+
+    @property
+    def requires_grad(self) -> bool:
+        return self.own or self._follows_base()
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.own = bool(value)
+
+    @property
+    def grad_fn(self) -> "Node | None":
+        if self._follows_base() and (self._grad_fn is None or self.base._storage.version != self.version):
+            self._rebase()
+        return self._grad_fn
+
+    @grad_fn.setter
+    def grad_fn(self, node: "Node | None") -> None:
+        ViewMeta.grad_fn.fset(self, node)
+
+
 def meta(t: Tensor) -> AutogradMeta:
     """The tensor's AutogradMeta, made on first use."""
     m = t._autograd

@@ -19,7 +19,7 @@ from neurarust.errors import AutogradError, DerivativeNotImplementedError
 from neurarust.tensor import Tensor
 
 from . import grad_mode
-from .graph import FunctionNode, ViewMeta, _input_meta, attach, edge_of, record
+from .graph import FunctionNode, LatentViewMeta, ViewMeta, _input_meta, attach, edge_of, record
 
 
 def record_view(name: str, base: Tensor, out: Tensor, backward: Callable | None, view: bool = True) -> None:
@@ -40,10 +40,24 @@ def record_view(name: str, base: Tensor, out: Tensor, backward: Callable | None,
     # The view's history derives from its root base's only if its parent is the root or such a view
     # (a view made a leaf with requires_grad_() has a history of its own).
     if view and root is not None and out._storage is base._storage and (
-            root is base or base._autograd.__class__ is ViewMeta):
+            root is base or base._autograd.__class__ is ViewMeta or _tracks_root(base._autograd)):
         out._autograd = ViewMeta(node, root, out)
     else:
         attach([out], node)
+
+
+def _tracks_root(m) -> bool:
+    """Whether a view's AutogradMeta follows its root base's history (not a leaf of its own)."""
+    return m.__class__ is LatentViewMeta and m._follows_base()
+
+
+def record_latent_view(out: Tensor) -> None:
+    """Give a view of a base that requires no grad a :class:`LatentViewMeta` (in grad mode only, as
+    PyTorch tracks no view made under no_grad), so that an in-place op that later gives its base a
+    history gives the view one too."""
+    if grad_mode._state.enabled and out._autograd is None and out._base is not None \
+            and out._storage is out._base._storage:
+        out._autograd = LatentViewMeta(out._base, out)
 
 
 def rebase_view(base: Tensor, geometry: tuple) -> FunctionNode:

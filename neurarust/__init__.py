@@ -16,14 +16,15 @@ import importlib
 from typing import Any
 
 from . import backends, cuda
-from .creation import (as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, logspace, ones,
-                       ones_like, tensor, tril_indices, triu_indices, zeros, zeros_like)
+from .creation import (as_tensor, empty, empty_like, empty_strided, eye, from_numpy, full, full_like, linspace,
+                       logspace, ones, ones_like, tensor, tril_indices, triu_indices, zeros, zeros_like)
 from .device import device
 from .dtype import (DType, bfloat16, bool_, double, finfo, float16, float32, float64, get_default_dtype, half,
                     iinfo, int8, int16, int32, int64, long, promote_types, result_type, set_default_dtype,
                     short, uint8)
 from .errors import (ArgumentError, DeviceError, DTypeError, IndexOutOfRangeError, NeuraRustError,
                      OutOfMemoryError, ShapeError, SignatureError)
+from .memory_formats import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
 from .shape import Size, broadcast_shapes
 from .tensor import Tensor
 

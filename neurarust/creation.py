@@ -21,6 +21,7 @@ from . import dtype as _dt
 from .device import CPU, as_device
 from .dtype import DType
 from .errors import ArgumentError, DTypeError, ShapeError
+from .memory_formats import layout_order, preserve_format, strides_in_order
 from .shape import as_shape
 from .tensor import Tensor
 
@@ -295,20 +296,47 @@ def _like(t: Tensor, dtype, device):
     return t.shape, dtype if dtype is not None else t.dtype, device if device is not None else t.device
 
 
-def empty_like(input: Tensor, *, dtype: Any = None, device: Any = None,
-               requires_grad: bool = False) -> Tensor:
-    """An uninitialised tensor with ``input``'s shape, and its dtype and device unless given.
+def _like_strides(input: Tensor, shape: tuple, memory_format) -> tuple | None:
+    """The strides a ``*_like`` result of ``input`` gets in ``memory_format``; None for row-major."""
+    order = layout_order(input._shape, input._strides, memory_format)
+    return None if order == sorted(order) else strides_in_order(shape, order)
+
+
+def empty_strided(size, stride, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor of ``size`` whose elements lie ``stride`` elements apart per dim.
+
+    >>> import neurarust as nr
+    >>> nr.empty_strided((2, 3), (1, 2)).stride()
+    (1, 2)
+    """
+    shape, strides = as_shape(size), tuple(int(s) for s in stride)
+    if len(strides) != len(shape) or any(s < 0 for s in (*shape, *strides)):
+        raise ArgumentError(f"empty_strided: size {list(shape)} and stride {list(strides)} must have the same "
+                            f"length and no negative entries")
+    d = _dt.as_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+    return _maybe_requires_grad(Tensor._empty_strided(shape, strides, d, as_device(device)), requires_grad)
+
+
+def empty_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+               memory_format: Any = preserve_format) -> Tensor:
+    """An uninitialised tensor with ``input``'s shape, and its dtype and device unless given, laid
+    out in ``memory_format`` (by default as ``input`` when it is dense, else row-major).
 
     >>> import neurarust as nr
     >>> nr.empty_like(nr.zeros(2, 3), dtype=nr.int64).dtype
     neurarust.int64
+    >>> nr.empty_like(nr.zeros(2, 3).t()).stride()
+    (1, 3)
     """
     shape, d, dev = _like(input, dtype, device)
-    return empty(shape, dtype=d, device=dev, requires_grad=requires_grad)
+    strides = _like_strides(input, shape, memory_format)
+    if strides is None:
+        return empty(shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return empty_strided(shape, strides, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def zeros_like(input: Tensor, *, dtype: Any = None, device: Any = None,
-               requires_grad: bool = False) -> Tensor:
+               requires_grad: bool = False, memory_format: Any = preserve_format) -> Tensor:
     """Zeros with ``input``'s shape, dtype and device (unless given).
 
     >>> import neurarust as nr
@@ -316,11 +344,14 @@ def zeros_like(input: Tensor, *, dtype: Any = None, device: Any = None,
     [0, 0]
     """
     shape, d, dev = _like(input, dtype, device)
-    return zeros(shape, dtype=d, device=dev, requires_grad=requires_grad)
+    strides = _like_strides(input, shape, memory_format)
+    if strides is None:
+        return zeros(shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return _maybe_requires_grad(empty_strided(shape, strides, dtype=d, device=dev).fill_(0), requires_grad)
 
 
 def ones_like(input: Tensor, *, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
+              requires_grad: bool = False, memory_format: Any = preserve_format) -> Tensor:
     """Ones with ``input``'s shape, dtype and device (unless given).
 
     >>> import neurarust as nr
@@ -328,11 +359,14 @@ def ones_like(input: Tensor, *, dtype: Any = None, device: Any = None,
     [1.0]
     """
     shape, d, dev = _like(input, dtype, device)
-    return ones(shape, dtype=d, device=dev, requires_grad=requires_grad)
+    strides = _like_strides(input, shape, memory_format)
+    if strides is None:
+        return ones(shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return _maybe_requires_grad(empty_strided(shape, strides, dtype=d, device=dev).fill_(1), requires_grad)
 
 
 def full_like(input: Tensor, fill_value, *, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
+              requires_grad: bool = False, memory_format: Any = preserve_format) -> Tensor:
     """``fill_value`` everywhere, with ``input``'s shape, dtype and device (unless given).
 
     >>> import neurarust as nr
@@ -340,7 +374,10 @@ def full_like(input: Tensor, fill_value, *, dtype: Any = None, device: Any = Non
     [3, 3]
     """
     shape, d, dev = _like(input, dtype, device)
-    return full(shape, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
+    strides = _like_strides(input, shape, memory_format)
+    if strides is None:
+        return full(shape, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
+    return _maybe_requires_grad(empty_strided(shape, strides, dtype=d, device=dev).fill_(fill_value), requires_grad)
 
 
 _DEVICE_SCALARS: OrderedDict = OrderedDict()

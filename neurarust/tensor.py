@@ -21,6 +21,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from . import dtype as _dt
+from . import memory_formats as _mf
 from . import shape as _sh
 from .device import CPU, as_device, device
 from .dtype import DType
@@ -59,6 +60,14 @@ class Tensor:
         shape = tuple(shape)
         storage = Storage.allocate(_sh.numel(shape) * dtype.itemsize, dev)
         return cls(storage, shape, _sh.contiguous_strides(shape), 0, dtype)
+
+    @classmethod
+    def _empty_strided(cls, shape: Sequence[int], strides: Sequence[int], dtype: DType, dev: device = CPU) -> "Tensor":
+        """An uninitialised tensor of ``shape`` with ``strides`` (non-negative), over just the bytes
+        they reach."""
+        shape, strides = tuple(shape), tuple(strides)
+        extent = 0 if 0 in shape else 1 + sum((n - 1) * st for n, st in zip(shape, strides))
+        return cls(Storage.allocate(extent * dtype.itemsize, dev), shape, strides, 0, dtype)
 
     @classmethod
     def _empty_in_order(cls, shape: Sequence[int], order: Sequence[int], dtype: DType, dev: device = CPU) -> "Tensor":
@@ -191,9 +200,18 @@ class Tensor:
         """The address of the first element."""
         return self._storage.data_ptr() + self._offset * self._dtype.itemsize
 
-    def is_contiguous(self) -> bool:
-        """True when the elements lie in row-major order with no gaps (then ``view`` always works)."""
-        return _sh.is_contiguous(self._shape, self._strides)
+    def is_contiguous(self, memory_format: "_mf.memory_format" = _mf.contiguous_format) -> bool:
+        """True when the elements lie in row-major order with no gaps (then ``view`` always works),
+        or densely in ``memory_format`` (``nr.channels_last``: ``(N, H, W, C)`` in memory).
+
+        >>> import neurarust as nr
+        >>> x = nr.zeros(1, 2, 3, 3)
+        >>> x.is_contiguous(), x.is_contiguous(memory_format=nr.channels_last)
+        (True, False)
+        """
+        if memory_format is _mf.contiguous_format:
+            return _sh.is_contiguous(self._shape, self._strides)
+        return _mf.is_in_format(self._shape, self._strides, memory_format)
 
     def is_floating_point(self) -> bool:
         """True for float16, bfloat16, float32 and float64 tensors."""
@@ -728,26 +746,38 @@ class Tensor:
             target.fill_(value)
 
     # -- copies -------------------------------------------------------------------------------
-    def contiguous(self) -> "Tensor":
-        """Self if already contiguous, else a contiguous copy.
+    def contiguous(self, memory_format: "_mf.memory_format" = _mf.contiguous_format) -> "Tensor":
+        """Self if already laid out in ``memory_format`` (row-major by default), else a copy that is.
 
         >>> import neurarust as nr
         >>> x = nr.zeros(2, 3)
         >>> x.contiguous() is x, x.t().contiguous().is_contiguous()
         (True, True)
         """
-        return self if self.is_contiguous() else self.clone()
+        if memory_format is _mf.contiguous_format:
+            return self if _sh.is_contiguous(self._shape, self._strides) else _call("clone", self)
+        if _mf.as_memory_format(memory_format) is _mf.preserve_format:
+            raise ArgumentError("contiguous(): preserve_format is not a layout a tensor can be made contiguous in")
+        return self if self.is_contiguous(memory_format) else self.clone(memory_format=memory_format)
 
-    def clone(self) -> "Tensor":
-        """A contiguous copy with its own storage.
+    def clone(self, *, memory_format: "_mf.memory_format" = _mf.preserve_format) -> "Tensor":
+        """A copy with its own storage, laid out in ``memory_format``: by default (``preserve_format``)
+        as this tensor when it is dense (a transposed tensor's copy is transposed), else row-major.
 
         >>> import neurarust as nr
         >>> x = nr.tensor([1, 2])
         >>> y = x.clone(); y[0] = 9
         >>> x.tolist(), y.tolist()
         ([1, 2], [9, 2])
+        >>> nr.zeros(2, 3).t().clone().stride(), nr.zeros(2, 3).t().clone(memory_format=nr.contiguous_format).stride()
+        ((1, 3), (2, 1))
         """
-        return _call("clone", self)
+        order = _mf.layout_order(self._shape, self._strides, memory_format)
+        if order == sorted(order):
+            return _call("clone", self)
+        out = Tensor._empty_strided(self._shape, _mf.strides_in_order(self._shape, order), self._dtype,
+                                    self._storage.device)
+        return out.copy_(self)
 
     def copy_(self, src: "Tensor", non_blocking: bool = False) -> "Tensor":
         """Copy ``src`` into self, broadcasting and casting; works across devices.
@@ -896,7 +926,8 @@ class Tensor:
         """Move and/or cast: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``.
 
         Devices may be strings, ints (CUDA indices), ``nr.device`` or ``torch.device``; dtypes may be
-        NeuraRust, NumPy or torch dtypes. Returns self when nothing changes, unless ``copy=True``.
+        NeuraRust, NumPy or torch dtypes; ``memory_format=`` lays the result out in that format (see
+        :mod:`neurarust.memory_formats`). Returns self when nothing changes, unless ``copy=True``.
 
         >>> import torch, neurarust as nr
         >>> x = nr.tensor([1, 2])
@@ -905,6 +936,7 @@ class Tensor:
         >>> x.to("cpu") is x, x.to("cpu", copy=True) is x
         (True, False)
         """
+        fmt = _mf.as_memory_format(kwargs.pop("memory_format", _mf.preserve_format))
         dev, dt, non_blocking, copy = _parse_to(self, args, kwargs)
         out = self
         if dev is not None and dev != out.device:
@@ -917,6 +949,8 @@ class Tensor:
         if dt is not None and dt is not out._dtype:
             out = _call("cast", out, dt)
             copy = False
+        if fmt is not _mf.preserve_format and not out.is_contiguous(fmt):
+            return out.clone(memory_format=fmt)
         return out.clone() if copy else out
 
     def cpu(self) -> "Tensor":
@@ -1169,6 +1203,10 @@ def _tracked(base: Tensor, out: Tensor, name: str, backward, view: bool = True) 
         from neurarust.autograd.views import record_view
 
         record_view(name, base, out, backward, view)
+    elif view and out._base is not None:
+        from neurarust.autograd.views import record_latent_view
+
+        record_latent_view(out)
     return out
 
 

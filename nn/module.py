@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 from neurarust import dtype as _dt
 from neurarust.device import as_device
 from neurarust.errors import ArgumentError, DTypeError, NeuraRustError, SignatureError
+from neurarust.memory_formats import as_memory_format
 from neurarust.tensor import Tensor
 
 from .parameter import Parameter, _set_data
@@ -422,16 +423,25 @@ class Module:
         """Move parameters and buffers to a device and/or cast the floating ones to a dtype, in place
         (the Parameter objects stay the same, so an optimizer made before still holds them).
 
+        ``memory_format=nr.channels_last`` lays out the 4-D parameters and buffers (conv weights) as
+        ``(N, H, W, C)`` in memory (``channels_last_3d``: the 5-D ones), as PyTorch does.
+
         >>> import neurarust as nr
         >>> nr.nn.Linear(2, 2).to(nr.float64).weight.dtype
         neurarust.float64
+        >>> nr.nn.Conv2d(2, 4, 3).to(memory_format=nr.channels_last).weight.stride()
+        (18, 1, 6, 2)
         """
+        fmt = kwargs.pop("memory_format", None)
         dev, dt = _parse_to(args, kwargs)
         if dt is not None and not dt.is_floating_point:
             raise DTypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dt}")
+        rank = None if fmt is None else {"channels_last": 4, "channels_last_3d": 5}.get(as_memory_format(fmt).name)
 
         def convert(t: Tensor) -> Tensor:
-            return t.to(dev if dev is not None else t.device, dt if dt is not None and t.is_floating_point() else t.dtype)
+            out = t.to(dev if dev is not None else t.device, dt if dt is not None and t.is_floating_point() else t.dtype)
+            # As PyTorch: a channels-last format lays out the 4-D (5-D) weights and leaves the rest.
+            return out.contiguous(memory_format=fmt) if rank is not None and out.ndim == rank else out
 
         return self._apply(convert)
 
