@@ -1277,8 +1277,9 @@ def _reflect(x: Tensor, low2: float, high2: float) -> Tensor:
     return _call("where", _call("remainder", flips, 2) == 0, extra + low, span - extra + low)
 
 
-def _source_index(coordinate: Tensor, n: int, padding_mode: str, align_corners: bool) -> Tensor:
-    x = _unnormalize(coordinate, n, align_corners)
+def _pad_coordinate(x: Tensor, n: int, padding_mode: str, align_corners: bool) -> Tensor:
+    """A pixel coordinate along a dim of ``n`` pixels under ``padding_mode``: reflected off the edges
+    (``reflection``) and clamped into the image (``border``, ``reflection``); as is for ``zeros``."""
     if padding_mode == "reflection":
         x = _reflect(x, 0.0, 2.0 * (n - 1)) if align_corners else _reflect(x, -1.0, 2.0 * n - 1)
     if padding_mode in ("border", "reflection"):
@@ -1286,51 +1287,137 @@ def _source_index(coordinate: Tensor, n: int, padding_mode: str, align_corners: 
     return x
 
 
+def _cubic_coefficients(t: Tensor) -> list:
+    """The weights of the taps at ``floor - 1 .. floor + 2`` for the fraction ``t``: Keys' cubic
+    convolution (``A = -0.75``, as PyTorch) at the distances ``1 + t, t, 1 - t, 2 - t``."""
+    a = _CUBIC_A
+    near = lambda x: ((x * (a + 2) - (a + 3)) * x) * x + 1                     # noqa: E731 - |x| <= 1
+    far = lambda x: (((x * a - 5 * a) * x + 8 * a) * x) - 4 * a                # noqa: E731 - 1 < |x| < 2
+    s = 1 - t
+    return [far(t + 1), near(t), near(s), far(s + 1)]
+
+
+class _ZeroGridGradient(Function):
+    """The nearest samples unchanged, and a zero gradient for the grid (PyTorch's, where the samples
+    are piecewise constant in it) rather than none."""
+
+    @staticmethod
+    def forward(ctx, out: Tensor, grid: Tensor) -> Tensor:
+        ctx.grid = (tuple(grid.shape), grid.dtype, grid.device)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        shape, dtype, device = ctx.grid
+        return grad, zeros(shape, dtype=dtype, device=device)
+
+
+_GRID_SAMPLE_MODES = ("bilinear", "nearest", "bicubic")
+
+
+def _check_grid_sample(input: Any, grid: Any, mode: str, padding_mode: str) -> None:
+    from neurarust.errors import DeviceError
+
+    if mode not in _GRID_SAMPLE_MODES:
+        raise ArgumentError(f"grid_sample(): mode must be 'bilinear', 'nearest' or 'bicubic', got {mode!r}")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ArgumentError(f"grid_sample(): padding_mode must be 'zeros', 'border' or 'reflection', got "
+                            f"{padding_mode!r}")
+    if not isinstance(input, Tensor) or not isinstance(grid, Tensor):
+        raise ArgumentError(f"grid_sample(): expected input and grid to be Tensors, got "
+                            f"{type(input).__name__} and {type(grid).__name__}")
+    if input.ndim not in (4, 5):
+        raise ShapeError(f"grid_sample(): expected a 4-D input (N, C, H, W) or a 5-D input (N, C, D, H, W), got "
+                         f"input of shape {list(input.shape)}")
+    s = input.ndim - 2
+    wanted = "(N, Ho, Wo, 2)" if s == 2 else "(N, Do, Ho, Wo, 3)"
+    if grid.ndim != input.ndim or grid.shape[-1] != s or grid.shape[0] != input.shape[0]:
+        raise ShapeError(f"grid_sample(): a {input.ndim}-D input needs a grid {wanted} with the input's N, got "
+                         f"input of shape {list(input.shape)} and grid of shape {list(grid.shape)}")
+    if mode == "bicubic" and s != 2:
+        raise ArgumentError(f"grid_sample(): bicubic interpolation only supports 4-D input, got a 5-D input of "
+                            f"shape {list(input.shape)}")
+    if min(input.shape[2:]) <= 0:
+        raise ShapeError(f"grid_sample(): expected an input with non-empty spatial dims, got input of shape "
+                         f"{list(input.shape)}")
+    if grid.dtype != input.dtype:
+        raise DTypeError(f"grid_sample(): expected grid of the input's dtype {input.dtype}, got {grid.dtype}")
+    if grid.device != input.device:
+        raise DeviceError(f"grid_sample(): expected input and grid on the same device, got {input.device} and "
+                          f"{grid.device}")
+
+
 def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mode: str = "zeros",
                 align_corners: bool | None = None) -> Tensor:
     """``input`` ``(N, C, H, W)`` sampled at the normalized ``(x, y)`` positions of ``grid``
-    ``(N, Ho, Wo, 2)`` (-1 and 1: the edges): ``mode`` bilinear or nearest, ``padding_mode`` zeros,
-    border or reflection for positions outside. Differentiable in ``input`` and (bilinear) ``grid``.
+    ``(N, Ho, Wo, 2)``, or ``input`` ``(N, C, D, H, W)`` at the ``(x, y, z)`` of ``grid``
+    ``(N, Do, Ho, Wo, 3)`` (-1 and 1: the edges). ``mode``: bilinear (trilinear for 5-D, as
+    PyTorch names it), nearest, or bicubic (4-D only: Keys' cubic convolution with ``A = -0.75`` over
+    16 taps, the padding rule applied to each tap's position, as PyTorch); ``padding_mode`` zeros,
+    border or reflection for positions outside. A sum of ``gather``s weighted by polynomials of the
+    fractional positions, so differentiable in ``input`` and (bilinear, bicubic) ``grid``.
 
     >>> import neurarust as nr, neurarust.nn.functional as F
     >>> F.grid_sample(nr.tensor([[[[1.0, 3.0]]]]), nr.tensor([[[[0.0, 0.0]]]]), align_corners=True).item()
     2.0
+    >>> F.grid_sample(nr.tensor([[[[[1.0, 3.0]]]]]), nr.tensor([[[[[0.5, 0.0, 0.0]]]]]), align_corners=True).item()
+    2.5
+    >>> F.grid_sample(nr.tensor([[[[0.0, 1.0, 2.0, 3.0]]]]), nr.tensor([[[[0.0, 0.0]]]]), mode="bicubic",
+    ...               padding_mode="border", align_corners=True).item()
+    1.5
     """
+    import itertools
+
     from neurarust import dtype as _dt
-    from neurarust.creation import ones_like
 
     align_corners = bool(align_corners)
-    if mode not in ("bilinear", "nearest"):
-        raise ArgumentError(f"grid_sample(): mode must be 'bilinear' or 'nearest', got {mode!r}")
-    if padding_mode not in ("zeros", "border", "reflection"):
-        raise ArgumentError(f"grid_sample(): padding_mode must be 'zeros', 'border' or 'reflection', got "
-                            f"{padding_mode!r}")
-    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
-        raise ShapeError(f"grid_sample(): expected a 4-D input (N, C, H, W) and a grid (N, Ho, Wo, 2) with the same "
-                         f"N, got input {list(input.shape)} and grid {list(grid.shape)} (5-D inputs are not supported)")
-    if grid.dtype != input.dtype:
-        raise DTypeError(f"grid_sample(): expected grid of the input's dtype {input.dtype}, got {grid.dtype}")
-    N, C, H, W = input.shape
-    Ho, Wo = grid.shape[1:3]
-    x = _source_index(grid[..., 0], W, padding_mode, align_corners).reshape(N, 1, Ho * Wo)
-    y = _source_index(grid[..., 1], H, padding_mode, align_corners).reshape(N, 1, Ho * Wo)
-    flat = input.reshape(N, C, H * W)
+    _check_grid_sample(input, grid, mode, padding_mode)
+    N, C, *sizes = input.shape
+    s, out_shape = len(sizes), list(grid.shape[1:-1])
+    P = math.prod(out_shape)
+    strides = [math.prod(sizes[d + 1:]) for d in range(s)]
+    flat = input.reshape(N, C, math.prod(sizes))
+    # grid's last dim lists (x, y[, z]): the input's last spatial dim first
+    coords = [_unnormalize(grid[..., s - 1 - d], sizes[d], align_corners).reshape(N, 1, P) for d in range(s)]
 
-    def tap(ix: Tensor, iy: Tensor) -> Tensor:
-        """The input at integer positions (N, 1, P), zero where outside the image."""
-        inside = (ix >= 0) & (ix <= W - 1) & (iy >= 0) & (iy <= H - 1)
-        position = (iy.clamp(0, H - 1) * W + ix.clamp(0, W - 1)).to(_dt.int64).expand(N, C, Ho * Wo)
-        return _call("where", inside, flat.gather(2, position), 0.0)
+    def tap(indices: list) -> Tensor:
+        """The input at integer-valued positions (one (N, 1, P) tensor per spatial dim), 0 outside."""
+        inside, position = None, None
+        for index, n, stride in zip(indices, sizes, strides):
+            ok = (index >= 0) & (index <= n - 1)
+            offset = index.clamp(0, n - 1).to(_dt.int64) * stride
+            inside = ok if inside is None else inside & ok
+            position = offset if position is None else position + offset
+        return _call("where", inside, flat.gather(2, position.expand(N, C, P)), 0.0)
 
-    if mode == "nearest":
-        out = tap(x.round(), y.round())
-    else:
-        x0, y0 = x.floor(), y.floor()
-        wx, wy = x - x0, y - y0
-        one = ones_like(wx)
-        out = (tap(x0, y0) * ((one - wx) * (one - wy)) + tap(x0 + 1, y0) * (wx * (one - wy))
-               + tap(x0, y0 + 1) * ((one - wx) * wy) + tap(x0 + 1, y0 + 1) * (wx * wy))
-    return out.reshape(N, C, Ho, Wo)
+    def weighted_taps(taps: list) -> Tensor:
+        """Sum over the product of the dims' taps, each a list of (position, weight or None)."""
+        out = None
+        for combination in itertools.product(*taps):
+            term = tap([position for position, _ in combination])
+            weights = [w for _, w in combination if w is not None]
+            if weights:
+                term = term * math.prod(weights[1:], start=weights[0])
+            out = term if out is None else out + term
+        return out
+
+    taps = []   # per spatial dim: (integer-valued position, weight) of each tap
+    for c, n in zip(coords, sizes):
+        if mode == "bicubic":   # 4 taps around the unpadded position; the padding rule moves each tap
+            base = c.detach().floor()
+            taps.append([(_pad_coordinate(base + (k - 1), n, padding_mode, align_corners), w)
+                         for k, w in enumerate(_cubic_coefficients(c - base))])
+            continue
+        c = _pad_coordinate(c, n, padding_mode, align_corners)
+        if mode == "nearest":
+            taps.append([(c.detach().round(), None)])
+        else:
+            low = c.detach().floor()
+            taps.append([(low, 1 - (c - low)), (low + 1, c - low)])
+    out = weighted_taps(taps).reshape(N, C, *out_shape)
+    if mode == "nearest" and grid.requires_grad:
+        return _ZeroGridGradient.apply(out, grid)
+    return out
 
 
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:

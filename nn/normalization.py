@@ -1,7 +1,8 @@
 """Normalization layers: ``LayerNorm``, ``RMSNorm``, ``GroupNorm``, ``BatchNorm1d``/``2d``/``3d``,
-``InstanceNorm1d``/``2d``/``3d``, with PyTorch's parameters, buffers (``running_mean``, ``running_var``,
-``num_batches_tracked``) and state_dict keys. Each runs one fused Triton kernel forward and one
-backward (``kernels/norm.py``)::
+``SyncBatchNorm``, ``InstanceNorm1d``/``2d``/``3d``, with PyTorch's parameters, buffers
+(``running_mean``, ``running_var``, ``num_batches_tracked``) and state_dict keys. Each runs one fused
+Triton kernel forward and one backward (``kernels/norm.py``), but for ``SyncBatchNorm`` across
+processes, which composes ops around an all_reduce of the statistics::
 
     >>> import neurarust as nr
     >>> bn = nr.nn.BatchNorm1d(3)
@@ -13,6 +14,9 @@ from __future__ import annotations
 from typing import Sequence
 
 from neurarust import dtype as _dt
+from neurarust import registry
+from neurarust.autograd import grad_mode
+from neurarust.autograd.function import Function
 from neurarust.creation import ones, tensor, zeros
 from neurarust.errors import ShapeError
 from neurarust.tensor import Tensor
@@ -133,6 +137,152 @@ class BatchNorm3d(_BatchNorm):
     """
 
     _dims = (5,)
+
+
+class _AllReduceSum(Function):
+    """``all_reduce(SUM)`` of a copy of ``t`` over ``group``, differentiable: the gradient of every
+    rank's sum is the sum of the ranks' gradients, so the backward all-reduces the gradient too."""
+
+    @staticmethod
+    def forward(ctx, t: Tensor, group) -> Tensor:
+        from neurarust import distributed as dist
+
+        ctx.group = group
+        out = t.clone()
+        dist.all_reduce(out, group=group)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        from neurarust import distributed as dist
+
+        grad = grad.clone()
+        dist.all_reduce(grad, group=ctx.group)
+        return grad, None
+
+
+def _sync_batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None, running_mean: Tensor | None,
+                     running_var: Tensor | None, eps: float, momentum: float, group) -> Tensor:
+    """Batch norm in training mode with the statistics of the whole ``group``'s batch: each rank's
+    per-channel count, sum and centred sum of squares (its own mean taken out first, so no
+    cancellation) combined in float64 by one differentiable all_reduce, then the element-wise
+    normalization with framework ops (autograd gives every gradient; the all_reduce's backward
+    all-reduces the two per-channel gradient sums)."""
+    C, ndim = input.shape[1], input.ndim
+    dims = [0, *range(2, ndim)]
+    count = input.numel() // C
+    per_channel = [1, C] + [1] * (ndim - 2)
+    compute = input.dtype if input.dtype in (_dt.float32, _dt.float64) else _dt.float32
+    x = input.to(compute)
+    local_mean = x.sum(dims) / max(count, 1)                          # zeros for an empty share
+    centred = x - local_mean.reshape(per_channel)
+    m, m2 = local_mean.to(_dt.float64), (centred * centred).sum(dims).to(_dt.float64)
+    counts = zeros(1, dtype=_dt.float64, device=input.device) + count
+    total = _AllReduceSum.apply(registry.call("cat", [m * count, m2 + m * m * count, counts]), group)
+    n = total[2 * C:]
+    mean64 = total[:C] / n
+    var64 = (total[C:2 * C] / n - mean64 * mean64).clamp(min=0.0)     # biased: normalizes
+    mean, var = mean64.to(compute), var64.to(compute)
+    out = (x - mean.reshape(per_channel)) * (var + eps).rsqrt().reshape(per_channel)
+    if weight is not None:
+        out = out * weight.to(compute).reshape(per_channel)
+    if bias is not None:
+        out = out + bias.to(compute).reshape(per_channel)
+    with grad_mode.no_grad():
+        if running_mean is not None:
+            running_mean.copy_((running_mean * (1 - momentum) + mean64 * momentum).to(running_mean.dtype))
+        if running_var is not None:
+            unbiased = var64 * n / (n - 1)
+            running_var.copy_((running_var * (1 - momentum) + unbiased * momentum).to(running_var.dtype))
+    return out.to(input.dtype)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch normalization of ``(N, C, *)`` inputs whose training statistics cover the batches of
+    every process of ``process_group`` (the default group when None), as ``torch.nn.SyncBatchNorm``.
+
+    In training mode with an initialized process group of more than one process, each rank's
+    per-channel count, sum and sum of squares are all-reduced before normalizing, and the backward
+    all-reduces the gradients of those sums, so outputs, gradients and running statistics are those
+    of one BatchNorm over the ranks' concatenated batches (each rank holding its share of the
+    weight gradient, which DistributedDataParallel then averages). Without a process group, with one
+    process, or in eval mode it is exactly ``BatchNorm``. Every rank must call it in each step (the
+    all_reduce waits for all). Use :meth:`convert_sync_batchnorm` to convert a model's BatchNorms;
+    PyTorch's state_dict keys, so checkpoints exchange with ``torch.nn.SyncBatchNorm``.
+
+    >>> import neurarust as nr
+    >>> bn = nr.nn.SyncBatchNorm(2)
+    >>> bn
+    SyncBatchNorm(2, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+    >>> bn.eps = 0.0
+    >>> bn(nr.tensor([[1.0, 2.0], [3.0, 6.0]])).tolist(), bn.running_mean.tolist()
+    ([[-1.0, -1.0], [1.0, 1.0]], [0.20000000298023224, 0.4000000059604645])
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, process_group=None, device=None, dtype=None, *,
+                 bias: bool = True) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.ndim < 2:
+            raise ShapeError(f"SyncBatchNorm: expected at least 2D input (got {input.ndim}D input)")
+        if input.shape[1] == 0:
+            raise ShapeError("SyncBatchNorm: the number of input channels should be non-zero")
+
+    def _world_size(self) -> int:
+        """The process group's size when statistics are to be synchronized, else 1."""
+        from neurarust import distributed as dist
+
+        if not dist.is_initialized():
+            return 1
+        return dist.get_world_size(self.process_group)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if not self.training or self._world_size() == 1:
+            return super().forward(input)
+        self._check_input_dim(input)
+        if input.shape[1] != self.num_features:
+            raise ShapeError(f"SyncBatchNorm: expected input with {self.num_features} channels, got input of shape "
+                             f"{list(input.shape)}")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # a cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked.item())
+        keep = self.track_running_stats
+        return _sync_batch_norm(input, self.weight, self.bias, self.running_mean if keep else None,
+                                self.running_var if keep else None, self.eps, factor, self.process_group)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group=None) -> Module:
+        """``module`` with every BatchNorm (``BatchNorm1d``/``2d``/``3d``, any ``_BatchNorm``) in its
+        tree replaced by a ``SyncBatchNorm`` sharing its parameters and buffers and keeping its
+        training flag, as PyTorch's; a BatchNorm given itself comes back as a new module.
+
+        >>> import neurarust as nr
+        >>> net = nr.nn.Sequential(nr.nn.Conv2d(1, 2, 3), nr.nn.BatchNorm2d(2))
+        >>> nr.nn.SyncBatchNorm.convert_sync_batchnorm(net)[1]
+        SyncBatchNorm(2, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+        """
+        output = module
+        if isinstance(module, _BatchNorm):
+            output = cls(module.num_features, module.eps, module.momentum, module.affine,
+                         module.track_running_stats, process_group, bias=module.bias is not None)
+            if module.affine:
+                with grad_mode.no_grad():
+                    output.weight = module.weight
+                    output.bias = module.bias
+            output.running_mean = module.running_mean
+            output.running_var = module.running_var
+            output.num_batches_tracked = module.num_batches_tracked
+            output.training = module.training
+            if hasattr(module, "qconfig"):
+                output.qconfig = module.qconfig
+        for name, child in module.named_children():
+            output.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return output
 
 
 class _InstanceNorm(_NormBase):
