@@ -1,8 +1,9 @@
-"""Scans: cumsum and cumprod, one registry entry each, both run by the one scan Triton kernel
-(``scan_triton.py``) with a different combine (``attrs["kind"]``).
+"""Scans: cumsum, cumprod and logcumsumexp, one registry entry each, all run by the one scan Triton
+kernel (``scan_triton.py``) with a different combine (``attrs["kind"]``).
 
 Result dtypes follow PyTorch: bool and integer inputs give int64, floats keep their dtype, and
-``dtype=`` casts the input first. References accumulate as the kernel does (fp16/bf16 in fp32).
+``dtype=`` casts the input first. logcumsumexp takes floating inputs only (as PyTorch) and keeps
+their dtype. References accumulate as the kernel does (fp16/bf16 in fp32).
 
     >>> import neurarust as nr
     >>> x = nr.tensor([[1, 2, 3], [4, 5, 6]])
@@ -16,7 +17,7 @@ import numpy as np
 from neurarust import dtype as _dt
 from neurarust.creation import ones_like
 from neurarust.dtype import DType
-from neurarust.errors import SignatureError
+from neurarust.errors import DTypeError, SignatureError
 from neurarust.registry import ErrorInput, Op, Sample, autocast_class, register
 from neurarust.shape import normalize_dim
 from neurarust.tensor import Tensor
@@ -45,6 +46,28 @@ def scan(op: Op, input: Tensor, dim: int, *, dtype: DType | None = None) -> Tens
     return run_along_dim(op, input, d, out_dtype, op.attrs["kind"])
 
 
+def logcumsumexp(op: Op, input: Tensor, dim: int) -> Tensor:
+    """``log(cumsum(exp(input), dim))`` computed without overflow: each step adds the larger of the
+    running value and the next element to ``log1p(exp(-|difference|))``. Floating inputs only; the
+    result has the input's dtype (fp16/bf16 accumulate in fp32). ``-inf`` elements add nothing (a
+    run of them stays ``-inf``), ``+inf`` makes the rest ``+inf``, NaN the rest NaN.
+
+        >>> import neurarust as nr
+        >>> x = nr.tensor([[0.0, 0.0, 0.0, 0.0], [1000.0, 1000.0, float("-inf"), 0.0]])
+        >>> [round(v, 4) for v in nr.logcumsumexp(x, 1)[0].tolist()]
+        [0.0, 0.6931, 1.0986, 1.3863]
+        >>> [round(v, 2) for v in x[1].logcumsumexp(0).tolist()]
+        [1000.0, 1000.69, 1000.69, 1000.69]
+    """
+    if not isinstance(input, Tensor):
+        raise SignatureError(f"{op.name}(): argument 'input' must be a Tensor, not {type(input).__name__}")
+    if input.dtype not in op.dtypes:
+        raise DTypeError(f"{op.name}() does not support {input.dtype} input; "
+                         f"supported: {', '.join(d.name for d in op.dtypes)}")
+    d = normalize_dim(dim, input.ndim)
+    return run_along_dim(op, input, d, input.dtype, op.attrs["kind"])
+
+
 # ----------------------------------------------------------------------------------------------
 # Samples, errors, tolerances
 # ----------------------------------------------------------------------------------------------
@@ -71,6 +94,38 @@ def _samples(kind: str):
     return samples
 
 
+def _logcumsumexp_samples(d: DType):
+    v = lambda shape, seed=0, scale=1.0: S.values(d, shape, seed) * scale  # noqa: E731
+    yield Sample((v((3, 37)), 1), name="dim1_odd_length")
+    yield Sample((v((2, 3, 4), 1), -2), name="negative_dim")
+    yield Sample((v((2, 1500), 2), 1), name="longer_than_a_block")
+    yield Sample((v((40, 3), 3), 0), name="strided_dim0")
+    yield Sample((S.TensorSpec(v((5, 6), 4), "transposed"), 1), name="transposed")
+    yield Sample((S.TensorSpec(v((4, 7), 5), "strided"), 1), name="strided")
+    # exp() of these over- and underflows in every dtype: only the stable combine gets them right.
+    yield Sample((v((3, 40), 6, scale=40.0), 1), name="large_magnitudes")
+    yield Sample((np.array(v((1,), 7)[0]), 0), name="0d")
+    yield Sample((v((0, 4), 8), 1), name="empty")
+    yield Sample((v((3, 0), 9), 1), name="empty_rows")
+    inf = np.inf
+    yield Sample((np.array([[-inf, -inf, 1.0, -inf, 2.0, -inf], [-inf, -inf, -inf, -inf, -inf, -inf],
+                            [1.0, inf, 2.0, -inf, inf, 0.0], [-100.0, 100.0, -inf, 100.0, -100.0, 0.0]]), 1),
+                 name="infinities")
+    yield Sample((S.SPECIALS.reshape(2, 5), 1), name="specials")
+
+
+def _logcumsumexp_tolerance(d: DType):
+    """Each step of the scan rounds once (about eps of the running value's magnitude): element k
+    errs by up to k of those."""
+    def tolerance(sample: Sample):
+        eps = _dt.finfo(d).eps
+        x = np.abs(S.array_of(sample.args[0]).astype(np.float64))
+        n = x.shape[sample.args[1]] if x.ndim else 1
+        biggest = float(x[np.isfinite(x)].max(initial=0.0)) + np.log(max(n, 1))
+        return 4 * eps, 2 * eps * n * (biggest + 1)
+    return tolerance
+
+
 def _tolerance(kind: str, d: DType):
     """Element k of a scan errs like a k-element sum (eps * k * max|x|) or product (k * eps relative)."""
     def tolerance(sample: Sample):
@@ -93,6 +148,22 @@ def _cost(sample: Sample) -> tuple[int, int]:
 def _errors():
     yield ErrorInput(Sample((np.ones((2, 3)), 2)), IndexError, "out of range")
     yield ErrorInput(Sample((np.ones((2, 3)), -3)), IndexError, "out of range")
+
+
+def _logcumsumexp_errors():
+    yield ErrorInput(Sample((np.ones((2, 3)), 2)), IndexError, "out of range")
+    yield ErrorInput(Sample((np.ones((2, 3)), -3)), IndexError, "out of range")
+    yield ErrorInput(Sample((np.arange(6).reshape(2, 3), 1)), TypeError, "int64 input")
+    yield ErrorInput(Sample((np.array([True, False]), 0)), TypeError, "bool input")
+
+
+def _ref_logcumsumexp(a: np.ndarray, dim) -> np.ndarray:
+    """NumPy's logaddexp folds pairs stably (-inf with -inf stays -inf), in the array's dtype."""
+    if dim is None:
+        a, dim = a.reshape(-1), 0
+    if a.shape[dim] == 0:
+        return a.copy()
+    return np.logaddexp.accumulate(a, axis=dim)
 
 
 def _ref_cumsum(a: np.ndarray, dim) -> np.ndarray:
@@ -134,6 +205,34 @@ def _cumprod_backward(grad, input, result, dim):
     return (call("where", zero, call("where", up_to_first, first_zero_part, 0), nonzero_part),)
 
 
+def _reversed_logcumsumexp(t: Tensor, dim: int) -> Tensor:
+    from neurarust.registry import call
+
+    return call("logcumsumexp", t.flip([dim]), dim).flip([dim])
+
+
+def _logcumsumexp_backward(grad, input, result, dim):
+    """``grad_k = sum_{i >= k} g_i * exp(x_k - r_i)``, ``r`` the result. Summed in log space, as
+    PyTorch's (after TensorFlow's): ``exp(x_k + reversed_logcumsumexp(log|g_i| - r_i))`` over the
+    positive ``g_i``, minus the same over the negative ones (``log 0`` stands in as the dtype's
+    lowest number), so nothing overflows for any spread of values. It calls logcumsumexp itself, so
+    a second derivative follows. As PyTorch's, it is NaN where the result is -inf (a leading run of
+    -inf inputs) and at +inf inputs; a -inf input after a finite one gets 0."""
+    if grad.ndim == 0 or grad.numel() == 0:
+        return (grad,)
+    from neurarust.registry import call
+
+    lowest = float(_dt.finfo(grad.dtype).min)
+    log_abs = call("log", call("abs", grad))
+
+    def part(log_g):
+        return call("exp", _reversed_logcumsumexp(log_g - result, dim) + input)
+
+    positive = part(call("where", grad > 0, log_abs, lowest))
+    negative = part(call("where", grad < 0, log_abs, lowest))
+    return (positive - negative,)
+
+
 _BACKWARDS = {"cumsum": _cumsum_backward, "cumprod": _cumprod_backward}
 
 
@@ -145,5 +244,14 @@ for _name, _ref in (("cumsum", _ref_cumsum), ("cumprod", _ref_cumprod)):
         torch_name=_name, attrs={"kind": _name}, backward=_BACKWARDS[_name], differentiable=("input",),
     ))
 
-# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).
+register(Op(
+    name="logcumsumexp", kind="scan", frontend=logcumsumexp, reference=_ref_logcumsumexp, triton=TRITON,
+    dtypes=_dt.FLOAT_DTYPES, samples=_logcumsumexp_samples, error_inputs=_logcumsumexp_errors, cost=_cost,
+    tolerances={d: _logcumsumexp_tolerance(d) for d in _dt.FLOAT_DTYPES}, torch_name="logcumsumexp",
+    attrs={"kind": "logcumsumexp"}, backward=_logcumsumexp_backward, differentiable=("input",),
+    doc="logcumsumexp(input, dim) -> Tensor\n\n" + logcumsumexp.__doc__,
+))
+
+# Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py);
+# logcumsumexp is on none of them.
 autocast_class(("cumsum", "cumprod"), cuda="fp32")

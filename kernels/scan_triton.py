@@ -1,12 +1,12 @@
-"""The scan Triton kernel (cumsum, cumprod), and its launcher.
+"""The scan Triton kernel (cumsum, cumprod, logcumsumexp), and its launcher.
 
 Each program owns ``BLOCK_M`` rows (the other dims, merged as the reduction launcher merges them)
 and walks them along the scanned dim in ``BLOCK_N`` chunks:
 
 1. load a chunk, converting to the accumulator dtype ``ACC`` (fp32 for fp16/bf16, int64 for
    integers and bools);
-2. scan it with ``tl.cumsum``/``tl.cumprod`` and combine it with the prefix carried from the previous
-   chunks;
+2. scan it with ``tl.cumsum``/``tl.cumprod`` (logcumsumexp: ``tl.associative_scan`` with
+   :func:`logaddexp` as the combine) and combine it with the prefix carried from the previous chunks;
 3. store it, and carry its last column (``tl.gather``: bit-exact, where a masked sum would turn
    -0.0 into +0.0 and NaN into anything).
 """
@@ -16,12 +16,31 @@ import neurarust.launch as L
 from neurarust import dtype as _dt
 from neurarust.launch import tl, triton
 
+from . import math_triton as MT
 from .reduction import acc_dtype
 from .reduction_triton import AlongDim, row_offsets
 
-KINDS = ("cumsum", "cumprod")
+KINDS = ("cumsum", "cumprod", "logcumsumexp")
 MAX_BLOCK_N = 1024
 TILE = 2048  # elements per program when rows are short
+# logcumsumexp's combine (exp, log1p and their special cases; fp64's in software) holds many more
+# registers per element: 1024-wide fp64 chunks spilled on sm_80 and sm_90. Shorter chunks, fewer
+# elements per program.
+LOG_MAX_BLOCK_N = 256
+LOG_TILE = 1024
+
+
+@triton.jit
+def logaddexp(a, b):
+    """``log(exp(a) + exp(b))`` without overflow: the larger plus ``log1p(exp(smaller - larger))``.
+    -inf is the identity (-inf beside -inf stays -inf, where ``smaller - larger`` would be NaN), +inf
+    beside anything but NaN is +inf, and a NaN on either side gives NaN. Associative and commutative
+    on those values too, so ``tl.associative_scan`` may combine in any grouping."""
+    hi = tl.maximum(a, b)
+    lo = tl.minimum(a, b)
+    r = hi + MT.log1p(tl.exp(lo - hi))
+    r = tl.where((lo == float("-inf")) | (hi == float("inf")), hi, r)
+    return tl.where((a != a) | (b != b), a + b, r)
 
 
 @triton.jit
@@ -37,37 +56,49 @@ def scan_kernel(x_ptr, out_ptr, M, N, M1, x_row0, x_row1, x_col, out_row0, out_r
     out_rows = row_offsets(rows, M1, out_row0, out_row1, IDX)
     cols = tl.arange(0, BLOCK_N).to(IDX)
     last = tl.full([BLOCK_M, 1], BLOCK_N - 1, tl.int32)
-    # Sums start from +0.0 as PyTorch's do (a running sum is never -0.0), products from 1.
+    # Sums start from +0.0 as PyTorch's do (a running sum is never -0.0), products from 1, log-sums
+    # of exponentials from -inf (log 0).
     if KIND == "cumsum":
         carry = tl.zeros([BLOCK_M, 1], ACC)
-    else:
+    elif KIND == "cumprod":
         carry = tl.full([BLOCK_M, 1], 1, ACC)
+    else:
+        carry = tl.full([BLOCK_M, 1], float("-inf"), ACC)
     for start in range(0, N, BLOCK_N):
         n = start + cols
         mask = row_mask[:, None] & (n < N)[None, :]
         x = tl.load(x_ptr + x_rows[:, None] + n[None, :] * tl.cast(x_col, IDX), mask=mask, other=0).to(ACC)
+        # Masked lanes (loaded as 0) come after every real one in their row: no stored prefix sees them.
         if KIND == "cumsum":
             c = tl.cumsum(x, axis=1) + carry
-        else:
+        elif KIND == "cumprod":
             c = tl.cumprod(x, axis=1) * carry
+        else:
+            c = logaddexp(carry, tl.associative_scan(x, 1, logaddexp))
         tl.store(out_ptr + out_rows[:, None] + n[None, :] * tl.cast(out_col, IDX),
                  c.to(out_ptr.dtype.element_ty), mask=mask)
         carry = tl.gather(c, last, axis=1)  # only read for full chunks: masked lanes never matter
 
 
-def _blocks(M: int, N: int, max_block_n: int) -> tuple[int, int]:
+def _blocks(M: int, N: int, max_block_n: int, tile: int = TILE) -> tuple[int, int]:
     bn = min(triton.next_power_of_2(max(N, 1)), max_block_n)
-    bm = min(triton.next_power_of_2(M), max(TILE // bn, 1))
+    bm = min(triton.next_power_of_2(M), max(tile // bn, 1))
     return bm, bn
+
+
+def _limits(kind: str) -> tuple[int, int]:
+    """(chunk cap, elements per program) of a kind."""
+    return (LOG_MAX_BLOCK_N, LOG_TILE) if kind == "logcumsumexp" else (MAX_BLOCK_N, TILE)
 
 
 def launch(out, x, dim: int, kind: str, *, max_block_n: int = MAX_BLOCK_N) -> None:
     """Scan ``x`` along ``dim`` into ``out`` (same shape, contiguous). ``kind`` is one of
-    :data:`KINDS`; ``max_block_n`` caps the chunk length (tests use small ones to cross chunks)."""
+    :data:`KINDS`; ``max_block_n`` caps the chunk length further (tests use small ones to cross chunks)."""
     g = AlongDim(x, out, dim)
     if g.M == 0 or g.N == 0:
         return
-    bm, bn = _blocks(g.M, g.N, max_block_n)
+    cap, tile = _limits(kind)
+    bm, bn = _blocks(g.M, g.N, min(max_block_n, cap), tile)
     with L.on_device(out):
         scan_kernel[(triton.cdiv(g.M, bm),)](
             L.pointer(g.x), L.pointer(out), *g.args(), KIND=kind, ACC=L.TL_DTYPES[acc_dtype(out.dtype).name],
@@ -79,8 +110,8 @@ _AOT_DTYPES = (_dt.float32, _dt.bfloat16, _dt.float64, _dt.int64)
 
 
 def aot_specs() -> list:
-    """cumsum per dtype class with long rows (one row per program); cumprod in fp32 and int64; short
-    rows (many per program); an int64-offset variant."""
+    """cumsum per dtype class with long rows (one row per program); cumprod in fp32 and int64;
+    logcumsumexp per floating dtype class; short rows (many per program); an int64-offset variant."""
     specs = []
 
     def spec(kind, src, bm, bn, idx="i32"):
@@ -99,4 +130,13 @@ def aot_specs() -> list:
         specs.append(spec("cumsum", src, *long_rows))
     specs += [spec("cumprod", _dt.float32, *long_rows), spec("cumprod", _dt.int64, *long_rows),
               spec("cumsum", _dt.float32, *short_rows), spec("cumsum", _dt.float32, *long_rows, idx="i64")]
+    cap, tile = _limits("logcumsumexp")
+    log_rows = {"long": _blocks(1, 1 << 20, cap, tile), "many_long": _blocks(1 << 20, 1 << 20, cap, tile),
+                "short": _blocks(1 << 20, 16, cap, tile)}
+    specs += [spec("logcumsumexp", src, *log_rows[rows]) for src in (_dt.float32, _dt.float64, _dt.bfloat16)
+              for rows in ("long", "many_long")]
+    specs += [spec("logcumsumexp", _dt.float16, *log_rows["long"]),
+              spec("logcumsumexp", _dt.float32, *log_rows["short"]),
+              spec("logcumsumexp", _dt.float64, *log_rows["short"]),
+              spec("logcumsumexp", _dt.float64, *log_rows["many_long"], idx="i64")]
     return specs

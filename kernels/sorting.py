@@ -186,10 +186,14 @@ def unique(op: Op, input: Tensor, sorted: bool = True, return_inverse: bool = Fa
            dim: int | None = None):
     """The distinct elements of ``input``, sorted (each NaN is distinct); with ``return_inverse`` the
     int64 index of every input element in them (input's shape), with ``return_counts`` how often each
-    occurs. The result is sorted whatever ``sorted`` says; ``dim`` is not supported."""
+    occurs. The result is sorted whatever ``sorted`` says. With ``dim``, the distinct slices along
+    ``dim`` in lexicographic order (see :func:`unique_slices`): the inverse and the counts then have
+    one entry per input slice and per distinct slice."""
     x = _check(op, input)
     if dim is not None:
-        raise ArgumentError("unique(): dim= is not supported; unique over all elements (dim=None) is")
+        values, inverse, counts = unique_slices("unique", x, dim)
+        extra = ((inverse,) if return_inverse else ()) + ((counts,) if return_counts else ())
+        return (values,) + extra if extra else values
     if x.numel() == 0:
         values = Tensor._empty((0,), x.dtype, x.device)
         inverse = Tensor._empty(x.shape, _dt.int64, x.device)
@@ -199,6 +203,89 @@ def unique(op: Op, input: Tensor, sorted: bool = True, return_inverse: bool = Fa
         inverse = inverse.reshape(x.shape)
     extra = ((inverse,) if return_inverse else ()) + ((counts,) if return_counts else ())
     return (values,) + extra if extra else values
+
+
+# ----------------------------------------------------------------------------------------------
+# unique(dim=) and unique_consecutive(dim=): distinct slices, as compositions of registry ops
+# ----------------------------------------------------------------------------------------------
+
+def unique_slices(name: str, input: Tensor, dim: int, consecutive: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """``(values, inverse, counts)`` of the slices of ``input`` along ``dim`` (``input.select(dim, i)``),
+    as ``torch.unique(..., dim=)`` (``consecutive``: ``torch.unique_consecutive(..., dim=)``) gives them.
+
+    Slices are equal when every element is (``==``: ``-0.0`` equals ``0.0``, a NaN equals nothing, so
+    a slice holding one is distinct from every other). ``values`` holds one slice per group along
+    ``dim`` (the first of each run, or each distinct slice in lexicographic order of its elements
+    read in row-major order); ``inverse`` (int64, one per input slice) numbers each slice's group;
+    ``counts`` (int64) sizes each group. Every step is a registry op, so any backend runs it: the
+    slices become the rows of an ``(n, m)`` matrix; runs start where a row differs from the one before
+    (``ne``, ``any``), and groups are numbered by ``cumsum``; unsorted rows are first ranked in
+    lexicographic order by :func:`_lexicographic_ranks`.
+
+        >>> import neurarust as nr
+        >>> from neurarust.kernels.sorting import unique_slices
+        >>> x = nr.tensor([[1, 2], [0, 5], [1, 2]])
+        >>> [t.tolist() for t in unique_slices("unique", x, 0)]
+        [[[0, 5], [1, 2]], [1, 0, 1], [1, 2]]
+    """
+    d = normalize_dim(dim, input.ndim, scalar_ok=False)
+    n = input.shape[d]
+    zero_dims = sum(1 for size in input.shape if size == 0)
+    if n == 0:
+        if zero_dims > 1:
+            raise ShapeError(f"{name}(): Number of zero sized dimensions is more than one, so unique cannot be "
+                             f"applied (input of shape {list(input.shape)})")
+        empty = creation.zeros(0, dtype=_dt.int64, device=input.device)
+        return call("clone", input), empty, call("clone", empty)
+    if zero_dims:
+        raise ShapeError(f"{name}(): There are 0 sized dimensions, and they aren't selected, so unique cannot be "
+                         f"applied (input of shape {list(input.shape)}, dim={dim})")
+    rows = input.permute(d, *(i for i in range(input.ndim) if i != d)).reshape(n, -1)  # slices read row-major
+    if consecutive:
+        order, inverse = None, None
+        differs = call("any", call("ne", rows[1:], rows[:-1]), 1)                    # row i + 1 vs row i
+    else:
+        inverse = _lexicographic_ranks(rows)                                             # the group of each row
+        ranks, order = call("sort", inverse, 0, stable=True)
+        differs = call("ne", ranks[1:], ranks[:-1])
+    starts = call("cat", [creation.ones(1, dtype=_dt.bool_, device=input.device), differs], 0)
+    if inverse is None:
+        inverse = call("cumsum", starts, 0) - 1
+    at = call("nonzero", starts).reshape(-1)                                             # where each group starts
+    first = at if order is None else call("gather", order, 0, at)                        # ... as an input slice
+    counts = call("cat", [at[1:], creation.full((1,), n, dtype=_dt.int64, device=input.device)], 0) - at
+    return call("index_select", input, d, first), inverse, counts
+
+
+def _lexicographic_ranks(rows: Tensor) -> Tensor:
+    """For each row of the ``(n, m)`` matrix ``rows``, the number of distinct rows before it in
+    lexicographic order (int64, ``(n,)``): equal rows share a rank, ranks run ``0 .. groups - 1``.
+
+    Prefix doubling, in ``1 + ceil(log2(m))`` rounds of a few registry ops each (rather than ``m``
+    sorts, one per column): every column is replaced by its elements' ranks among that column's
+    values (``_column_ranks``; each below ``n``); then adjacent columns are paired into one key,
+    ``rank_a * n + rank_b`` (below ``n**2``, so int64 holds it), which orders the pairs as the two
+    columns do lexicographically, and ranked again; until one column is left.
+    """
+    n = rows.shape[0]
+    ranks = _column_ranks(rows)
+    while ranks.shape[1] > 1:
+        if ranks.shape[1] % 2:
+            ranks = call("cat", [ranks, creation.zeros(n, 1, dtype=_dt.int64, device=rows.device)], 1)
+        pairs = ranks.reshape(n, -1, 2)
+        ranks = _column_ranks(pairs[:, :, 0] * n + pairs[:, :, 1])
+    return ranks.reshape(-1)
+
+
+def _column_ranks(keys: Tensor) -> Tensor:
+    """Dense ranks of the elements of each column of ``keys`` among that column's values: ``ne``
+    between sorted neighbours marks each new value (every NaN is one), ``cumsum`` numbers them, and
+    ``scatter`` puts the numbers back where the elements were."""
+    values, order = call("sort", keys, 0, stable=True)
+    new = call("ne", values[1:], values[:-1])
+    first = creation.zeros(1, keys.shape[1], dtype=_dt.bool_, device=keys.device)
+    numbered = call("cumsum", call("cat", [first, new], 0), 0)
+    return call("scatter", creation.zeros(*keys.shape, dtype=_dt.int64, device=keys.device), 0, order, numbered)
 
 
 def _bincount_dtype(x: Tensor, weights: Tensor | None):
@@ -481,6 +568,17 @@ def _unique_samples(d):
         specials = np.concatenate([S.SPECIALS, S.SPECIALS[1:]])
         specials = specials[~((specials == 0) & np.signbit(specials))]
         yield Sample((specials,), {"return_inverse": True, "return_counts": True}, name="specials")
+    # Slices along dim: repeated rows (few levels, 2 or 3 of them per slice), in every layout.
+    both = {"return_inverse": True, "return_counts": True}
+    rows = _few(d, (7, 3), 6, high=2)
+    yield Sample((np.concatenate([rows, rows[::2]]),), {**both, "dim": 0}, name="dim0_repeats")
+    yield Sample((S.TensorSpec(np.concatenate([rows, rows[1::3]]), "transposed"),), {**both, "dim": 1},
+                 name="dim1_transposed")
+    cube = _few(d, (2, 5, 2), 7, high=2)
+    yield Sample((np.concatenate([cube, cube[:, ::2]], 1),), {**both, "dim": -2}, name="dim_middle_3d")
+    yield Sample((S.TensorSpec(_few(d, (6, 4), 8, high=2), "strided"),), {**both, "dim": 0}, name="dim0_strided")
+    yield Sample((_few(d, (9,), 9),), {**both, "dim": 0}, name="dim0_1d")
+    yield Sample((_few(d, (0, 3), 10),), {**both, "dim": 0}, name="dim_empty")
 
 
 def _bincount_samples(d):
@@ -531,7 +629,11 @@ def _mode_errors():
 
 
 def _unique_errors():
-    yield ErrorInput(Sample((np.ones(3),), {"dim": 0}), ValueError, "not supported")
+    yield ErrorInput(Sample((np.ones(3),), {"dim": 1}), IndexError, "out of range")
+    yield ErrorInput(Sample((np.ones((2, 3)),), {"dim": -3}), IndexError, "out of range")
+    yield ErrorInput(Sample((np.array(1.0),), {"dim": 0}), IndexError, "0-d")
+    yield ErrorInput(Sample((np.ones((0, 3)),), {"dim": 1}), ValueError, "0 sized dimensions")
+    yield ErrorInput(Sample((np.ones((0, 0)),), {"dim": 0}), ValueError, "more than one")
 
 
 def _bincount_errors():

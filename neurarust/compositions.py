@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from .errors import ArgumentError, DTypeError, ShapeError
+from .errors import ArgumentError, DTypeError, ShapeError, SignatureError
 from .registry import call
 from .tensor import Tensor
 
@@ -575,17 +575,27 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False, return_count
                        dim: int | None = None):
     """The elements of ``input`` (flattened) with each run of equal neighbours kept once; with
     ``return_inverse`` each element's run index (input's shape), with ``return_counts`` each run's
-    length. Every NaN is a run of its own, as in PyTorch.
+    length. Every NaN is a run of its own, as in PyTorch. With ``dim``, runs of equal slices along
+    ``dim``: the first slice of each run, one inverse entry per input slice, one count per run.
 
     >>> import neurarust as nr
     >>> nr.unique_consecutive(nr.tensor([1, 1, 2, 2, 3, 1, 1]), return_counts=True)
     (tensor([1, 2, 3, 1]), tensor([2, 2, 1, 2]))
+    >>> values, inverse = nr.unique_consecutive(nr.tensor([[1, 1, 2, 1], [5, 5, 5, 5]]), True, dim=1)
+    >>> values.tolist(), inverse.tolist()
+    ([[1, 2, 1], [5, 5, 5]], [0, 0, 1, 2])
     """
     from . import dtype as _dt
     from .creation import tensor, zeros
 
+    if not isinstance(input, Tensor):
+        raise SignatureError(f"unique_consecutive(): argument 'input' must be a Tensor, not {type(input).__name__}")
     if dim is not None:
-        raise ArgumentError("unique_consecutive(): dim= is not supported; runs over all elements (dim=None) are")
+        from neurarust.kernels.sorting import unique_slices
+
+        values, inverse, counts = unique_slices("unique_consecutive", input, dim, consecutive=True)
+        extra = ((inverse,) if return_inverse else ()) + ((counts,) if return_counts else ())
+        return (values,) + extra if extra else values
     flat = input.reshape(-1)
     n = flat.numel()
     if n == 0:
