@@ -88,7 +88,7 @@ def test_copies_of_temporaries_nobody_else_reads_are_dropped():
 
 
 def test_a_copied_transposed_product_is_computed_transposed():
-    g = capture(lambda a, b: (a @ b).t().clone(), nr.ones(2, 3), nr.ones(3, 4)).graph
+    g = capture(lambda a, b: (a @ b).t().contiguous(), nr.ones(2, 3), nr.ones(3, 4)).graph
     assert passes.eliminate_views(g, []) == 1
     passes.eliminate_dead_code(g)
     assert names(g) == ["view", "view", "matmul"]
@@ -288,8 +288,8 @@ def test_relu_backward_joins_the_product_epilogue(backend):
 
 def copies_and_cat(a, b):
     """Two independent copies, and a cat of a copied permuted view (its copy walked through)."""
-    merged = nr.cat([a.t().clone().view(2, 2, 3).transpose(0, 1), b.view(2, 2, 3)], 2)
-    return a.t().clone(), b[:, 1:].clone(), merged
+    merged = nr.cat([a.t().contiguous().view(2, 2, 3).transpose(0, 1), b.view(2, 2, 3)], 2)
+    return a.t().contiguous(), b[:, 1:].clone(), merged
 
 
 def column_sums(x, y):
@@ -370,7 +370,7 @@ def test_a_copy_that_a_reader_outside_the_group_needs_is_kept_for_it():
 
     def f(dy, w, b):
         rows = dy.transpose(0, 1).reshape(-1, dy.shape[-1])
-        return rows.sum(0), rows.view(2, 3, 6) @ w, b.t().clone()   # a batched product: no group member
+        return rows.sum(0), rows.view(2, 3, 6) @ w, b.t().contiguous()   # a batched product: no group member
     shapes = [(3, 2, 6), (6, 4), (3, 5)]
     g = capture(f, *[nr.ones(*s) for s in shapes]).graph
     assert fuse_horizontally(g, []) == 1
@@ -650,7 +650,7 @@ def test_ops_with_a_path_between_them_stay_apart():
 def test_independent_ops_of_different_kinds_share_one_kernel():
     from neurarust.graph.horizontal import fuse_horizontally
 
-    f = lambda a, b: (a.sum(0), a.t() @ b, b.t().clone())  # noqa: E731
+    f = lambda a, b: (a.sum(0), a.t() @ b, b.t().contiguous())  # noqa: E731
     g = capture(f, nr.ones(5, 3), nr.ones(5, 4)).graph
     assert fuse_horizontally(g, []) == 1 and [n.fused.kind for n in g.nodes if n.fused] == ["mixed"]
     a, b = nr.randn(5, 3), nr.randn(5, 4)
@@ -813,7 +813,7 @@ def test_fused_kernels_pass_neurarust_check_and_compile_for_sm80_and_sm90():
         kernels += [n.fused.name for n in norm_grad_fused(3, width, rms)[2].nodes if n.fused is not None]
     from neurarust.graph.horizontal import fuse_horizontally
 
-    mixed = (lambda a, b: (a.sum(0), a.t() @ b, b.t().clone()), [(5, 3), (5, 4)], 3)
+    mixed = (lambda a, b: (a.sum(0), a.t() @ b, b.t().contiguous()), [(5, 3), (5, 4)], 3)
     columns = (lambda a, b, x: x.t() @ nr.cat([a, b], 1), [(5, 3), (5, 2), (5, 4)], 1)
     for f, shapes, _ in [*HORIZONTAL.values(), mixed, (token_gradients, [(3, 2, 6), (2, 3, 5), (6, 4)], 2),
                          (packed_gradients, PACKED_SHAPES, 6), columns, (mean_backward, [(2, 5), (2, 4, 3)], 2),

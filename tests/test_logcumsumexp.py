@@ -208,14 +208,3 @@ def test_errors_are_neurarust_errors(backend, call, error, match):
     with nr.backends.using(backend), pytest.raises(error, match=match) as info:
         call()
     assert isinstance(info.value, nr.NeuraRustError)
-
-
-# -- ahead-of-time compile for real GPUs -----------------------------------------------------------
-
-@pytest.mark.compile
-def test_logcumsumexp_specs_compile_for_sm80_and_sm90():
-    from neurarust.kernels import aot
-
-    results = aot.compile_all([80, 90], jobs=2, filter="scan_triton:scan_logcumsumexp")
-    assert len(results) == 2 * 10, [(r.name, r.arch) for r in results]
-    assert all(r.ok for r in results), [(r.name, r.arch, r.failures) for r in results if not r.ok]
