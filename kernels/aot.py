@@ -20,6 +20,7 @@ import concurrent.futures as cf
 import contextlib
 import dataclasses
 import importlib
+import io
 import multiprocessing
 import os
 import re
@@ -112,6 +113,8 @@ def _worker_init(cache_dir: str | None) -> None:
         raise RuntimeError("aot worker: Triton was imported in interpreter mode before the worker started")
     os.environ["TRITON_INTERPRET"] = "0"
     os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+    # Triton's own ptxas run prints its -v log: the register and spill figures without a second run.
+    os.environ["TRITON_DUMP_PTXAS_LOG"] = "1"
     if cache_dir:
         os.environ["TRITON_CACHE_DIR"] = cache_dir
 
@@ -152,6 +155,12 @@ def _ptxas_info(ptx: str, arch: int) -> tuple[int, int, int]:
     return parse_ptxas_log(log)
 
 
+def _ptxas_figures(log: str, ptx: str, arch: int) -> tuple[int, int, int]:
+    """The figures from the log of Triton's own ptxas run (``TRITON_DUMP_PTXAS_LOG``), or from a run
+    of our own where there is none (a kernel found in Triton's cache runs no ptxas)."""
+    return parse_ptxas_log(log) if _REGISTERS.search(log) else _ptxas_info(ptx, arch)
+
+
 def parse_ptxas_log(log: str) -> tuple[int, int, int]:
     """(registers, spill store bytes, spill load bytes) from ``ptxas -v`` output."""
     regs = [int(x) for x in _REGISTERS.findall(log)]
@@ -172,12 +181,14 @@ def _compile(module: str, name: str, arch: int) -> Result:
         r.num_warps, r.num_stages = spec.num_warps, spec.num_stages
         attrs = {(i,): [["tt.divisibility", 16]] for i in spec.aligned}
         start = time.perf_counter()
-        ck = triton.compile(ASTSource(spec.kernel, spec.signature, spec.constants, attrs),
-                            target=GPUTarget("cuda", arch, 32),
-                            options={"num_warps": spec.num_warps, "num_stages": spec.num_stages})
+        log = io.StringIO()
+        with contextlib.redirect_stdout(log):
+            ck = triton.compile(ASTSource(spec.kernel, spec.signature, spec.constants, attrs),
+                                target=GPUTarget("cuda", arch, 32),
+                                options={"num_warps": spec.num_warps, "num_stages": spec.num_stages})
         r.seconds = time.perf_counter() - start
         ptx = ck.asm["ptx"]
-        r.registers, r.spill_stores, r.spill_loads = _ptxas_info(ptx, arch)
+        r.registers, r.spill_stores, r.spill_loads = _ptxas_figures(log.getvalue(), ptx, arch)
         r.shared = int(ck.metadata.shared)
         r.wgmma = bool(_WGMMA.search(ptx))
         r.vec128 = bool(_VEC128.search(ptx))

@@ -78,7 +78,8 @@ def test_contiguous_fp32_elementwise_uses_128bit_loads(full_run):
 @pytest.mark.compile
 def test_matmul_uses_wgmma_on_sm90(full_run):
     _, rows, _ = full_run
-    assert any(r["module"] == "matmul_triton" and r["arch"] == "sm_90" and r["wgmma"] == "yes" for r in rows)
+    wgmma = {r["spec"] for r in rows if r["module"] == "matmul_triton" and r["arch"] == "sm_90" and r["wgmma"] == "yes"}
+    assert {"matmul_float16_128x128x64_w4_s3_default", "matmul_bfloat16_128x128x64_w4_s3_default"} <= wgmma
 
 
 @pytest.mark.compile

@@ -229,18 +229,6 @@ def test_gpu_launch_path_tunes_once_then_reuses(monkeypatch, tmp_path):
         autotune.clear()
 
 
-# -- ahead-of-time compile for real GPUs -------------------------------------------------------
-
-@pytest.mark.compile
-def test_aot_specs_compile_for_sm80_and_sm90_and_use_wgmma():
-    from neurarust.kernels import aot
-
-    results = aot.compile_all([80, 90], jobs=2, filter="matmul_triton:")
-    assert results and all(r.ok for r in results), [(r.name, r.arch, r.failures) for r in results if not r.ok]
-    wgmma = {r.name for r in results if r.arch == 90 and r.wgmma}
-    assert {"matmul_float16_128x128x64_w4_s3_default", "matmul_bfloat16_128x128x64_w4_s3_default"} <= wgmma
-
-
 # -- the fused addmm family: beta * input + alpha * product -------------------------------------
 
 @pytest.mark.parametrize("backend", ["reference", "triton"])
