@@ -612,9 +612,10 @@ def _inplace_target(op, args, kwargs) -> Tensor | None:
     elif not (args and out is args[0]):
         raise AutogradError(f"{op.name}(): functions with out=... arguments don't support automatic "
                             f"differentiation, but one of the arguments requires grad")
-    written = out if out._base is None else out._base
-    m = written._autograd
-    if m is not None and m.requires_grad and m.grad_fn is None:
+    for written in (out,) if out._base is None else (out, out._base):   # a view made a leaf is one too
+        m = written._autograd
+        if m is None or not m.requires_grad or m.grad_fn is not None:
+            continue
         what = "a leaf Variable" if written is out else "a view of a leaf Variable"
         raise AutogradError(f"{op.name}: {what} that requires grad is being used in an in-place operation "
                             f"(shape {list(out._shape)}); wrap it in nr.no_grad() if you mean to update it")

@@ -26,3 +26,4 @@ from . import ctc  # noqa: F401
 from . import quantized  # noqa: F401
 from . import search  # noqa: F401
 from . import cumextrema  # noqa: F401
+from . import special  # noqa: F401

@@ -10,6 +10,8 @@ polynomial evaluations per element::
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
@@ -124,3 +126,172 @@ def erfinv(y) -> np.ndarray:
     x = np.where(ay == 1.0, np.inf, x)
     x = np.where((ay > 1.0) | np.isnan(y), np.nan, x)
     return np.copysign(x, y)
+
+
+# -- gamma-family, Bessel and sinc references ---------------------------------------------------------
+# Classic float64 methods, chosen to differ from the Triton helpers' (kernels/math_triton.py) so the two
+# check each other: recurrences up to 10 and asymptotic series, the reflection formulas below 0.
+
+_LOG_PI = float(np.log(np.pi))
+_HALF_LOG_2PI = 0.9189385332046728
+# B_2k / (2k (2k - 1)) (Stirling) and B_2k / (2k) (digamma), k = 1..7; B_2j / (2j)!, j = 1..12 (zeta).
+_STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156)
+_PSI_ASYMPTOTIC = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
+_BERNOULLI_OVER_FACTORIAL = (1 / 12, -1 / 720, 1 / 30240, -1 / 1209600, 1 / 47900160, -691 / 1307674368000,
+                             1 / 74724249600, -3617 / 10670622842880000, 43867 / 5109094217170944000,
+                             -174611 / 802857662698291200000, 77683 / 14101100039391805440000,
+                             -236364091 / 1693824136731743669452800000)
+
+
+def _float64(x) -> np.ndarray:
+    return np.array(x, dtype=np.float64, ndmin=1)
+
+
+def sinpi(x) -> np.ndarray:
+    """sin(pi x) exactly reduced (x - round(x) is exact), so it is 0 at the integers and accurate
+    relative to the result everywhere; NaN at ±inf."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        n = np.round(x)
+        r = np.sin(np.pi * (x - n))
+        return np.where(np.fmod(n, 2.0) != 0, -r, r)
+
+
+def _shift_to(y: np.ndarray, limit: float):
+    """(y + k, k) with the smallest whole k that takes each y >= 0 to at least ``limit`` (k <= limit)."""
+    k = np.where(y < limit, np.ceil(limit - y), 0.0)
+    k = np.where(np.isfinite(k), k, 0.0)
+    return y + k, k
+
+
+def lgamma(x) -> np.ndarray:
+    """log|Gamma(x)|: Stirling's series from 10 on (smaller arguments shifted up, dividing by the
+    product of the shifts), the reflection formula below 0; +inf at 0, the negative integers and ±inf."""
+    shape = np.shape(x)
+    x = _float64(x)
+    with np.errstate(all="ignore"):
+        neg = x < 0
+        y = np.where(neg, 1.0 - x, np.abs(x))
+        z, k = _shift_to(y, 10.0)
+        shifted = np.ones_like(y)
+        for i in range(10):
+            shifted *= np.where(i < k, y + i, 1.0)
+        r = 1.0 / z
+        series = np.zeros_like(z)
+        for c in reversed(_STIRLING):
+            series = series * r * r + c
+        positive = (z - 0.5) * np.log(z) - z + _HALF_LOG_2PI + series * r - np.log(shifted)
+        positive = np.where(np.isinf(y), np.inf, positive)
+        reflected = _LOG_PI - np.log(np.abs(sinpi(x))) - positive
+        out = np.where(neg, reflected, positive)
+        out[np.isneginf(x)] = np.inf
+    return out.reshape(shape)
+
+
+def digamma(x) -> np.ndarray:
+    """Gamma'(x) / Gamma(x): the asymptotic series from 10 on (smaller arguments through
+    digamma(y) = digamma(y + 1) - 1/y), the reflection formula below 0; -inf at +0, +inf at -0, NaN at
+    the negative integers and -inf."""
+    shape = np.shape(x)
+    x = _float64(x)
+    with np.errstate(all="ignore"):
+        neg = x < 0
+        y = np.where(neg, 1.0 - x, x)
+        z, k = _shift_to(np.where(y == 0, 1.0, y), 10.0)
+        shifts = np.zeros_like(y)
+        for i in range(10):
+            shifts += np.where(i < k, 1.0 / (y + i), 0.0)
+        r2 = 1.0 / (z * z)
+        series = np.zeros_like(z)
+        for c in reversed(_PSI_ASYMPTOTIC):
+            series = series * r2 + c
+        positive = np.log(z) - 0.5 / z - series * r2 - shifts
+        positive = np.where(y == 0, -1.0 / y, positive)       # -inf at +0, +inf at -0
+        t = x - np.round(x)
+        reflected = positive - np.pi * np.cos(np.pi * t) / np.sin(np.pi * t)
+        out = np.where(neg, reflected, positive)
+        out[neg & (np.floor(x) == x)] = np.nan
+    return out.reshape(shape)
+
+
+def hurwitz_zeta(s: int, a) -> np.ndarray:
+    """zeta(s, a) = sum_k (a + k)^-s for an integer s >= 2 and a >= 0 (inf at 0, 0 at inf): nine terms
+    and the Euler-Maclaurin tail with twelve Bernoulli corrections (Cephes' method)."""
+    a = _float64(a)
+    with np.errstate(all="ignore"):
+        w = np.where(np.isinf(a), 1.0, a) + 9.0
+        tail = w ** (1.0 - s) / (s - 1) + 0.5 * w ** -float(s)
+        c = s * w ** (-s - 1.0)
+        for j, b in enumerate(_BERNOULLI_OVER_FACTORIAL):
+            tail += b * c
+            c = c * (s + 2 * j + 1) * (s + 2 * j + 2) / (w * w)
+        total = tail
+        for k in range(8, -1, -1):
+            total = total + (a + k) ** -float(s)
+    return np.where(np.isinf(a), 0.0, total)
+
+
+def polygamma(x, n: int = 0) -> np.ndarray:
+    """The n-th derivative of digamma: (-1)^(n+1) n! sum_k (x + k)^-(n+1) for n >= 1 (negative x through
+    Hurwitz zetas of positive arguments); digamma for n = 0. ±inf at the poles, 0 at +inf, NaN at -inf."""
+    if n == 0:
+        return digamma(x)
+    shape = np.shape(x)
+    x = _float64(x)
+    s = n + 1
+    with np.errstate(all="ignore"):
+        neg = x < 0
+        fl = np.floor(x)
+        q = np.where(neg, x - fl, np.abs(x))
+        p = np.where(neg, (fl + 1.0) - x, 1.0)
+        sign = -1.0 if s % 2 else 1.0
+        total = hurwitz_zeta(s, q) + np.where(neg, sign * (hurwitz_zeta(s, p) - hurwitz_zeta(s, np.where(neg, 1.0 - x, 1.0))), 0.0)
+        factor = math.factorial(n) if n <= 170 else math.inf
+        out = (factor if n % 2 else -factor) * total
+        out[np.isneginf(x)] = np.nan
+    return out.reshape(shape)
+
+
+def _bessel_i(x: np.ndarray, nu: int) -> np.ndarray:
+    """I_nu(|x|), nu = 0 or 1: the power series to k = 36 up to 20, then the asymptotic series to k = 24
+    with e^x taken in halves (finite wherever I_nu is)."""
+    ax = np.abs(x)
+    with np.errstate(all="ignore"):
+        q = ax * ax / 4.0
+        series = np.ones_like(ax)
+        for k in range(36, 0, -1):
+            series = 1.0 + q / (k * (k + nu)) * series
+        if nu:
+            series *= ax / 2.0
+        xa = np.where(ax > 20.0, ax, 20.0)
+        asym = np.ones_like(ax)
+        for k in range(24, 0, -1):
+            asym = 1.0 + (4.0 * nu * nu - (2 * k - 1) ** 2) / (-8.0 * k * xa) * asym
+        half = np.exp(xa / 2.0)
+        asym = half * (half * asym / np.sqrt(2.0 * np.pi * xa))
+    return np.where(ax > 20.0, asym, series)
+
+
+def i0(x) -> np.ndarray:
+    """The modified Bessel function I0 (NaN at ±inf, as PyTorch's and NumPy's ``i0``)."""
+    shape = np.shape(x)
+    x = _float64(x)
+    out = _bessel_i(x, 0)
+    out[np.isinf(x)] = np.nan
+    return out.reshape(shape)
+
+
+def i1(x) -> np.ndarray:
+    """The modified Bessel function I1, odd (NaN at ±inf, as PyTorch's ``special.i1``)."""
+    shape = np.shape(x)
+    x = _float64(x)
+    out = np.where(x < 0, -1.0, 1.0) * _bessel_i(x, 1)
+    out[np.isinf(x)] = np.nan
+    return out.reshape(shape)
+
+
+def sinc(x) -> np.ndarray:
+    """sin(pi x) / (pi x), 1 at 0, even; exactly 0 at the nonzero integers, with the sign (-1)^x."""
+    ax = np.abs(np.asarray(x, dtype=np.float64))
+    with np.errstate(all="ignore"):
+        return np.where(ax == 0, 1.0, sinpi(ax) / (np.pi * ax))

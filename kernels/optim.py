@@ -57,6 +57,7 @@ class Rule:
     math: Callable
     torch_step: Callable | None = None
     inplace: Callable | None = None
+    counters: tuple[str, ...] = ()   # capturable mode: per-param device scalars besides the step
 
 
 def _lerp(a, b, w):
@@ -168,6 +169,49 @@ def _lion(p, g, st, k, f, first):
     p = p - lr * np.sign(_lerp(st[0], g, 1 - beta1))
     st[0] = _lerp(st[0], g, 1 - beta2)
     return p
+
+
+def _rprop(p, g, st, k, f, first):
+    """Rprop: each element's step size grows by etaplus while its gradient keeps its sign and shrinks
+    by etaminus when it flips (that element then skips the step and forgets its gradient)."""
+    etaminus, etaplus, step_min, step_max = k[:4]
+    s = g * st[0]
+    factor = np.where(s > 0, etaplus, np.where(s < 0, etaminus, 1.0)).astype(np.result_type(s))
+    st[1] = np.minimum(np.maximum(st[1] * factor, step_min), step_max)
+    g = np.where(s < 0, np.zeros_like(g), g)
+    st[0] = g
+    return p - np.sign(g) * st[1]
+
+
+def _asgd(p, g, st, k, f, first):
+    """ASGD: SGD with the decay term lambd and a step size ``eta`` that decays with the step count; the
+    average ``ax`` follows the params with weight ``mu`` (a copy while mu is 1)."""
+    eta, mu, lambd, wd = k[:4]
+    g = _decay(p, g, wd)
+    p = p * (1 - lambd * eta) - eta * g
+    st[0] = st[0] + (p - st[0]) * mu if mu != 1 else np.array(p, copy=True)
+    return p
+
+
+def scalar_state(value: float) -> float:
+    """``value`` as a 0-d tensor of PyTorch's scalar-state dtype holds it (``torch.optim``'s
+    ``_get_scalar_dtype``): rounded to float32, unless the default dtype is float64.
+
+    >>> scalar_state(0.1)
+    0.10000000149011612
+    """
+    return float(value) if _dt.get_default_dtype() is _dt.float64 else float(np.float32(value))
+
+
+def asgd_schedule(lr: float, lambd: float, alpha: float, t0: float, step: float) -> tuple[float, float]:
+    """ASGD's ``(eta, mu)`` after step ``step``: ``lr / (1 + lambd * lr * step) ** alpha`` and
+    ``1 / max(1, step - t0)``, as ``torch.optim.ASGD`` computes them and keeps them (in float32 state
+    tensors: see :func:`scalar_state`).
+
+    >>> asgd_schedule(0.01, 1e-4, 0.75, 1e6, 1)[1]
+    1.0
+    """
+    return scalar_state(lr / ((1 + lambd * lr * step) ** alpha)), scalar_state(1 / max(1, step - t0))
 
 
 # -- the in-place fast lane of the CPU path: the same operations in the same order as ``_sgd`` and
@@ -290,8 +334,8 @@ def _radam_scalars(h):
 
 
 # The rules of the optimizers PyTorch gives a ``capturable`` option (Adam, AdamW, RMSprop, Adadelta,
-# Adamax, NAdam, RAdam; not SGD or Adagrad).
-CAPTURABLE = frozenset({"adam", "rmsprop", "adadelta", "adamax", "nadam", "radam"})
+# Adamax, NAdam, RAdam, Rprop, ASGD; not SGD or Adagrad).
+CAPTURABLE = frozenset({"adam", "rmsprop", "adadelta", "adamax", "nadam", "radam", "rprop", "asgd"})
 ADAM_DEFAULTS = dict(step=1, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)
 RULES = {r.name: r for r in (
     Rule("sgd", 0, ("momentum_buffers",), dict(lr=1e-3, weight_decay=0.0, momentum=0.0, dampening=0.0,
@@ -315,11 +359,21 @@ RULES = {r.name: r for r in (
          lambda h: (False, False), _adamax),
     Rule("nadam", 6, ("exp_avgs", "exp_avg_sqs"),
          dict(ADAM_DEFAULTS, lr=2e-3, momentum_decay=4e-3, mu_product=1.0, decoupled=False), _nadam_scalars,
-         lambda h: (bool(h["decoupled"]), False), _nadam),
+         lambda h: (bool(h["decoupled"]), False), _nadam, counters=("mu_products",)),
     Rule("radam", 7, ("exp_avgs", "exp_avg_sqs"), dict(ADAM_DEFAULTS, decoupled=False), _radam_scalars,
          lambda h: (bool(h["decoupled"]), False), _radam),
     Rule("lion", 8, ("exp_avgs",), dict(lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0),
          lambda h: (h["lr"], h["beta1"], h["beta2"], h["weight_decay"]), lambda h: (False, False), _lion),
+    # lr only sets the step sizes' first value (the optimizer's business): the rule ignores it
+    Rule("rprop", 9, ("prevs", "step_sizes"),
+         dict(lr=1e-2, etaminus=0.5, etaplus=1.2, step_size_min=1e-6, step_size_max=50.0),
+         lambda h: (h["etaminus"], h["etaplus"], h["step_size_min"], h["step_size_max"]),
+         lambda h: (False, False), _rprop),
+    # eta and mu: this step's values (the state the previous step left); lr, alpha and t0 make the
+    # next ones (on the host, or on the device in capturable mode)
+    Rule("asgd", 10, ("axs",), dict(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, eta=1e-2, mu=1.0),
+         lambda h: (h["eta"], h["mu"], h["lambd"], h["weight_decay"], h["lr"], h["alpha"], h["t0"]),
+         lambda h: (False, False), _asgd, counters=("etas", "mus")),
 )}
 
 
@@ -399,33 +453,46 @@ def _value(t: Tensor) -> float:
     return float(t._np().reshape(-1)[0])
 
 
+def _set(t: Tensor, value: float) -> None:
+    t._np()[...] = value
+    t._bump_version()
+
+
 def _run_reference_capturable(rule: Rule, lists: list, h: dict, flags: tuple, capturable: tuple) -> None:
     """Capturable mode on the CPU: nothing at all when ``found_inf`` is set; else each tensor's step
-    count advances and its scalars come from its own step (and NAdam's mu_product) and ``lr``."""
+    count advances and its scalars come from its own step (and NAdam's mu_product, ASGD's eta and
+    mu) and ``lr``."""
     steps, mus, lr, found = capturable
     if _value(found) != 0:
         return
+    n = len(steps)
     for i, step_t in enumerate(steps):
         step = _value(step_t) + 1
         hi = dict(h, lr=_value(lr), step=step)
-        step_t._np()[...] = step
-        step_t._bump_version()
-        if mus:
+        _set(step_t, step)
+        if rule.name == "nadam":
             hi["mu_product"] = _value(mus[i])
-            mus[i]._np()[...] = hi["mu_product"] * _nadam_mu(hi, step)
-            mus[i]._bump_version()
+            _set(mus[i], hi["mu_product"] * _nadam_mu(hi, step))
+        elif rule.name == "asgd":
+            hi["eta"], hi["mu"] = _value(mus[i]), _value(mus[n + i])
         _run_reference(rule, [[ls[i]] if ls else [] for ls in lists], tuple(rule.scalars(hi)), flags, False)
+        if rule.name == "asgd":   # the next step's eta and mu, from this step's count and lr
+            eta, mu = asgd_schedule(hi["lr"], hi["lambd"], hi["alpha"], hi["t0"], step)
+            _set(mus[i], eta)
+            _set(mus[n + i], mu)
 
 
-def _check_capturable(name: str, params: list, capturable) -> tuple:
-    """``(steps, mu_products, lr, found_inf)``: fp32 one-element tensors on the params' device."""
+def _check_capturable(name: str, params: list, capturable, counters: tuple = ()) -> tuple:
+    """``(steps, counters, lr, found_inf)``: fp32 one-element tensors on the params' device;
+    ``counters`` holds the rule's other per-param scalars, list after list (NAdam: mu_product; ASGD:
+    eta, then mu), and may be empty for a rule with none."""
     if not (isinstance(capturable, (tuple, list)) and len(capturable) == 4):
         raise SignatureError(f"{name}(): 'capturable' must be (steps, mu_products, lr, found_inf)")
     steps, mus, lr, found = capturable
     steps, mus = list(steps), list(mus)
-    if len(steps) != len(params) or (mus and len(mus) != len(params)):
-        raise ShapeError(f"{name}(): capturable mode needs one step (and mu_product) tensor per param, got "
-                         f"{len(steps)} for {len(params)} params")
+    if len(steps) != len(params) or (mus and len(mus) != len(params) * max(1, len(counters))):
+        raise ShapeError(f"{name}(): capturable mode needs one step (and {', '.join(counters) or 'mu_product'}) "
+                         f"tensor per param, got {len(steps)} for {len(params)} params")
     device = params[0].device if params else None
     for t in steps + mus + [lr, found]:
         if not isinstance(t, Tensor) or t.numel() != 1 or t.dtype is not _dt.float32:
@@ -455,9 +522,9 @@ def _frontend(op: Op, params, grads, *states, maximize: bool = False, capturable
     if capturable is not None:
         if rule.name not in CAPTURABLE:
             raise ArgumentError(f"{op.name}(): the {rule.name} update has no capturable mode")
-        capturable = _check_capturable(op.name, lists[0], capturable)
-        if rule.name == "nadam" and not capturable[1]:
-            raise ArgumentError(f"{op.name}(): capturable NAdam needs its mu_product tensors")
+        capturable = _check_capturable(op.name, lists[0], capturable, rule.counters)
+        if rule.counters and lists[0] and not capturable[1]:
+            raise ArgumentError(f"{op.name}(): capturable {rule.name} needs its {' and '.join(rule.counters)} tensors")
     flags = tuple(bool(f) for f in rule.flags(h)) + (bool(maximize),)
     if not params:
         return tuple(lists)
@@ -491,12 +558,15 @@ def _lists(dtype, rule: Rule, h: dict, seed: int) -> list:
         if not _used(rule, what, h):
             out.append([])
             continue
-        positive = what in ("exp_avg_sqs", "max_exp_avg_sqs", "square_avgs", "acc_deltas", "state_sums", "exp_infs")
+        positive = what in ("exp_avg_sqs", "max_exp_avg_sqs", "square_avgs", "acc_deltas", "state_sums", "exp_infs",
+                            "step_sizes")
         vals = [S.values(_dt.float32, s, seed + 17 * j + i).astype(np.float32) for i, s in enumerate(SHAPES)]
         if positive:
             vals = [np.asarray(np.abs(v) + 0.5, np.float32) for v in vals]
         elif what == "grad_avgs":  # keeps square_avg - grad_avg**2 positive
             vals = [np.asarray(v * 0.1, np.float32) for v in vals]
+        elif what == "prevs":      # Rprop: some previous gradients zero (the step size stays)
+            vals = [np.where(np.abs(v) < 1.0, np.float32(0.0), v).astype(np.float32) for v in vals]
         out.append(vals)
     return out
 
@@ -531,6 +601,9 @@ VARIANTS = {
                                                                   weight_decay=0.1, maximize=True)],
     "radam": [dict(step=2, weight_decay=0.1), dict(step=9, decoupled=True, weight_decay=0.1, maximize=True)],
     "lion": [dict(lr=0.01, weight_decay=0.1), dict(maximize=True)],
+    "rprop": [dict(), dict(etaminus=0.25, etaplus=1.5, step_size_min=0.75, step_size_max=2.0, maximize=True)],
+    "asgd": [dict(eta=0.0625, lambd=0.01, weight_decay=0.1), dict(eta=0.25, mu=0.5, lambd=0.1, maximize=True),
+             dict(step=5, eta=0.125, mu=0.25, weight_decay=0.1)],
 }
 
 
@@ -561,6 +634,8 @@ def _torch_oracle(rule: Rule):
             st["step"] = torch.tensor(float(h.get("step", 1) - 1))
             if rule.name == "nadam":
                 st["mu_product"] = torch.tensor(h["mu_product"])
+            if rule.name == "asgd":
+                st["eta"], st["mu"] = torch.tensor(h["eta"]), torch.tensor(h["mu"])
             for key, ls in zip(keys, states):
                 if ls and key and not (rule.name == "sgd" and h["first"]):
                     st[key] = ls[i]
@@ -610,6 +685,12 @@ def _torch_optimizer(name: str, params, h: dict, maximize: bool):
     if name == "radam":
         return O.RAdam(params, lr=h["lr"], betas=betas, eps=h["eps"], weight_decay=h["weight_decay"],
                        decoupled_weight_decay=h["decoupled"], maximize=maximize), ("exp_avg", "exp_avg_sq")
+    if name == "rprop":
+        return O.Rprop(params, lr=h["lr"], etas=(h["etaminus"], h["etaplus"]),
+                       step_sizes=(h["step_size_min"], h["step_size_max"]), maximize=maximize), ("prev", "step_size")
+    if name == "asgd":
+        return O.ASGD(params, lr=h["lr"], lambd=h["lambd"], alpha=h["alpha"], t0=h["t0"],
+                      weight_decay=h["weight_decay"], maximize=maximize), ("ax",)
     return None, ()
 
 
@@ -639,6 +720,220 @@ for _rule in RULES.values():
             f"    >>> _ = call('{_rule.name}_step', [p], [nr.ones(2)], "
             + ", ".join(["[nr.ones(2)]"] * len(_rule.states)) + ")\n"
             f"    >>> p.shape\n    neurarust.Size([2])\n"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Adafactor: its factored second moment (row and column means of g * g) and its two RMS terms are
+# reductions, so the step is composed: registry ops for the reductions and the small state updates,
+# then one multi-tensor launch of the shared kernel (ALGO 11) for the elementwise end
+# ----------------------------------------------------------------------------------------------
+
+ADAFACTOR_DEFAULTS = dict(step=1, lr=1e-2, beta2_decay=-0.8, eps1=None, eps2=1e-3, d=1.0, weight_decay=0.0)
+
+
+def _torch_lerp(a, b, w: float):
+    """``torch.lerp``'s formula: ``a + w * (b - a)`` below weight 0.5, else ``b - (b - a) * (1 - w)``
+    (so weight 1 gives the end point itself)."""
+    return a + w * (b - a) if w < 0.5 else b - (b - a) * (1 - w)
+
+
+def _adafactor_coefficients(h: dict) -> tuple[float, float]:
+    """``(1 - beta2_t, rho_t)`` of step ``h["step"]``: ``step ** beta2_decay`` and ``min(lr, step ** -0.5)``."""
+    step = float(h["step"])
+    return step ** h["beta2_decay"], min(h["lr"], 1 / step ** 0.5)
+
+
+def _adafactor_one(p, g, row, col, var, h: dict, eps1: float):
+    """``torch.optim.Adafactor``'s update of one non-empty param, operation for operation (NumPy
+    arrays in the accumulation dtype, ``g`` already negated under maximize); returns the new
+    ``(p, row_var, col_var, variance)``. A param of two or more dims factors its second moment over
+    its last two dims (``row_var``, ``col_var``); a vector or scalar keeps a full ``variance``."""
+    w, rho = _adafactor_coefficients(h)
+    n = p.size
+    alpha = max(h["eps2"], math.sqrt(float(np.sum(p * p))) / n ** 0.5) * rho
+    if h["weight_decay"] != 0:
+        p = p * (1 - h["lr"] * h["weight_decay"])
+    if p.ndim > 1:
+        row = _torch_lerp(row, np.square(np.sqrt(np.sum(g * g, axis=-1, keepdims=True))) / g.shape[-1], w)
+        col = _torch_lerp(col, np.square(np.sqrt(np.sum(g * g, axis=-2, keepdims=True))) / g.shape[-2], w)
+        estimate = row * col / np.maximum(np.mean(row, axis=-2, keepdims=True), eps1)
+    else:
+        var = _torch_lerp(var, g * g, w)
+        estimate = var
+    update = 1 / np.sqrt(np.maximum(estimate, eps1 * eps1)) * g
+    denom = max(1.0, math.sqrt(float(np.sum(update * update))) / (n ** 0.5 * h["d"]))
+    return p + (-alpha / denom) * update, row, col, var
+
+
+def _check_adafactor(name: str, params, grads, rows, cols, variances) -> None:
+    """One list entry per param: a matrix (or more dims) has ``row_var`` (its shape with the last dim
+    1) and ``col_var`` (the second-to-last dim 1); a vector or scalar has ``variance`` (its shape);
+    the unused entries are None. One floating dtype and device throughout."""
+    lists = dict(params=params, grads=grads, row_vars=rows, col_vars=cols, variances=variances)
+    for what, ls in lists.items():
+        if not isinstance(ls, list) or not all(t is None or isinstance(t, Tensor) for t in ls) \
+                or what in ("params", "grads") and any(t is None for t in ls):
+            raise SignatureError(f"{name}(): '{what}' must be a list of Tensors")
+        if len(ls) != len(params):
+            raise ShapeError(f"{name}(): '{what}' has {len(ls)} tensors for {len(params)} params")
+    for i, (p, g) in enumerate(zip(params, grads)):
+        shape = tuple(p.shape)
+        if len(shape) > 1:
+            want = {"row_vars": shape[:-1] + (1,), "col_vars": shape[:-2] + (1,) + shape[-1:]}
+        else:
+            want = {"variances": shape}
+        want["grads"] = shape
+        for what, ls in lists.items():
+            if what not in want:
+                continue
+            t = ls[i]
+            if t is None:
+                raise ArgumentError(f"{name}(): a param of shape {list(shape)} needs its '{what}' entry")
+            if tuple(t.shape) != want[what]:
+                raise ShapeError(f"{name}(): a tensor of '{what}' has shape {list(t.shape)}, expected "
+                                 f"{list(want[what])} for a param of shape {list(shape)}")
+            if t.dtype is not p.dtype or not p.dtype.is_floating_point:
+                raise DTypeError(f"{name}(): '{what}' holds {t.dtype} for a {p.dtype} param (expected one "
+                                 f"floating dtype)")
+            if t.device != p.device:
+                raise DeviceError(f"{name}(): '{what}' is on {t.device}, its param on {p.device}")
+        if p.dtype is not params[0].dtype or p.device != params[0].device:
+            raise DTypeError(f"{name}(): params of one call must share one dtype and device")
+
+
+def _adafactor_frontend(op: Op, params, grads, row_vars, col_vars, variances, *, maximize: bool = False,
+                        **hyper):
+    """One Adafactor step of a list of params (all at step ``step``) and their state, in place.
+    Returns ``(params, row_vars, col_vars, variances)`` with the None entries left out."""
+    unknown = set(hyper) - set(ADAFACTOR_DEFAULTS)
+    if unknown:
+        raise SignatureError(f"{op.name}() got unexpected keyword arguments {sorted(unknown)}")
+    h = dict(ADAFACTOR_DEFAULTS, **hyper)
+    lists = [list(x) if isinstance(x, (list, tuple)) else x for x in (params, grads, row_vars, col_vars, variances)]
+    _check_adafactor(op.name, *lists)
+    params, grads, rows, cols, variances = lists
+    h["lr"] = float(h["lr"].item()) if isinstance(h["lr"], Tensor) else float(h["lr"])
+    live = [i for i, p in enumerate(params) if p.numel()]   # torch divides by zero on an empty param
+    result = (params, [t for t in rows if t is not None], [t for t in cols if t is not None],
+              [t for t in variances if t is not None])
+    if not live:
+        return result
+    d = params[0].dtype
+    eps1 = float(_dt.finfo(d).eps) if h["eps1"] is None else float(h["eps1"])
+    if backends.for_device(params[0]._storage.device) == "reference":
+        acc = _acc(d)
+        for i in live:
+            ts = [params[i], grads[i], rows[i], cols[i], variances[i]]
+            arrays = [None if t is None else t._np().astype(acc) for t in ts]
+            g = -arrays[1] if maximize else arrays[1]
+            new = backends.run_reference(_adafactor_one, arrays[0], g, *arrays[2:], h, eps1)
+            for t, a in zip(ts[:1] + ts[2:], new):
+                if t is not None:
+                    t._np()[...] = np.asarray(a).astype(t.dtype.np)
+                    t._bump_version()
+        return result
+    _adafactor_composed(op, [params[i] for i in live], [grads[i] for i in live], [rows[i] for i in live],
+                        [cols[i] for i in live], [variances[i] for i in live], h, eps1, maximize)
+    return result
+
+
+def _adafactor_composed(op: Op, params, grads, rows, cols, variances, h: dict, eps1: float, maximize: bool):
+    """The device path: per param, registry ops for the RMS of the param, the row and column means of
+    ``g * g`` (lerped into the factors), the second-moment estimate, the update and its RMS (all on
+    the device, nothing read back: ``alpha / denom`` stays a one-element tensor); then one launch
+    applies the decoupled decay and every param's scaled update."""
+    w, rho = _adafactor_coefficients(h)
+    acc = _dt.float64 if params[0].dtype is _dt.float64 else _dt.float32
+    updates, scales = [], []
+    for p, g, row, col, var in zip(params, grads, rows, cols, variances):
+        if maximize:
+            g = g.neg()
+        root_n = math.sqrt(p.numel())
+        alpha = (p.norm().to(acc) / root_n).clamp(min=h["eps2"]) * rho
+        if p.ndim > 1:
+            row.lerp_(g.norm(dim=-1, keepdim=True).square() / g.shape[-1], w)
+            col.lerp_(g.norm(dim=-2, keepdim=True).square() / g.shape[-2], w)
+            estimate = row * col / row.mean(dim=-2, keepdim=True).clamp(min=eps1)
+        else:
+            var.lerp_(g * g, w)
+            estimate = var
+        update = estimate.clamp(min=eps1 * eps1).rsqrt() * g
+        denom = (update.norm().to(acc) / (root_n * h["d"])).clamp(min=1.0)
+        updates.append(update.contiguous())
+        scales.append((alpha / denom).contiguous())
+    op.launcher()(11, [params, updates, scales], (h["lr"], h["weight_decay"]), (False, False, False), False)
+
+
+ADAFACTOR_SHAPES = ((3, 5), (7,), (), (2, 3, 4))
+
+
+def _adafactor_samples(dtype):
+    variants = [dict(step=1, eps1=1e-3), dict(step=4, lr=0.5, weight_decay=0.1, eps1=0.5),
+                dict(step=3, beta2_decay=-0.5, eps1=1e-6, eps2=0.1, d=2.0, maximize=True)]
+    f32 = _dt.float32
+    for i, v in enumerate(variants):
+        def vals(shape, j, positive=False):
+            a = S.values(f32, shape, 10 * i + j)
+            return np.asarray(np.abs(a) + 0.5 if positive else a, np.float32)
+        params = [vals(s, k) for k, s in enumerate(ADAFACTOR_SHAPES)]
+        grads = [vals(s, 20 + k) for k, s in enumerate(ADAFACTOR_SHAPES)]
+        rows = [vals(s[:-1] + (1,), 40 + k, True) if len(s) > 1 else None for k, s in enumerate(ADAFACTOR_SHAPES)]
+        cols = [vals(s[:-2] + (1,) + s[-1:], 60 + k, True) if len(s) > 1 else None
+                for k, s in enumerate(ADAFACTOR_SHAPES)]
+        variances = [vals(s, 80 + k, True) if len(s) <= 1 else None for k, s in enumerate(ADAFACTOR_SHAPES)]
+        yield Sample((params, grads, rows, cols, variances), dict(v), f"adafactor{i}")
+
+
+def _adafactor_errors():
+    m, v = [np.zeros((2, 3), np.float32)], [np.zeros((3,), np.float32)]
+    row, col = [np.zeros((2, 1), np.float32)], [np.zeros((1, 3), np.float32)]
+    yield ErrorInput(Sample((m, m, [np.zeros((3, 1), np.float32)], col, [None])), ShapeError, "shape")
+    yield ErrorInput(Sample((m, m, [None], col, [None])), ArgumentError, "row_vars")
+    yield ErrorInput(Sample((v, [np.zeros((3,), np.int64)], [None], [None], v)), DTypeError, "float")
+    yield ErrorInput(Sample((m, m + m, row, col, [None])), ShapeError, "tensors for")
+    yield ErrorInput(Sample((m, m, row, col, [None]), {"bogus": 1}), SignatureError, "unexpected")
+
+
+def _torch_adafactor(params, grads, row_vars, col_vars, variances, *, maximize=False, **hyper):
+    """``torch.optim.Adafactor`` (its single-tensor path) stepping the same params, grads and state."""
+    import torch
+
+    h = dict(ADAFACTOR_DEFAULTS, **hyper)
+    dtype = params[0].dtype
+    wide = torch.float64 if dtype == torch.float64 else torch.float32
+    up = lambda ls: [None if t is None else t.to(wide) for t in ls]  # noqa: E731
+    params, grads, rows, cols, variances = map(up, (params, grads, row_vars, col_vars, variances))
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    opt = torch.optim.Adafactor(params, lr=h["lr"], beta2_decay=h["beta2_decay"], eps=(h["eps1"], h["eps2"]),
+                                d=h["d"], weight_decay=h["weight_decay"], maximize=maximize, foreach=False)
+    for i, p in enumerate(params):
+        st = opt.state[p]
+        st["step"] = torch.tensor(float(h["step"] - 1))
+        if p.ndim > 1:
+            st["row_var"], st["col_var"] = rows[i], cols[i]
+        else:
+            st["variance"] = variances[i]
+    with torch.no_grad():
+        opt.step()
+    keep = lambda ls: [t.to(dtype) for t in ls if t is not None]  # noqa: E731
+    return keep(params), keep(rows), keep(cols), keep(variances)
+
+
+register(Op(
+    name="adafactor_step", kind="optim", frontend=_adafactor_frontend, reference=_adafactor_one,
+    triton="neurarust.kernels.optim_triton:launch", dtypes=FLOATS, samples=_adafactor_samples,
+    error_inputs=_adafactor_errors, tolerances=dict(TOLERANCES), method=False, torch_name=_torch_adafactor,
+    attrs={"public": False}, differentiable=(),
+    doc="One Adafactor update of a list of params and their factored second moments in place\n"
+        "(internal: see neurarust.optim.Adafactor). ``row_vars``/``col_vars`` hold the factors of params\n"
+        "of two or more dims, ``variances`` the moment of vectors and scalars (None elsewhere).\n\n"
+        "    >>> import neurarust as nr\n"
+        "    >>> from neurarust.registry import call\n"
+        "    >>> p, v = nr.ones(2), nr.zeros(2)\n"
+        "    >>> _ = call('adafactor_step', [p], [nr.ones(2)], [None], [None], [v], step=1)\n"
+        "    >>> [round(x, 4) for x in p.tolist()], v.tolist()\n"
+        "    ([0.99, 0.99], [1.0, 1.0])\n"))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -9,12 +9,14 @@ place. The per-step numbers ``s0..s7`` and ``first`` are runtime arguments, so a
 or step never recompiles. The tables depend only on the tensors' addresses and sizes: they are
 built once and cached, so a training step does no host work beyond the launch.
 
-Capturable mode (``CAPTURABLE``) adds two table rows (each tensor's step count and NAdam's
-mu_product, device tensors) and reads lr and the GradScaler's found-inf flag through pointers:
-``advance_kernel`` bumps the step counts unless the flag is set, then the update derives its per-step
-numbers on the device and masks everything off when the flag is set. The GradScaler's own kernels,
-``unscale_kernel`` (inf check and unscale, one launch per device and dtype) and
-``update_scale_kernel``, reuse the same tables.
+Capturable mode (``CAPTURABLE``) adds table rows (each tensor's step count and NAdam's
+mu_product, or ASGD's eta and mu: device tensors) and reads lr and the GradScaler's found-inf flag
+through pointers: ``advance_kernel`` bumps the step counts unless the flag is set, then the update
+derives its per-step numbers on the device and masks everything off when the flag is set (and
+``asgd_schedule_kernel`` then computes ASGD's next eta and mu). Adafactor (``ALGO`` 11) uses the
+kernel for its elementwise end only: the updates and one scale per tensor come from registry ops.
+The GradScaler's own kernels, ``unscale_kernel`` (inf check and unscale, one launch per device and
+dtype) and ``update_scale_kernel``, reuse the same tables.
 """
 from __future__ import annotations
 
@@ -157,6 +159,37 @@ def _lion(p, g, a_ptr, mask, lr, beta1, beta2, wd, ACC: tl.constexpr):
 
 
 @triton.jit
+def _rprop(p, g, a_ptr, b_ptr, mask, etaminus, etaplus, step_min, step_max, ACC: tl.constexpr):
+    prev = tl.load(a_ptr, mask=mask).to(ACC)
+    s = g * prev
+    factor = tl.where(s > 0, etaplus, tl.where(s < 0, etaminus, 1.0))
+    size = tl.minimum(tl.maximum(tl.load(b_ptr, mask=mask).to(ACC) * factor, step_min), step_max)
+    g = tl.where(s < 0, 0.0, g)
+    tl.store(a_ptr, g.to(a_ptr.dtype.element_ty), mask=mask)
+    tl.store(b_ptr, size.to(b_ptr.dtype.element_ty), mask=mask)
+    return p - tl.where(g > 0, 1.0, tl.where(g < 0, -1.0, 0.0)) * size
+
+
+@triton.jit
+def _asgd(p, g, a_ptr, mask, eta, mu, lambd, wd, ACC: tl.constexpr):
+    g = _decayed(p, g, wd)
+    p = p * (1 - lambd * eta) - eta * g
+    ax = tl.load(a_ptr, mask=mask).to(ACC)
+    ax = tl.where(mu != 1, ax + (p - ax) * mu, p)
+    tl.store(a_ptr, ax.to(a_ptr.dtype.element_ty), mask=mask)
+    return p
+
+
+@triton.jit
+def _adafactor(p, u, scale, lr, wd):
+    """Adafactor's elementwise end: decoupled decay, then the update ``u`` (already divided by the
+    root of the factored second moment) times this tensor's ``scale`` (alpha over the clipping
+    denominator, computed on the device)."""
+    p = tl.where(wd != 0, p * (1 - lr * wd), p)
+    return p - scale * u
+
+
+@triton.jit
 def _pow(base, exponent):
     """``base ** exponent`` for base in [0, 1] (betas), as PyTorch's capturable updates compute it."""
     return tl.exp2(exponent * tl.log2(base))
@@ -208,12 +241,16 @@ def optim_kernel(table_ptr, numel_ptr, start_ptr, owner_ptr, T, s0, s1, s2, s3, 
         n = tl.where(tl.load(found_ptr) == 0, n, 0)
     mask = offs < n
     if CAPTURABLE:
-        # rows 5 and 6: each tensor's step count and (NAdam) mu_product
-        step = tl.load(tl.load(table_ptr + 5 * T + t).to(tl.pointer_type(tl.float32)))
-        mu_product = 1.0
-        if ALGO == 6:
-            mu_product = tl.load(tl.load(table_ptr + 6 * T + t).to(tl.pointer_type(tl.float32)))
-        s0, s5, s6, s7 = _device_scalars(step, tl.load(lr_ptr), mu_product, s0, s1, s5, s6, s7, s2, ALGO)
+        # rows 5, 6 (and 7): each tensor's step count and (NAdam) mu_product or (ASGD) eta and mu
+        if ALGO == 10:
+            s0 = tl.load(tl.load(table_ptr + 6 * T + t).to(tl.pointer_type(tl.float32)))
+            s1 = tl.load(tl.load(table_ptr + 7 * T + t).to(tl.pointer_type(tl.float32)))
+        elif ALGO != 9:   # Rprop's update reads neither step nor lr
+            step = tl.load(tl.load(table_ptr + 5 * T + t).to(tl.pointer_type(tl.float32)))
+            mu_product = 1.0
+            if ALGO == 6:
+                mu_product = tl.load(tl.load(table_ptr + 6 * T + t).to(tl.pointer_type(tl.float32)))
+            s0, s5, s6, s7 = _device_scalars(step, tl.load(lr_ptr), mu_product, s0, s1, s5, s6, s7, s2, ALGO)
     p_ptr = tl.load(table_ptr + t).to(tl.pointer_type(DTYPE)) + offs
     g_ptr = tl.load(table_ptr + T + t).to(tl.pointer_type(DTYPE)) + offs
     a_ptr = tl.load(table_ptr + 2 * T + t).to(tl.pointer_type(DTYPE)) + offs
@@ -239,8 +276,16 @@ def optim_kernel(table_ptr, numel_ptr, start_ptr, owner_ptr, T, s0, s1, s2, s3, 
         p = _nadam_radam(p, g, a_ptr, b_ptr, mask, s0, s1, s2, s3, s4, s5, s6, s7, False, F1, ACC)
     elif ALGO == 7:
         p = _nadam_radam(p, g, a_ptr, b_ptr, mask, s0, s1, s2, s3, s4, s5, s6, s7, True, F1, ACC)
-    else:
+    elif ALGO == 8:
         p = _lion(p, g, a_ptr, mask, s0, s1, s2, s3, ACC)
+    elif ALGO == 9:
+        p = _rprop(p, g, a_ptr, b_ptr, mask, s0, s1, s2, s3, ACC)
+    elif ALGO == 10:
+        p = _asgd(p, g, a_ptr, mask, s0, s1, s2, s3, ACC)
+    else:
+        # Adafactor: row 1 holds the updates, row 2 one scale per tensor (ACC, one element)
+        scale = tl.load(tl.load(table_ptr + 2 * T + t).to(tl.pointer_type(ACC)))
+        p = _adafactor(p, g, scale, s0, s1)
     tl.store(p_ptr, p.to(DTYPE), mask=mask)
 
 
@@ -259,6 +304,24 @@ def advance_kernel(table_ptr, T, found_ptr, beta1, momentum_decay, NADAM: tl.con
         mu = beta1 * (1.0 - 0.5 * tl.exp2(step * momentum_decay * -0.05889368905356857))
         old = tl.load(mu_ptr, mask=live, other=1.0)
         tl.store(mu_ptr, tl.where(keep, old * mu, old), mask=live)
+
+
+@triton.jit(do_not_specialize=["T"])
+def asgd_schedule_kernel(table_ptr, T, found_ptr, lr_ptr, lambd, alpha, t0, BLOCK: tl.constexpr):
+    """Capturable ASGD, after the update: each tensor's next eta (row 6) and mu (row 7) from its
+    step count (row 5, already advanced) and the lr, unless the found-inf flag is set."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    live = offs < T
+    keep = tl.load(found_ptr) == 0
+    step = tl.load(tl.load(table_ptr + 5 * T + offs, mask=live, other=0).to(tl.pointer_type(tl.float32)),
+                   mask=live, other=0.0)
+    lr = tl.load(lr_ptr)
+    eta_ptr = tl.load(table_ptr + 6 * T + offs, mask=live, other=0).to(tl.pointer_type(tl.float32))
+    mu_ptr = tl.load(table_ptr + 7 * T + offs, mask=live, other=0).to(tl.pointer_type(tl.float32))
+    eta = tl.where(keep, lr / _pow(1.0 + lambd * lr * step, alpha), tl.load(eta_ptr, mask=live, other=0.0))
+    mu = tl.where(keep, 1.0 / tl.maximum(step - t0, 1.0), tl.load(mu_ptr, mask=live, other=1.0))
+    tl.store(eta_ptr, eta, mask=live)
+    tl.store(mu_ptr, mu, mask=live)
 
 
 def _tables(lists: list, device, nrows: int = ROWS) -> tuple:
@@ -291,9 +354,11 @@ def _tables(lists: list, device, nrows: int = ROWS) -> tuple:
 def launch(algo: int, lists: list, scalars: tuple, flags: tuple, first: bool, capturable: tuple | None = None) -> None:
     """One launch for all the tensors of ``lists`` (non-contiguous ones go through contiguous copies).
 
-    ``capturable``: ``(steps, mu_products, lr, found_inf)``: device tensors (fp32; ``mu_products``
-    empty but for NAdam). A first launch advances the step counts (unless ``found_inf``), then the
-    update reads steps, lr and flag through pointers: nothing comes back to the host."""
+    ``capturable``: ``(steps, counters, lr, found_inf)``: device tensors (fp32; ``counters`` the
+    rule's other per-param scalars list after list: NAdam's mu_products, ASGD's etas then mus, else
+    empty). A first launch advances the step counts (unless ``found_inf``), then the update reads
+    steps, lr and flag through pointers (and, for ASGD, a last launch computes the next eta and mu):
+    nothing comes back to the host."""
     strided = [(i, j) for i, ls in enumerate(lists) for j, t in enumerate(ls) if not t.is_contiguous()]
     if strided:
         work = [[t.contiguous() for t in ls] for ls in lists]
@@ -304,7 +369,11 @@ def launch(algo: int, lists: list, scalars: tuple, flags: tuple, first: bool, ca
     p0 = lists[0][0]
     rows, nrows = lists, ROWS
     if capturable is not None:
-        rows, nrows = list(lists) + [[]] * (ROWS - len(lists)) + [capturable[0], capturable[1]], ROWS + 2
+        n = len(lists[0])
+        counters = list(capturable[1])
+        extra = [counters[i:i + n] for i in range(0, len(counters), n)] or [[]]
+        rows = list(lists) + [[]] * (ROWS - len(lists)) + [capturable[0]] + extra
+        nrows = ROWS + 1 + len(extra)
     table, numels, starts, owner, T, nblocks = _tables(rows, p0._storage.device, nrows)
     k = [float(x) for x in scalars] + [0.0] * (8 - len(scalars))
     if capturable is not None:
@@ -313,23 +382,28 @@ def launch(algo: int, lists: list, scalars: tuple, flags: tuple, first: bool, ca
             advance_kernel[(triton.cdiv(T, BLOCK),)](table, T, L.pointer(found), k[1], k[5], NADAM=algo == 6,
                                                     BLOCK=BLOCK)
         L.count("optim_advance")
-        for t in steps + mus:
+        for t in steps + (mus if algo == 6 else []):
             t._bump_version()
         lr_arg, found_arg = L.pointer(lr), L.pointer(found)
     else:
         lr_arg = found_arg = table
-    if nblocks == 0:
-        return
     d = p0.dtype
-    with L.on_device(p0):
-        optim_kernel[(nblocks,)](table, numels, starts, owner, T, *k, int(first), lr_arg, found_arg, ALGO=algo,
-                                 F1=flags[0], F2=flags[1], MAXIMIZE=flags[2], CAPTURABLE=capturable is not None,
-                                 DTYPE=L.TL_DTYPES[d.name], ACC=tl.float64 if d is _dt.float64 else tl.float32,
-                                 BLOCK=BLOCK)
-    for ls in lists:
-        for t in ls:
+    if nblocks:
+        with L.on_device(p0):
+            optim_kernel[(nblocks,)](table, numels, starts, owner, T, *k, int(first), lr_arg, found_arg, ALGO=algo,
+                                     F1=flags[0], F2=flags[1], MAXIMIZE=flags[2], CAPTURABLE=capturable is not None,
+                                     DTYPE=L.TL_DTYPES[d.name], ACC=tl.float64 if d is _dt.float64 else tl.float32,
+                                     BLOCK=BLOCK)
+        for ls in lists:
+            for t in ls:
+                t._bump_version()
+        L.count("optim")
+    if capturable is not None and algo == 10:
+        with L.on_device(p0):
+            asgd_schedule_kernel[(triton.cdiv(T, BLOCK),)](table, T, found_arg, lr_arg, k[2], k[5], k[6], BLOCK=BLOCK)
+        L.count("optim_advance")
+        for t in capturable[1]:
             t._bump_version()
-    L.count("optim")
 
 
 @triton.jit
@@ -484,10 +558,10 @@ def aot_specs() -> list:
     tables = {"table_ptr": "*i64", "numel_ptr": "*i64", "start_ptr": "*i32", "owner_ptr": "*i32"}
     every = [(0, True, True), (0, False, False), (1, False, False), (1, True, True), (2, True, True),
              (2, False, False), (3, False, False), (4, False, False), (5, False, False), (6, True, False),
-             (7, False, False), (8, False, False)]
+             (7, False, False), (8, False, False), (9, False, False), (10, False, False), (11, False, False)]
     common = [(0, True, False), (1, False, False), (1, True, False), (8, False, False)]
     capturable = [(1, False, False), (1, True, True), (2, True, True), (4, False, False), (5, False, False),
-                  (6, True, False), (7, False, False)]
+                  (6, True, False), (7, False, False), (9, False, False), (10, False, False)]
     plan = [(_dt.float32, every, False), (_dt.bfloat16, common, False), (_dt.float16, common[1:2], False),
             (_dt.float64, common[:1], False), (_dt.float32, capturable, True), (_dt.bfloat16, capturable[:2], True)]
     specs = []
@@ -510,6 +584,9 @@ def aot_specs() -> list:
         add(f"advance_steps{'_nadam' if nadam else ''}", advance_kernel,
             dict(table_ptr="*i64", T="i32", found_ptr="*fp32", beta1="fp32", momentum_decay="fp32"),
             dict(NADAM=nadam, BLOCK=BLOCK))
+    add("asgd_schedule", asgd_schedule_kernel,
+        dict(table_ptr="*i64", T="i32", found_ptr="*fp32", lr_ptr="*fp32", lambd="fp32", alpha="fp32", t0="fp32"),
+        dict(BLOCK=BLOCK))
     for d, modes in ((_dt.float32, (0, 1, 3)), (_dt.bfloat16, (0,))):
         base = {"DTYPE": L.TL_DTYPES[d.name], "ACC": tl.float32, "BLOCK": BLOCK}
         for mode in modes:

@@ -62,6 +62,11 @@ class DerivativeNotImplementedError(AutogradError, NotImplementedError):
     """An op with no derivative declared was asked for one."""
 
 
+class LayoutError(NeuraRustError, RuntimeError):
+    """A tensor layout NeuraRust does not have: every tensor is dense (strided), so what needs a sparse
+    one (``SparseAdam.step``, which PyTorch runs on sparse gradients only) raises this."""
+
+
 class DistributedError(NeuraRustError, RuntimeError):
     """A process group that cannot start, a collective that failed or timed out (a peer rank died or
     never arrived), or ranks that disagree (DistributedDataParallel's model check)."""

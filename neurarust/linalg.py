@@ -1,7 +1,8 @@
 """``nr.linalg``: the linear-algebra namespace, as ``torch.linalg``.
 
 Its functions are registry entries named ``"linalg.<name>"`` (``linalg.qr``, ``linalg.vector_norm``
-...), looked up on first use, so this module imports nothing heavy::
+...) and compositions of registry ops (``linalg.cross``, ``linalg.matrix_power``), looked up on first
+use, so this module imports nothing heavy::
 
     >>> import neurarust as nr
     >>> Q, R = nr.linalg.qr(nr.tensor([[2.0, 0.0], [0.0, 3.0]]))
@@ -15,9 +16,16 @@ from __future__ import annotations
 from typing import Any
 
 PREFIX = "linalg."
+# Functions that are compositions of registry ops: name -> (module under neurarust, function).
+COMPOSITIONS = {"cross": ("matrices", "linalg_cross"), "matrix_power": ("matrices", "matrix_power")}
 
 
 def __getattr__(name: str) -> Any:
+    if name in COMPOSITIONS:
+        import importlib
+
+        module, function = COMPOSITIONS[name]
+        return getattr(importlib.import_module(f"neurarust.{module}"), function)
     if not name.startswith("_"):
         from .registry import OPS, load
 
@@ -32,4 +40,4 @@ def __dir__() -> list[str]:
     from .registry import OPS, load
 
     load()
-    return sorted(set(globals()) | {n[len(PREFIX):] for n in OPS if n.startswith(PREFIX)})
+    return sorted(set(globals()) | set(COMPOSITIONS) | {n[len(PREFIX):] for n in OPS if n.startswith(PREFIX)})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from . import dtype as _dt
-from .errors import ArgumentError, ShapeError
+from .errors import ArgumentError, DTypeError, ShapeError
 from .registry import call
 from .shape import normalize_dim
 from .tensor import Tensor
@@ -154,3 +154,165 @@ def cartesian_prod(*tensors: Tensor) -> Tensor:
         return tensors[0]
     grids = call("meshgrid", *tensors, indexing="ij")
     return call("stack", [g.reshape(math.prod(g.shape)) for g in grids], 1)
+
+
+# -- products and powers: cross, addr, vander, chain_matmul, matrix_power -----------------------------
+
+def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
+    """The cross product of the 3-vectors along ``dim`` (``nr.linalg.cross``): both inputs have the same
+    number of dims, length 3 along ``dim``, and broadcast elsewhere.
+
+    >>> import neurarust as nr
+    >>> nr.linalg.cross(nr.tensor([1.0, 0.0, 0.0]), nr.tensor([0.0, 1.0, 0.0])).tolist()
+    [0.0, 0.0, 1.0]
+    """
+    from .shape import broadcast_shapes
+
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        raise ArgumentError(f"linalg.cross: expected two Tensors, got {type(input).__name__} and {type(other).__name__}")
+    if input.ndim != other.ndim:
+        raise ShapeError(f"linalg.cross: inputs must have the same number of dimensions, got shapes "
+                         f"{list(input.shape)} and {list(other.shape)}")
+    d = normalize_dim(dim, input.ndim)
+    if input.shape[d] != 3 or other.shape[d] != 3:
+        raise ShapeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {input.shape[d]} and {other.shape[d]}")
+    dtype = _dt.result_type(input, other)
+    shape = broadcast_shapes(tuple(input.shape), tuple(other.shape))
+    a, b = input.to(dtype).expand(*shape), other.to(dtype).expand(*shape)
+    a0, a1, a2 = (a.narrow(d, i, 1) for i in range(3))
+    b0, b1, b2 = (b.narrow(d, i, 1) for i in range(3))
+    return call("cat", [a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
+
+
+def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:
+    """The cross product along ``dim``; without it, along the first dim of ``input`` of size 3 (PyTorch's
+    deprecated default; ``nr.linalg.cross`` takes the last dim).
+
+    >>> import neurarust as nr
+    >>> nr.cross(nr.tensor([[1, 0, 0], [0, 1, 0]]), nr.tensor([[0, 1, 0], [0, 0, 1]]), dim=1).tolist()
+    [[0, 0, 1], [1, 0, 0]]
+    """
+    if dim is None:
+        dim = next((i for i, s in enumerate(getattr(input, "shape", ())) if s == 3), None)
+        if dim is None:
+            raise ShapeError(f"no dimension of size 3 in input of shape {list(getattr(input, 'shape', ()))}")
+    return linalg_cross(input, other, dim=dim)
+
+
+def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * outer(vec1, vec2)`` (``input`` broadcast to the outer product's shape and
+    ignored, NaN included, when ``beta`` is 0; bools combine with ``and``/``or``).
+
+    >>> import neurarust as nr
+    >>> nr.addr(nr.ones(2, 2), nr.tensor([1.0, 2.0]), nr.tensor([3.0, 4.0]), alpha=2).tolist()
+    [[7.0, 9.0], [13.0, 17.0]]
+    """
+    from .shape import broadcast_shapes
+
+    for name, v in (("vec1", vec1), ("vec2", vec2)):
+        if not isinstance(v, Tensor) or v.ndim != 1:
+            raise ShapeError(f"addr: Expected 1-D argument {name}, but got {getattr(v, 'ndim', type(v).__name__)}-D")
+    dtype = _dt.result_type(input, vec1, vec2)
+    shape = (vec1.shape[0], vec2.shape[0])
+    if broadcast_shapes(tuple(input.shape), shape) != shape:
+        raise ShapeError(f"addr: the input of shape {list(input.shape)} does not broadcast to the outer product's {list(shape)}")
+    if dtype.kind in "iu" and any(isinstance(s, float) for s in (alpha, beta)):
+        raise DTypeError(f"For integral input tensors, arguments alpha and beta must not be floating point numbers, "
+                         f"got alpha={alpha!r}, beta={beta!r}")
+    product = call("outer", vec1.to(dtype), vec2.to(dtype))
+    if dtype is _dt.bool_:
+        product = product if alpha else call("logical_and", product, False)
+        return call("logical_or", product, input.expand(*shape)) if beta else product
+    product = product if alpha == 1 else product * alpha
+    if beta == 0:
+        return product
+    return call("add", input.to(dtype).expand(*shape) * beta if beta != 1 else input.to(dtype).expand(*shape), product)
+
+
+def diagflat(input: Tensor, offset: int = 0) -> Tensor:
+    """A square matrix with the flattened ``input`` on its ``offset`` diagonal, zeros elsewhere.
+
+    >>> import neurarust as nr
+    >>> nr.diagflat(nr.tensor([[1, 2], [3, 4]])).tolist()
+    [[1, 0, 0, 0], [0, 2, 0, 0], [0, 0, 3, 0], [0, 0, 0, 4]]
+    """
+    return diag_embed(input.reshape(-1), offset)
+
+
+def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
+    """The Vandermonde matrix of a 1-D tensor: columns ``x ** (N - 1)`` down to ``x ** 0`` (increasing
+    powers with ``increasing``); integers and bools give int64, as PyTorch's.
+
+    >>> import neurarust as nr
+    >>> nr.vander(nr.tensor([1, 2, 3]), 3).tolist()
+    [[1, 1, 1], [4, 2, 1], [9, 3, 1]]
+    """
+    from .creation import ones
+
+    if not isinstance(x, Tensor) or x.ndim != 1:
+        raise ShapeError(f"x must be a one-dimensional tensor, got shape {list(getattr(x, 'shape', ()))}")
+    n = x.shape[0] if N is None else N
+    if n < 0:
+        raise ArgumentError(f"N must be non-negative, got {n}")
+    dtype = _dt.promote_types(x.dtype, _dt.int64)
+    first = ones((x.shape[0], min(n, 1)), dtype=dtype, device=x.device)
+    if n <= 1:
+        return first
+    powers = call("cumprod", call("cat", [first, x.to(dtype).unsqueeze(1).expand(x.shape[0], n - 1)], 1), 1)
+    return powers if increasing else call("flip", powers, [1])
+
+
+def chain_matmul(*matrices: Tensor) -> Tensor:
+    """The product of two or more matrices, left to right (PyTorch's deprecated spelling of
+    ``linalg.multi_dot``); one matrix is returned as a copy.
+
+    >>> import neurarust as nr
+    >>> nr.chain_matmul(nr.eye(2), nr.tensor([[1.0, 2.0], [3.0, 4.0]]), nr.tensor([[1.0], [1.0]])).tolist()
+    [[3.0], [7.0]]
+    """
+    if not matrices:
+        raise ArgumentError("chain_matmul(): Expected one or more matrices")
+    for i, m in enumerate(matrices):
+        if not isinstance(m, Tensor) or m.ndim != 2:
+            raise ShapeError(f"chain_matmul(): tensor {i} must be 2D, got shape {list(getattr(m, 'shape', ()))}")
+    out = call("clone", matrices[0]) if len(matrices) == 1 else matrices[0]
+    for m in matrices[1:]:
+        out = _matmul(out, m)
+    return out
+
+
+def _matmul(a: Tensor, b: Tensor) -> Tensor:
+    """``a @ b``: the matmul kernel for floats; integers (which it does not take) as sums of products."""
+    if a.dtype.is_floating_point and b.dtype.is_floating_point:
+        return call("matmul", a, b)
+    return call("sum", a.unsqueeze(-1) * b.unsqueeze(-3), -2)
+
+
+def matrix_power(input: Tensor, n: int) -> Tensor:
+    """The ``n``-th power of a square matrix (or a batch of them), by repeated squaring; ``n = 0`` is
+    the identity. Negative ``n`` needs a matrix inverse, which NeuraRust does not have yet.
+
+    >>> import neurarust as nr
+    >>> nr.matrix_power(nr.tensor([[1, 1], [0, 1]]), 3).tolist()
+    [[1, 3], [0, 1]]
+    """
+    from .creation import eye
+
+    if not isinstance(input, Tensor) or input.ndim < 2 or input.shape[-1] != input.shape[-2]:
+        raise ShapeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
+                         f"{' by '.join(map(str, getattr(input, 'shape', ())[-2:]))} matrices")
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise ArgumentError(f"linalg.matrix_power: n must be an int, got {type(n).__name__}")
+    if n < 0:
+        raise ArgumentError(f"linalg.matrix_power: n = {n} < 0 needs a matrix inverse, which NeuraRust does not have")
+    if n == 0:
+        return call("clone", eye(input.shape[-1], dtype=input.dtype, device=input.device).expand(*input.shape))
+    result, square = None, input
+    while True:
+        if n & 1:
+            result = square if result is None else _matmul(result, square)
+        n >>= 1
+        if not n:
+            break
+        square = _matmul(square, square)
+    return call("clone", result) if result is input else result

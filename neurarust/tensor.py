@@ -217,6 +217,219 @@ class Tensor:
         """True for float16, bfloat16, float32 and float64 tensors."""
         return self._dtype.is_floating_point
 
+    # -- more of PyTorch's metadata: predicates, aliases and constants ---------------------------
+    def is_signed(self) -> bool:
+        """True for signed dtypes: the floats and int8..int64 (not uint8 or bool).
+
+        >>> import neurarust as nr
+        >>> nr.tensor([1]).is_signed(), nr.tensor([1], dtype=nr.uint8).is_signed(), nr.tensor([True]).is_signed()
+        (True, False, False)
+        """
+        return self._dtype.is_signed
+
+    def is_complex(self) -> bool:
+        """Always False: NeuraRust has no complex dtypes.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2).is_complex()
+        False
+        """
+        return False
+
+    def is_inference(self) -> bool:
+        """Always False: tensors made under ``nr.inference_mode()`` are ordinary tensors here (the
+        mode only switches recording off), so no tensor is an inference tensor.
+
+        >>> import neurarust as nr
+        >>> with nr.inference_mode():
+        ...     x = nr.ones(2)
+        >>> x.is_inference()
+        False
+        """
+        return False
+
+    def is_nonzero(self) -> bool:
+        """The truth value of a one-element tensor; ArgumentError for none or several elements
+        (PyTorch's rule).
+
+        >>> import neurarust as nr
+        >>> nr.tensor([0.5]).is_nonzero(), nr.tensor(False).is_nonzero()
+        (True, False)
+        """
+        n = self.numel()
+        if n != 1:
+            raise ArgumentError(f"Boolean value of Tensor with {'no values' if n == 0 else 'more than one value'} "
+                                f"is ambiguous (shape {list(self._shape)})")
+        return builtins.bool(self.item())
+
+    def is_same_size(self, other: "Tensor") -> bool:
+        """Whether ``other`` has this tensor's shape.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2, 3).is_same_size(nr.ones(2, 3)), nr.zeros(2).is_same_size(nr.zeros(3))
+        (True, False)
+        """
+        if not isinstance(other, Tensor):
+            raise SignatureError(f"is_same_size expects a Tensor, got {type(other).__name__}")
+        return self._shape == other._shape
+
+    def is_pinned(self) -> bool:
+        """Always False: NeuraRust does not allocate page-locked host memory.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2).is_pinned()
+        False
+        """
+        return False
+
+    def is_shared(self) -> bool:
+        """Always False: storages are never moved to shared memory (no ``share_memory_``).
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2).is_shared()
+        False
+        """
+        return False
+
+    def is_neg(self) -> bool:
+        """Always False: there are no lazily negated views (PyTorch's are complex-only).
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2).is_neg()
+        False
+        """
+        return False
+
+    def is_conj(self) -> bool:
+        """Always False: there are no complex tensors, hence no conjugate views.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2).is_conj()
+        False
+        """
+        return False
+
+    def resolve_conj(self) -> "Tensor":
+        """Self: a real tensor is its own conjugate.
+
+        >>> import neurarust as nr
+        >>> x = nr.zeros(2); x.resolve_conj() is x
+        True
+        """
+        return self
+
+    def resolve_neg(self) -> "Tensor":
+        """Self: no tensor carries a lazy negation.
+
+        >>> import neurarust as nr
+        >>> x = nr.zeros(2); x.resolve_neg() is x
+        True
+        """
+        return self
+
+    def nelement(self) -> int:
+        """The number of elements (``numel()``).
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2, 3).nelement()
+        6
+        """
+        return _sh.numel(self._shape)
+
+    def ndimension(self) -> int:
+        """The number of dims (``dim()``).
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2, 3).ndimension()
+        2
+        """
+        return len(self._shape)
+
+    def get_device(self) -> int:
+        """The CUDA device index of a CUDA tensor, -1 for a CPU tensor.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2).get_device()
+        -1
+        """
+        dev = self._storage.device
+        return -1 if dev.type == "cpu" else (dev.index or 0)
+
+    @property
+    def is_cpu(self) -> bool:
+        """True for a tensor in host memory.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2).is_cpu
+        True
+        """
+        return self._storage.device.type == "cpu"
+
+    @property
+    def layout(self) -> "Any":
+        """``nr.strided``: every NeuraRust tensor is dense and strided.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2).layout
+        neurarust.strided
+        """
+        from .layouts import strided
+
+        return strided
+
+    @property
+    def name(self) -> None:
+        """None: NeuraRust has no named tensors (PyTorch's ``Tensor.name`` is None outside TorchScript).
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2).name is None
+        True
+        """
+        return None
+
+    @property
+    def output_nr(self) -> int:
+        """Which output of its ``grad_fn`` this tensor is (0 for leaves and single outputs).
+
+        >>> import neurarust as nr
+        >>> x = nr.ones(2, 2, requires_grad=True)
+        >>> [t.output_nr for t in (x * 2).unbind()]
+        [0, 1]
+        """
+        m = self._autograd
+        return 0 if m is None else m.output_nr
+
+    @property
+    def grad_dtype(self) -> DType:
+        """The dtype ``.grad`` has: always the tensor's own (setting another one is not supported).
+
+        >>> import neurarust as nr
+        >>> nr.ones(2, dtype=nr.float64, requires_grad=True).grad_dtype
+        neurarust.float64
+        """
+        return self._dtype
+
+    @property
+    def data(self) -> "Tensor":
+        """The values without autograd: a detached tensor sharing this one's memory. Assigning another
+        tensor (``x.data = y``) makes this tensor object use ``y``'s memory, shape, strides and dtype
+        in place, keeping its own autograd state (``requires_grad``, ``.grad``), as in PyTorch.
+
+        >>> import neurarust as nr
+        >>> w = nr.zeros(2, requires_grad=True)
+        >>> w.data.requires_grad, w.data.data_ptr() == w.data_ptr()
+        (False, True)
+        >>> w.data = nr.ones(3); w.tolist(), w.requires_grad
+        ([1.0, 1.0, 1.0], True)
+        """
+        return self.detach()
+
+    @data.setter
+    def data(self, value: "Tensor") -> None:
+        if not isinstance(value, Tensor):
+            raise SignatureError(f"data must be set to a Tensor, got {type(value).__name__}")
+        _set_data(self, value)
+
     @property
     def _version(self) -> int:
         # Kept on the Storage, so every view of the same bytes sees every in-place write.
@@ -503,6 +716,20 @@ class Tensor:
             data = data.detach()
         return tensor(data, **self._new_options(dtype, device), requires_grad=requires_grad)
 
+    def new_empty_strided(self, size: Sequence[int], stride: Sequence[int], *, dtype=None, device=None,
+                          requires_grad: bool = False) -> "Tensor":
+        """An uninitialised tensor of ``size`` with ``stride``, with this tensor's dtype and device by
+        default (see ``nr.empty_strided``).
+
+        >>> import neurarust as nr
+        >>> y = nr.zeros(1, dtype=nr.int16).new_empty_strided((2, 3), (1, 2))
+        >>> y.stride(), y.dtype
+        ((1, 2), neurarust.int16)
+        """
+        from .creation import empty_strided
+
+        return empty_strided(size, stride, **self._new_options(dtype, device), requires_grad=requires_grad)
+
     def _new_options(self, dtype, device) -> dict:
         return {"dtype": self.dtype if dtype is None else dtype, "device": self.device if device is None else device}
 
@@ -566,6 +793,175 @@ class Tensor:
             raise ShapeError(f"mT needs at least 2 dims, got shape {self._shape}")
         return self.transpose(-2, -1)
 
+    @property
+    def H(self) -> "Tensor":
+        """The conjugate transpose of a matrix: its transpose (a view), as every tensor is real; a 0-d
+        tensor is returned as a view of itself, other dims raise ShapeError (as PyTorch).
+
+        >>> import neurarust as nr
+        >>> nr.tensor([[1, 2, 3]]).H.tolist()
+        [[1], [2], [3]]
+        """
+        if self.ndim not in (0, 2):
+            raise ShapeError(f"tensor.H is only supported on matrices (2-D tensors), got shape {self._shape}")
+        return self.t()
+
+    @property
+    def mH(self) -> "Tensor":
+        """The conjugate transpose of a batch of matrices: ``mT`` (a view), as every tensor is real.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(5, 2, 3).mH.shape
+        neurarust.Size([5, 3, 2])
+        """
+        if self.ndim < 2:
+            raise ShapeError(f"tensor.mH is only supported on matrices or batches of matrices, got shape {self._shape}")
+        return self.transpose(-2, -1)
+
+    def adjoint(self) -> "Tensor":
+        """``mH``: the last two dims swapped (a view).
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2, 3).adjoint().shape
+        neurarust.Size([3, 2])
+        """
+        return self.mH
+
+    def as_strided(self, size: Sequence[int], stride: Sequence[int], storage_offset: int | None = None) -> "Tensor":
+        """A view of this tensor's storage with the given ``size``, ``stride`` (in elements, not
+        negative) and ``storage_offset`` (this tensor's own by default), as PyTorch's ``as_strided``.
+        It differentiates: the gradient of each element goes to the element of this tensor at the same
+        memory address (summed where the view repeats an address); a view reaching memory this tensor
+        does not cover raises AutogradError when a gradient reaches it.
+
+        >>> import neurarust as nr
+        >>> x = nr.arange(6.0)
+        >>> x.as_strided((2, 2), (1, 2)).tolist()
+        [[0.0, 2.0], [1.0, 3.0]]
+        >>> x.as_strided((3,), (2,), 1).tolist()
+        [1.0, 3.0, 5.0]
+        """
+        size, stride = tuple(_sh.as_shape(size)), tuple(builtins.int(s) for s in stride)
+        offset = self._offset if storage_offset is None else builtins.int(storage_offset)
+        _check_as_strided(self, size, stride, offset)
+        out = self._view(size, stride, offset)
+        return _tracked(self, out, "AsStrided", _as_strided_back(self, size, stride, offset))
+
+    # -- in-place view ops: the tensor itself takes the view's shape and strides --------------------
+    def _inplace_view(self, name: str, make) -> "Tensor":
+        """Give self the geometry of ``make(self)`` (a view op), as PyTorch's ``t_``/``squeeze_``: the
+        version counter is bumped; in a graph the view's node becomes self's grad_fn; a leaf that
+        requires grad is refused (outside ``no_grad``)."""
+        _check_inplace(self, name)
+        v = make(self)
+        mv = v._autograd
+        node = mv.grad_fn if mv is not None and mv.requires_grad else None  # read before the version bump
+        old = self._autograd
+        self._shape, self._strides, self._offset, self._array = v._shape, v._strides, v._offset, None
+        self._bump_version()
+        if node is not None:
+            from neurarust.autograd.graph import AutogradMeta, ViewMeta
+
+            self._autograd = AutogradMeta(True, node, 0) if self._base is None else ViewMeta(node, self._base, self)
+        elif old is not None and self._base is not None and not old.requires_grad:
+            from neurarust.autograd.graph import LatentViewMeta
+
+            if isinstance(old, LatentViewMeta):  # remember the new geometry for a later rebase
+                self._autograd = LatentViewMeta(self._base, self)
+        return self
+
+    def squeeze_(self, dim: int | Sequence[int] | None = None) -> "Tensor":
+        """``squeeze`` in place: this tensor loses its size-1 dims (all, or those of ``dim``).
+
+        >>> import neurarust as nr
+        >>> x = nr.zeros(1, 3, 1); _ = x.squeeze_(0); x.shape
+        neurarust.Size([3, 1])
+        """
+        return self._inplace_view("squeeze_", lambda t: t.squeeze(dim))
+
+    def unsqueeze_(self, dim: int) -> "Tensor":
+        """``unsqueeze`` in place: this tensor gets a size-1 dim at ``dim``.
+
+        >>> import neurarust as nr
+        >>> x = nr.zeros(3); _ = x.unsqueeze_(0); x.shape
+        neurarust.Size([1, 3])
+        """
+        return self._inplace_view("unsqueeze_", lambda t: t.unsqueeze(dim))
+
+    def transpose_(self, dim0: int, dim1: int) -> "Tensor":
+        """``transpose`` in place: this tensor's dims ``dim0`` and ``dim1`` swap (also ``swapaxes_``,
+        ``swapdims_``).
+
+        >>> import neurarust as nr
+        >>> x = nr.zeros(2, 3); _ = x.transpose_(0, 1); x.shape, x.stride()
+        (neurarust.Size([3, 2]), (1, 3))
+        """
+        return self._inplace_view("transpose_", lambda t: t.transpose(dim0, dim1))
+
+    def swapaxes_(self, axis0: int, axis1: int) -> "Tensor":
+        """``transpose_(axis0, axis1)``.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2, 3).swapaxes_(0, 1).shape
+        neurarust.Size([3, 2])
+        """
+        return self._inplace_view("swapaxes_", lambda t: t.transpose(axis0, axis1))
+
+    def swapdims_(self, dim0: int, dim1: int) -> "Tensor":
+        """``transpose_(dim0, dim1)``.
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2, 3).swapdims_(0, 1).shape
+        neurarust.Size([3, 2])
+        """
+        return self._inplace_view("swapdims_", lambda t: t.transpose(dim0, dim1))
+
+    def t_(self) -> "Tensor":
+        """``t`` in place: a matrix becomes its transpose (vectors and scalars stay as they are).
+
+        >>> import neurarust as nr
+        >>> x = nr.tensor([[1, 2, 3]]); _ = x.t_(); x.tolist()
+        [[1], [2], [3]]
+        """
+        return self._inplace_view("t_", lambda t: t.t())
+
+    def as_strided_(self, size: Sequence[int], stride: Sequence[int], storage_offset: int | None = None) -> "Tensor":
+        """``as_strided`` in place: this tensor takes ``size``, ``stride`` and ``storage_offset`` over its
+        storage.
+
+        >>> import neurarust as nr
+        >>> x = nr.arange(4); _ = x.as_strided_((2,), (2,), 1); x.tolist()
+        [1, 3]
+        """
+        return self._inplace_view("as_strided_", lambda t: t.as_strided(size, stride, storage_offset))
+
+    def fill_diagonal_(self, fill_value, wrap: bool = False) -> "Tensor":
+        """Fill the main diagonal with ``fill_value`` in place: a tensor of at least 2 dims, all of
+        the same size beyond 2 dims. ``wrap=True`` on a tall matrix restarts the diagonal every
+        ``columns + 1`` rows, as PyTorch's (and NumPy's ``fill_diagonal``).
+
+        >>> import neurarust as nr
+        >>> nr.zeros(3, 3).fill_diagonal_(5).tolist()
+        [[5.0, 0.0, 0.0], [0.0, 5.0, 0.0], [0.0, 0.0, 5.0]]
+        >>> nr.zeros(5, 2, dtype=nr.int64).fill_diagonal_(1, wrap=True).tolist()
+        [[1, 0], [0, 1], [0, 0], [1, 0], [0, 1]]
+        """
+        nd = self.ndim
+        if nd < 2:
+            raise ShapeError(f"fill_diagonal_: dimensions must larger than 1, got shape {self._shape}")
+        height, width = self._shape[0], self._shape[1]
+        if nd > 2 and any(s != height for s in self._shape):
+            raise ShapeError(f"fill_diagonal_: all dimensions of input must be of equal length, got shape "
+                             f"{self._shape}")
+        _check_inplace(self, "fill_diagonal_")
+        size, stride = min(height, width), builtins.sum(self._strides)
+        self.as_strided((size,), (stride,)).fill_(fill_value)
+        if wrap and nd == 2 and height > width + 1:
+            step = width + 1
+            wrap_size = (self.numel() + step - 1) // step - size
+            self.as_strided((wrap_size,), (stride,), self._offset + self._strides[0] * (width + 1)).fill_(fill_value)
+        return self
+
     def expand(self, *sizes) -> "Tensor":
         """Size-1 dims repeated to ``sizes`` (and new leading dims) with stride 0: a view, no copy.
 
@@ -602,6 +998,34 @@ class Tensor:
     def expand_as(self, other: "Tensor") -> "Tensor":
         """``expand(other.shape)``."""
         return self.expand(other.shape)
+
+    def sum_to_size(self, *size) -> "Tensor":
+        """This tensor summed down to ``size``, which must expand to its shape (the reverse of
+        ``expand``): leading dims are summed away, dims where ``size`` is 1 summed with keepdim.
+
+        >>> import neurarust as nr
+        >>> nr.ones(2, 3).sum_to_size(2, 1).tolist(), nr.ones(2, 3).sum_to_size(3).tolist()
+        ([[3.0], [3.0]], [2.0, 2.0, 2.0])
+        """
+        shape = _sh.as_shape(size)
+        lead = self.ndim - len(shape)
+        if lead < 0 or any(want != have and want != 1 for want, have in zip(shape, self._shape[lead:])):
+            raise ShapeError(f"sum_to_size: size {list(shape)} is not expandable to size {list(self._shape)}")
+        out = self
+        if lead:
+            out = _call("sum", out, tuple(range(lead)))
+        dims = tuple(i for i, (want, have) in enumerate(zip(shape, out._shape)) if want == 1 and have != 1)
+        return _call("sum", out, dims, True) if dims else out
+
+    def where(self, condition: "Tensor", other) -> "Tensor":
+        """``nr.where(condition, self, other)``: this tensor where ``condition`` holds, else ``other``.
+
+        >>> import neurarust as nr
+        >>> x = nr.tensor([1.0, -2.0, 3.0])
+        >>> x.where(x > 0, 0.0).tolist()
+        [1.0, 0.0, 3.0]
+        """
+        return _call("where", condition, self, other)
 
     def squeeze(self, dim: int | Sequence[int] | None = None) -> "Tensor":
         """Size-1 dims removed: all of them, or those of ``dim`` (an int or a tuple) that have size 1.
@@ -1011,6 +1435,33 @@ class Tensor:
         """A bool copy (itself if already bool)."""
         return self.to(_dt.bool_)
 
+    def byte(self) -> "Tensor":
+        """A uint8 copy (itself if already uint8).
+
+        >>> import neurarust as nr
+        >>> nr.tensor([1.7, 255.0]).byte().tolist()
+        [1, 255]
+        """
+        return self.to(_dt.uint8)
+
+    def char(self) -> "Tensor":
+        """An int8 copy (itself if already int8).
+
+        >>> import neurarust as nr
+        >>> nr.tensor([-3.5, 2.0]).char().dtype
+        neurarust.int8
+        """
+        return self.to(_dt.int8)
+
+    def short(self) -> "Tensor":
+        """An int16 copy (itself if already int16).
+
+        >>> import neurarust as nr
+        >>> nr.tensor([1, 2]).short().dtype
+        neurarust.int16
+        """
+        return self.to(_dt.int16)
+
     # -- pickling, copying, DLPack -----------------------------------------------------------
     def __reduce__(self):
         data = self.detach().contiguous().numpy(force=True).tobytes()
@@ -1227,6 +1678,114 @@ def _embed_back(base: Tensor, replay):
     return backward
 
 
+def _set_data(t: Tensor, value: Tensor) -> None:
+    """Point ``t`` at ``value``'s memory, shape and dtype in place (``x.data = value``,
+    ``param.data = value``); ``t`` keeps its autograd state."""
+    t._storage, t._shape, t._strides = value._storage, value._shape, value._strides
+    t._offset, t._dtype, t._array, t._base = value._offset, value._dtype, None, None
+
+
+def _check_inplace(t: Tensor, name: str) -> None:
+    """Refuse, in grad mode, an in-place op on a leaf that requires grad or on a view of one (the
+    check the registry's in-place calls make, for the in-place methods written here)."""
+    m = t._autograd
+    if m is None:
+        written = t._base  # a plain view: its base may be a leaf that requires grad
+        m = None if written is None else written._autograd
+    else:
+        # a leaf of its own (also a view made a leaf with requires_grad_()), else a view of a leaf
+        written = t if m.requires_grad and m.grad_fn is None or t._base is None else t._base
+        m = written._autograd
+    if m is None or not m.requires_grad or m.grad_fn is not None:
+        return
+    from neurarust.autograd import grad_mode
+
+    if grad_mode._state.enabled:
+        what = "a leaf Variable" if written is t else "a view of a leaf Variable"
+        raise AutogradError(f"{name}: {what} that requires grad is being used in an in-place operation "
+                            f"(shape {list(t._shape)}); wrap it in nr.no_grad() if you mean to update it")
+
+
+def _write_inplace(t: Tensor, name: str, fn, args: tuple, kwargs: dict) -> Tensor:
+    """``t.copy_(fn(t, *args, **kwargs))``: the in-place form of a composition, with the checks of an
+    in-place op (leaf refused, result dtype castable to ``t``'s, result shape ``t``'s). While recording,
+    ``fn`` reads a recorded copy of ``t``, so the tensors its ops save are not the ones overwritten."""
+    _check_inplace(t, name)
+    src = t
+    if _registry._grad_hook is not None:
+        from neurarust.autograd import grad_mode
+        from neurarust.autograd.graph import requires_grad
+
+        if grad_mode._state.enabled and (requires_grad(t) or builtins.any(
+                requires_grad(a) for a in (*args, *kwargs.values()))):
+            src = t.clone()
+    result = fn(src, *args, **kwargs)
+    if not isinstance(result, Tensor):
+        raise SignatureError(f"{name}: expected a tensor result, got {type(result).__name__}")
+    if result._shape != t._shape:
+        raise ShapeError(f"{name}: output with shape {list(t._shape)} doesn't match the broadcast shape "
+                         f"{list(result._shape)}")
+    if _dt._category(result._dtype) > _dt._category(t._dtype):
+        raise DTypeError(f"{name}: result type {result._dtype} can't be cast to the desired output type {t._dtype}")
+    return t.copy_(result)
+
+
+def _check_as_strided(t: Tensor, size: tuple, stride: tuple, offset: int) -> None:
+    if len(size) != len(stride):
+        raise ShapeError(f"as_strided: mismatch in length of strides and shape: size {list(size)}, "
+                         f"stride {list(stride)}")
+    if builtins.any(s < 0 for s in size) or builtins.any(s < 0 for s in stride):
+        raise ArgumentError(f"as_strided: negative sizes or strides are not supported, got size {list(size)} "
+                            f"and stride {list(stride)}")
+    if offset < 0:
+        raise ArgumentError(f"as_strided: storage_offset must be non-negative, got {offset}")
+    if 0 in size:
+        return
+    need = offset + 1 + builtins.sum((n - 1) * st for n, st in zip(size, stride))
+    have = t._storage.nbytes // t._dtype.itemsize
+    if need > have:
+        raise ShapeError(f"as_strided: size {list(size)}, stride {list(stride)} and storage offset {offset} need "
+                         f"a storage of {need} {t._dtype} elements, out of bounds for a storage of {have}")
+
+
+def _positions(shape: tuple, strides: tuple, offset: int) -> np.ndarray:
+    """The storage position (in elements) of every element of a strided tensor, in row-major order."""
+    pos = np.full((), offset, dtype=np.int64)
+    for n, st in zip(shape, strides):
+        pos = pos[..., None] + np.arange(n, dtype=np.int64) * st
+    return pos.reshape(-1)
+
+
+def _as_strided_back(base: Tensor, size: tuple, stride: tuple, offset: int):
+    """The backward of ``base.as_strided(size, stride, offset)``: each gradient element is added to
+    the element of ``base`` at the same storage position (``index_put`` with accumulation, itself
+    differentiable). Captures geometry only, never ``base``."""
+    shape, strides, base_offset = base._shape, base._strides, base._offset
+
+    def backward(g: Tensor) -> Tensor:
+        from .creation import tensor, zeros
+
+        base_pos = _positions(shape, strides, base_offset)
+        lo = builtins.int(base_pos.min()) if base_pos.size else 0
+        lut = np.full(builtins.int(base_pos.max()) - lo + 1 if base_pos.size else 1, -1, dtype=np.int64)
+        lut[base_pos - lo] = np.arange(base_pos.size, dtype=np.int64)
+        if np.count_nonzero(lut >= 0) != base_pos.size:
+            raise AutogradError(f"as_strided: the input (shape {list(shape)}, strides {list(strides)}) has "
+                                "overlapping elements (expand); its gradient cannot be formed")
+        pos = _positions(size, stride, offset) - lo
+        inside = (pos >= 0) & (pos < lut.size)
+        index = np.where(inside, lut[np.clip(pos, 0, lut.size - 1)], -1)
+        if (index < 0).any():
+            raise AutogradError(f"as_strided: the view (size {list(size)}, stride {list(stride)}, storage offset "
+                                f"{offset}) reaches memory outside its input (shape {list(shape)}, strides "
+                                f"{list(strides)}, storage offset {base_offset}); its gradient cannot be formed")
+        flat = zeros(_sh.numel(shape), dtype=g.dtype, device=g.device)
+        idx = tensor(index, dtype=_dt.int64, device=g.device)
+        return _call("index_put", flat, (idx,), g.reshape(-1), True).reshape(shape)
+
+    return backward
+
+
 def _rebuild(data: bytes, shape, dtype_name: str, dev: str, requires_grad: bool = False) -> Tensor:
     d = _dt.as_dtype(dtype_name)
     arr = np.frombuffer(bytearray(data), dtype=d.np).reshape(shape)
@@ -1354,8 +1913,12 @@ for _module, _names in (("compositions", ("clip", "nansum", "nanmean", "count_no
                                           "ravel", "fliplr", "flipud", "rot90", "tensor_split", "hsplit", "vsplit",
                                           "dsplit", "argwhere", "msort", "clamp_min", "clamp_max", "true_divide",
                                           "deg2rad", "rad2deg", "frac", "sgn", "signbit", "xlogy", "hypot",
-                                          "logaddexp", "logit", "masked_scatter", "unique_consecutive")),
-                        ("matrices", ("diag_embed", "diag", "trace", "kron", "inner", "vdot"))):
+                                          "logaddexp", "logit", "masked_scatter", "unique_consecutive", "fmax",
+                                          "fmin", "float_power", "gcd", "lcm", "heaviside", "ldexp", "frexp",
+                                          "logaddexp2", "nextafter", "renorm", "dist", "aminmax", "quantile",
+                                          "nanquantile", "nanmedian", "histogram", "cov", "corrcoef", "mvlgamma")),
+                        ("matrices", ("diag_embed", "diag", "trace", "kron", "inner", "vdot", "cross", "addr",
+                                      "diagflat", "matrix_power"))):
     for _name in _names:
         if _name not in vars(Tensor):
             setattr(Tensor, _name, _composition_method(_module, _name))
@@ -1369,3 +1932,241 @@ def _masked_scatter_(self: Tensor, mask: Tensor, source: Tensor) -> Tensor:
 
 
 Tensor.masked_scatter_ = _masked_scatter_
+
+
+# -- PyTorch's alias methods, in-place forms and Tensor methods of top-level compositions ----------
+# (neurarust/aliases.py, pointwise.py, scatters.py and views.py hold the top-level functions.)
+
+# name -> (registry op, example arguments): the alias calls the op; ``name_`` calls it with out=self.
+_OP_ALIASES = {"absolute": ("abs", ""), "arccos": ("acos", ""), "arcsin": ("asin", ""), "arctan": ("atan", ""),
+               "arctan2": ("atan2", "x"), "greater": ("gt", "0.0"), "greater_equal": ("ge", "0.5"),
+               "less": ("lt", "0.0"), "less_equal": ("le", "0.5"), "not_equal": ("ne", "0.5"),
+               "multiply": ("mul", "3.0"), "divide": ("div", "4.0"), "subtract": ("sub", "1.0"),
+               "negative": ("neg", ""), "fix": ("trunc", "")}
+
+
+def _alias_method(name: str, op: str, example: str, inplace: bool):
+    if inplace:
+        def method(self, *args, **kwargs):
+            _check_inplace(self, name + "_")
+            return _call(op, self, *args, out=self, **kwargs)
+    else:
+        def method(self, *args, **kwargs):
+            return _call(op, self, *args, **kwargs)
+    suffix = "_" if inplace else ""
+    method.__name__ = method.__qualname__ = name + suffix
+    method.__doc__ = (f"``Tensor.{op}{suffix}`` under PyTorch's other name ``{name}{suffix}``"
+                      f"{' (in place: a leaf that requires grad is refused)' if inplace else ''}.\n\n"
+                      f"        >>> import neurarust as nr\n"
+                      f"        >>> x = nr.tensor([0.5, -0.25])\n"
+                      f"        >>> x.clone().{name}{suffix}({example}).tolist() == x.{op}({example}).tolist()\n"
+                      f"        True\n")
+    return method
+
+
+for _name, (_op, _example) in _OP_ALIASES.items():
+    for _inplace in (False, True):
+        if _name + "_" * _inplace not in vars(Tensor):
+            setattr(Tensor, _name + "_" * _inplace, _alias_method(_name, _op, _example, _inplace))
+
+
+def _true_divide_(self: Tensor, other) -> Tensor:
+    """``div_(other)``: true division in place (an integer tensor raises DTypeError, its float result
+    cannot be written back).
+
+    >>> import neurarust as nr
+    >>> nr.tensor([1.0, 3.0]).true_divide_(2).tolist()
+    [0.5, 1.5]
+    """
+    _check_inplace(self, "true_divide_")
+    return _call("div", self, other, out=self)
+
+
+def _clamp_min_(self: Tensor, min) -> Tensor:
+    """``clamp_(min=min)``.
+
+    >>> import neurarust as nr
+    >>> nr.tensor([-1.0, 2.0]).clamp_min_(0).tolist()
+    [0.0, 2.0]
+    """
+    _check_inplace(self, "clamp_min_")
+    return _call("clamp", self, min, None, out=self)
+
+
+def _clamp_max_(self: Tensor, max) -> Tensor:
+    """``clamp_(max=max)``.
+
+    >>> import neurarust as nr
+    >>> nr.tensor([-1.0, 2.0]).clamp_max_(1).tolist()
+    [-1.0, 1.0]
+    """
+    _check_inplace(self, "clamp_max_")
+    return _call("clamp", self, None, max, out=self)
+
+
+def _clip_(self: Tensor, min=None, max=None) -> Tensor:
+    """``clamp_(min, max)`` under NumPy's name.
+
+    >>> import neurarust as nr
+    >>> nr.tensor([-2.0, 0.5, 3.0]).clip_(-1, 1).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    _check_inplace(self, "clip_")
+    return _call("clamp", self, min, max, out=self)
+
+
+for _name, _fn in (("true_divide_", _true_divide_), ("clamp_min_", _clamp_min_), ("clamp_max_", _clamp_max_),
+                   ("clip_", _clip_)):
+    if _name not in vars(Tensor):
+        setattr(Tensor, _name, _fn)
+
+
+def _composition_inplace(module: str | None, fn_name: str, name: str, values: str, example: str):
+    """``name`` (``x.cumsum_(0)``): ``x`` overwritten with ``fn_name(x, ...)``, the top-level function
+    of ``neurarust.<module>`` (a registry op when ``module`` is None), with in-place checks."""
+    def method(self, *args, **kwargs):
+        if module is None:
+            fn = lambda t, *a, **k: _call(fn_name, t, *a, **k)  # noqa: E731
+        else:
+            import importlib
+
+            fn = getattr(importlib.import_module(f"neurarust.{module}"), fn_name)
+        return _write_inplace(self, name, fn, args, kwargs)
+
+    where = f":func:`neurarust.{module}.{fn_name}`" if module else f"``Tensor.{fn_name}``"
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = (f"In place {where}: this tensor overwritten with its result (which must keep its shape "
+                      f"and cast to its dtype; a leaf that requires grad is refused).\n\n"
+                      f"        >>> import neurarust as nr\n"
+                      f"        >>> x = nr.tensor({values})\n"
+                      f"        >>> y = x.{fn_name}({example}); x.{name}({example}) is x and x.tolist() == y.tolist()\n"
+                      f"        True\n")
+    return method
+
+
+for _module, _fn_name, _name, _values, _example in (
+        (None, "cumsum", "cumsum_", "[1.0, 2.0, 3.0]", "0"),
+        (None, "cumprod", "cumprod_", "[1.0, 2.0, 3.0]", "0"),
+        (None, "addmm", "addmm_", "[[1.0, 2.0], [3.0, 4.0]]", "nr.ones(2, 2), nr.ones(2, 2), beta=2"),
+        (None, "addmv", "addmv_", "[1.0, 2.0]", "nr.ones(2, 2), nr.ones(2), alpha=3"),
+        (None, "addbmm", "addbmm_", "[[1.0, 2.0], [3.0, 4.0]]", "nr.ones(3, 2, 2), nr.ones(3, 2, 2)"),
+        (None, "baddbmm", "baddbmm_", "[[[1.0, 2.0], [3.0, 4.0]]]", "nr.ones(1, 2, 2), nr.ones(1, 2, 2), alpha=0.5"),
+        ("compositions", "deg2rad", "deg2rad_", "[180.0, 90.0]", ""),
+        ("compositions", "rad2deg", "rad2deg_", "[3.0, 1.5]", ""),
+        ("compositions", "frac", "frac_", "[1.5, -2.25]", ""),
+        ("compositions", "sgn", "sgn_", "[1.5, -2.0, 0.0]", ""),
+        ("compositions", "hypot", "hypot_", "[3.0, 5.0]", "nr.tensor([4.0, 12.0])"),
+        ("compositions", "xlogy", "xlogy_", "[0.0, 2.0]", "3.0"),
+        ("compositions", "logit", "logit_", "[0.25, 0.5]", ""),
+        ("pointwise", "acosh", "acosh_", "[1.0, 2.0]", ""),
+        ("pointwise", "asinh", "asinh_", "[-1.0, 2.0]", ""),
+        ("pointwise", "atanh", "atanh_", "[-0.5, 0.25]", ""),
+        ("pointwise", "arccosh", "arccosh_", "[1.0, 2.0]", ""),
+        ("pointwise", "arcsinh", "arcsinh_", "[-1.0, 2.0]", ""),
+        ("pointwise", "arctanh", "arctanh_", "[-0.5, 0.25]", ""),
+        ("scatters", "put", "put_", "[1.0, 2.0, 3.0]", "nr.tensor([-1]), nr.tensor([9.0])"),
+        ("scatters", "index_reduce", "index_reduce_", "[[1.0, 2.0], [3.0, 4.0]]",
+         "0, nr.tensor([0, 0]), nr.full((2, 2), 3.0), 'prod'")):
+    if _name not in vars(Tensor):
+        setattr(Tensor, _name, _composition_inplace(_module, _fn_name, _name, _values, _example))
+
+for _module, _names in (("pointwise", ("acosh", "asinh", "atanh", "arccosh", "arcsinh", "arctanh", "isneginf",
+                                       "isposinf", "isreal", "positive")),
+                        ("scatters", ("put", "index_reduce", "select_scatter", "slice_scatter", "diagonal_scatter",
+                                      "as_strided_scatter")),
+                        ("views", ("select", "movedim", "moveaxis", "broadcast_to", "narrow_copy")),
+                        ("aliases", ("split_with_sizes", "unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes"))):
+    for _name in _names:
+        if _name not in vars(Tensor):
+            setattr(Tensor, _name, _composition_method(_module, _name))
+
+
+# -- random fills made of the Philox fills (same values on every backend) ---------------------------
+
+def _random_transform(t: Tensor, fill, transform) -> Tensor:
+    """``fill(t)`` (a registry random fill, which cuts ``t``'s history) then ``transform(t)`` in place
+    outside the graph: the draw's values carry no gradient."""
+    fill(t)
+    if _registry._grad_hook is None:
+        transform(t)
+        return t
+    from neurarust.autograd.grad_mode import no_grad
+
+    with no_grad():
+        transform(t)
+    return t
+
+
+def _check_float_fill(t: Tensor, name: str) -> None:
+    if not t._dtype.is_floating_point:
+        raise DTypeError(f"{name} is only implemented for floating point tensors (a continuous distribution), "
+                         f"got {t._dtype}")
+
+
+def _log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *, generator=None) -> Tensor:
+    """Fill in place with log-normal samples: ``exp`` of normal samples of mean ``mean`` and standard
+    deviation ``std`` (``normal_`` then ``exp_``: the Philox draws, the same on every backend).
+
+    >>> import neurarust as nr
+    >>> _ = nr.manual_seed(0)
+    >>> bool((nr.empty(4).log_normal_(0.0, 0.5) > 0).all())
+    True
+    """
+    _check_inplace(self, "log_normal_")
+    _check_float_fill(self, "log_normal_")
+    if not std > 0:
+        raise ArgumentError(f"log_normal_ expects std > 0.0, but found std={std}")
+    return _random_transform(self, lambda t: t.normal_(mean, std, generator=generator), lambda t: t.exp_())
+
+
+def _cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator=None) -> Tensor:
+    """Fill in place with Cauchy samples: ``median + sigma * tan(pi * (u - 1/2))`` of uniform samples
+    ``u`` in [0, 1) (``uniform_``, then elementwise ops: the same on every backend).
+
+    >>> import neurarust as nr
+    >>> _ = nr.manual_seed(0)
+    >>> x = nr.empty(1001, dtype=nr.float64).cauchy_(2.0, 0.5)
+    >>> 1.8 < x.median().item() < 2.2
+    True
+    """
+    _check_inplace(self, "cauchy_")
+    _check_float_fill(self, "cauchy_")
+    if not sigma > 0:
+        raise ArgumentError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+
+    def transform(t: Tensor) -> None:
+        t.sub_(0.5).mul_(np.pi).tan_().mul_(sigma).add_(median)
+
+    return _random_transform(self, lambda t: t.uniform_(generator=generator), transform)
+
+
+def _geometric_(self: Tensor, p: float, *, generator=None) -> Tensor:
+    """Fill in place with geometric samples (the trial of the first success, from 1): ``ceil`` of
+    exponential samples of rate ``-log(1 - p)`` (``exponential_``, ``ceil_``: the same on every
+    backend). Integer tensors take the values drawn in float64.
+
+    >>> import neurarust as nr
+    >>> _ = nr.manual_seed(0)
+    >>> x = nr.empty(1000, dtype=nr.int64).geometric_(0.5)
+    >>> bool((x >= 1).all()), 1.8 < x.double().mean().item() < 2.2
+    (True, True)
+    """
+    _check_inplace(self, "geometric_")
+    if not 0 < p < 1:
+        raise ArgumentError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    rate = -np.log1p(-builtins.float(p))
+
+    def transform(t: Tensor) -> None:
+        t.ceil_().clamp_(1, None)  # u = 0 draws exactly 0: the first trial
+
+    if self._dtype.is_floating_point:
+        return _random_transform(self, lambda t: t.exponential_(rate, generator=generator), transform)
+    draws = Tensor._empty(self._shape, _dt.float64, self._storage.device)
+    _random_transform(draws, lambda t: t.exponential_(rate, generator=generator), transform)
+    return self.copy_(draws)
+
+
+for _name, _fn in (("log_normal_", _log_normal_), ("cauchy_", _cauchy_), ("geometric_", _geometric_)):
+    if _name not in vars(Tensor):
+        _fn.__name__ = _fn.__qualname__ = _name
+        setattr(Tensor, _name, _fn)

@@ -163,3 +163,39 @@ def numel(input: Tensor) -> int:
     6
     """
     return input.numel()
+
+
+def as_strided(input: Tensor, size: Sequence[int], stride: Sequence[int], storage_offset: int | None = None) -> Tensor:
+    """``input.as_strided(size, stride, storage_offset)``: a view of ``input``'s storage with the given
+    geometry (see :meth:`neurarust.tensor.Tensor.as_strided`).
+
+    >>> import neurarust as nr
+    >>> nr.as_strided(nr.arange(6), (2, 2), (3, 1), 1).tolist()
+    [[1, 2], [4, 5]]
+    """
+    return input.as_strided(size, stride, storage_offset)
+
+
+def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
+    """``input.unflatten(dim, sizes)``: dim ``dim`` split into ``sizes`` (one may be -1).
+
+    >>> import neurarust as nr
+    >>> nr.unflatten(nr.zeros(2, 6), 1, (3, -1)).shape
+    neurarust.Size([2, 3, 2])
+    """
+    return input.unflatten(dim, sizes)
+
+
+def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """``input.narrow(dim, start, length)`` as a new contiguous tensor (the one function here that
+    copies: the result never shares ``input``'s memory).
+
+    >>> import neurarust as nr
+    >>> x = nr.arange(5)
+    >>> y = nr.narrow_copy(x, 0, 1, 3); y[0] = 9
+    >>> y.tolist(), x.tolist()
+    ([9, 2, 3], [0, 1, 2, 3, 4])
+    """
+    from .memory_formats import contiguous_format
+
+    return input.narrow(dim, start, length).clone(memory_format=contiguous_format)

@@ -39,6 +39,13 @@ from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d
 from .loss import (GaussianNLLLoss, HingeEmbeddingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
                    MultiMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginWithDistanceLoss)
 from .normalization import BatchNorm3d, InstanceNorm1d, InstanceNorm3d, LocalResponseNorm, SyncBatchNorm
+from .adaptive import AdaptiveLogSoftmaxWithLoss
+from .container import Container
+from .linear_cross_entropy import LinearCrossEntropyOptions
+from .loss import LinearCrossEntropyLoss, NLLLoss2d
+from .normalization import CrossMapLRN2d
+from .pooling import FractionalMaxPool2d, FractionalMaxPool3d, LPPool1d, LPPool2d, LPPool3d, MaxUnpool3d
+from .rnn import RNNCellBase
 from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
                       ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
                       ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d)
@@ -65,4 +72,6 @@ __all__ = ["Module", "Parameter", "UninitializedParameter", "UninitializedBuffer
            "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "CosineSimilarity",
            "PairwiseDistance", "Fold", "Unfold", "AdaptiveMaxPool1d", "MaxUnpool1d", "MaxUnpool2d", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "ChannelShuffle", "LocalResponseNorm", "TripletMarginWithDistanceLoss", "MultiLabelMarginLoss", "AlphaDropout", "FeatureAlphaDropout", "RReLU", "PoissonNLLLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
            "MultiLabelSoftMarginLoss", "MultiMarginLoss", "InstanceNorm1d", "InstanceNorm3d", "BatchNorm3d",
-           "SyncBatchNorm"]
+           "SyncBatchNorm", "LPPool1d", "LPPool2d", "LPPool3d", "FractionalMaxPool2d", "FractionalMaxPool3d",
+           "MaxUnpool3d", "AdaptiveLogSoftmaxWithLoss", "RNNCellBase", "CrossMapLRN2d", "NLLLoss2d", "Container",
+           "LinearCrossEntropyLoss", "LinearCrossEntropyOptions"]

@@ -479,3 +479,26 @@ def _describe(p: Any) -> str:
     kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
     size = "x".join(str(s) for s in p.shape)
     return f"{kind} containing: [neurarust.{p.dtype.name} of size {size}]"
+
+
+class Container(Module):
+    """Deprecated (PyTorch's too): a ``Module`` holding the modules given as keyword arguments; warns
+    on construction. Subclass ``Module`` instead.
+
+    >>> import warnings, neurarust as nr
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     nr.nn.Container(fc=nr.nn.Linear(2, 1))
+    Container(
+      (fc): Linear(in_features=2, out_features=1, bias=True)
+    )
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        import warnings
+
+        warnings.warn("`nn.Container` is deprecated. All of its functionality is now implemented in `nn.Module`. "
+                      "Subclass that instead.", FutureWarning, stacklevel=2)
+        super().__init__()
+        for key, value in kwargs.items():
+            self.add_module(key, value)

@@ -2145,3 +2145,659 @@ def distillation_loss(student_logits: Tensor, teacher_logits: Tensor, target: Te
     if reduction == "none":
         return loss
     return loss.sum() if reduction == "sum" else loss.mean()
+
+
+# -- in-place activations, the `_with_indices` pools, LP and fractional pools, deprecated upsample -----
+# (PyTorch's remaining torch.nn.functional forms; tests/test_nn_gaps.py)
+
+class _ActivationFromResult(Function):
+    """An elementwise activation whose derivative is a function of its result, as PyTorch's in-place
+    forms keep it (the input they overwrite is gone)."""
+
+    @staticmethod
+    def forward(ctx, input: Tensor, fn, derivative):
+        out = fn(input)
+        ctx.save_for_backward(out)
+        ctx.derivative = derivative
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (out,) = ctx.saved_tensors
+        return grad * ctx.derivative(out), None, None
+
+
+def _activation_in_place(name: str, input: Tensor, fn, derivative) -> Tensor:
+    """``input`` overwritten by ``fn(input)`` (``copy_``: version counter, leaf and view rules), its
+    gradient ``derivative(result)``."""
+    if not isinstance(input, Tensor):
+        raise ArgumentError(f"{name}(): expected a Tensor, got {type(input).__name__}")
+    if not input.dtype.is_floating_point:
+        raise DTypeError(f"{name}(): expected a floating point input, got {input.dtype}")
+    return input.copy_(_ActivationFromResult.apply(input, fn, derivative))
+
+
+def _negative_slope_in_place(what: str, slope: float):
+    from neurarust.errors import AutogradError
+
+    def refuse(result: Tensor) -> Tensor:
+        raise AutogradError(f"In-place {what} backward calculation is triggered with a negative slope which is not "
+                            f"supported. This is caused by calling in-place forward function with a negative slope, "
+                            f"please call out-of-place version instead (slope {slope}).")
+    return refuse
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place :func:`elu`: ``input`` is overwritten and returned; the gradient is computed from the
+    result, as PyTorch's (``alpha`` must then be non-negative).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> x = nr.tensor([-1.0, 2.0])
+    >>> F.elu_(x) is x, [round(v, 4) for v in x.tolist()]
+    (True, [-0.6321, 2.0])
+    """
+    derivative = (lambda r: _call("where", r > 0, ones_like(r), r + alpha)) if alpha >= 0 else \
+        _negative_slope_in_place("elu", alpha)
+    return _activation_in_place("elu_", input, lambda t: elu(t, alpha), derivative)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """In-place :func:`hardtanh`: ``input`` clamped to ``[min_val, max_val]`` in place; the gradient
+    passes where the result lies strictly inside.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> x = nr.tensor([-3.0, 0.5, 3.0])
+    >>> F.hardtanh_(x).tolist(), x.tolist()
+    ([-1.0, 0.5, 1.0], [-1.0, 0.5, 1.0])
+    """
+    return _activation_in_place("hardtanh_", input, lambda t: hardtanh(t, min_val, max_val),
+                                lambda r: ((r > min_val) & (r < max_val)).to(r.dtype))
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """In-place :func:`leaky_relu`; the gradient is computed from the result, as PyTorch's (so
+    ``negative_slope`` must then be non-negative).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> x = nr.tensor([-2.0, 1.0])
+    >>> F.leaky_relu_(x, 0.5).tolist(), x.tolist()
+    ([-1.0, 1.0], [-1.0, 1.0])
+    """
+    derivative = (lambda r: _call("where", r > 0, ones_like(r), full_like(r, negative_slope))) \
+        if negative_slope >= 0 else _negative_slope_in_place("leakyReLu", negative_slope)
+    return _activation_in_place("leaky_relu_", input, lambda t: leaky_relu(t, negative_slope), derivative)
+
+
+def relu_(input: Tensor) -> Tensor:
+    """In-place :func:`relu`.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> x = nr.tensor([-1.0, 2.0])
+    >>> F.relu_(x) is x, x.tolist()
+    (True, [0.0, 2.0])
+    """
+    return _activation_in_place("relu_", input, relu, lambda r: (r > 0).to(r.dtype))
+
+
+def selu_(input: Tensor) -> Tensor:
+    """In-place :func:`selu` (its gradient from the result, as PyTorch's).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> x = nr.tensor([0.0, 1.0])
+    >>> [round(v, 4) for v in F.selu_(x).tolist()]
+    [0.0, 1.0507]
+    """
+    scale, alpha = 1.0507009873554805, 1.6732632423543772
+    return _activation_in_place("selu_", input, selu,
+                                lambda r: _call("where", r > 0, full_like(r, scale), r + alpha * scale))
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place :func:`celu` (its gradient from the result, as PyTorch's).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> x = nr.tensor([0.0, 2.0])
+    >>> F.celu_(x, 0.5).tolist()
+    [0.0, 2.0]
+    """
+    return _activation_in_place("celu_", input, lambda t: celu(t, alpha),
+                                lambda r: _call("where", r > 0, ones_like(r), r / alpha + 1.0))
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    """In-place :func:`threshold`: ``value`` where ``input <= threshold``; the gradient passes where the
+    input was above ``threshold`` (the mask is taken before the input is overwritten).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> x = nr.tensor([-1.0, 0.5, 2.0])
+    >>> F.threshold_(x, 1.0, 5.0).tolist()
+    [5.0, 5.0, 2.0]
+    """
+    above = (input > threshold).detach() if isinstance(input, Tensor) else None
+    return _activation_in_place("threshold_", input, lambda t: globals()["threshold"](t, threshold, value),
+                                lambda r: above.to(r.dtype))
+
+
+def max_pool1d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                            dilation: Any = 1, ceil_mode: bool = False,
+                            return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """:func:`max_pool1d` with ``return_indices=True``: ``(values, indices)`` whatever
+    ``return_indices`` says, as PyTorch's.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.max_pool1d_with_indices(nr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)[1].tolist()
+    [[[1, 2]]]
+    """
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                            dilation: Any = 1, ceil_mode: bool = False,
+                            return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """:func:`max_pool2d` with ``return_indices=True`` (flat ``h * W + w`` indices).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.max_pool2d_with_indices(nr.arange(4.0).reshape(1, 1, 2, 2), 2)[1].tolist()
+    [[[[3]]]]
+    """
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                            dilation: Any = 1, ceil_mode: bool = False,
+                            return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """:func:`max_pool3d` with ``return_indices=True`` (flat positions in each ``D * H * W`` volume).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.max_pool3d_with_indices(nr.arange(8.0).reshape(1, 1, 2, 2, 2), 2)[1].flatten().tolist()
+    [7]
+    """
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size: Any,
+                                     return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """:func:`adaptive_max_pool1d` with ``return_indices=True``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.adaptive_max_pool1d_with_indices(nr.tensor([[1.0, 3.0, 2.0, 0.0]]), 2)[1].tolist()
+    [[1, 2]]
+    """
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size: Any,
+                                     return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """:func:`adaptive_max_pool2d` with ``return_indices=True``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.adaptive_max_pool2d_with_indices(nr.arange(4.0).reshape(1, 1, 2, 2), 1)[1].tolist()
+    [[[[3]]]]
+    """
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(input: Tensor, output_size: Any,
+                                     return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """:func:`adaptive_max_pool3d` with ``return_indices=True``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.adaptive_max_pool3d_with_indices(nr.arange(8.0).reshape(1, 1, 2, 2, 2), 1)[1].flatten().tolist()
+    [7]
+    """
+    return adaptive_max_pool3d(input, output_size, True)
+
+
+def _lp_pool(name: str, s: int, input: Tensor, norm_type: float, kernel_size: Any, stride: Any,
+             ceil_mode: bool) -> Tensor:
+    """PyTorch's composition: ``(sum over the window of x**p) ** (1/p)`` as an average pool times the
+    window size; ``p = inf`` is the max of ``|x|`` (``-inf``: the min); a window whose sum is 0 gets a
+    zero gradient (the ``sign * relu`` guard)."""
+    max_pool = (max_pool1d, max_pool2d, max_pool3d)[s - 1]
+    avg_pool = (avg_pool1d, avg_pool2d, avg_pool3d)[s - 1]
+    if norm_type == math.inf:
+        return max_pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -math.inf:
+        return -max_pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    window = math.prod(_per_dim(name, "kernel_size", kernel_size, s, low=1))
+    out = avg_pool(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    return (_call("sign", out) * relu(out.abs())).mul(window).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None,
+              ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over windows of ``(N, C, L)``: ``(sum x**p) ** (1/p)`` per window.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.lp_pool1d(nr.tensor([[[3.0, 4.0, 1.0, 1.0]]]), 2, 2).tolist()
+    [[[5.0, 1.4142135381698608]]]
+    """
+    return _lp_pool("lp_pool1d", 1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None,
+              ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over windows of ``(N, C, H, W)``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.lp_pool2d(nr.ones(1, 1, 2, 2), 1, 2).tolist()
+    [[[[4.0]]]]
+    """
+    return _lp_pool("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None,
+              ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over boxes of ``(N, C, D, H, W)``.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.lp_pool3d(nr.ones(1, 1, 2, 2, 2), 2, 2).flatten().tolist()
+    [2.8284270763397217]
+    """
+    return _lp_pool("lp_pool3d", 3, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def max_unpool3d(input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 output_size: Any = None) -> Tensor:
+    """The partial inverse of ``max_pool3d``: each value at its ``indices`` position (flat within its
+    ``D * H * W`` volume), zeros elsewhere.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> v, i = F.max_pool3d(nr.arange(8.0).reshape(1, 1, 2, 2, 2), 2, return_indices=True)
+    >>> F.max_unpool3d(v, i, 2).flatten().tolist()
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 7.0]
+    """
+    return _max_unpool("max_unpool3d", 3, input, indices, kernel_size, stride, padding, output_size)
+
+
+# Fractional max pooling (Graham, 2014), as PyTorch's kernels: per (sample, channel) plane one random
+# u in [0, 1) per spatial dim places the windows' starts at int((i + u) * alpha) - int(u * alpha),
+# alpha = (in - k) / (out - 1), computed in the input's dtype, the last window at in - k.
+_FRACTIONAL_DIMS = {2: ("height", "width"), 3: ("time", "height", "width")}
+_FRACTIONAL_SAMPLE = {2: (1, 0), 3: (0, 1, 2)}   # the sample column of each spatial dim (PyTorch's)
+
+
+def _fractional_starts(u: Tensor, size: int, out: int, pool: int) -> Tensor:
+    """The ``out`` window starts of each plane, ``(N, C, out)`` int64, from its sample ``u`` ``(N, C)``."""
+    from neurarust.dtype import int64
+
+    last = size - pool
+    N, C = u.shape
+    if out <= 1:
+        return zeros(N, C, out, dtype=int64, device=u.device) + last
+    alpha = tensor((size - pool) / (out - 1), dtype=u.dtype, device=u.device)   # correctly rounded
+    i = _call("arange", out, dtype=u.dtype, device=u.device)
+    u = u.unsqueeze(-1)
+    starts = ((i + u) * alpha).to(int64) - (u * alpha).to(int64)
+    return _call("where", _call("arange", out, device=u.device) == out - 1, last, starts)
+
+
+def _fractional_output_size(name: str, s: int, input: Tensor, output_size: Any, output_ratio: Any) -> tuple:
+    if output_size is None and output_ratio is None:
+        raise ArgumentError(f"{name} requires specifying either an output_size or an output_ratio")
+    if output_size is None:
+        ratio = (output_ratio,) * s if isinstance(output_ratio, (int, float)) else tuple(output_ratio)
+        if len(ratio) == 1:
+            ratio = ratio * s
+        if len(ratio) != s:
+            raise ArgumentError(f"{name} requires output_ratio to either be a single number or a tuple of {s}, "
+                                f"got {output_ratio!r}")
+        output_size = [int(n * r) for n, r in zip(input.shape[-s:], ratio)]
+    return _per_dim(name, "output_size", output_size, s, low=0)
+
+
+def _fractional_max_pool(name: str, s: int, input: Tensor, kernel_size: Any, output_size: Any,
+                         output_ratio: Any, samples: Tensor | None) -> tuple[Tensor, Tensor]:
+    from neurarust.creation import empty
+    from neurarust.dtype import int64
+
+    if not isinstance(input, Tensor) or input.ndim not in (s + 1, s + 2):
+        got = list(input.shape) if isinstance(input, Tensor) else type(input).__name__
+        raise ShapeError(f"{name}(): expected a {s + 1}-D (unbatched) or {s + 2}-D (batched) input, got {got}")
+    if not input.dtype.is_floating_point:
+        raise DTypeError(f"{name}(): expected a floating point input, got {input.dtype}")
+    x = input.unsqueeze(0) if input.ndim == s + 1 else input
+    if any(n == 0 for n in x.shape[1:]):
+        raise ShapeError(f"{name}(): Expected input to have non-zero size for non-batch dimensions, but got "
+                         f"{list(input.shape)}")
+    kernel = _per_dim(name, "kernel_size", kernel_size, s, low=1)
+    out = _fractional_output_size(name, s, input, output_size, output_ratio)
+    N, C, ins = x.shape[0], x.shape[1], tuple(x.shape[2:])
+    for what, o, k, n in zip(_FRACTIONAL_DIMS[s], out, kernel, ins):
+        if o + k - 1 > n - (s == 3):   # PyTorch's 3-D kernel leaves the last start unused (a strict check)
+            raise ArgumentError(f"{name}(): pool {what} {k} too large relative to input {what} {n} "
+                                f"(output {what} {o})")
+    if samples is None:
+        samples = _call("rand", N, C, s, dtype=x.dtype, device=x.device)
+    elif not isinstance(samples, Tensor) or samples.ndim != 3:
+        got = list(samples.shape) if isinstance(samples, Tensor) else type(samples).__name__
+        raise ShapeError(f"{name}(): expected _random_samples to have 3 dimensions, got {got}")
+    elif samples.dtype != x.dtype:
+        raise DTypeError(f"{name}(): expected _random_samples to have the same dtype as input ({x.dtype}), "
+                         f"got {samples.dtype}")
+    elif samples.shape[2] != s or samples.shape[1] != C or samples.shape[0] < N:
+        raise ShapeError(f"{name}(): expected _random_samples of shape (>= {N}, {C}, {s}) for an input of shape "
+                         f"{list(input.shape)}, got {list(samples.shape)}")
+    P, K = math.prod(out), math.prod(kernel)
+    if P == 0 or N == 0:
+        shape = (N, C, *out)
+        values, index = empty(*shape, dtype=x.dtype, device=x.device), empty(*shape, dtype=int64, device=x.device)
+    else:
+        # Every window's flat positions, (N, C, *out, *kernel): start + offset per dim, times its stride.
+        flat = 0
+        for d in range(s):
+            starts = _fractional_starts(samples[:N, :, _FRACTIONAL_SAMPLE[s][d]], ins[d], out[d], kernel[d])
+            rows = starts.unsqueeze(-1) + _call("arange", kernel[d], device=x.device)
+            view = [N, C] + [1] * (2 * s)
+            view[2 + d], view[2 + s + d] = out[d], kernel[d]
+            flat = flat + rows.reshape(view) * math.prod(ins[d + 1:])
+        flat = flat.reshape(N, C, P, K)
+        planes = x.reshape(N, C, -1)
+        with_windows = _call("gather", planes.detach(), 2, flat.reshape(N, C, P * K)).reshape(N, C, P, K)
+        # the first maximum in the window's row-major order, as PyTorch's strict-greater scan
+        index = _call("gather", flat, 3, with_windows.argmax(-1, keepdim=True)).squeeze(-1)
+        values = _call("gather", planes, 2, index).reshape(N, C, *out)
+        index = index.reshape(N, C, *out)
+    if input.ndim == s + 1:
+        values, index = values.squeeze(0), index.squeeze(0)
+    return values, index
+
+
+def fractional_max_pool2d_with_indices(input: Tensor, kernel_size: Any, output_size: Any = None,
+                                       output_ratio: Any = None, return_indices: bool = False,
+                                       _random_samples: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """:func:`fractional_max_pool2d` returning ``(values, indices)`` (flat ``h * W + w``).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> u = nr.full((1, 1, 2), 0.5)
+    >>> F.fractional_max_pool2d_with_indices(nr.arange(16.0).reshape(1, 1, 4, 4), 2, output_size=2,
+    ...                                      _random_samples=u)[1].tolist()
+    [[[[5, 7], [13, 15]]]]
+    """
+    return _fractional_max_pool("fractional_max_pool2d", 2, input, kernel_size, output_size, output_ratio,
+                                _random_samples)
+
+
+def fractional_max_pool2d(input: Tensor, kernel_size: Any, output_size: Any = None, output_ratio: Any = None,
+                          return_indices: bool = False, _random_samples: Tensor | None = None) -> Any:
+    """Fractional max pooling over ``(N, C, H, W)`` (or ``(C, H, W)``): ``kernel_size`` windows at
+    pseudo-random steps giving ``output_size`` (or ``output_ratio`` of the input's size). The steps come
+    from one uniform sample per plane and dim, drawn from the Philox generator unless
+    ``_random_samples`` ``(N, C, 2)`` gives them (then the result is PyTorch's exactly).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.fractional_max_pool2d(nr.randn(2, 3, 9, 9), 3, output_ratio=0.5).shape
+    neurarust.Size([2, 3, 4, 4])
+    """
+    out = fractional_max_pool2d_with_indices(input, kernel_size, output_size, output_ratio, return_indices,
+                                             _random_samples)
+    return out if return_indices else out[0]
+
+
+def fractional_max_pool3d_with_indices(input: Tensor, kernel_size: Any, output_size: Any = None,
+                                       output_ratio: Any = None, return_indices: bool = False,
+                                       _random_samples: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """:func:`fractional_max_pool3d` returning ``(values, indices)`` (flat ``(t * H + h) * W + w``).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> u = nr.full((1, 1, 3), 0.5)
+    >>> F.fractional_max_pool3d_with_indices(nr.arange(27.0).reshape(1, 1, 3, 3, 3), 2, output_size=1,
+    ...                                      _random_samples=u)[1].flatten().tolist()
+    [26]
+    """
+    return _fractional_max_pool("fractional_max_pool3d", 3, input, kernel_size, output_size, output_ratio,
+                                _random_samples)
+
+
+def fractional_max_pool3d(input: Tensor, kernel_size: Any, output_size: Any = None, output_ratio: Any = None,
+                          return_indices: bool = False, _random_samples: Tensor | None = None) -> Any:
+    """Fractional max pooling over ``(N, C, T, H, W)`` (or ``(C, T, H, W)``); ``_random_samples`` is
+    ``(N, C, 3)`` (time, height, width).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> F.fractional_max_pool3d(nr.randn(1, 2, 6, 6, 6), 2, output_size=(3, 4, 4)).shape
+    neurarust.Size([1, 2, 3, 4, 4])
+    """
+    out = fractional_max_pool3d_with_indices(input, kernel_size, output_size, output_ratio, return_indices,
+                                             _random_samples)
+    return out if return_indices else out[0]
+
+
+def upsample(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+             align_corners: bool | None = None) -> Tensor:
+    """Deprecated alias of :func:`interpolate` (warns, as PyTorch's).
+
+    >>> import warnings, neurarust as nr, neurarust.nn.functional as F
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     F.upsample(nr.tensor([[[1.0, 2.0]]]), scale_factor=2).tolist()
+    [[[1.0, 1.0, 2.0, 2.0]]]
+    """
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:
+    """Deprecated: :func:`interpolate` with ``mode="nearest"``.
+
+    >>> import warnings, neurarust as nr, neurarust.nn.functional as F
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     F.upsample_nearest(nr.tensor([[[1.0, 2.0]]]), 4).tolist()
+    [[[1.0, 1.0, 2.0, 2.0]]]
+    """
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:
+    """Deprecated: :func:`interpolate` with ``mode="bilinear", align_corners=True`` (4-D input).
+
+    >>> import warnings, neurarust as nr, neurarust.nn.functional as F
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     F.upsample_bilinear(nr.tensor([[[[0.0, 1.0]]]]), (1, 3)).tolist()
+    [[[[0.0, 0.5, 1.0]]]]
+    """
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+# -- multi_head_attention_forward: nn.MultiheadAttention's computation as a function ---------------
+
+def _mha_shape_check(query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None,
+                     attn_mask: Tensor | None, num_heads: int) -> bool:
+    """PyTorch's ranks: batched 3-D or unbatched 2-D query, key and value, masks to match; True when
+    batched."""
+    name = "multi_head_attention_forward()"
+    if query.ndim not in (2, 3):
+        raise ShapeError(f"{name}: query should be unbatched 2D or batched 3D tensor but received {query.ndim}-D "
+                         f"query tensor")
+    kind = "batched (3-D)" if query.ndim == 3 else "unbatched (2-D)"
+    if key.ndim != query.ndim or value.ndim != query.ndim:
+        raise ShapeError(f"{name}: for {kind} query, expected key and value to be {query.ndim}-D but found "
+                         f"{key.ndim}-D and {value.ndim}-D tensors respectively")
+    if key_padding_mask is not None and key_padding_mask.ndim != query.ndim - 1:
+        raise ShapeError(f"{name}: for {kind} query, expected key_padding_mask to be None or {query.ndim - 1}-D "
+                         f"but found {key_padding_mask.ndim}-D tensor instead")
+    if attn_mask is not None and attn_mask.ndim not in (2, 3):
+        raise ShapeError(f"{name}: for {kind} query, expected attn_mask to be None, 2-D or 3-D but found "
+                         f"{attn_mask.ndim}-D tensor instead")
+    if query.ndim == 2 and attn_mask is not None and attn_mask.ndim == 3:
+        expected = (num_heads, query.shape[0], key.shape[0])
+        if tuple(attn_mask.shape) != expected:
+            raise ShapeError(f"{name}: expected attn_mask shape to be {expected} but got {tuple(attn_mask.shape)}")
+    for what, mask in (("key_padding_mask", key_padding_mask), ("attn_mask", attn_mask)):
+        if mask is not None and mask.dtype.name != "bool" and not mask.dtype.is_floating_point:
+            raise DTypeError(f"{name}: only bool and floating types of {what} are supported, got {mask.dtype}")
+    return query.ndim == 3
+
+
+def _mha_float_mask(mask: Tensor | None, dtype) -> Tensor | None:
+    """A bool mask (True = masked out) as an additive one: -inf where True, 0 elsewhere."""
+    if mask is None or mask.dtype.name != "bool":
+        return mask
+    return _call("where", mask, float("-inf"), zeros((), dtype=dtype, device=mask.device))
+
+
+def _mha_in_projection(query: Tensor, key: Tensor, value: Tensor, w_q: Tensor, w_k: Tensor, w_v: Tensor,
+                       b: Tensor | None, packed: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    """q, k and v. With the packed ``(3E, E)`` weight, self-attention (one tensor for all three) is one
+    ``(.., E) @ (E, 3E)`` product and encoder-decoder attention (key is value) two, as PyTorch's."""
+    E = w_q.shape[0]
+    biases = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
+    if packed is not None and key is value:
+        if query is key:
+            return linear(query, packed, b).chunk(3, dim=-1)
+        k, v = linear(key, packed[E:], None if b is None else b[E:]).chunk(2, dim=-1)
+        return linear(query, w_q, biases[0]), k, v
+    return tuple(linear(x, w, bias) for x, w, bias in zip((query, key, value), (w_q, w_k, w_v), biases))
+
+
+def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embed_dim_to_check: int,
+                                 num_heads: int, in_proj_weight: Tensor | None, in_proj_bias: Tensor | None,
+                                 bias_k: Tensor | None, bias_v: Tensor | None, add_zero_attn: bool,
+                                 dropout_p: float, out_proj_weight: Tensor, out_proj_bias: Tensor | None,
+                                 training: bool = True, key_padding_mask: Tensor | None = None,
+                                 need_weights: bool = True, attn_mask: Tensor | None = None,
+                                 use_separate_proj_weight: bool = False, q_proj_weight: Tensor | None = None,
+                                 k_proj_weight: Tensor | None = None, v_proj_weight: Tensor | None = None,
+                                 static_k: Tensor | None = None, static_v: Tensor | None = None,
+                                 average_attn_weights: bool = True,
+                                 is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
+    """``nn.MultiheadAttention``'s forward as a function, with PyTorch's signature: inputs
+    ``(L, N, E)`` / ``(S, N, E)`` (or unbatched ``(L, E)``); returns ``(attn_output, attn_weights)``,
+    the weights ``(N, L, S)`` averaged over heads (``(N, H, L, S)`` otherwise) or None when
+    ``need_weights`` is False (then the flash-attention kernel runs). ``static_k``/``static_v``
+    ``(N * num_heads, S, head_dim)`` replace the projected keys/values.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> x = nr.ones(3, 1, 4)
+    >>> out, w = F.multi_head_attention_forward(x, x, x, 4, 2, nr.ones(12, 4), None, None, None, False, 0.0,
+    ...                                         nr.eye(4), None)
+    >>> out.shape, w.shape, [round(p, 4) for p in w[0, 0].tolist()]
+    (neurarust.Size([3, 1, 4]), neurarust.Size([1, 3, 3]), [0.3333, 0.3333, 0.3333])
+    """
+    name = "multi_head_attention_forward()"
+    batched = _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads)
+    if not batched:   # one tensor for all three stays one (the packed self-attention projection)
+        same_key, same_value = key is query, value is key
+        query = query.unsqueeze(1)
+        key = query if same_key else key.unsqueeze(1)
+        value = key if same_value else value.unsqueeze(1)
+        key_padding_mask = None if key_padding_mask is None else key_padding_mask.unsqueeze(0)
+    L, N, E = query.shape
+    if is_causal and attn_mask is None:
+        raise ArgumentError(f"{name}: need attn_mask if specifying the is_causal hint (you may use "
+                            f"Transformer.generate_square_subsequent_mask to create it)")
+    if E != embed_dim_to_check:
+        raise ShapeError(f"{name}: was expecting embedding dimension of {embed_dim_to_check}, but got {E}")
+    H = num_heads
+    hd = E // H
+    if hd * H != E:
+        raise ArgumentError(f"{name}: embed_dim {E} not divisible by num_heads {H}")
+    same = tuple(key.shape[:2]) == tuple(value.shape[:2]) if use_separate_proj_weight else \
+        tuple(key.shape) == tuple(value.shape)
+    if not same or key.shape[1] != N:
+        raise ShapeError(f"{name}: key {tuple(key.shape)} and value {tuple(value.shape)} do not match each other or "
+                         f"the query {tuple(query.shape)}")
+    if use_separate_proj_weight:
+        for what, w in (("q_proj_weight", q_proj_weight), ("k_proj_weight", k_proj_weight),
+                        ("v_proj_weight", v_proj_weight)):
+            if w is None:
+                raise ArgumentError(f"{name}: use_separate_proj_weight is True but {what} is None")
+        q, k, v = _mha_in_projection(query, key, value, q_proj_weight, k_proj_weight, v_proj_weight, in_proj_bias,
+                                     None)
+    else:
+        if in_proj_weight is None:
+            raise ArgumentError(f"{name}: use_separate_proj_weight is False but in_proj_weight is None")
+        w = in_proj_weight
+        q, k, v = _mha_in_projection(query, key, value, w[:E], w[E:2 * E], w[2 * E:], in_proj_bias, w)
+    S = key.shape[0]
+    causal = is_causal and key_padding_mask is None and not need_weights
+    attn_mask = None if causal else _mha_float_mask(attn_mask, q.dtype)
+    key_padding_mask = _mha_float_mask(key_padding_mask, q.dtype)
+    if attn_mask is not None:
+        want = (L, S) if attn_mask.ndim == 2 else (N * H, L, S)
+        if tuple(attn_mask.shape) != want:
+            raise ShapeError(f"{name}: the shape of the {attn_mask.ndim}D attn_mask is {tuple(attn_mask.shape)}, "
+                             f"but should be {want}")
+        attn_mask = attn_mask.unsqueeze(0) if attn_mask.ndim == 2 else attn_mask
+    if (bias_k is None) != (bias_v is None):
+        raise ArgumentError(f"{name}: bias_k and bias_v must be given together")
+    if bias_k is not None:
+        if static_k is not None or static_v is not None:
+            raise ArgumentError(f"{name}: bias cannot be added to a static key or value")
+        k = _call("cat", [k, bias_k.expand(1, N, E)])
+        v = _call("cat", [v, bias_v.expand(1, N, E)])
+        attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))
+        key_padding_mask = None if key_padding_mask is None else pad(key_padding_mask, (0, 1))
+    # (length, N, E) -> (N, H, length, head_dim): views of the projections (attention reads any
+    # strides), where a (length, N * H, head_dim) layout would copy each of q, k and v
+    heads = lambda t: t.unflatten(2, (H, hd)).permute(1, 2, 0, 3)  # noqa: E731
+    q = heads(q)
+    statics = []
+    for what, given, projected in (("static_k", static_k, k), ("static_v", static_v, v)):
+        if given is None:
+            statics.append(heads(projected))
+            continue
+        if given.ndim != 3 or given.shape[0] != N * H or given.shape[2] != hd:
+            raise ShapeError(f"{name}: expecting {what} of shape ({N * H}, S, {hd}), got {tuple(given.shape)}")
+        statics.append(given.reshape(N, H, given.shape[1], hd))
+    k, v = statics
+    if add_zero_attn:
+        k = _call("cat", [k, zeros(N, H, 1, hd, dtype=k.dtype, device=k.device)], 2)
+        v = _call("cat", [v, zeros(N, H, 1, hd, dtype=v.dtype, device=v.device)], 2)
+        attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))
+        key_padding_mask = None if key_padding_mask is None else pad(key_padding_mask, (0, 1))
+    S = k.shape[2]
+    if key_padding_mask is not None:
+        if tuple(key_padding_mask.shape) != (N, S):
+            raise ShapeError(f"{name}: expected key_padding_mask of shape {(N, S)}, got "
+                             f"{tuple(key_padding_mask.shape)}")
+        padding = key_padding_mask.reshape(N, 1, 1, S).expand(N, H, 1, S).reshape(N * H, 1, S)
+        attn_mask = padding if attn_mask is None else attn_mask + padding
+    p = dropout_p if training else 0.0
+    if attn_mask is not None:
+        attn_mask = attn_mask.reshape(-1, attn_mask.shape[-2], S)
+        attn_mask = attn_mask.unsqueeze(0) if attn_mask.shape[0] == 1 else attn_mask.reshape(N, H, -1, S)
+    if need_weights:
+        out, weights = _plain_attention(q, k, v, attn_mask, p, False, None)
+        weights = weights.mean(1) if average_attn_weights else weights
+    else:
+        out, weights = scaled_dot_product_attention(q, k, v, attn_mask, p, causal), None
+    out = linear(out.permute(2, 0, 1, 3).reshape(L * N, E), out_proj_weight, out_proj_bias)
+    out = out.reshape(L, N, out.shape[-1])
+    if not batched:
+        return out.squeeze(1), None if weights is None else weights.squeeze(0)
+    return out, weights
+
+
+# -- linear_cross_entropy: linear + cross_entropy over chunks of rows (nn/linear_cross_entropy.py) ----
+
+def linear_cross_entropy(input: Tensor, linear_weight: Tensor, target: Tensor, *, linear_bias: Tensor | None = None,
+                         weight: Tensor | None = None, reduction: str = "mean", ignore_index: int | None = None,
+                         label_smoothing: float = 0.0, options: Any = None) -> Tensor:
+    """``cross_entropy(linear(input, linear_weight, linear_bias), target, ...)`` without the whole
+    ``N x C`` logits: PyTorch 2.13's signature. ``input`` ``(N, in_features)`` or ``(in_features,)``;
+    class-index targets (int64, ``ignore_index`` None meaning -100) run over chunks of rows (the
+    fused cross-entropy kernels per chunk; backward rebuilds each chunk's logits), sized by
+    ``options`` (a :class:`~neurarust.nn.LinearCrossEntropyOptions`; None: its ``"auto"`` method,
+    where PyTorch's ``options=None`` runs the plain composition: values and gradients are the same).
+    Class probabilities (target ``(N, C, *out_features)``) and a K-dimensional ``linear_weight``
+    ``(C, d1, ..., dK, in_features)`` take that composition, as PyTorch's.
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> x, w = nr.tensor([[1.0, 0.0], [0.0, 1.0]]), nr.tensor([[2.0, 0.0], [0.0, 2.0], [0.0, 0.0]])
+    >>> round(F.linear_cross_entropy(x, w, nr.tensor([0, 1])).item(), 4)
+    0.2395
+    >>> [round(v, 4) for v in F.linear_cross_entropy(x, w, nr.tensor([0, -100]), reduction="none").tolist()]
+    [0.2395, 0.0]
+    """
+    from .linear_cross_entropy import linear_cross_entropy as chunked
+
+    return chunked(input, linear_weight, target, linear_bias=linear_bias, weight=weight, reduction=reduction,
+                   ignore_index=ignore_index, label_smoothing=label_smoothing, options=options)

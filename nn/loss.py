@@ -408,3 +408,75 @@ class DistillationLoss(_Loss):
 
     def extra_repr(self) -> str:
         return f"T={self.T}, alpha={self.alpha}"
+
+
+class NLLLoss2d(NLLLoss):
+    """Deprecated alias of :class:`NLLLoss` (which takes ``(N, C, H, W)`` inputs itself); warns on
+    construction, as PyTorch's.
+
+    >>> import warnings, neurarust as nr
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     nr.nn.NLLLoss2d()(nr.tensor([[[[-1.0]], [[-2.0]]]]), nr.tensor([[[1]]])).item()
+    2.0
+    """
+
+    def __init__(self, weight: Tensor | None = None, size_average: Any = None, ignore_index: int = -100,
+                 reduce: Any = None, reduction: str = "mean") -> None:
+        import warnings
+
+        warnings.warn("`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in replacement and see "
+                      "https://pytorch.org/docs/main/nn.html#torch.nn.NLLLoss for more details.", FutureWarning,
+                      stacklevel=2)
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
+
+
+class LinearCrossEntropyLoss(_WeightedLoss):
+    """``linear`` to ``num_classes`` (times ``out_features``) logits, then cross-entropy, fused:
+    :func:`~neurarust.nn.functional.linear_cross_entropy` over chunks of rows, so the logits of a
+    large vocabulary never exist whole. PyTorch 2.13's module: the projection is ``self.linear``
+    (``Linear(in_features, num_classes * prod(out_features), bias=bias)``), its state-dict keys
+    ``linear.weight`` (and ``linear.bias``).
+
+    >>> import neurarust as nr
+    >>> loss = nr.nn.LinearCrossEntropyLoss(4, 10)
+    >>> loss
+    LinearCrossEntropyLoss(
+      in_features=4, num_classes=10, out_features=(), bias=False, reduction=mean, ignore_index=None, label_smoothing=0.0, options=None
+      (linear): Linear(in_features=4, out_features=10, bias=False)
+    )
+    >>> loss(nr.randn(3, 4), nr.tensor([1, 2, 9])).shape
+    neurarust.Size([])
+    """
+
+    def __init__(self, in_features: int, num_classes: int, *, out_features: tuple = (), bias: bool = False,
+                 device: Any = None, dtype: Any = None, reduction: str = "mean", weight: Tensor | None = None,
+                 ignore_index: int | None = None, label_smoothing: float = 0.0, options: Any = None) -> None:
+        import math
+
+        from .linear import Linear
+
+        if weight is not None and tuple(weight.shape) != (num_classes,):
+            raise ShapeError(f"expected weight shape to be {(num_classes,)}, got {tuple(weight.shape)}")
+        if label_smoothing < 0 or label_smoothing > 1.0:
+            raise ArgumentError(f"expected label_smoothing to be in range [0, 1], got {label_smoothing}")
+        super().__init__(weight, None, None, reduction)
+        self.num_classes, self.out_features = num_classes, out_features
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+        self.linear = Linear(in_features, math.prod(out_features, start=num_classes), bias=bias, device=device,
+                             dtype=dtype)
+        self.options = options
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        shape = (self.num_classes, *self.out_features)
+        bias = None if self.linear.bias is None else self.linear.bias.reshape(shape)
+        return F.linear_cross_entropy(input, self.linear.weight.reshape(*shape, self.linear.in_features), target,
+                                      linear_bias=bias, weight=self.weight, reduction=self.reduction,
+                                      ignore_index=self.ignore_index, label_smoothing=self.label_smoothing,
+                                      options=self.options)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+                f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
+                f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+                f"label_smoothing={self.label_smoothing}, options={self.options}")

@@ -428,3 +428,78 @@ class LocalResponseNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+def _cross_map_windows(size: int, channels: int):
+    """PyTorch's legacy CrossMapLRN2d windows as ``(C, C)`` 0/1 matrices: ``forward[c, j]`` when channel
+    ``j``'s square enters channel ``c``'s scale (its running-sum loop never drops channel 0 once the
+    window has passed it), ``backward[c, j]`` when ``j``'s ratio enters ``c``'s gradient (a window of
+    ``size`` channels offset by ``size - (size - 1) // 2``). Both are reproduced, so the values and
+    the gradients are PyTorch's (the gradient is not the forward's exact derivative, as there)."""
+    import numpy as np
+
+    pre = int((size - 1) / 2 + 1)
+    forward = np.zeros((channels, channels))
+    forward[0, :min(pre, channels)] = 1
+    for c in range(1, channels):
+        forward[c] = forward[c - 1]
+        if c < channels - pre + 1:
+            forward[c, c + pre - 1] += 1
+        if c > pre:
+            forward[c, c - pre] -= 1
+    inverse = int(size - (size - 1) / 2)
+    backward = np.zeros((channels, channels))
+    for c in range(channels):
+        lo, hi = max(c - inverse, 0), min(c + size - inverse, channels)
+        backward[c, lo:hi] = 1
+    return forward, backward
+
+
+def _mix_channels(t: Tensor, matrix: Tensor) -> Tensor:
+    """``out[:, c] = sum_j matrix[c, j] * t[:, j]`` for ``(N, C, H, W)``."""
+    return registry.call("matmul", t.permute(0, 2, 3, 1), matrix.t()).permute(0, 3, 1, 2)
+
+
+class _CrossMapLRN2dFunction(Function):
+    @staticmethod
+    def forward(ctx, input: Tensor, size: int, alpha: float, beta: float, k: float) -> Tensor:
+        forward, backward = (tensor(m, dtype=input.dtype, device=input.device)
+                             for m in _cross_map_windows(size, input.shape[1]))
+        scale = _mix_channels(input * input, forward) * (alpha / size) + k
+        out = input * scale ** -beta
+        ctx.save_for_backward(input, out, scale, backward)
+        ctx.constants = (size, alpha, beta)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        input, out, scale, backward = ctx.saved_tensors
+        size, alpha, beta = ctx.constants
+        ratio = _mix_channels(grad * out / scale, backward)
+        return scale ** -beta * grad - input * ratio * (2 * alpha * beta / size), None, None, None, None
+
+
+class CrossMapLRN2d(Module):
+    """PyTorch's legacy (Lua Torch) cross-channel LRN over ``(N, C, H, W)``: ``x / (k + alpha / size *
+    sum of x**2 over the neighbouring channels) ** beta``, with PyTorch's own channel windows, values and
+    gradients (they differ from :class:`LocalResponseNorm`'s: its running sum keeps channel 0 in every
+    later window, and an even ``size`` spans ``size - 1`` channels).
+
+    >>> import neurarust as nr
+    >>> lrn = nr.nn.CrossMapLRN2d(3, alpha=1.0, beta=1.0, k=0.0)
+    >>> lrn, [round(v, 4) for v in lrn(nr.ones(1, 2, 1, 1)).flatten().tolist()]
+    (CrossMapLRN2d(3, alpha=1.0, beta=1.0, k=0.0), [1.5, 1.5])
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1) -> None:
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor) or input.ndim != 4:
+            got = f"{input.ndim}D" if isinstance(input, Tensor) else type(input).__name__
+            raise ShapeError(f"CrossMapLRN2d: Expected input to be 4D, got {got} instead.")
+        return _CrossMapLRN2dFunction.apply(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -10,7 +10,7 @@ Assigning a Parameter to a module attribute registers it; it requires grad by de
 from __future__ import annotations
 
 from neurarust.creation import empty
-from neurarust.tensor import Tensor, _rebuild
+from neurarust.tensor import Tensor, _rebuild, _set_data  # noqa: F401  (_set_data: nn.module's import)
 
 
 class Parameter(Tensor):
@@ -40,15 +40,8 @@ class Parameter(Tensor):
     def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
         pass  # all set in __new__ (Tensor.__init__ takes a storage, not a tensor)
 
-    @property
-    def data(self) -> Tensor:
-        """The values, detached from autograd (shares memory); assigning swaps in another tensor's
-        memory while the Parameter object (which optimizers hold) stays the same."""
-        return self.detach()
-
-    @data.setter
-    def data(self, value: Tensor) -> None:
-        _set_data(self, value)
+    # ``data`` is Tensor's: assigning swaps in another tensor's memory while the Parameter object
+    # (which optimizers hold) stays the same.
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -63,12 +56,6 @@ class Parameter(Tensor):
         out = Parameter(self.detach().clone(), self.requires_grad)   # without .grad, as PyTorch's
         memo[id(self)] = out
         return out
-
-
-def _set_data(t: Tensor, value: Tensor) -> None:
-    """Point ``t`` at ``value``'s memory, shape and dtype in place (``param.data = value``)."""
-    t._storage, t._shape, t._strides = value._storage, value._shape, value._strides
-    t._offset, t._dtype, t._array, t._base = value._offset, value._dtype, None, None
 
 
 def _rebuild_parameter(data: bytes, shape, dtype_name: str, dev: str, requires_grad: bool) -> Parameter:

@@ -87,14 +87,23 @@ def _reset_uniform(module: Module, hidden_size: int) -> None:
         init.uniform_(p, -stdv, stdv)
 
 
-class _CellBase(Module):
-    _mode = "RNN_TANH"
+class RNNCellBase(Module):
+    """The base of ``RNNCell``, ``LSTMCell`` and ``GRUCell``, as PyTorch's: ``input_size``,
+    ``hidden_size``, ``bias``; parameters ``weight_ih`` ``(num_chunks * hidden_size, input_size)``,
+    ``weight_hh`` ``(num_chunks * hidden_size, hidden_size)`` and, with ``bias``, ``bias_ih`` and
+    ``bias_hh`` ``(num_chunks * hidden_size,)``, all U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
+    >>> import neurarust as nr
+    >>> cell = nr.nn.RNNCellBase(3, 2, bias=False, num_chunks=4)
+    >>> cell, cell.weight_ih.shape, isinstance(nr.nn.GRUCell(3, 2), nr.nn.RNNCellBase)
+    (RNNCellBase(3, 2, bias=False), neurarust.Size([8, 3]), True)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        _cell_params(self, input_size, hidden_size, _GATES[self._mode], bias, device, dtype)
+        _cell_params(self, input_size, hidden_size, num_chunks, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -131,7 +140,7 @@ class _CellBase(Module):
         return s
 
 
-class RNNCell(_CellBase):
+class RNNCell(RNNCellBase):
     """One Elman step: ``h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``.
 
     >>> import neurarust as nr
@@ -143,7 +152,7 @@ class RNNCell(_CellBase):
                  device: Any = None, dtype: Any = None) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ArgumentError(f"Unknown nonlinearity: {nonlinearity}")
-        super().__init__(input_size, hidden_size, bias, device, dtype)
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
@@ -153,7 +162,7 @@ class RNNCell(_CellBase):
         return h if batched else h.squeeze(0)
 
 
-class LSTMCell(_CellBase):
+class LSTMCell(RNNCellBase):
     """One LSTM step; returns ``(h', c')``.
 
     >>> import neurarust as nr
@@ -161,7 +170,10 @@ class LSTMCell(_CellBase):
     >>> h.shape, c.shape
     (neurarust.Size([4, 2]), neurarust.Size([4, 2]))
     """
-    _mode = "LSTM"
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__(input_size, hidden_size, bias, _GATES["LSTM"], device, dtype)
 
     def forward(self, input: Tensor, hx: tuple | None = None) -> tuple:
         h, c = (None, None) if hx is None else hx
@@ -171,14 +183,17 @@ class LSTMCell(_CellBase):
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
 
-class GRUCell(_CellBase):
+class GRUCell(RNNCellBase):
     """One GRU step.
 
     >>> import neurarust as nr
     >>> nr.nn.GRUCell(3, 2)(nr.ones(3)).shape
     neurarust.Size([2])
     """
-    _mode = "GRU"
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__(input_size, hidden_size, bias, _GATES["GRU"], device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, h, batched = self._prepare(input, hx)

@@ -18,7 +18,7 @@ import copy
 from typing import Any, Callable
 
 import neurarust as nr
-from neurarust.creation import empty, zeros
+from neurarust.creation import empty
 from neurarust.errors import ArgumentError, DTypeError, ShapeError
 from neurarust.tensor import Tensor
 
@@ -67,13 +67,6 @@ def _check_inputs(query: Tensor, key: Tensor, value: Tensor, key_padding_mask, a
         if mask is not None and mask.dtype is not nr.bool_ and not mask.dtype.is_floating_point:
             raise DTypeError(f"MultiheadAttention: only bool and floating types of {name} are supported, got "
                              f"{mask.dtype}")
-
-
-def _float_mask(mask: Tensor | None, dtype) -> Tensor | None:
-    """A bool mask (True = masked out) as an additive one: -inf where True, 0 elsewhere."""
-    if mask is None or mask.dtype is not nr.bool_:
-        return mask
-    return nr.where(mask, float("-inf"), zeros((), dtype=dtype, device=mask.device))
 
 
 class MultiheadAttention(Module):
@@ -138,90 +131,33 @@ class MultiheadAttention(Module):
             if b is not None:
                 init.xavier_normal_(b)
 
-    def _project(self, query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        E = self.embed_dim
-        if query is key and key is value and self._qkv_same_embed_dim:
-            # Self-attention: one (L * N, E) @ (E, 3E) product, then three views of it.
-            return F.linear(query, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
-        b = self.in_proj_bias
-        biases = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
-        if self._qkv_same_embed_dim:
-            w = self.in_proj_weight
-            weights = (w[:E], w[E:2 * E], w[2 * E:])
-        else:
-            weights = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
-        return tuple(F.linear(x, wi, bi) for x, wi, bi in zip((query, key, value), weights, biases))
-
     def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None = None,
                 need_weights: bool = True, attn_mask: Tensor | None = None, average_attn_weights: bool = True,
                 is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
         """``(attn_output, attn_weights)``; inputs ``(L, N, E)`` (``(N, L, E)`` with ``batch_first``) or
         unbatched ``(L, E)``; weights ``(N, L, S)`` averaged over heads (``(N, H, L, S)`` otherwise), or
-        None when ``need_weights`` is False."""
+        None when ``need_weights`` is False. The computation is ``F.multi_head_attention_forward``'s."""
         _check_inputs(query, key, value, key_padding_mask, attn_mask, self.embed_dim)
         batched = query.ndim == 3
-        if not batched:
-            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
-            if key_padding_mask is not None:
-                key_padding_mask = key_padding_mask.unsqueeze(0)
-        elif self.batch_first and query is key and key is value:
+        if batched and self.batch_first and query is key and key is value:
             query = key = value = query.transpose(0, 1)
-        elif self.batch_first:
+        elif batched and self.batch_first:
             query, key, value = (x.transpose(0, 1) for x in (query, key, value))
         if is_causal and attn_mask is None:
             raise ArgumentError("MultiheadAttention: need attn_mask if specifying the is_causal hint")
-        out, weights = self._attend(query, key, value, key_padding_mask, need_weights, attn_mask,
-                                    average_attn_weights, is_causal)
-        if not batched:
-            return out.squeeze(1), None if weights is None else weights.squeeze(0)
-        return (out.transpose(0, 1) if self.batch_first else out), weights
-
-    def _attend(self, query, key, value, key_padding_mask, need_weights, attn_mask, average, is_causal):
-        L, N, E = query.shape
-        H, hd = self.num_heads, self.head_dim
-        if key.shape[0] != value.shape[0] or key.shape[1] != N or value.shape[1] != N:
+        L, N = query.shape[0], (query.shape[1] if batched else 1)
+        if key.shape[0] != value.shape[0] or (batched and (key.shape[1] != N or value.shape[1] != N)):
             raise ShapeError(f"MultiheadAttention: key {tuple(key.shape)} and value {tuple(value.shape)} do not "
                              f"match query {tuple(query.shape)}")
-        _check_masks(attn_mask, key_padding_mask, L, key.shape[0], N, H)
-        q, k, v = self._project(query, key, value)
-        attn_mask = _float_mask(attn_mask, q.dtype)
-        key_padding_mask = _float_mask(key_padding_mask, q.dtype)
-        if attn_mask is not None and attn_mask.ndim == 2:
-            attn_mask = attn_mask.unsqueeze(0)
-        if self.bias_k is not None:
-            k = nr.cat([k, self.bias_k.expand(1, N, E)])
-            v = nr.cat([v, self.bias_v.expand(1, N, E)])
-            attn_mask = None if attn_mask is None else F.pad(attn_mask, (0, 1))
-            key_padding_mask = None if key_padding_mask is None else F.pad(key_padding_mask, (0, 1))
-        # (length, N, E) -> (N, H, length, head_dim): views of the projections (attention reads any
-        # strides), where a (length, N * H, head_dim) layout would copy each of q, k and v
-        q, k, v = (x.unflatten(2, (H, hd)).permute(1, 2, 0, 3) for x in (q, k, v))
-        if self.add_zero_attn:
-            k = nr.cat([k, zeros(N, H, 1, hd, dtype=k.dtype, device=k.device)], 2)
-            v = nr.cat([v, zeros(N, H, 1, hd, dtype=v.dtype, device=v.device)], 2)
-            attn_mask = None if attn_mask is None else F.pad(attn_mask, (0, 1))
-            key_padding_mask = None if key_padding_mask is None else F.pad(key_padding_mask, (0, 1))
-        S = k.shape[2]
-        if key_padding_mask is not None:
-            if tuple(key_padding_mask.shape) != (N, S):
-                raise ShapeError(f"MultiheadAttention: expected key_padding_mask of shape {(N, S)}, "
-                                 f"got {tuple(key_padding_mask.shape)}")
-            pad = key_padding_mask.reshape(N, 1, 1, S).expand(N, H, 1, S).reshape(N * H, 1, S)
-            attn_mask = pad if attn_mask is None else attn_mask + pad
-        causal = is_causal and key_padding_mask is None and not need_weights
-        if causal:
-            attn_mask = None
-        p = self.dropout if self.training else 0.0
-        if attn_mask is not None:
-            attn_mask = attn_mask.reshape(-1, attn_mask.shape[-2], S)
-            attn_mask = attn_mask.unsqueeze(0) if attn_mask.shape[0] == 1 else attn_mask.reshape(N, H, -1, S)
-        if need_weights:
-            out, weights = F._plain_attention(q, k, v, attn_mask, p, False, None)
-            weights = weights.mean(1) if average else weights
-        else:
-            out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask, p, causal), None
-        out = out.permute(2, 0, 1, 3).reshape(L * N, E)
-        return self.out_proj(out).reshape(L, N, E), weights
+        _check_masks(attn_mask, key_padding_mask, L, key.shape[0], N, self.num_heads)
+        out, weights = F.multi_head_attention_forward(
+            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias, self.bias_k,
+            self.bias_v, self.add_zero_attn, self.dropout, self.out_proj.weight, self.out_proj.bias,
+            training=self.training, key_padding_mask=key_padding_mask, need_weights=need_weights,
+            attn_mask=attn_mask, use_separate_proj_weight=not self._qkv_same_embed_dim,
+            q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight,
+            average_attn_weights=average_attn_weights, is_causal=is_causal)
+        return (out.transpose(0, 1) if batched and self.batch_first else out), weights
 
     def extra_repr(self) -> str:
         return ""

@@ -9,10 +9,21 @@
     >>> w.item(), sched.get_last_lr()
     (0.75, [0.0625])
 """
+import importlib
+
 from . import lr_scheduler
 from .lbfgs import LBFGS
+from .muon import Muon
 from .optimizer import Optimizer
-from .optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop
+from .optimizers import (ASGD, SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop,
+                         Rprop, SparseAdam)
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
-           "Lion", "LBFGS", "lr_scheduler"]
+           "Rprop", "ASGD", "Adafactor", "SparseAdam", "Muon", "Lion", "LBFGS", "lr_scheduler", "swa_utils"]
+
+
+def __getattr__(name: str):
+    # swa_utils needs neurarust.nn: imported on first use, so importing optim stays light
+    if name == "swa_utils":
+        return importlib.import_module(".swa_utils", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -226,16 +226,17 @@ class Optimizer:
                                  for k, v in values.items()}
         self.param_groups = [dict({k: _native(v) for k, v in s.items()}, params=g["params"])
                              for s, g in zip(saved, self.param_groups)]
-        for group in self.param_groups:
-            if "betas" in group:
-                group["betas"] = tuple(group["betas"])
+        for group in self.param_groups:   # pairs and triples a JSON checkpoint turned into lists
+            for key in ("betas", "etas", "step_sizes", "eps", "ns_coefficients"):
+                if isinstance(group.get(key), list):
+                    group[key] = tuple(group[key])
 
     @staticmethod
     def _restore(key: str, value: Any, p: Tensor, capturable: bool = False) -> Any:
         """A saved state value: buffers become copies in the param's dtype and device; scalar counters
-        (steps, NAdam's mu_product) host numbers, or, in a capturable group, fp32 tensors on the
-        param's device (as PyTorch keeps them)."""
-        if key in ("step", "mu_product") and (not isinstance(value, Tensor) or value.ndim == 0):
+        (steps, NAdam's mu_product, ASGD's eta and mu) host numbers, or, in a capturable group, fp32
+        tensors on the param's device (as PyTorch keeps them)."""
+        if key in _COUNTERS and (not isinstance(value, Tensor) or value.ndim == 0):
             return _counter(value, p, capturable)
         if isinstance(value, Tensor):
             return value.to(device=p.device, dtype=p.dtype).clone()
@@ -253,6 +254,7 @@ class FusedOptimizer(Optimizer):
     _rule = ""
     _keys: tuple[str, ...] = ()
     _option_keys: tuple[str, ...] = ()
+    _counter_keys: tuple[str, ...] = ()   # per-param scalars besides the step (capturable: device tensors)
     _RULE_NAMES = {"decoupled_weight_decay": "decoupled"}  # group option -> the rule's keyword
 
     def _options(self, group: dict) -> dict:
@@ -316,7 +318,7 @@ class FusedOptimizer(Optimizer):
                 grads = [p.grad for p in params]
                 if capturable:
                     device = params[0].device
-                    counters = ([s["step"] for s in states], [s["mu_product"] for s in states if "mu_product" in s],
+                    counters = ([s["step"] for s in states], [s[k] for k in self._counter_keys for s in states],
                                 self._device_lr(group["lr"], device), self._found_inf_on(device))
                     op(params, grads, *lists, capturable=counters, **dict(options, lr=0.0))
                     continue
@@ -387,8 +389,13 @@ def _native(value: Any) -> Any:
     return from_dlpack(value.detach() if hasattr(value, "detach") else value)
 
 
+# The per-param scalar state kept as host numbers (0-d fp32 device tensors in a capturable group).
+_COUNTERS = ("step", "mu_product", "eta", "mu")
+
+
 def _counter(value: Any, p: Tensor, capturable: bool) -> Any:
-    """A step count or mu_product: a host float, or a 0-d fp32 tensor on ``p``'s device."""
+    """A step count or another scalar counter (NAdam's mu_product, ASGD's eta and mu): a host float,
+    or a 0-d fp32 tensor on ``p``'s device."""
     from neurarust import dtype as _dt
     from neurarust.creation import full
 
@@ -400,7 +407,7 @@ def _counter(value: Any, p: Tensor, capturable: bool) -> Any:
 
 
 def _counters_on_device(state: dict, p: Tensor) -> None:
-    for key in ("step", "mu_product"):
+    for key in _COUNTERS:
         value = state.get(key)
         if value is not None and not isinstance(value, Tensor):
             state[key] = _counter(value, p, True)

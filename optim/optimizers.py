@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from neurarust.errors import ArgumentError
+from neurarust.autograd.grad_mode import no_grad
+from neurarust.errors import ArgumentError, LayoutError
 from neurarust.tensor import Tensor
 
-from .optimizer import FusedOptimizer, check
+from .optimizer import FusedOptimizer, Optimizer, check
 
 
 def _check_common(lr, eps=0.0, weight_decay=0.0, betas=(0.0, 0.0)) -> None:
@@ -249,6 +250,7 @@ class NAdam(FusedOptimizer):
 
     _rule, _keys = "nadam", ("exp_avg", "exp_avg_sq")
     _option_keys = ("betas", "lr", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay", "maximize")
+    _counter_keys = ("mu_product",)
 
     def __init__(self, params: Iterable, lr: float = 2e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False, *,
@@ -320,4 +322,298 @@ class Lion(FusedOptimizer):
                                       foreach=foreach))
 
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Lion"]
+def _scalar(lr) -> float:
+    return float(lr.item()) if isinstance(lr, Tensor) else float(lr)
+
+
+class Rprop(FusedOptimizer):
+    """Resilient backpropagation (Riedmiller & Braun), as ``torch.optim.Rprop``: every element has its
+    own step size, which grows while the gradient keeps its sign and shrinks when it flips; the
+    update uses only the gradient's sign. The update of each element::
+
+        input: lr, (eta-, eta+) = etas, (step_min, step_max) = step_sizes
+        initialize: prev <- 0, step_size <- lr
+        for t = 1, 2, ...:
+            g <- grad (-grad with maximize)
+            if g * prev > 0:   step_size <- min(step_size * eta+, step_max)
+            elif g * prev < 0: step_size <- max(step_size * eta-, step_min); g <- 0
+            param <- param - sign(g) * step_size
+            prev <- g
+
+    State (PyTorch's names): ``step``, ``prev``, ``step_size``. One fused launch per param group and
+    dtype, whatever the step counts.
+
+    Args:
+        params: the tensors to optimize, or parameter groups (dicts).
+        lr: the first step size of every element (a one-element tensor too). Default: 1e-2.
+        etas: ``(etaminus, etaplus)``, the factors that shrink and grow the step sizes
+            (``0 < etaminus < 1 < etaplus``). Default: (0.5, 1.2).
+        step_sizes: ``(min, max)``, the bounds of the step sizes. Default: (1e-6, 50).
+        capturable: keep the step counts and the found-inf flag on the device (no host sync; see
+            docs/optim.md). Default: False.
+        foreach: accepted for PyTorch compatibility (every update is one fused launch already).
+        maximize: maximize the objective (ascend the gradient). Default: False.
+        differentiable: True is not supported (updates run outside autograd).
+
+    >>> import neurarust as nr
+    >>> w = nr.tensor([1.0, -1.0], requires_grad=True)
+    >>> opt = nr.optim.Rprop([w], lr=0.1)
+    >>> for g in ([1.0, 1.0], [1.0, -1.0]):
+    ...     w.grad = nr.tensor(g); opt.step()
+    >>> [round(v, 4) for v in w.tolist()], [round(v, 4) for v in opt.state[w]["step_size"].tolist()]
+    ([0.78, -1.1], [0.12, 0.05])
+    """
+
+    _rule, _keys = "rprop", ("prev", "step_size")
+
+    def __init__(self, params: Iterable, lr: float = 1e-2, etas: tuple = (0.5, 1.2), step_sizes: tuple = (1e-6, 50),
+                 *, capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False):
+        flags = _torch_flags(foreach, maximize, capturable, differentiable, lr=lr)
+        check(0.0 <= lr, f"Invalid learning rate: {lr}")
+        check(0.0 < etas[0] < 1.0 < etas[1], f"Invalid eta values: {etas[0]}, {etas[1]}")
+        flags.pop("fused")
+        super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), **flags))
+
+    def _options(self, group):
+        (etaminus, etaplus), (step_min, step_max) = group["etas"], group["step_sizes"]
+        return dict(lr=group["lr"], etaminus=etaminus, etaplus=etaplus, step_size_min=step_min,
+                    step_size_max=step_max, maximize=group["maximize"])
+
+    def _new_state(self, p, group):
+        from neurarust.creation import full_like, zeros_like
+
+        return {"step": 0.0, "prev": zeros_like(p), "step_size": full_like(p, _scalar(group["lr"]))}
+
+    def _bucket(self, state):
+        return None   # the rule never reads the step count: one launch for the whole group
+
+    def _advance(self, states, hyper):
+        for s in states:
+            s["step"] = s["step"] + 1.0
+
+
+class ASGD(FusedOptimizer):
+    """Averaged stochastic gradient descent (Polyak & Juditsky), as ``torch.optim.ASGD``: SGD with a
+    decay term and a step size that decays with the step count, plus a running average of the params
+    (``state["ax"]``) that starts averaging after step ``t0``. The update of step t::
+
+        input: lr, lambd, alpha, t0, weight_decay
+        initialize: eta <- lr, mu <- 1, ax <- 0
+        g <- grad (-grad with maximize) + weight_decay * param
+        param <- param * (1 - lambd * eta) - eta * g
+        ax <- ax + (param - ax) * mu     (ax <- param while mu = 1)
+        eta <- lr / (1 + lambd * lr * t) ** alpha
+        mu <- 1 / max(1, t - t0)
+
+    State (PyTorch's names): ``step``, ``eta``, ``mu`` (host numbers rounded to float32 as PyTorch's
+    float32 state tensors hold them, so the trajectories match; 0-d float32 device tensors in a
+    capturable group), ``ax``.
+
+    Args:
+        params: the tensors to optimize, or parameter groups (dicts).
+        lr: learning rate, the first eta (a one-element tensor too). Default: 1e-2.
+        lambd: decay term. Default: 1e-4.
+        alpha: power of the eta schedule. Default: 0.75.
+        t0: the step at which averaging starts. Default: 1e6.
+        weight_decay: L2 penalty added to the gradient. Default: 0.
+        foreach: accepted for PyTorch compatibility (every update is one fused launch already).
+        maximize: maximize the objective. Default: False.
+        differentiable: True is not supported (updates run outside autograd).
+        capturable: keep step, eta, mu, lr and the found-inf flag on the device (no host sync).
+            Default: False.
+
+    >>> import neurarust as nr
+    >>> w = nr.tensor([1.0], requires_grad=True)
+    >>> opt = nr.optim.ASGD([w], lr=0.5, lambd=0.0, t0=0)
+    >>> for _ in range(3):
+    ...     w.grad = nr.tensor([1.0]); opt.step()
+    >>> w.item(), opt.state[w]["ax"].item(), round(opt.state[w]["mu"], 4)
+    (-0.5, -0.25, 0.3333)
+    """
+
+    _rule, _keys = "asgd", ("ax",)
+    _option_keys = ("lr", "lambd", "alpha", "t0", "weight_decay", "maximize")
+    _counter_keys = ("eta", "mu")
+
+    def __init__(self, params: Iterable, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75, t0: float = 1e6,
+                 weight_decay: float = 0, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False,
+                 capturable: bool = False):
+        flags = _torch_flags(foreach, maximize, capturable, differentiable, lr=lr)
+        check(0.0 <= lr, f"Invalid learning rate: {lr}")
+        check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        flags.pop("fused")
+        super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, **flags))
+
+    def _new_state(self, p, group):
+        from neurarust.creation import zeros_like
+        from neurarust.kernels.optim import scalar_state
+
+        return {"step": 0.0, "eta": scalar_state(_scalar(group["lr"])), "mu": 1.0, "ax": zeros_like(p)}
+
+    def _bucket(self, state):
+        return state["step"], state["eta"], state["mu"]
+
+    def _hyper_for(self, group, state):
+        return {"step": int(state["step"]) + 1, "eta": state["eta"], "mu": state["mu"]}
+
+    def _advance(self, states, hyper):
+        from neurarust.kernels.optim import asgd_schedule
+
+        step = hyper["step"]
+        eta, mu = asgd_schedule(hyper["lr"], hyper["lambd"], hyper["alpha"], hyper["t0"], step)
+        for s in states:
+            s["step"], s["eta"], s["mu"] = float(step), eta, mu
+
+
+class Adafactor(FusedOptimizer):
+    """Adafactor (Shazeer & Stern), as ``torch.optim.Adafactor``: a second moment kept factored for
+    params of two or more dims (a row and a column mean of ``g * g`` over the last two dims, so
+    O(n + m) memory for an n x m matrix), a relative step size and update clipping; no first moment.
+    The update of step t (PyTorch's variant: ``lr`` caps the relative step and scales the decoupled
+    weight decay; eps1 is applied to the estimate and the update)::
+
+        input: lr, beta2_decay, (eps1, eps2) = eps, d, weight_decay
+        initialize: R <- 0 (row_var), C <- 0 (col_var), V <- 0 (variance, for vectors)
+        G <- grad (-grad with maximize)
+        beta2_t <- 1 - t ** beta2_decay
+        rho_t <- min(lr, 1 / sqrt(t))
+        alpha_t <- max(eps2, RMS(param)) * rho_t
+        param <- param * (1 - lr * weight_decay)
+        if dim(G) > 1:
+            R <- beta2_t * R + (1 - beta2_t) * mean(G * G, dim=-1)
+            C <- beta2_t * C + (1 - beta2_t) * mean(G * G, dim=-2)
+            V_hat <- R * C / max(mean(R, dim=-2), eps1)
+        else:
+            V <- beta2_t * V + (1 - beta2_t) * G * G;  V_hat <- V
+        U <- G / max(sqrt(V_hat), eps1)
+        param <- param - alpha_t * U / max(1, RMS(U) / d)
+
+    eps1 = None means the param dtype's machine epsilon. The reductions are registry ops on the
+    device (the two RMS values never come back to the host, unlike PyTorch's ``.item()`` calls), and
+    the last line for all params of a group, dtype and step count is one fused launch. An empty param
+    is left as it is (PyTorch's divides by zero there). State (PyTorch's names): ``step``, and
+    ``row_var`` and ``col_var`` (params of 2+ dims) or ``variance``.
+
+    Args:
+        params: the tensors to optimize, or parameter groups (dicts).
+        lr: the cap of the relative step size and the weight decay's factor (a one-element tensor
+            too). Default: 1e-2.
+        beta2_decay: the exponent of the second moment's decay rate (``<= 0``). Default: -0.8.
+        eps: ``(eps1, eps2)``: the floor of the estimate (None: the dtype's epsilon) and of the
+            param RMS. Default: (None, 1e-3).
+        d: the clipping threshold of the update's RMS (``>= 1``). Default: 1.0.
+        weight_decay: decoupled weight decay coefficient. Default: 0.0.
+        foreach: accepted for PyTorch compatibility.
+        maximize: maximize the objective. Default: False.
+
+    >>> import neurarust as nr
+    >>> w = nr.ones(2, 3, requires_grad=True)
+    >>> opt = nr.optim.Adafactor([w])
+    >>> w.grad = nr.ones(2, 3); opt.step()
+    >>> round(w[0, 0].item(), 4), tuple(opt.state[w]["row_var"].shape), tuple(opt.state[w]["col_var"].shape)
+    (0.99, (2, 1), (1, 3))
+    """
+
+    _rule = "adafactor"
+
+    def __init__(self, params: Iterable, lr: float = 1e-2, beta2_decay: float = -0.8, eps: tuple = (None, 1e-3),
+                 d: float = 1.0, weight_decay: float = 0.0, *, foreach: bool | None = None,
+                 maximize: bool = False):
+        if isinstance(lr, Tensor):
+            check(lr.numel() == 1, "Tensor lr must be 1-element")
+        check(0.0 <= lr, f"Learning rate should be >= 0 but is: {lr}")
+        check(0.0 >= beta2_decay, f"beta2_decay should be <= 0 but is: {beta2_decay}")
+        check(eps[0] is None or 0.0 <= eps[0], f"epsilon1 should be >= 0 but is: {eps[0]}")
+        check(0.0 <= eps[1], f"epsilon2 should be >= 0 but is: {eps[1]}")
+        check(1.0 <= d, f"Clipping threshold d should be >= 1 but is: {d}")
+        check(0.0 <= weight_decay, f"weight_decay should be >= 0 but is: {weight_decay}")
+        super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=tuple(eps), d=d, weight_decay=weight_decay,
+                                      foreach=foreach, maximize=maximize))
+
+    def _new_state(self, p, group):
+        from neurarust.creation import zeros, zeros_like
+
+        if p.ndim > 1:
+            shape = tuple(p.shape)
+            return {"step": 0.0, "row_var": zeros(shape[:-1] + (1,), dtype=p.dtype, device=p.device),
+                    "col_var": zeros(shape[:-2] + (1,) + shape[-1:], dtype=p.dtype, device=p.device)}
+        return {"step": 0.0, "variance": zeros_like(p)}
+
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns the closure's loss, if any."""
+        from neurarust import guards
+        from neurarust.registry import get
+
+        loss = self._closure_loss(closure)
+        guards.guard(self._hyperparameters)
+        op = get("adafactor_step")
+        for group in self.param_groups:
+            buckets: dict = {}
+            for p in group["params"]:
+                if p.grad is not None:
+                    state = self._state_for(p, group)
+                    buckets.setdefault((p.dtype, p.device, state["step"]), []).append((p, state))
+            eps1, eps2 = group["eps"]
+            for members in buckets.values():
+                params, states = [p for p, _ in members], [s for _, s in members]
+                step = int(states[0]["step"]) + 1
+                op(params, [p.grad for p in params], [s.get("row_var") for s in states],
+                   [s.get("col_var") for s in states], [s.get("variance") for s in states], step=step,
+                   lr=_scalar(group["lr"]), beta2_decay=group["beta2_decay"], eps1=eps1, eps2=eps2, d=group["d"],
+                   weight_decay=group["weight_decay"], maximize=group["maximize"])
+                for s in states:
+                    s["step"] = float(step)
+        return loss
+
+
+class SparseAdam(Optimizer):
+    """``torch.optim.SparseAdam``'s constructor and checks. PyTorch's SparseAdam updates only the
+    elements a *sparse* gradient holds (``nn.Embedding(sparse=True)``), and its ``step`` refuses a
+    dense gradient with a RuntimeError. NeuraRust tensors have no sparse layout, so every gradient
+    is dense and ``step`` raises :class:`neurarust.errors.LayoutError` (a RuntimeError) with
+    PyTorch's message as soon as a parameter has a gradient; use ``Adam`` (lazy-update semantics
+    aside, the same rule).
+
+    Args:
+        params: the tensors to optimize, or parameter groups (dicts).
+        lr: learning rate (``> 0``). Default: 1e-3.
+        betas: the moments' decay rates. Default: (0.9, 0.999).
+        eps: term added to the denominator (``> 0``). Default: 1e-8.
+        maximize: maximize the objective. Default: False.
+
+    >>> import neurarust as nr
+    >>> w = nr.zeros(2, requires_grad=True)
+    >>> opt = nr.optim.SparseAdam([w])
+    >>> w.grad = nr.ones(2)
+    >>> try:
+    ...     opt.step()
+    ... except RuntimeError as e:
+    ...     print(e)
+    SparseAdam does not support dense gradients, please consider Adam instead
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 maximize: bool = False):
+        if isinstance(lr, Tensor):
+            check(lr.numel() == 1, "Tensor lr must be 1-element")
+        check(0.0 < lr, f"Invalid learning rate: {lr}")
+        check(0.0 < eps, f"Invalid epsilon value: {eps}")
+        check(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
+        check(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, maximize=maximize))
+
+    @no_grad()
+    def step(self, closure=None):
+        """Raises LayoutError if any parameter has a gradient (all NeuraRust gradients are dense)."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            if any(p.grad is not None for p in group["params"]):
+                raise LayoutError("SparseAdam does not support dense gradients, please consider Adam instead")
+        return loss
+
+
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Lion", "Rprop",
+           "ASGD", "Adafactor", "SparseAdam"]

@@ -84,3 +84,10 @@ def test_views_of_plain_tensors_stay_plain_for_the_optimizer_path():
         part.mul_(2)
     assert not part.requires_grad
     assert np.array_equal(p.detach().numpy(), [2.0, 2.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("lib", [nr, torch], ids=["neurarust", "torch"])
+def test_an_inplace_op_on_a_view_made_a_leaf_that_requires_grad_is_refused(lib):
+    view = lib.arange(6.0).reshape(2, 3).requires_grad_()
+    with pytest.raises(RuntimeError, match="leaf"):
+        view.mul_(2)

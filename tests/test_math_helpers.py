@@ -152,3 +152,117 @@ def test_reference_erfinv_inverts_erf():
     assert np.max(np.abs(R.erf(R.erfinv(y)) - y)) <= 2e-15
     np.testing.assert_array_equal(R.erfinv(np.array([1.0, -1.0])), [np.inf, -np.inf])
     assert np.isnan(R.erfinv(np.array([1.5, np.nan]))).all()
+
+
+# -- gamma family, erfc, Bessel, sinc: fp32 errors in ulp of the float64 truth (PyTorch's float64
+# functions, themselves checked against math.lgamma and the float64 references below) --------------
+
+@triton.jit
+def _apply_zeta_sum(x_ptr, out_ptr, n, S: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask, other=1.0)
+    tl.store(out_ptr + offs, M.polygamma(tl.zeros_like(offs) + S, x), mask=mask)
+
+
+def polygamma_fp32(n: int, x: np.ndarray) -> np.ndarray:
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    out = torch.empty_like(xt)
+    _apply_zeta_sum[(triton.cdiv(x.size, 8192),)](xt, out, x.size, S=n + 1, BLOCK=8192)
+    return out.numpy().astype(np.float64) * (-1.0) ** (n + 1) * math.factorial(n)
+
+
+def ulps(got: np.ndarray, want: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    """|got - want| in units of float32's spacing at ``want``, after an absolute allowance ``floor``;
+    on the elements where ``want`` is a finite, normal float32."""
+    w32 = np.abs(want).astype(np.float32)
+    ok = np.isfinite(want) & (np.abs(want) >= np.finfo(np.float32).tiny) & np.isfinite(w32)
+    err = np.maximum(np.abs(got.astype(np.float64)[ok] - want[ok]) - floor, 0.0)
+    return err / np.spacing(w32[ok]).astype(np.float64)
+
+
+def wide_grid(*ranges) -> np.ndarray:
+    parts = [np.linspace(lo, hi, 4000) for lo, hi in ranges]
+    return np.concatenate(parts + [np.geomspace(1e-30, 1e30, 1000)]).astype(np.float32)
+
+
+def oracle(fn, x: np.ndarray) -> np.ndarray:
+    return fn(torch.from_numpy(x.astype(np.float64))).numpy()
+
+
+def test_sinpi_and_nearest_integer_are_exact_reductions():
+    x = np.array([0.5, 1.5, -2.5, 13803843.0, 2.0 ** 23 + 1, -1e-30, 0.49999997, -0.50000006, 1e30], np.float32)
+    n = run1(M.nearest_integer, x)
+    t = x.astype(np.float64) - n.astype(np.float64)
+    assert np.all(np.abs(t) <= 0.5) and np.array_equal(n, np.floor(n))
+    np.testing.assert_array_equal((x - n).astype(np.float64), t)          # the difference is exact in fp32
+    assert t[5] == np.float32(-1e-30) and t[6] == np.float32(0.49999997)
+    s = np.linspace(-0.5, 0.5, 4001).astype(np.float32)
+    assert np.max(ulps(run1(M.sinpi_reduced, s), np.sin(np.pi * s.astype(np.float64)))) <= 4
+
+
+@pytest.mark.parametrize("name,fn,ref,ranges,bound,floor", [
+    # x > 0: relative; x < 0 the reflection formula costs an absolute error near the negative roots.
+    ("lgamma+", M.lgamma, torch.lgamma, [(1e-6, 0.5), (0.5, 3.0), (3.0, 60.0)], 5, 0.0),
+    ("lgamma-", M.lgamma, torch.lgamma, [(-30.0, -1e-6)], 25, 6e-7),
+    ("digamma+", M.digamma, torch.digamma, [(1e-6, 0.96), (0.96, 1.97), (1.97, 60.0)], 4, 0.0),
+    ("digamma-", M.digamma, torch.digamma, [(-30.0, -1e-6)], 4, 3e-7),
+    ("erfc", M.erfc, torch.erfc, [(-6.0, 0.47), (0.47, 4.0), (4.0, 9.1)], 8, 0.0),
+    ("i0", M.i0, torch.special.i0, [(-20.0, 20.0), (20.0, 91.0)], 14, 0.0),
+    ("i1", M.i1, torch.special.i1, [(-20.0, 20.0), (20.0, 91.0)], 14, 0.0),
+    ("sinc", M.sinc, torch.sinc, [(-4.0, 4.0), (4.0, 1e4)], 3, 1e-15),
+])
+def test_special_function_error_within_stated_bound(name, fn, ref, ranges, bound, floor):
+    x = wide_grid(*ranges)
+    if name.endswith("-"):
+        x = -x[np.abs(x) <= 30]
+    got = run1(fn, x)
+    with np.errstate(all="ignore"):
+        want = oracle(ref, x)
+    assert np.max(ulps(got, want, floor)) <= bound, name
+
+
+def test_special_functions_specials_match_pytorch():
+    x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, -1.0, -2.0, 1.0, 2.0, -2.5, 1e30, -1e30], np.float32)
+    for fn, ref in [(M.lgamma, torch.lgamma), (M.digamma, torch.digamma), (M.erfc, torch.erfc),
+                    (M.i0, torch.special.i0), (M.i1, torch.special.i1), (M.sinc, torch.sinc)]:
+        got, want = run1(fn, x), ref(torch.from_numpy(x)).numpy()
+        assert_specials_match(got, want)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7, equal_nan=True)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 6])
+def test_polygamma_error_within_stated_bound(n):
+    pos = np.concatenate([np.linspace(1e-3, 10.0, 1500), np.geomspace(10.0, 1e4, 300)]).astype(np.float32)
+    neg = -np.linspace(1e-3, 40.0, 1501).astype(np.float32)
+    neg = neg[neg != np.round(neg)]
+    for x, bound, floor in [(pos, 2 * n + 5, 0.0), (neg, 2 * n + 5 if n % 2 else 48, 0.0)]:
+        with np.errstate(all="ignore"):
+            want = torch.polygamma(n, torch.from_numpy(x.astype(np.float64))).numpy()
+        assert np.max(ulps(polygamma_fp32(n, x), want, floor)) <= bound, (n, x[0])
+
+
+def test_polygamma_poles_and_limits():
+    x = np.array([0.0, -0.0, -1.0, -3.0, np.inf, -np.inf, np.nan], np.float32)
+    first, second = polygamma_fp32(1, x), polygamma_fp32(2, x)
+    np.testing.assert_array_equal(first[:4], np.inf)          # +inf at every pole, both zeros
+    np.testing.assert_array_equal(second[:4], -np.inf)
+    assert first[4] == 0.0 and second[4] == 0.0 and np.isnan(first[5:]).all() and np.isnan(second[5:]).all()
+
+
+def test_reference_gamma_family_matches_python_and_pytorch():
+    x = np.concatenate([np.linspace(-30.5, 60.5, 9001), np.geomspace(1e-300, 1e300, 300)])
+    x = x[x != np.round(x)]
+    want = np.array([math.lgamma(v) for v in x])
+    assert np.max(np.abs(R.lgamma(x) - want) / np.maximum(np.abs(want), 1.0)) <= 1e-14
+    t = torch.from_numpy(x)
+    np.testing.assert_allclose(R.digamma(x), torch.digamma(t).numpy(), rtol=1e-12, atol=1e-13)
+    for n in (1, 2, 5):
+        np.testing.assert_allclose(R.polygamma(x[np.abs(x) < 1e6], n), torch.polygamma(n, t[np.abs(t) < 1e6]).numpy(),
+                                   rtol=1e-9, atol=1e-12)
+    y = np.linspace(-700.0, 700.0, 7001)
+    np.testing.assert_allclose(R.i0(y), torch.special.i0(torch.from_numpy(y)).numpy(), rtol=1e-14)
+    np.testing.assert_allclose(R.i1(y), torch.special.i1(torch.from_numpy(y)).numpy(), rtol=1e-14)
+    np.testing.assert_array_equal(R.sinc(np.array([1.0, -1.0, 2.0, 1e300])), [0.0, 0.0, 0.0, 0.0])
+    assert R.lgamma(np.array([0.0, -0.0, -3.0, -np.inf, np.inf])).tolist() == [np.inf] * 5
+    assert R.digamma(np.array([0.0, -0.0])).tolist() == [-np.inf, np.inf] and np.isnan(R.digamma(np.array([-2.0])))
