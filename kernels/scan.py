@@ -72,17 +72,22 @@ def logcumsumexp(op: Op, input: Tensor, dim: int) -> Tensor:
 # Samples, errors, tolerances
 # ----------------------------------------------------------------------------------------------
 
+def _layout_samples(v):
+    """The shapes, dims and layouts every scan is checked on; ``v(shape, seed)`` makes the values."""
+    yield Sample((v((3, 37)), 1), name="dim1_odd_length")
+    yield Sample((v((2, 3, 4), 1), -2), name="negative_dim")
+    yield Sample((v((2, 1500), 2), 1), name="longer_than_a_block")
+    yield Sample((v((40, 3), 3), 0), name="strided_dim0")
+    yield Sample((S.TensorSpec(v((5, 6), 4), "transposed"), 1), name="transposed")
+    yield Sample((S.TensorSpec(v((4, 7), 5), "strided"), 1), name="strided")
+
+
 def _samples(kind: str):
     def samples(d: DType):
         # Products of floats near +-1 so that no row over- or underflows at one order and not another.
         scale = 2.5 if kind == "cumprod" and d.is_floating_point else 1.0
         v = lambda shape, seed=0: S.values(d, shape, seed) / scale  # noqa: E731
-        yield Sample((v((3, 37)), 1), name="dim1_odd_length")
-        yield Sample((v((2, 3, 4), 1), -2), name="negative_dim")
-        yield Sample((v((2, 1500), 2), 1), name="longer_than_a_block")
-        yield Sample((v((40, 3), 3), 0), name="strided_dim0")
-        yield Sample((S.TensorSpec(v((5, 6), 4), "transposed"), 1), name="transposed")
-        yield Sample((S.TensorSpec(v((4, 7), 5), "strided"), 1), name="strided")
+        yield from _layout_samples(v)
         yield Sample((np.array(v((1,), 6)[0]), 0), name="0d")
         yield Sample((v((0, 4), 7), 1), name="empty")
         yield Sample((v((3, 0), 8), 1), name="empty_rows")
@@ -96,12 +101,7 @@ def _samples(kind: str):
 
 def _logcumsumexp_samples(d: DType):
     v = lambda shape, seed=0, scale=1.0: S.values(d, shape, seed) * scale  # noqa: E731
-    yield Sample((v((3, 37)), 1), name="dim1_odd_length")
-    yield Sample((v((2, 3, 4), 1), -2), name="negative_dim")
-    yield Sample((v((2, 1500), 2), 1), name="longer_than_a_block")
-    yield Sample((v((40, 3), 3), 0), name="strided_dim0")
-    yield Sample((S.TensorSpec(v((5, 6), 4), "transposed"), 1), name="transposed")
-    yield Sample((S.TensorSpec(v((4, 7), 5), "strided"), 1), name="strided")
+    yield from _layout_samples(v)
     # exp() of these over- and underflows in every dtype: only the stable combine gets them right.
     yield Sample((v((3, 40), 6, scale=40.0), 1), name="large_magnitudes")
     yield Sample((np.array(v((1,), 7)[0]), 0), name="0d")

@@ -2609,10 +2609,9 @@ def upsample_bilinear(input: Tensor, size: Any = None, scale_factor: Any = None)
 # -- multi_head_attention_forward: nn.MultiheadAttention's computation as a function ---------------
 
 def _mha_shape_check(query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None,
-                     attn_mask: Tensor | None, num_heads: int) -> bool:
+                     attn_mask: Tensor | None, num_heads: int, name: str = "multi_head_attention_forward()") -> bool:
     """PyTorch's ranks: batched 3-D or unbatched 2-D query, key and value, masks to match; True when
     batched."""
-    name = "multi_head_attention_forward()"
     if query.ndim not in (2, 3):
         raise ShapeError(f"{name}: query should be unbatched 2D or batched 3D tensor but received {query.ndim}-D "
                          f"query tensor")

@@ -17,9 +17,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable
 
-import neurarust as nr
 from neurarust.creation import empty
-from neurarust.errors import ArgumentError, DTypeError, ShapeError
+from neurarust.errors import ArgumentError, ShapeError
 from neurarust.tensor import Tensor
 
 from . import functional as F
@@ -47,26 +46,14 @@ def _check_masks(attn_mask, key_padding_mask, L: int, S: int, N: int, H: int) ->
                          f"{tuple(key_padding_mask.shape)}")
 
 
-def _check_inputs(query: Tensor, key: Tensor, value: Tensor, key_padding_mask, attn_mask, embed_dim: int) -> None:
-    """PyTorch's checks before any projection: ranks (batched 3-D or unbatched 2-D throughout), the
-    query's embedding dim, and masks that are bool or floating point."""
-    if query.ndim not in (2, 3):
-        raise ShapeError(f"MultiheadAttention: query should be unbatched 2D or batched 3D tensor but received "
-                         f"{query.ndim}-D query tensor")
-    kind = "batched (3-D)" if query.ndim == 3 else "unbatched (2-D)"
-    if key.ndim != query.ndim or value.ndim != query.ndim:
-        raise ShapeError(f"MultiheadAttention: for {kind} query, expected key and value to be {query.ndim}-D but "
-                         f"found {key.ndim}-D and {value.ndim}-D tensors respectively")
+def _check_inputs(query: Tensor, key: Tensor, value: Tensor, key_padding_mask, attn_mask, embed_dim: int,
+                  num_heads: int) -> None:
+    """PyTorch's checks before any projection: the functional form's ranks and mask dtypes, and the
+    query's embedding dim."""
+    F._mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads, name="MultiheadAttention")
     if query.shape[-1] != embed_dim:
         raise ShapeError(f"MultiheadAttention: was expecting embedding dimension of {embed_dim}, but got "
                          f"{query.shape[-1]} (query of shape {tuple(query.shape)})")
-    if key_padding_mask is not None and key_padding_mask.ndim != query.ndim - 1:
-        raise ShapeError(f"MultiheadAttention: for {kind} query, expected key_padding_mask to be None or "
-                         f"{query.ndim - 1}-D, got shape {tuple(key_padding_mask.shape)}")
-    for name, mask in (("attn_mask", attn_mask), ("key_padding_mask", key_padding_mask)):
-        if mask is not None and mask.dtype is not nr.bool_ and not mask.dtype.is_floating_point:
-            raise DTypeError(f"MultiheadAttention: only bool and floating types of {name} are supported, got "
-                             f"{mask.dtype}")
 
 
 class MultiheadAttention(Module):
@@ -137,7 +124,7 @@ class MultiheadAttention(Module):
         """``(attn_output, attn_weights)``; inputs ``(L, N, E)`` (``(N, L, E)`` with ``batch_first``) or
         unbatched ``(L, E)``; weights ``(N, L, S)`` averaged over heads (``(N, H, L, S)`` otherwise), or
         None when ``need_weights`` is False. The computation is ``F.multi_head_attention_forward``'s."""
-        _check_inputs(query, key, value, key_padding_mask, attn_mask, self.embed_dim)
+        _check_inputs(query, key, value, key_padding_mask, attn_mask, self.embed_dim, self.num_heads)
         batched = query.ndim == 3
         if batched and self.batch_first and query is key and key is value:
             query = key = value = query.transpose(0, 1)
