@@ -62,6 +62,15 @@ def as_memory_format(value) -> memory_format:
     raise SignatureError(f"memory_format must be one of {sorted(_BY_NAME)}, got {value!r}")
 
 
+def rank_of(fmt) -> int | None:
+    """The rank a channels-last format lays out (4 or 5); None for the formats of any rank.
+
+    >>> rank_of(channels_last), rank_of(contiguous_format)
+    (4, None)
+    """
+    return _RANK.get(as_memory_format(fmt))
+
+
 def dim_order(shape: Sequence[int], fmt: memory_format) -> list[int]:
     """The dims of a tensor of ``shape`` in ``fmt`` (not ``preserve_format``), outermost first.
 

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 from neurarust import dtype as _dt
 from neurarust.device import as_device
 from neurarust.errors import ArgumentError, DTypeError, NeuraRustError, SignatureError
-from neurarust.memory_formats import as_memory_format
+from neurarust.memory_formats import rank_of
 from neurarust.tensor import Tensor
 
 from .parameter import Parameter, _set_data
@@ -436,7 +436,7 @@ class Module:
         dev, dt = _parse_to(args, kwargs)
         if dt is not None and not dt.is_floating_point:
             raise DTypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dt}")
-        rank = None if fmt is None else {"channels_last": 4, "channels_last_3d": 5}.get(as_memory_format(fmt).name)
+        rank = None if fmt is None else rank_of(fmt)
 
         def convert(t: Tensor) -> Tensor:
             out = t.to(dev if dev is not None else t.device, dt if dt is not None and t.is_floating_point() else t.dtype)
