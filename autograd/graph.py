@@ -71,14 +71,14 @@ class ViewMeta(AutogradMeta):
 
     @property
     def grad_fn(self) -> "Node | None":
-        if self.base._storage.version != self.version:   # the view shares its base's storage
+        if self.base._version != self.version:   # the view shares its base's storage
             self._rebase()
         return self._grad_fn
 
     @grad_fn.setter
     def grad_fn(self, node: "Node | None") -> None:
         self._grad_fn = node
-        self.version = self.base._storage.version
+        self.version = self.base._version
 
     def _rebase(self) -> None:
         from .views import rebase_view
@@ -113,7 +113,7 @@ class LatentViewMeta(ViewMeta):
 
     @property
     def grad_fn(self) -> "Node | None":
-        if self._follows_base() and (self._grad_fn is None or self.base._storage.version != self.version):
+        if self._follows_base() and (self._grad_fn is None or self.base._version != self.version):
             self._rebase()
         return self._grad_fn
 
@@ -363,7 +363,7 @@ class SavedTensor:
             self.data = _Packed(t, _saved_hooks.stack[-1])
         else:
             self.data = _detached(t) if output_nr is not None else t
-        self.version = t._storage.version
+        self.version = t._version
         self.output_nr = output_nr
         self.op_name = op_name
         self.arg_name = arg_name
@@ -378,11 +378,11 @@ class SavedTensor:
                 "backward through the graph a second time.")
         if t.__class__ is _Packed:
             t = t.unpack()                   # versions cannot be tracked through hooks (as PyTorch)
-        elif t._storage.version != self.version:
+        elif t._version != self.version:
             raise AutogradError(
                 f"one of the variables needed for gradient computation has been modified by an inplace "
                 f"operation: argument '{self.arg_name}' of {self.op_name} (shape {list(t._shape)}, "
-                f"{t._dtype}) is at version {t._storage.version}; expected version {self.version} instead.")
+                f"{t._dtype}) is at version {t._version}; expected version {self.version} instead.")
         if self.output_nr is None:
             return t
         out = _detached(t)

@@ -23,14 +23,17 @@ from .errors import DeviceError, OutOfMemoryError
 class Storage:
     """Raw memory: an address, a size in bytes and a device."""
 
-    __slots__ = ("device", "nbytes", "version", "_bytes", "_typed", "_ptr", "__weakref__")
+    __slots__ = ("device", "nbytes", "version", "data_writes", "_bytes", "_typed", "_ptr", "__weakref__")
 
     def __init__(self, raw: Any, dev: device):
         self.device = dev
         self._bytes = raw  # np.ndarray[uint8] on CPU, torch.Tensor[uint8] on CUDA
         self.nbytes = int(raw.shape[0])
-        # Bumped by every in-place write through any view of these bytes (autograd compares it).
+        # Bumped by every in-place write through any view of these bytes (caches of derived data
+        # compare it); ``data_writes`` counts those made through a ``.data`` alias, which autograd
+        # does not see (``Tensor._version``).
         self.version = 0
+        self.data_writes = 0
         self._typed: dict = {}
         self._ptr: int | None = None
 
@@ -64,6 +67,7 @@ class Storage:
         s._bytes = raw
         s.nbytes = raw.shape[0]
         s.version = 0
+        s.data_writes = 0
         s._typed = {}
         s._ptr = None
         return s

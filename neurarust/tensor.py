@@ -421,8 +421,12 @@ class Tensor:
         (False, True)
         >>> w.data = nr.ones(3); w.tolist(), w.requires_grad
         ([1.0, 1.0, 1.0], True)
+
+        In-place writes through ``x.data`` are invisible to autograd, as in PyTorch: a tensor saved
+        for backward and then changed through its ``.data`` is not reported (nor is the gradient
+        right). ``detach()`` shares the version counter, so the same write through it is reported.
         """
-        return self.detach()
+        return _DataAlias(self._storage, self._shape, self._strides, self._offset, self._dtype)
 
     @data.setter
     def data(self, value: "Tensor") -> None:
@@ -432,11 +436,22 @@ class Tensor:
 
     @property
     def _version(self) -> int:
-        # Kept on the Storage, so every view of the same bytes sees every in-place write.
-        return self._storage.version
+        # Kept on the Storage, so every view of the same bytes sees every in-place write; a ``.data``
+        # alias (and its views) counts only the writes made through such aliases, the rest only
+        # the others: PyTorch's ``.data`` has a version counter of its own.
+        s, base = self._storage, self._base
+        if (self if base is None else base).__class__ is _DataAlias:   # inline: autograd reads this per saved tensor
+            return s.data_writes
+        return s.version - s.data_writes
 
     def _bump_version(self) -> None:
-        self._storage.version += 1
+        s = self._storage
+        s.version += 1
+        if self._is_data_alias():
+            s.data_writes += 1
+
+    def _is_data_alias(self) -> bool:
+        return type(self if self._base is None else self._base) is _DataAlias
 
     # -- autograd (the engine is neurarust.autograd, imported on first use) --------------------
     @property
@@ -530,7 +545,8 @@ class Tensor:
         >>> (x * 2).detach().requires_grad
         False
         """
-        return Tensor(self._storage, self._shape, self._strides, self._offset, self._dtype)
+        cls = _DataAlias if self._is_data_alias() else Tensor    # detach shares the version counter
+        return cls(self._storage, self._shape, self._strides, self._offset, self._dtype)
 
     def detach_(self) -> "Tensor":
         """Cut this tensor from its graph in place: it becomes a leaf that does not require grad."""
@@ -1676,6 +1692,13 @@ def _embed_back(base: Tensor, replay):
         return embed(g, shape, replay)
 
     return backward
+
+
+class _DataAlias(Tensor):
+    """What ``x.data`` returns: a plain tensor over ``x``'s memory whose in-place writes (and those
+    through its views) autograd does not count (see ``Tensor._version``)."""
+
+    __slots__ = ()
 
 
 def _set_data(t: Tensor, value: Tensor) -> None:

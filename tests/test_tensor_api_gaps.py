@@ -464,6 +464,36 @@ def test_data_getter_and_setter():
         w.data = [1.0]
 
 
+@pytest.mark.parametrize("lib", [nr, torch], ids=["neurarust", "torch"])
+def test_writes_through_data_are_invisible_to_autograd(lib):
+    w = lib.ones(3, requires_grad=True)
+    y = (w * w).sum()
+    w.data.mul_(2)                         # PyTorch's .data has a version counter of its own
+    w.data[0].add_(1)                      # so have its views
+    y.backward()
+    assert w.grad.tolist() == [6.0, 4.0, 4.0]   # 2 * w, read after the writes, as in torch
+
+
+@pytest.mark.parametrize("lib", [nr, torch], ids=["neurarust", "torch"])
+def test_writes_through_detach_are_reported(lib):
+    w = lib.ones(3, requires_grad=True)
+    y = (w * w).sum()
+    with lib.no_grad():
+        w.detach().mul_(2)                 # detach() shares the version counter
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+
+
+@pytest.mark.parametrize("lib", [nr, torch], ids=["neurarust", "torch"])
+def test_a_saved_data_alias_reports_writes_through_it(lib):
+    w = lib.ones(3, requires_grad=True)
+    d = w.data
+    y = (w * d).sum()
+    d[0].mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+
+
 def test_casts_and_sizes():
     x, tx = pair([1.7, -2.2, 255.0])
     for name in ("byte", "char", "short"):
