@@ -1,6 +1,7 @@
 """PyTorch's functions that return a copy of a tensor with part of it replaced: the view scatters
-``select_scatter``, ``slice_scatter``, ``diagonal_scatter``, ``as_strided_scatter`` (a contiguous copy
-of ``input`` with ``src`` written into the view the name says), ``index_reduce`` (``scatter_reduce``
+``select_scatter``, ``slice_scatter``, ``diagonal_scatter``, ``as_strided_scatter`` (a copy of
+``input`` with ``src`` written into the view the name says; the copy keeps a dense ``input``'s
+layout, as PyTorch's, which is what ``as_strided_scatter``'s strides count in), ``index_reduce`` (``scatter_reduce``
 along one dim, from a 1-D index) and ``put`` (writes at flat indices). Each is a composition of
 registry ops and views, so it differentiates with respect to ``input`` and ``src``/``source``; the
 Tensor methods of the same names (and ``put_``, ``index_reduce_``) are on
@@ -16,17 +17,27 @@ from typing import Sequence
 
 from . import dtype as _dt
 from .errors import ArgumentError, DTypeError, ShapeError
-from .memory_formats import contiguous_format
+from .memory_formats import contiguous_format, layout_order, preserve_format
 from .registry import call
 from .shape import normalize_dim
 from .tensor import Tensor
 
 
+def _dense_copy(input: Tensor) -> Tensor:
+    """``input.clone()`` (a dense input's layout kept), made as a permuted view of a row-major copy:
+    autograd records in-place writes into views of a row-major base only."""
+    order = layout_order(input._shape, input._strides, preserve_format)
+    if order == sorted(order):
+        return input.clone()
+    inverse = sorted(range(len(order)), key=order.__getitem__)
+    return input.permute(order).clone(memory_format=contiguous_format).permute(inverse)
+
+
 def _scatter_into_view(input: Tensor, src: Tensor, name: str, view) -> Tensor:
-    """A contiguous copy of ``input`` with ``src`` copied into ``view(copy)``."""
+    """A copy of ``input`` (its layout preserved when dense) with ``src`` copied into ``view(copy)``."""
     if not isinstance(src, Tensor):
         raise ArgumentError(f"{name}: src must be a Tensor, got {type(src).__name__}")
-    out = input.clone(memory_format=contiguous_format)
+    out = _dense_copy(input)
     target = view(out)
     if tuple(src.shape) != tuple(target.shape):
         raise ShapeError(f"{name}: expected src to have a size equal to the slice of self. src size = "
@@ -75,8 +86,9 @@ def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0,
 
 def as_strided_scatter(input: Tensor, src: Tensor, size: Sequence[int], stride: Sequence[int],
                        storage_offset: int | None = None) -> Tensor:
-    """A contiguous copy of ``input`` with ``src`` written into its ``as_strided(size, stride,
-    storage_offset)`` view (positions counted in the copy's memory, which starts at offset 0).
+    """A copy of ``input`` with ``src`` written into its ``as_strided(size, stride, storage_offset)``
+    view (positions counted in the copy's memory, which starts at offset 0 and keeps a dense
+    ``input``'s layout, as PyTorch's).
 
     >>> import neurarust as nr
     >>> nr.as_strided_scatter(nr.zeros(2, 2), nr.tensor([1.0, 2.0]), (2,), (3,)).tolist()

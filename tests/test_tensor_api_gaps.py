@@ -294,6 +294,27 @@ def test_view_scatters_match_torch(name, src_shape, args):
         getattr(nr, name)(x, nr.zeros(7, dtype=nr.float64), *args)
 
 
+@pytest.mark.parametrize("name,args", [("select_scatter", (0, 1)), ("slice_scatter", (1, 0, 2)),
+                                       ("diagonal_scatter", (1,)), ("as_strided_scatter", ((2,), (5,), 1))])
+def test_view_scatters_keep_a_dense_layout(name, args):
+    base = RNG.standard_normal((3, 4))
+    x, tx = pair(base, requires_grad=True)
+    src = {"select_scatter": (3,), "slice_scatter": (4, 2), "diagonal_scatter": (2,), "as_strided_scatter": (2,)}[name]
+    s, ts = pair(RNG.standard_normal(src), requires_grad=True)
+    out = getattr(nr, name)(x.t(), s, *args)
+    with torch.no_grad():   # torch refuses as_strided_scatter's gradient for a non-contiguous input
+        expect = getattr(torch, name)(tx.detach().t(), ts.detach(), *args)
+    assert out.stride() == expect.stride() == (1, 4)
+    close(out, expect)                     # as_strided_scatter's positions count in that layout
+    if name == "as_strided_scatter":
+        return
+    tout = getattr(torch, name)(tx.t(), ts, *args)
+    (out * nr.tensor(base.T.copy())).sum().backward()
+    (tout * torch.tensor(base.T.copy())).sum().backward()
+    close(s.grad, ts.grad)
+    close(x.grad, tx.grad)
+
+
 def test_as_strided_scatter():
     x, tx = pair(RNG.standard_normal((3, 4)), requires_grad=True)
     s, ts = pair(RNG.standard_normal((2, 2)), requires_grad=True)
