@@ -147,6 +147,12 @@ def test_reference_erfc_keeps_relative_accuracy_in_the_tail():
     assert np.max(np.abs(R.erfc(x) - want) / want) <= 5e-14
 
 
+def test_reference_erf_and_erfc_saturate_at_huge_arguments():
+    x = np.array([27.0, 28.0, 1e10, 1e308, -1e308])
+    np.testing.assert_array_equal(R.erf(x), [1.0, 1.0, 1.0, 1.0, -1.0])
+    assert R.erfc(x)[1:].tolist() == [0.0, 0.0, 0.0, 2.0] and 0 < R.erfc(x)[0] < 1e-300
+
+
 def test_reference_erfinv_inverts_erf():
     y = np.concatenate([np.linspace(-0.999999, 0.999999, 20001), [1 - 1e-15, -1 + 1e-12, 0.0, 1e-20]])
     assert np.max(np.abs(R.erf(R.erfinv(y)) - y)) <= 2e-15
