@@ -46,6 +46,9 @@ def _rational(num, den, coeffs_num, coeffs_den, z, n):
 # ran each operation from memory), and each range is selected with ``np.where`` rather than boolean
 # indexing, whose gathers and scatters cost ten times a polynomial step.
 CHUNK = 8192
+# Below this many elements the vectorised forms cost their ~70 NumPy calls (about 100 us) whatever
+# the size: libm's erf and erfc (Python's ``math``), element by element, are then far cheaper.
+SCALAR_LIMIT = 128
 
 
 def _erf_small(x: np.ndarray) -> np.ndarray:
@@ -94,6 +97,9 @@ def _erf_erfc_chunk(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _erf_erfc_of_abs(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(erf(y), erfc(y)) of a 1-D float64 ``y >= 0`` (or NaN), chunk by chunk."""
+    if y.size <= SCALAR_LIMIT:
+        values = y.tolist()
+        return np.array([math.erf(v) for v in values]), np.array([math.erfc(v) for v in values])
     erf_out, erfc_out = np.empty_like(y), np.empty_like(y)
     with np.errstate(all="ignore"):
         for start in range(0, y.size, CHUNK):
