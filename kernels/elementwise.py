@@ -513,6 +513,9 @@ def _where_frontend(op: Op, condition, input=_ONLY_CONDITION, other=_ONLY_CONDIT
 
 
 _BITS = {4: np.int32, 8: np.int64}
+# Up to this many elements np.where's mispredicted branches cost less than the bitwise select's
+# setup (a few broadcast views, ~10 us: an 8-element hardshrink took 40x PyTorch's time).
+_BRANCHY_WHERE_LIMIT = 4096
 
 
 def _ref_where(condition, input, other):
@@ -520,7 +523,8 @@ def _ref_where(condition, input, other):
     instead: np.where branches per element, and a random mask (relu's backward) makes it ~5x slower."""
     a, b = np.asarray(input), np.asarray(other)
     bits = _BITS.get(a.dtype.itemsize)
-    if a.dtype != b.dtype or a.dtype.kind != "f" or bits is None or np.asarray(condition).dtype != np.bool_:
+    if a.dtype != b.dtype or a.dtype.kind != "f" or bits is None or np.asarray(condition).dtype != np.bool_ \
+            or max(a.size, b.size, np.size(condition)) <= _BRANCHY_WHERE_LIMIT:
         return np.where(condition, a, b)
     shape = np.broadcast_shapes(np.shape(condition), a.shape, b.shape)
     # All ones where the condition holds; an array even for 0-d shapes (where the ufunc gives a scalar).
