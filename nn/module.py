@@ -193,6 +193,28 @@ class Module:
             mod = mod._modules[item]
         return mod
 
+    def set_submodule(self, target: str, module: "Module", strict: bool = False) -> None:
+        """Put ``module`` at dotted path ``target`` (its parent must exist; with ``strict`` the name
+        must already be there). A non-module attribute of that name is not replaced.
+
+        >>> import neurarust as nr
+        >>> net = nr.nn.Sequential(nr.nn.Sequential(nr.nn.ReLU()))
+        >>> net.set_submodule("0.0", nr.nn.Tanh())
+        >>> type(net[0][0]).__name__
+        'Tanh'
+        """
+        if target == "":
+            raise ArgumentError("Cannot set the submodule without a target name!")
+        if not isinstance(module, Module):
+            raise ArgumentError(f"`module` is not an nn.Module, found {type(module)}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module")
+        setattr(parent, name, module)
+
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at dotted path ``target``."""
         return self._get_at(target, "_parameters", "an nn.Parameter")
@@ -398,10 +420,10 @@ class Module:
         fn(self)
         return self
 
-    def _apply(self, fn: Callable[[Tensor], Tensor]) -> "Module":
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "Module":
         from neurarust.autograd.grad_mode import no_grad
 
-        for module in self.children():
+        for module in self.children() if recurse else ():
             module._apply(fn)
         with no_grad():
             for p in self._parameters.values():
@@ -472,6 +494,20 @@ class Module:
         """Cast floating parameters and buffers to float64."""
         return self._cast_floats(_dt.float64)
 
+    def to_empty(self, *, device: Any, recurse: bool = True) -> "Module":
+        """Move the parameters and buffers to ``device`` as uninitialised memory of the same shapes and
+        dtypes (no copy: for modules whose values are set afterwards, by loading a checkpoint or an
+        initialiser).
+
+        >>> import neurarust as nr
+        >>> lin = nr.nn.Linear(2, 3).to_empty(device="cpu")
+        >>> tuple(lin.weight.shape), lin.weight.requires_grad
+        ((3, 2), True)
+        """
+        from neurarust.creation import empty_like
+
+        return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
+
     def type(self, dst_type: Any) -> "Module":
         """Cast every parameter and buffer to ``dst_type``."""
         d = _dt.as_dtype(dst_type)
@@ -491,16 +527,101 @@ class Module:
             destination, prefix, keep_vars = (list(args) + [destination, prefix, keep_vars][len(args):])[:3]
         if destination is None:
             destination = OrderedDict()
+        for hook in list(self._hooks("_state_dict_pre_hooks").values()):
+            hook(self, prefix, keep_vars)
         for name, p in self._parameters.items():
             if p is not None:
                 destination[prefix + name] = p if keep_vars else p.detach()
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = b if keep_vars else b.detach()
+        if self._has_extra_state():
+            destination[prefix + _EXTRA_STATE_KEY] = self.get_extra_state()
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+        for hook in list(self._hooks("_state_dict_post_hooks").values()):
+            if hook(self, destination, prefix, {}) is not None:
+                raise StateDictError("state_dict post-hook must return None")
         return destination
+
+    # -- state-dict hooks and extra state (PyTorch's) ------------------------------------------
+    def _hooks(self, name: str) -> dict:
+        """The hook dict ``name``, made on first use (modules pickled before it existed lack it)."""
+        hooks = self.__dict__.get(name)
+        if hooks is None:
+            hooks = self.__dict__[name] = _HookDict()
+        return hooks
+
+    def register_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, prefix, keep_vars)`` runs before ``state_dict`` collects this module's entries."""
+        return _register_hook(self._hooks("_state_dict_pre_hooks"), hook, False)
+
+    def register_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, state_dict, prefix, local_metadata)`` runs after this module's entries (and its
+        children's) are in ``state_dict``; it may change ``state_dict`` in place, and returns None.
+
+        >>> import neurarust as nr
+        >>> lin = nr.nn.Linear(2, 2)
+        >>> def drop_bias(module, sd, prefix, local_metadata):
+        ...     del sd[prefix + "bias"]
+        >>> h = lin.register_state_dict_post_hook(drop_bias)
+        >>> list(lin.state_dict())
+        ['weight']
+        """
+        return _register_hook(self._hooks("_state_dict_post_hooks"), hook, False)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+        error_msgs)`` runs before this module's entries are looked up in ``state_dict`` (which it may
+        change in place: renaming old keys, say); strings it appends to ``error_msgs`` fail the load.
+
+        >>> import neurarust as nr
+        >>> def rename(module, sd, prefix, *rest):
+        ...     if prefix + "w" in sd:
+        ...         sd[prefix + "weight"] = sd.pop(prefix + "w")
+        >>> lin = nr.nn.Linear(1, 1, bias=False)
+        >>> h = lin.register_load_state_dict_pre_hook(rename)
+        >>> lin.load_state_dict({"w": nr.ones(1, 1)})
+        <All keys matched successfully>
+        """
+        return _register_hook(self._hooks("_load_state_dict_pre_hooks"), hook, False)
+
+    def register_load_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, incompatible_keys)`` runs after ``load_state_dict`` copied the values; it may
+        remove entries from ``incompatible_keys.missing_keys``/``unexpected_keys`` before ``strict``
+        judges them. (Without such hooks a strict load that will fail copies nothing; with them, as in
+        PyTorch, the present keys are copied before the strict check.)"""
+        return _register_hook(self._hooks("_load_state_dict_post_hooks"), hook, False)
+
+    def get_extra_state(self) -> Any:
+        """What ``state_dict`` stores under ``"_extra_state"`` for this module; override it together
+        with :meth:`set_extra_state` (the default stores nothing).
+
+        >>> import neurarust as nr
+        >>> class Counter(nr.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.steps = 0
+        ...     def get_extra_state(self):
+        ...         return {"steps": self.steps}
+        ...     def set_extra_state(self, state):
+        ...         self.steps = state["steps"]
+        >>> a, b = Counter(), Counter()
+        >>> a.steps = 7
+        >>> _ = b.load_state_dict(a.state_dict()); b.steps
+        7
+        """
+        raise StateDictError("Reached a code path in Module.get_extra_state() that should never be called: "
+                           "override get_extra_state() and set_extra_state() together")
+
+    def set_extra_state(self, state: Any) -> None:
+        """Restore what :meth:`get_extra_state` returned (see there)."""
+        raise StateDictError("Reached a code path in Module.set_extra_state() that should never be called: "
+                           "override get_extra_state() and set_extra_state() together")
+
+    def _has_extra_state(self) -> bool:
+        return type(self).get_extra_state is not Module.get_extra_state
 
     def _local_state(self) -> dict:
         state = {k: v for k, v in self._parameters.items() if v is not None}
@@ -527,25 +648,31 @@ class Module:
         metadata = getattr(state_dict, "_metadata", None)  # a torch state dict's per-module versions
         state_dict = {k: _as_tensor(v) for k, v in state_dict.items()}
         targets: dict[str, tuple[Module, str, Tensor]] = {}
-        for prefix, module in self.named_modules(remove_duplicate=False):
+        extra: dict[str, Module] = {}                       # "_extra_state" keys -> their module
+        hook_missing: list = []
+        hook_unexpected: list = []
+        errors: list = []
+        modules = list(self.named_modules(remove_duplicate=False))
+        for prefix, module in modules:
             dotted = prefix + ("." if prefix else "")
-            version = (metadata or {}).get(prefix, {}).get("version")
-            module._upgrade_state_dict(state_dict, dotted, version)
+            local = (metadata or {}).get(prefix, {})
+            module._upgrade_state_dict(state_dict, dotted, local.get("version"))
+            for hook in list(module._hooks("_load_state_dict_pre_hooks").values()):
+                hook(module, state_dict, dotted, local, strict, hook_missing, hook_unexpected, errors)
             for name, t in module._local_state().items():
                 targets[dotted + name] = (module, name, t)
                 _squeeze_legacy_scalar(state_dict, dotted + name, t)
+            if module._has_extra_state():
+                extra[dotted + _EXTRA_STATE_KEY] = module
         for key, (_, _, t) in targets.items():   # a lazy module's parameters take the checkpoint's shapes
             materialize = getattr(t, "materialize", None)
             if materialize is not None and isinstance(state_dict.get(key), Tensor):
                 materialize(tuple(state_dict[key].shape))
-        missing = [k for k in targets if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in targets]
-        errors = []
-        if strict:  # PyTorch's order: missing keys first, then unexpected ones
-            if missing:
-                errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
-            if unexpected:
-                errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+        missing = [k for k in [*targets, *extra] if k not in state_dict] + hook_missing
+        unexpected = [k for k in state_dict if k not in targets and k not in extra] + hook_unexpected
+        post_hooks = [(m, h) for _, m in modules for h in list(m._hooks("_load_state_dict_post_hooks").values())]
+        if strict and not post_hooks:
+            errors[:0] = _strict_errors(missing, unexpected)
         for key, (_, _, t) in targets.items():
             if key not in state_dict:
                 continue
@@ -559,7 +686,16 @@ class Module:
         if errors:
             raise StateDictError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t" + "\n\t".join(errors))
         self._copy_state(state_dict, targets, assign)
-        return _IncompatibleKeys(missing, unexpected)
+        for key, module in extra.items():
+            if key in state_dict:
+                module.set_extra_state(state_dict[key])
+        result = _IncompatibleKeys(missing, unexpected)
+        for module, hook in post_hooks:
+            hook(module, result)
+        if strict and post_hooks and (missing or unexpected):
+            raise StateDictError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t"
+                                 + "\n\t".join(_strict_errors(missing, unexpected)))
+        return result
 
     def _upgrade_state_dict(self, state_dict: dict, prefix: str, version: int | None) -> None:
         """Fill in, in ``state_dict``, keys of this module that checkpoints from older versions lack
@@ -665,7 +801,25 @@ class Module:
                 warnings.warn("forward hook with ``always_call=True`` raised an exception that was silenced as "
                               f"another error was raised in forward: {e}", stacklevel=3)
 
-    __call__ = _call_impl
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        compiled = self.__dict__.get("_compiled_call_impl")
+        return (self._call_impl if compiled is None else compiled)(*args, **kwargs)
+
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """Compile this module's calls in place with :func:`neurarust.compile` (its arguments): the
+        module stays the same object (its ``state_dict`` keys unchanged), unlike ``nr.compile(module)``,
+        which returns a wrapper.
+
+        >>> import neurarust as nr
+        >>> lin = nr.nn.Linear(2, 1)
+        >>> lin.compile()
+        >>> x = nr.ones(3, 2)
+        >>> [tuple(lin(x).shape) for _ in range(3)]    # eager, capture, replay
+        [(3, 1), (3, 1), (3, 1)]
+        """
+        from neurarust.graph.compiler import compile as compile_fn
+
+        self.__dict__["_compiled_call_impl"] = compile_fn(self._call_impl, *args, **kwargs)
 
     # -- printing -----------------------------------------------------------------------------
     def _get_name(self) -> str:
@@ -687,6 +841,19 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+_EXTRA_STATE_KEY = "_extra_state"
+
+
+def _strict_errors(missing: list, unexpected: list) -> list:
+    """PyTorch's messages for a strict load, missing keys first."""
+    errors = []
+    if missing:
+        errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
+    if unexpected:
+        errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+    return errors
 
 
 def _squeeze_legacy_scalar(state_dict: dict, key: str, target: Tensor) -> None:
