@@ -193,9 +193,10 @@ class Node:
 class OpNode(Node):
     """The node of a registry op: calls the op's declared backward formula."""
 
-    __slots__ = ("op", "saved", "layout")
+    __slots__ = ("op", "saved", "layout", "many")
 
-    def __init__(self, op, name: str, saved: dict, next_edges, input_meta, n_outputs, layout: list):
+    def __init__(self, op, name: str, saved: dict, next_edges, input_meta, n_outputs, layout: list,
+                 many: bool = False):
         # Node.__init__ inlined: one node per recorded op makes this the hottest constructor.
         self._name, self.next_edges, self.input_meta, self.n_outputs = name, next_edges, input_meta, n_outputs
         self.sequence_nr = next(_sequence)
@@ -204,10 +205,11 @@ class OpNode(Node):
         self.op = op
         self.saved = saved
         self.layout = layout  # per differentiable argument: None, or the length of a tensor list (cat)
+        self.many = many      # the op returned a sequence (its backward takes a tuple, even of one)
 
     def apply(self, grads: list) -> Sequence:
         values = {name: unpack(v, self) for name, v in self.saved.items()}
-        grad = grads[0] if self.n_outputs == 1 else tuple(grads)
+        grad = tuple(grads) if self.many else grads[0]
         out = self.op.backward(grad, **values)
         out = out if isinstance(out, (tuple, list)) else (out,)
         if len(out) != len(self.layout):
@@ -685,7 +687,7 @@ def _record_op(op, args, kwargs, target: Tensor | None, protect: Tensor | None =
     outputs = _tensor_outputs(result)
     if plan.saves_result:
         saved["result"] = _save_outputs(result, outputs, op.name)
-    node = OpNode(op, plan.node_name, saved, edges, metas, len(outputs), layout)
+    node = OpNode(op, plan.node_name, saved, edges, metas, len(outputs), layout, many=True)
     attach(outputs, node)
     return result
 

@@ -70,3 +70,14 @@ def test_a_cast_made_under_no_grad_is_not_reused_by_later_uses_in_the_region():
         loss = (a @ w).float().sum()
     loss.backward()
     assert w.grad is not None and w.grad.abs().sum().item() > 0
+
+
+@pytest.mark.parametrize("make", [lambda x: x.unbind(0)[0], lambda x: x.split(1, 0)[0],
+                                  lambda x: nr.stack([x[0]])])
+def test_second_order_through_a_one_output_sequence_op(make):
+    # unbind/split of one part return a 1-tuple: their backward takes a tuple of one gradient
+    x = nr.tensor([[0.5, -1.0, 2.0]], dtype=nr.float64, requires_grad=True)
+    y = (make(x) ** 3).sum()
+    (g,) = nr.autograd.grad(y, x, create_graph=True)
+    (h,) = nr.autograd.grad(g.sum(), x)
+    assert g.tolist() == [[0.75, 3.0, 12.0]] and h.tolist() == [[3.0, -6.0, 12.0]]
