@@ -169,6 +169,8 @@ from . import utils_parametrize as parametrize  # noqa: E402
 from . import utils_parametrizations as parametrizations  # noqa: E402
 from .utils_fusion import (fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval,  # noqa: E402,F401
                            fuse_linear_bn_weights)
+from .utils_hook_norms import (remove_spectral_norm, remove_weight_norm, spectral_norm,  # noqa: E402,F401
+                               weight_norm)
 
 _sys.modules[__name__ + ".rnn"] = rnn
 _sys.modules[__name__ + ".prune"] = prune

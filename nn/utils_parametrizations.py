@@ -48,6 +48,7 @@ class _WeightNorm(Module):
 def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Module:
     """Reparametrize ``module.<name>`` by its magnitude ``g`` and direction ``v`` (Salimans & Kingma):
     ``w = g * v / ||v||`` over every dim but ``dim`` (all of them with ``dim=None``); returns ``module``.
+    State dicts of the hook-based :func:`neurarust.nn.utils.weight_norm` (``weight_g``/``weight_v``) load too.
 
     >>> import neurarust as nr
     >>> lin = weight_norm(nr.nn.Linear(3, 2))
@@ -63,7 +64,17 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
         raise IndexOutOfRangeError(f"weight_norm: dim {dim} is out of range for a {weight.ndim}-d {name!r}")
     elif dim < 0:
         dim += weight.ndim
-    return register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
+    register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
+
+    def load_old_keys(module, state_dict, prefix, *rest):
+        # checkpoints of the hook-based nn.utils.weight_norm name g and v differently (as PyTorch)
+        g, v = f"{prefix}{name}_g", f"{prefix}{name}_v"
+        if g in state_dict and v in state_dict:
+            state_dict[f"{prefix}parametrizations.{name}.original0"] = state_dict.pop(g)
+            state_dict[f"{prefix}parametrizations.{name}.original1"] = state_dict.pop(v)
+
+    module.register_load_state_dict_pre_hook(load_old_keys)
+    return module
 
 
 class _SpectralNorm(Module):
