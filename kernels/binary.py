@@ -123,6 +123,54 @@ for _name, _ufunc, _example in [("and", np.bitwise_and, "[4, 1]"), ("or", np.bit
                             f"nr.bitwise_{_name}(nr.tensor([6, 3]), nr.tensor([5, 1])).tolist()", _example))
 
 
+# -- bit shifts ---------------------------------------------------------------------------------
+
+def _shift_samples(d):
+    """Shift amounts at and past the bit width, and negative ones, where PyTorch defines a result."""
+    info, bits = _dt.iinfo(d), d.itemsize * 8
+    lhs = np.array([1, info.min, 5, info.max, 3, 2], dtype=np.int64)
+    rhs = np.array([0, 1, bits - 1, bits, bits + 1, -1 if d.kind == "i" else bits + 9], dtype=np.int64)
+    yield Sample((lhs, rhs), name="widths")
+    yield Sample((S.values(d, (3, 1), 2), np.arange(4)), name="broadcast")
+    yield Sample((S.values(d, (2, 3), 3), 2), name="scalar_rhs")
+    yield Sample((S.TensorSpec(S.values(d, (4, 6), 4)), S.TensorSpec(np.arange(24).reshape(4, 6) % 5, "transposed")),
+                 name="noncontiguous")
+
+
+def _shift_errors(name):
+    def errors():
+        yield ErrorInput(Sample((np.array([True, False]), np.array([True, True]))), TypeError, name)
+        yield from _bitwise_errors(name)()
+    return errors
+
+
+def _out_of_range(a, b):
+    return (b < 0) | (b >= a.dtype.itemsize * 8)
+
+
+def _ref_left_shift(a, b):
+    bad = _out_of_range(a, b)
+    return np.where(bad, 0, np.left_shift(a, np.where(bad, 0, b).astype(a.dtype))).astype(a.dtype)
+
+
+def _ref_right_shift(a, b):
+    # Past the width (or negative), PyTorch shifts by width - 1: the sign of a signed value, 0 unsigned.
+    bad = _out_of_range(a, b)
+    return np.where(bad, np.where(a < 0, -1, 0), np.right_shift(a, np.where(bad, 0, b).astype(a.dtype))).astype(a.dtype)
+
+
+for _name, _ref, _what, _example in [
+        ("left", _ref_left_shift, "``input * 2**other`` wrapping in the dtype (0 for a shift past the width or "
+                                  "negative)", ("[1, 3]", "[2, 12]")),
+        ("right", _ref_right_shift, "``input // 2**other``: arithmetic for signed dtypes (a shift past the width "
+                                    "or negative gives -1 or 0 by sign, 0 for uint8)", ("[-8, 12]", "[-4, 3]"))]:
+    elementwise_op(f"bitwise_{_name}_shift", reference=_ref, fn=_fn(f"bitwise_{_name}_shift"), operands=BINARY,
+                   dtypes=_dt.INT_DTYPES, samples=_shift_samples, errors=_shift_errors(f"bitwise_{_name}_shift"),
+                   doc=_doc(f"bitwise_{_name}_shift(input, other, *, out=None)",
+                            f"Shifts the bits of integer tensors {_name}: {_what}. Floats and bools raise DTypeError.",
+                            f"nr.bitwise_{_name}_shift(nr.tensor({_example[0]}), nr.tensor([1, 2])).tolist()", _example[1]))
+
+
 # -- lerp ---------------------------------------------------------------------------------------
 
 def _ref_lerp(a, b, w):
@@ -323,7 +371,7 @@ for _name, _args, _backward in [
     derivative(_name, _args, _backward)
 # floor_divide: PyTorch declares no derivative either (a step function), so its result is a constant.
 for _name in ("floor_divide", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
-              "isclose"):
+              "bitwise_left_shift", "bitwise_right_shift", "isclose"):
     derivative(_name, ())
 
 # Autocast classes per device type: PyTorch's lists (docs/amp.md, tests/test_amp_autocast.py).

@@ -83,6 +83,23 @@ def bitwise_xor(a, b, c):
 
 
 @triton.jit
+def _shift_out_of_range(a, b):
+    # LLVM leaves shifts by the bit width or more undefined; PyTorch defines them (see binary.py).
+    return (b < 0) | (b >= a.dtype.primitive_bitwidth)
+
+
+@triton.jit
+def bitwise_left_shift(a, b, c):
+    bad = _shift_out_of_range(a, b)
+    return tl.where(bad, 0, a << tl.where(bad, 0, b))
+
+
+@triton.jit
+def bitwise_right_shift(a, b, c):
+    bad = _shift_out_of_range(a, b)
+    return tl.where(bad, tl.where(a < 0, -1, 0), a >> tl.where(bad, 0, b)).to(a.dtype)
+
+@triton.jit
 def atan2(a, b, c):
     """atan2(y=a, x=b) with C99's special cases (signed zeros, infinities); NaN in gives NaN."""
     ax = tl.abs(b)
@@ -111,7 +128,7 @@ def isclose_equal_nan(a, b, c):
 
 
 # Functions that only make sense on integers (or bools): compiled with int32 operands.
-_INT_ONLY = frozenset({"bitwise_and", "bitwise_or", "bitwise_xor"})
+_INT_ONLY = frozenset({"bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift"})
 
 
 def aot_specs():

@@ -30,6 +30,10 @@ from .tensor import Tensor
 
 __version__ = "0.1.0"
 
+# torch's constants (torch.pi, torch.inf, ...); newaxis indexes as None does.
+from math import e, inf, nan, pi  # noqa: E402
+newaxis = None
+
 # The dtype module defines ``float`` and ``int`` aliases as torch does (``torch.float``).
 float = float32  # noqa: A001
 int = int32  # noqa: A001
@@ -37,7 +41,7 @@ bool = bool_  # noqa: A001
 
 _SUBMODULES = {"nn", "optim", "data", "autograd", "kernels", "registry", "launch", "autotune", "dtype",
                "storage", "shape", "printing", "creation", "errors", "linalg", "amp",
-               "distributed", "parallel", "onnx", "quantization"}
+               "distributed", "parallel", "onnx", "quantization", "special", "distributions", "func"}
 
 # Public names that are not registry ops, each imported from its module on first use:
 # name -> module under ``neurarust``.
@@ -82,7 +86,7 @@ _LAZY_ATTRS: dict[str, str] = {
                                          "mvlgamma")},
     **{name: "matrices" for name in ("diag_embed", "diag", "trace", "kron", "block_diag", "inner", "vdot",
                                      "cartesian_prod", "cross", "addr", "diagflat", "vander", "chain_matmul",
-                                     "matrix_power")},
+                                     "matrix_power", "inverse", "det", "logdet", "slogdet", "cholesky")},
     # PyTorch's alias names, small compositions and utilities that mirror Tensor methods.
     **{name: "aliases" for name in ("absolute", "arccos", "arcsin", "arctan", "arctan2", "greater", "greater_equal",
                                     "less", "less_equal", "not_equal", "multiply", "divide", "subtract", "negative",
@@ -99,6 +103,20 @@ _LAZY_ATTRS: dict[str, str] = {
     **{name: "threads" for name in ("get_num_threads", "set_num_threads")},
     **{name: "layouts" for name in ("layout", "strided")},
     "set_printoptions": "printing",
+    "set_default_device": "device",
+    "get_default_device": "device",
+    "rrelu": "nn.functional",
+    "rrelu_": "nn.functional",
+    # torch.abs_, torch.clamp_, ...: each calls the Tensor method of its name (inplace.EXAMPLE_ARGS).
+    **{name: "inplace" for name in ("abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_", "arcsinh_",
+                                    "arctan_", "arctanh_", "as_strided_", "asin_", "asinh_", "atan_", "atanh_",
+                                    "ceil_", "celu_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_",
+                                    "deg2rad_", "detach_", "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_",
+                                    "floor_", "frac_", "i0_", "index_put_", "log10_", "log1p_", "log2_", "log_",
+                                    "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_",
+                                    "round_", "rsqrt_", "selu_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_",
+                                    "square_", "tan_", "tanh_", "threshold_", "trunc_", "xlogy_")},
+    "vmap": "func",
 }
 
 

@@ -62,17 +62,51 @@ class device:
 
 
 CPU = device("cpu")
+_device = device  # the class, for functions whose parameter is named ``device`` as in PyTorch
+
+
+# What ``device=None`` means to the factories (nr.zeros, nr.tensor, nr.rand, ...): None is the CPU.
+_default: device | None = None
+
+
+def set_default_device(device: Any) -> None:
+    """Make ``device`` where factory functions (``nr.zeros``, ``nr.tensor``, ``nr.arange``, ``nr.rand``,
+    ...) put tensors when no ``device=`` is given, as ``torch.set_default_device``; ``None`` goes back to
+    the CPU. Unlike PyTorch's, the setting is process-wide (not per thread), and ``nr.as_tensor`` of a
+    tensor keeps that tensor's device.
+
+    >>> import neurarust as nr
+    >>> nr.set_default_device("cpu"); nr.zeros(2).device
+    device(type='cpu')
+    >>> nr.set_default_device(None)
+    """
+    global _default
+    # Checked now, resolved at each use ("cuda" means the current CUDA device then).
+    _default = None if device is None else _device(device)
+
+
+def get_default_device() -> device:
+    """The device factory functions use when none is given (see :func:`set_default_device`).
+
+    >>> import neurarust as nr
+    >>> nr.get_default_device()
+    device(type='cpu')
+    """
+    return as_device(None)
 
 
 def as_device(spec: Any) -> device:
     """Normalise a device spec (a string, a CUDA index, ``nr.device`` or ``torch.device``); ``cuda``
-    without an index becomes the current CUDA device, and ``None`` the CPU.
+    without an index becomes the current CUDA device, and ``None`` the default device
+    (:func:`set_default_device`; the CPU unless set).
 
     >>> as_device(None), as_device("cpu"), as_device(3)
     (device(type='cpu'), device(type='cpu'), device(type='cuda', index=3))
     """
     if spec is None:
-        return CPU
+        if _default is None:
+            return CPU
+        spec = _default
     d = spec if isinstance(spec, device) else device(spec)
     if d.type == "cpu":
         return CPU if d.index is None else device("cpu")

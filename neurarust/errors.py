@@ -75,3 +75,9 @@ class DistributedError(NeuraRustError, RuntimeError):
 class OnnxError(NeuraRustError, ValueError):
     """An ONNX model that cannot be read or run: malformed or truncated bytes, a dangling input, a
     missing initializer, or ops and attributes NeuraRust does not implement (see docs/onnx.md)."""
+
+
+class LinAlgError(NeuraRustError, RuntimeError):
+    """A matrix a linear-algebra function cannot factor: a singular matrix given to ``linalg.solve``,
+    ``linalg.inv`` or ``linalg.lu_factor``, a non positive-definite one given to ``linalg.cholesky``
+    (``torch.linalg.LinAlgError``; also ``nr.linalg.LinAlgError``)."""

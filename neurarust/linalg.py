@@ -1,8 +1,11 @@
 """``nr.linalg``: the linear-algebra namespace, as ``torch.linalg``.
 
-Its functions are registry entries named ``"linalg.<name>"`` (``linalg.qr``, ``linalg.vector_norm``
-...) and compositions of registry ops (``linalg.cross``, ``linalg.matrix_power``), looked up on first
-use, so this module imports nothing heavy::
+Its functions are registry entries named ``"linalg.<name>"`` (``linalg.qr``, ``linalg.vector_norm``,
+the factorizations ``linalg.lu_factor_ex``, ``linalg.cholesky_ex`` and ``linalg.solve_triangular``)
+and compositions of registry ops (``linalg.solve``, ``inv``, ``det``, ``slogdet``, ``cholesky``,
+``lu_factor``, ``lu_solve``, ``inv_ex`` in ``neurarust/solvers.py``; ``cross``, ``matrix_power``,
+``matrix_norm``, ``norm``, ``vecdot``, ``multi_dot``, ``diagonal``, ``matmul`` in
+``neurarust/matrices.py``), looked up on first use, so this module imports nothing heavy::
 
     >>> import neurarust as nr
     >>> Q, R = nr.linalg.qr(nr.tensor([[2.0, 0.0], [0.0, 3.0]]))
@@ -17,10 +20,21 @@ from typing import Any
 
 PREFIX = "linalg."
 # Functions that are compositions of registry ops: name -> (module under neurarust, function).
-COMPOSITIONS = {"cross": ("matrices", "linalg_cross"), "matrix_power": ("matrices", "matrix_power")}
+COMPOSITIONS = {
+    "cross": ("matrices", "linalg_cross"), "matrix_power": ("matrices", "matrix_power"),
+    "vecdot": ("matrices", "vecdot"), "multi_dot": ("matrices", "multi_dot"),
+    "diagonal": ("matrices", "linalg_diagonal"), "matmul": ("matrices", "linalg_matmul"),
+    "matrix_norm": ("matrices", "matrix_norm"), "norm": ("matrices", "norm"),
+    **{name: ("solvers", name) for name in ("lu_factor", "lu_solve", "solve", "inv", "inv_ex", "det", "slogdet",
+                                           "cholesky")},
+}
 
 
 def __getattr__(name: str) -> Any:
+    if name == "LinAlgError":  # torch.linalg.LinAlgError
+        from .errors import LinAlgError
+
+        return LinAlgError
     if name in COMPOSITIONS:
         import importlib
 
@@ -40,4 +54,4 @@ def __dir__() -> list[str]:
     from .registry import OPS, load
 
     load()
-    return sorted(set(globals()) | set(COMPOSITIONS) | {n[len(PREFIX):] for n in OPS if n.startswith(PREFIX)})
+    return sorted(set(globals()) | set(COMPOSITIONS) | {"LinAlgError"} | {n[len(PREFIX):] for n in OPS if n.startswith(PREFIX)})

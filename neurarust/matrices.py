@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from . import dtype as _dt
-from .errors import ArgumentError, DTypeError, ShapeError
+from .errors import ArgumentError, DTypeError, ShapeError, SignatureError
 from .registry import call
 from .shape import normalize_dim
 from .tensor import Tensor
@@ -290,11 +290,12 @@ def _matmul(a: Tensor, b: Tensor) -> Tensor:
 
 def matrix_power(input: Tensor, n: int) -> Tensor:
     """The ``n``-th power of a square matrix (or a batch of them), by repeated squaring; ``n = 0`` is
-    the identity. Negative ``n`` needs a matrix inverse, which NeuraRust does not have yet.
+    the identity, a negative ``n`` the power of the inverse (float matrices only; a singular one raises
+    :class:`~neurarust.errors.LinAlgError`).
 
     >>> import neurarust as nr
-    >>> nr.matrix_power(nr.tensor([[1, 1], [0, 1]]), 3).tolist()
-    [[1, 3], [0, 1]]
+    >>> nr.matrix_power(nr.tensor([[1, 1], [0, 1]]), 3).tolist(), nr.matrix_power(nr.tensor([[2.0]]), -2).tolist()
+    ([[1, 3], [0, 1]], [[0.25]])
     """
     from .creation import eye
 
@@ -304,7 +305,9 @@ def matrix_power(input: Tensor, n: int) -> Tensor:
     if isinstance(n, bool) or not isinstance(n, int):
         raise ArgumentError(f"linalg.matrix_power: n must be an int, got {type(n).__name__}")
     if n < 0:
-        raise ArgumentError(f"linalg.matrix_power: n = {n} < 0 needs a matrix inverse, which NeuraRust does not have")
+        from .solvers import inv
+
+        input, n = inv(input), -n
     if n == 0:
         return call("clone", eye(input.shape[-1], dtype=input.dtype, device=input.device).expand(*input.shape))
     result, square = None, input
@@ -316,3 +319,228 @@ def matrix_power(input: Tensor, n: int) -> Tensor:
             break
         square = _matmul(square, square)
     return call("clone", result) if result is input else result
+
+
+# -- nr.linalg's products, views and norms: vecdot, multi_dot, diagonal, matmul, matrix_norm, norm -------
+
+def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
+    """The dot products of the vectors along ``dim`` (``nr.linalg.vecdot``): ``(x * y).sum(dim)``,
+    the other dims broadcast; both of one floating dtype.
+
+    >>> import neurarust as nr
+    >>> nr.linalg.vecdot(nr.tensor([[1.0, 2.0], [3.0, 4.0]]), nr.tensor([1.0, 1.0])).tolist()
+    [3.0, 7.0]
+    """
+    for t in (x, y):
+        if not isinstance(t, Tensor):
+            raise SignatureError(f"linalg.vecdot(): expected Tensors, got {type(t).__name__}")
+    if x.dtype is not y.dtype:
+        raise DTypeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
+                         f"{x.dtype.name} and y of type {y.dtype.name} instead")
+    if not x.dtype.is_floating_point:
+        raise DTypeError(f"linalg.vecdot: Expected a floating point tensor as input. Got {x.dtype.name}")
+    return call("sum", x * y, dim)
+
+
+def _chain_order(dims: list) -> list:
+    """``split[i][j]``: where the cheapest product of matrices ``i..j`` splits (the classic dynamic
+    program over ``dims``, matrix ``i`` being ``dims[i] x dims[i + 1]``), as PyTorch orders multi_dot."""
+    n = len(dims) - 1
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j], split[i][j] = min((cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1], k)
+                                          for k in range(i, j))
+    return split
+
+
+def multi_dot(tensors) -> Tensor:
+    """The product of two or more matrices in the cheapest order (``nr.linalg.multi_dot``); the first
+    may be a 1-D row vector and the last a 1-D column vector, their dims dropped from the result.
+
+    >>> import neurarust as nr
+    >>> nr.linalg.multi_dot([nr.tensor([1.0, 2.0]), nr.eye(2), nr.tensor([3.0, 4.0])]).item()
+    11.0
+    """
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise ArgumentError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
+    for i, t in enumerate(tensors):
+        edge = i in (0, len(tensors) - 1)
+        if not isinstance(t, Tensor) or t.ndim not in ((1, 2) if edge else (2,)):
+            raise ShapeError(f"multi_dot(): tensor {i} must be {'1D or 2D' if edge else '2D'} but got shape "
+                             f"{list(getattr(t, 'shape', []))}")
+        if t.dtype is not tensors[0].dtype:
+            raise DTypeError(f"multi_dot(): all tensors must have the same dtype but tensor 0 is "
+                             f"{tensors[0].dtype.name} and tensor {i} {t.dtype.name}")
+    row, col = tensors[0].ndim == 1, tensors[-1].ndim == 1
+    mats = [tensors[0].unsqueeze(0) if row else tensors[0], *tensors[1:-1],
+            tensors[-1].unsqueeze(1) if col else tensors[-1]]
+    for i in range(len(mats) - 1):
+        if mats[i].shape[1] != mats[i + 1].shape[0]:
+            raise ShapeError(f"multi_dot(): tensors {i} and {i + 1} with shapes {list(tensors[i].shape)} and "
+                             f"{list(tensors[i + 1].shape)} cannot be multiplied")
+    split = _chain_order([m.shape[0] for m in mats] + [mats[-1].shape[1]])
+
+    def product(i: int, j: int) -> Tensor:
+        return mats[i] if i == j else _matmul(product(i, split[i][j]), product(split[i][j] + 1, j))
+
+    out = product(0, len(mats) - 1)
+    if row:
+        out = out.squeeze(0)
+    return out.squeeze(-1) if col else out
+
+
+def linalg_diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """``nr.linalg.diagonal``: ``A.diagonal(offset, dim1, dim2)`` (a view), its dims defaulting to the
+    last two.
+
+    >>> import neurarust as nr
+    >>> nr.linalg.diagonal(nr.tensor([[[1, 2], [3, 4]]])).tolist()
+    [[1, 4]]
+    """
+    return A.diagonal(offset, dim1, dim2)
+
+
+def linalg_matmul(input: Tensor, other: Tensor) -> Tensor:
+    """``nr.linalg.matmul``: an alias of ``nr.matmul``.
+
+    >>> import neurarust as nr
+    >>> nr.linalg.matmul(nr.tensor([[1.0, 2.0]]), nr.tensor([[3.0], [4.0]])).tolist()
+    [[11.0]]
+    """
+    return call("matmul", input, other)
+
+
+_MATRIX_ORDS = ("fro", 1, -1, math.inf, -math.inf)
+
+
+def _matrix_dims(A, dim) -> tuple[int, int]:
+    if not isinstance(A, Tensor) or A.ndim < 2:
+        raise ShapeError(f"linalg.matrix_norm: The input tensor A must have at least 2 dimensions, got shape "
+                         f"{list(getattr(A, 'shape', []))}")
+    if len(dim) != 2:
+        raise ArgumentError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {tuple(dim)}")
+    d0, d1 = normalize_dim(dim[0], A.ndim), normalize_dim(dim[1], A.ndim)
+    if d0 == d1:
+        raise ArgumentError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
+    return d0, d1
+
+
+def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None) -> Tensor:
+    """The matrix norm over the two dims ``dim`` (``nr.linalg.matrix_norm``): ``"fro"`` (Frobenius),
+    ``1``/``-1`` (largest/smallest absolute column sum), ``inf``/``-inf`` (row sum). ``"nuc"``, ``2``
+    and ``-2`` need singular values, which NeuraRust does not compute yet: they raise ArgumentError.
+
+    >>> import neurarust as nr
+    >>> A = nr.tensor([[1.0, -2.0], [3.0, 4.0]])
+    >>> nr.linalg.matrix_norm(A, 1).item(), nr.linalg.matrix_norm(A, float("inf")).item()
+    (6.0, 7.0)
+    """
+    d0, d1 = _matrix_dims(A, dim)
+    if ord in ("nuc", 2, -2):
+        raise ArgumentError(f"linalg.matrix_norm: ord={ord!r} needs singular values (linalg.svd), which NeuraRust "
+                            f"does not have yet; use 'fro', 1, -1, inf or -inf")
+    if ord not in _MATRIX_ORDS:
+        raise ArgumentError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if dtype is not None:
+        A = A.to(dtype)
+    if not A.dtype.is_floating_point:
+        raise DTypeError(f"linalg.matrix_norm: Expected a floating point tensor as input. Got {A.dtype.name}")
+    if ord == "fro":
+        return call("linalg.vector_norm", A, 2, (d0, d1), keepdim)
+    summed, kept = (d0, d1) if ord in (1, -1) else (d1, d0)  # column sums for 1, row sums for inf
+    sums = call("sum", call("abs", A), summed, True)
+    out = call("amax" if ord > 0 else "amin", sums, kept, True)
+    return out.squeeze(max(d0, d1)).squeeze(min(d0, d1)) if not keepdim else out
+
+
+def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """A vector or matrix norm, as ``torch.linalg.norm``: over an int ``dim`` (or one of length 1)
+    :func:`linalg.vector_norm`, over a 2-tuple :func:`matrix_norm`; with no ``dim``, the 2-norm of
+    every element when ``ord`` is None, else (``A`` 1-D or 2-D) the vector or matrix ``ord``-norm.
+
+    >>> import neurarust as nr
+    >>> A = nr.tensor([[3.0, 0.0], [0.0, 4.0]])
+    >>> nr.linalg.norm(A).item(), nr.linalg.norm(A, 1).item(), nr.linalg.norm(A, dim=1).tolist()
+    (5.0, 4.0, [3.0, 4.0])
+    """
+    if not isinstance(A, Tensor):
+        raise SignatureError(f"linalg.norm(): argument 'A' must be a Tensor, not {type(A).__name__}")
+    if isinstance(dim, int):
+        dim = (dim,)
+    if dim is None and ord is not None:
+        if A.ndim not in (1, 2):
+            raise ShapeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. "
+                             f"Got {A.ndim}D.")
+        dim = tuple(range(A.ndim))
+    if dim is not None and len(dim) == 2:
+        return matrix_norm(A, "fro" if ord is None else ord, dim, keepdim, dtype=dtype)
+    if isinstance(ord, str):
+        raise ArgumentError(f"linalg.norm: the matrix norm ord={ord!r} needs a 2-D input or a 2-tuple dim")
+    return call("linalg.vector_norm", A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
+
+
+# -- torch's top-level spellings of nr.linalg's solvers (neurarust/solvers.py) --------------------------
+
+def inverse(input: Tensor) -> Tensor:
+    """``torch.inverse``: ``nr.linalg.inv`` (also ``Tensor.inverse``).
+
+    >>> import neurarust as nr
+    >>> nr.inverse(nr.tensor([[4.0]])).tolist(), nr.tensor([[2.0]]).inverse().tolist()
+    ([[0.25]], [[0.5]])
+    """
+    from .solvers import inv
+
+    return inv(input)
+
+
+def det(input: Tensor) -> Tensor:
+    """``torch.det``: ``nr.linalg.det`` (also ``Tensor.det``).
+
+    >>> import neurarust as nr
+    >>> round(nr.det(nr.tensor([[1.0, 2.0], [3.0, 4.0]])).item(), 4), nr.eye(3).det().item()
+    (-2.0, 1.0)
+    """
+    from .solvers import det as linalg_det
+
+    return linalg_det(input)
+
+
+def slogdet(input: Tensor):
+    """``torch.slogdet``: ``nr.linalg.slogdet``, ``(sign, logabsdet)`` (also ``Tensor.slogdet``).
+
+    >>> import neurarust as nr
+    >>> nr.slogdet(-nr.eye(3)).sign.item()
+    -1.0
+    """
+    from .solvers import slogdet as linalg_slogdet
+
+    return linalg_slogdet(input)
+
+
+def logdet(input: Tensor) -> Tensor:
+    """``torch.logdet``: the log of the determinant, NaN where it is negative, -inf where it is 0
+    (also ``Tensor.logdet``).
+
+    >>> import neurarust as nr
+    >>> round(nr.logdet(nr.tensor([[2.0, 0.0], [0.0, 3.0]])).item(), 4), nr.logdet(-nr.eye(3)).item()
+    (1.7918, nan)
+    """
+    sign, logabsdet = slogdet(input)
+    return call("where", sign < 0, math.nan, logabsdet)
+
+
+def cholesky(input: Tensor, upper: bool = False) -> Tensor:
+    """``torch.cholesky`` (deprecated in PyTorch for ``nr.linalg.cholesky``, which this calls; also
+    ``Tensor.cholesky``): the lower factor, or the upper one with ``upper=True``.
+
+    >>> import neurarust as nr
+    >>> nr.cholesky(nr.tensor([[4.0, 2.0], [2.0, 5.0]]), True).tolist()
+    [[2.0, 1.0], [0.0, 2.0]]
+    """
+    from .solvers import cholesky as linalg_cholesky
+
+    return linalg_cholesky(input, upper=upper)

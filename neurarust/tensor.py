@@ -1620,6 +1620,24 @@ class Tensor:
     def __ixor__(self, other):
         return _call("bitwise_xor", self, other, out=self)
 
+    def __lshift__(self, other):
+        return _call("bitwise_left_shift", self, other)
+
+    def __rlshift__(self, other):
+        return _call("bitwise_left_shift", other, self)
+
+    def __ilshift__(self, other):
+        return _call("bitwise_left_shift", self, other, out=self)
+
+    def __rshift__(self, other):
+        return _call("bitwise_right_shift", self, other)
+
+    def __rrshift__(self, other):
+        return _call("bitwise_right_shift", other, self)
+
+    def __irshift__(self, other):
+        return _call("bitwise_right_shift", self, other, out=self)
+
     def __invert__(self):
         return _call("bitwise_not", self)
 
@@ -1941,7 +1959,8 @@ for _module, _names in (("compositions", ("clip", "nansum", "nanmean", "count_no
                                           "logaddexp2", "nextafter", "renorm", "dist", "aminmax", "quantile",
                                           "nanquantile", "nanmedian", "histogram", "cov", "corrcoef", "mvlgamma")),
                         ("matrices", ("diag_embed", "diag", "trace", "kron", "inner", "vdot", "cross", "addr",
-                                      "diagflat", "matrix_power"))):
+                                      "diagflat", "matrix_power", "inverse", "det", "logdet", "slogdet",
+                                      "cholesky"))):
     for _name in _names:
         if _name not in vars(Tensor):
             setattr(Tensor, _name, _composition_method(_module, _name))

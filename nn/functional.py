@@ -1698,14 +1698,44 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     >>> F.rrelu(nr.tensor([-3.0, 2.0]), 0.25, 0.75).tolist()
     [-1.5, 2.0]
     """
+    if inplace:
+        return rrelu_(input, lower, upper, training)
     if lower > upper:
         raise ArgumentError(f"rrelu: lower bound ({lower}) must not exceed the upper bound ({upper})")
     if not training:
         return leaky_relu(input, (lower + upper) / 2)
+    return _rrelu_with(input, _rrelu_slopes(input, lower, upper))
+
+
+def _rrelu_slopes(input: Tensor, lower: float, upper: float) -> Tensor:
     from neurarust.creation import empty_like
 
-    slopes = empty_like(input).uniform_(lower, upper)
+    return empty_like(input).uniform_(lower, upper)
+
+
+def _rrelu_with(input: Tensor, slopes: Tensor) -> Tensor:
     return _call("where", input > 0, input, input * slopes)
+
+
+def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False) -> Tensor:
+    """In-place :func:`rrelu`: ``input`` is overwritten and returned; the gradient is 1 where the result
+    is positive and the slope used elsewhere, as PyTorch's (``lower`` must then be non-negative).
+
+    >>> import neurarust as nr, neurarust.nn.functional as F
+    >>> x = nr.tensor([-3.0, 2.0])
+    >>> F.rrelu_(x, 0.25, 0.75) is x, x.tolist()
+    (True, [-1.5, 2.0])
+    """
+    if lower > upper:
+        raise ArgumentError(f"rrelu_: lower bound ({lower}) must not exceed the upper bound ({upper})")
+    if not training:
+        return leaky_relu_(input, (lower + upper) / 2)
+    if not isinstance(input, Tensor):
+        raise ArgumentError(f"rrelu_(): expected a Tensor, got {type(input).__name__}")
+    slopes = _rrelu_slopes(input, lower, upper)
+    derivative = (lambda r: _call("where", r > 0, ones_like(r), slopes)) if lower >= 0 else \
+        _negative_slope_in_place("rrelu", lower)
+    return _activation_in_place("rrelu_", input, lambda t: _rrelu_with(t, slopes), derivative)
 
 
 def _bags(input: Tensor, offsets: Tensor | None, include_last_offset: bool, padding_idx: int | None) -> tuple:
