@@ -120,9 +120,9 @@ def _broadcast_batch(A: Tensor, B: Tensor) -> tuple[Tensor, Tensor]:
     return A.expand(*batch, *A.shape[-2:]), B.expand(*batch, *B.shape[-2:])
 
 
-def _check_triangular(A, B, left: bool) -> None:
-    name = "linalg.solve_triangular"
-    check_matrix(name, A)
+def check_rhs(name: str, A: Tensor, B, left: bool) -> None:
+    """``B`` is a right-hand side for the square ``A`` (``A X = B``, or ``X A = B`` with ``left=False``):
+    matrices of A's dtype with matching rows (columns), or a clear error."""
     check_matrix(name, B, "B", square=False)
     if B.dtype is not A.dtype:
         raise DTypeError(f"{name}: Expected A and B to have the same dtype, but found A of type {A.dtype.name} "
@@ -132,6 +132,12 @@ def _check_triangular(A, B, left: bool) -> None:
         side = "rows" if left else "columns"
         raise ShapeError(f"{name}: Incompatible shapes of A and B for the equation {'AX = B' if left else 'XA = B'} "
                          f"({n}x{n} and {B.shape[-2]}x{B.shape[-1]}): B must have {n} {side}")
+
+
+def _check_triangular(A, B, left: bool) -> None:
+    name = "linalg.solve_triangular"
+    check_matrix(name, A)
+    check_rhs(name, A, B, left)
     try:
         broadcast_shapes(tuple(A.shape[:-2]), tuple(B.shape[:-2]))
     except Exception as e:  # noqa: BLE001 - reworded with both shapes

@@ -22,8 +22,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from . import dtype as _dt
-from .errors import ArgumentError, DTypeError, ShapeError, SignatureError
-from .kernels.linalg_lu import CHOLESKY_PROBLEM, LU_PROBLEM, check_matrix, permutation_matrix, raise_for_info
+from .errors import ArgumentError, SignatureError
+from .kernels.linalg_lu import (CHOLESKY_PROBLEM, LU_PROBLEM, check_matrix, check_rhs, permutation_matrix,
+                                raise_for_info)
 from .registry import call
 from .tensor import Tensor
 
@@ -83,17 +84,6 @@ def _lu_solve_left(LU: Tensor, pivots: Tensor, B: Tensor, adjoint: bool) -> Tens
     return call("matmul", P, Y)
 
 
-def _check_rhs(name: str, A: Tensor, B, left: bool) -> None:
-    check_matrix(name, B, "B", square=False)
-    if B.dtype is not A.dtype:
-        raise DTypeError(f"{name}: Expected A and B to have the same dtype, but found A of type {A.dtype.name} "
-                         f"and B of type {B.dtype.name} instead")
-    n = A.shape[-1]
-    if (B.shape[-2] if left else B.shape[-1]) != n:
-        raise ShapeError(f"{name}: Incompatible shapes of A and B for the equation {'AX = B' if left else 'XA = B'} "
-                         f"({n}x{n} and {B.shape[-2]}x{B.shape[-1]})")
-
-
 def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoint: bool = False) -> Tensor:
     """The solution of ``A X = B`` from ``A``'s :func:`lu_factor`, as ``torch.linalg.lu_solve``;
     ``left=False`` solves ``X A = B``, ``adjoint=True`` uses ``A^T``. ``B`` has at least 2 dims and
@@ -110,7 +100,7 @@ def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoin
         raise ArgumentError(f"linalg.lu_solve: expected int32 pivots of shape {list(LU.shape[:-1])}, got "
                             f"{getattr(pivots, 'dtype', type(pivots).__name__)} of shape "
                             f"{list(getattr(pivots, 'shape', []))}")
-    _check_rhs("linalg.lu_solve", LU, B, left)
+    check_rhs("linalg.lu_solve", LU, B, left)
     if left:
         return _lu_solve_left(LU, pivots, B, adjoint)
     return _lu_solve_left(LU, pivots, B.mT, not adjoint).mT  # X A = B  <=>  A^T X^T = B^T
@@ -137,7 +127,7 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
         raise SignatureError(f"linalg.solve(): argument 'B' must be a Tensor, not {type(B).__name__}")
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
     B2 = B.unsqueeze(-1) if vector else B
-    _check_rhs("linalg.solve", A, B2, left)
+    check_rhs("linalg.solve", A, B2, left)
     LU, pivots = _factor_checked(A, "linalg.solve", SINGULAR_SOLVE)
     X = lu_solve(LU, pivots, B2, left=left)
     return X.squeeze(-1) if vector else X
