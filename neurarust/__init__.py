@@ -103,6 +103,8 @@ _LAZY_ATTRS: dict[str, str] = {
     **{name: "threads" for name in ("get_num_threads", "set_num_threads")},
     **{name: "layouts" for name in ("layout", "strided")},
     "set_printoptions": "printing",
+    **{name: "linalg_top_level" for name in ("lu_unpack", "cholesky_solve", "cholesky_inverse", "lu", "lu_solve",
+                                             "triangular_solve", "ger")},
     "set_default_device": "device",
     "get_default_device": "device",
     "rrelu": "nn.functional",

@@ -27,6 +27,7 @@ COMPOSITIONS = {
     "matrix_norm": ("matrices", "matrix_norm"), "norm": ("matrices", "norm"),
     **{name: ("solvers", name) for name in ("lu_factor", "lu_solve", "solve", "inv", "inv_ex", "det", "slogdet",
                                            "cholesky")},
+    **{name: ("factor_solvers", name) for name in ("lu", "solve_ex", "tensorinv", "tensorsolve")},
 }
 
 

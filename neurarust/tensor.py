@@ -1960,7 +1960,9 @@ for _module, _names in (("compositions", ("clip", "nansum", "nanmean", "count_no
                                           "nanquantile", "nanmedian", "histogram", "cov", "corrcoef", "mvlgamma")),
                         ("matrices", ("diag_embed", "diag", "trace", "kron", "inner", "vdot", "cross", "addr",
                                       "diagflat", "matrix_power", "inverse", "det", "logdet", "slogdet",
-                                      "cholesky"))):
+                                      "cholesky")),
+                        ("linalg_top_level", ("cholesky_solve", "cholesky_inverse", "lu", "lu_solve",
+                                              "triangular_solve", "ger"))):
     for _name in _names:
         if _name not in vars(Tensor):
             setattr(Tensor, _name, _composition_method(_module, _name))
