@@ -11,7 +11,8 @@ device's default) and returns it::
 from __future__ import annotations
 
 import math
-from typing import Any
+import warnings
+from typing import Any, Callable
 
 from neurarust.autograd.grad_mode import no_grad
 from neurarust.errors import ArgumentError, ShapeError
@@ -274,3 +275,30 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any =
             rows_to_zero = call("randperm", rows, generator=generator, device=tensor.device)[:zeros_per_column]
             tensor[rows_to_zero, col] = 0.0
     return tensor
+
+
+def _deprecated(new: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """PyTorch's old name of ``new`` (without the trailing underscore): the same, with its FutureWarning."""
+    old = new.__name__[:-1]
+
+    def deprecated_init(*args: Any, **kwargs: Any) -> Tensor:
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.", FutureWarning,
+                      stacklevel=2)
+        return new(*args, **kwargs)
+
+    deprecated_init.__name__ = deprecated_init.__qualname__ = old
+    deprecated_init.__doc__ = f"Deprecated: use :func:`{new.__name__}` (same arguments)."
+    return deprecated_init
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)

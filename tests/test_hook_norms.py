@@ -107,3 +107,4 @@ def test_remove_spectral_norm_keeps_the_normalised_weight():
         nn.utils.remove_spectral_norm(lin)
     with pytest.raises(ValueError, match="n_power_iterations"):
         nn.utils.spectral_norm(nn.Linear(2, 2), n_power_iterations=0)
+

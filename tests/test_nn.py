@@ -558,3 +558,14 @@ def test_half_precision_mlp_matches_torch(dtype):
     out.float().sum().backward()
     ref.float().sum().backward()
     np.testing.assert_allclose(_np(ours[0].weight.grad.float()), theirs[0].weight.grad.float().numpy(), rtol=3e-2, atol=3e-2)
+
+
+@pytest.mark.parametrize("name,args", [("uniform", ()), ("normal", ()), ("constant", (0.5,)), ("eye", ()),
+                                       ("xavier_uniform", ()), ("xavier_normal", ()), ("kaiming_uniform", ()),
+                                       ("kaiming_normal", ()), ("orthogonal", ()), ("sparse", (0.5,))])
+def test_nn_init_old_names_warn_and_fill_as_the_new_ones(name, args):
+    with pytest.warns(FutureWarning, match=f"nn.init.{name}` is now deprecated"):
+        w = getattr(nn.init, name)(nr.empty(3, 3), *args)
+    with pytest.warns(FutureWarning):
+        getattr(torch.nn.init, name)(torch.empty(3, 3), *args)   # torch has the same names
+    assert w.shape == (3, 3) and bool(nr.isfinite(w).all())
