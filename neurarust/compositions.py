@@ -455,15 +455,21 @@ def signbit(input: Tensor) -> Tensor:
 
 
 def xlogy(input, other) -> Tensor:
-    """``input * log(other)``, 0 where ``input`` is 0 (unless ``other`` is NaN).
+    """``input * log(other)``, 0 where ``input`` is 0 (unless ``other`` is NaN). Its gradient is
+    PyTorch's, ``log(other)`` for ``input`` even at 0, except at ``(0, inf)``: 0 there, where PyTorch's
+    is inf.
 
     >>> import neurarust as nr
     >>> nr.xlogy(nr.tensor([0.0, 2.0]), nr.tensor([0.0, 1.0])).tolist()
     [0.0, 0.0]
     """
     x, y = _as_float_pair("xlogy", input, other)
+    log = call("log", y)
     zero = call("logical_and", call("eq", x, 0), call("logical_not", call("isnan", y)))
-    return call("where", zero, 0.0, x * call("log", y))
+    # Where input is 0 the result is 0 even beside log(0) = -inf, and the gradient for input is still
+    # log(other) where that is finite (PyTorch's derivative): a factor, not a where around the product.
+    finite = call("where", call("isfinite", log), log, 0.0)
+    return x * call("where", zero, finite, log)
 
 
 def hypot(input: Tensor, other: Tensor) -> Tensor:

@@ -120,6 +120,17 @@ def test_gradients_are_torchs(name):
             np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
+def test_xlogy_gradients_at_zero_input_are_torchs():
+    # the input's gradient is log(other) at input 0 too (0 where other is 0); other's is input / other
+    values = ([0.0, 1.0, 0.0, 2.0, 0.0, -1.0, 3.0], [2.0, 3.0, 0.0, 0.0, 0.5, 0.5, math.nan])
+    grads = []
+    for m in (nr, torch):
+        x, y = (m.tensor(v, dtype=m.float64, requires_grad=True) for v in values)
+        m.xlogy(x, y).sum().backward()
+        grads.append((x.grad.tolist(), y.grad.tolist()))
+    np.testing.assert_array_equal(np.array(grads[0]), np.array(grads[1]))
+
+
 @pytest.mark.parametrize("call, error", [
     (lambda: nr.fliplr(nr.zeros(3)), ValueError),
     (lambda: nr.rot90(nr.zeros(2, 2), 1, (0, 0)), ValueError),

@@ -170,6 +170,55 @@ class _IntegerGreaterThan(_GreaterThanEq):
         return (value % 1 == 0) & super().check(value)
 
 
+class _Multinomial(Constraint):
+    """Non-negative counts (over the last dim) summing to at most ``upper_bound``."""
+
+    is_discrete = True
+    event_dim = 1
+
+    def __init__(self, upper_bound: int):
+        self.upper_bound = upper_bound
+
+    def check(self, value: Tensor) -> Tensor:
+        return (value >= 0).all(-1) & (value.sum(-1) <= self.upper_bound)
+
+
+class _Square(Constraint):
+    """Square matrices (the last two dims equal)."""
+
+    event_dim = 2
+
+    def check(self, value: Tensor) -> Tensor:
+        import neurarust as nr
+
+        square = value.dim() >= 2 and value.shape[-1] == value.shape[-2]
+        return nr.full(tuple(value.shape[:-2]), square, dtype=nr.bool, device=value.device)
+
+
+class _PositiveDefinite(_Square):
+    """Symmetric positive-definite matrices: symmetric to ``atol=1e-6`` and with a Cholesky factor."""
+
+    def check(self, value: Tensor) -> Tensor:
+        import neurarust as nr
+
+        square = super().check(value)
+        if not bool(square.all()):
+            return square
+        symmetric = nr.isclose(value, value.mT, atol=1e-6).all(-1).all(-1)
+        return symmetric & (nr.linalg.cholesky_ex(value).info == 0)
+
+
+class _LowerCholesky(_Square):
+    """Lower-triangular matrices with a positive diagonal (Cholesky factors)."""
+
+    def check(self, value: Tensor) -> Tensor:
+        square = super().check(value)
+        if not bool(square.all()):
+            return square
+        lower = (value.tril() == value).all(-1).all(-1)
+        return lower & (value.diagonal(dim1=-2, dim2=-1) > 0).all(-1)
+
+
 class _Independent(Constraint):
     """``base`` checked elementwise, then reduced over ``reinterpreted_batch_ndims`` more dims."""
 
@@ -205,6 +254,9 @@ unit_interval = _Interval(0.0, 1.0)
 nonnegative_integer = _IntegerGreaterThan(0)
 positive_integer = _IntegerGreaterThan(1)
 real_vector = _Independent(real, 1)
+square = _Square()
+positive_definite = _PositiveDefinite()
+lower_cholesky = _LowerCholesky()
 greater_than = _GreaterThan
 greater_than_eq = _GreaterThanEq
 less_than = _LessThan
@@ -212,8 +264,10 @@ interval = _Interval
 half_open_interval = _HalfOpenInterval
 integer_interval = _IntegerInterval
 independent = _Independent
+multinomial = _Multinomial
 
 __all__ = ["Constraint", "dependent", "dependent_property", "is_dependent", "real", "boolean", "one_hot",
            "simplex", "positive", "nonnegative", "unit_interval", "nonnegative_integer", "positive_integer",
-           "real_vector", "greater_than", "greater_than_eq", "less_than", "interval", "half_open_interval",
-           "integer_interval", "independent"]
+           "real_vector", "square", "positive_definite", "lower_cholesky", "greater_than", "greater_than_eq",
+           "less_than", "interval", "half_open_interval", "integer_interval", "independent",
+           "multinomial"]

@@ -10,15 +10,19 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import neurarust as nr
-from neurarust.errors import SignatureError
+from neurarust.errors import ShapeError, SignatureError
 from neurarust.tensor import Tensor
 
 from .bernoulli import Bernoulli
+from .beta import Beta
 from .categorical import Categorical, OneHotCategorical
+from .dirichlet import Dirichlet
 from .distribution import Distribution
 from .exponential import Exponential
+from .gamma import Gamma
 from .independent import Independent
 from .laplace import Laplace
+from .multivariate_normal import MultivariateNormal, batch_mahalanobis
 from .normal import Normal
 from .uniform import Uniform
 from .utils import sum_rightmost
@@ -136,3 +140,40 @@ def _kl_independent_independent(p: Independent, q: Independent) -> Tensor:
     if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
         raise NotImplementedError("KL between Independents with different reinterpreted_batch_ndims")
     return sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_mvn_mvn(p: MultivariateNormal, q: MultivariateNormal) -> Tensor:
+    if p.event_shape != q.event_shape:
+        raise ShapeError(f"KL-divergence between two Multivariate Normals with different event shapes cannot be "
+                         f"computed: {tuple(p.event_shape)} vs {tuple(q.event_shape)}")
+    lp, lq = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    half_log_det_ratio = p._half_log_det_of(lq) - p._half_log_det_of(lp)
+    n = p.event_shape[0]
+    batch = tuple(nr.broadcast_shapes(tuple(lq.shape[:-2]), tuple(lp.shape[:-2])))
+    # tr(Sq^-1 Sp) = ||Lq^-1 Lp||_F^2
+    trace = (nr.linalg.solve_triangular(lq.expand(batch + (n, n)), lp.expand(batch + (n, n)), upper=False) ** 2)
+    return half_log_det_ratio + 0.5 * (trace.sum((-2, -1)) + batch_mahalanobis(lq, q.loc - p.loc) - n)
+
+
+@register_kl(Gamma, Gamma)
+def _kl_gamma_gamma(p: Gamma, q: Gamma) -> Tensor:
+    t1 = q.concentration * nr.log(p.rate / q.rate)
+    t2 = nr.lgamma(q.concentration) - nr.lgamma(p.concentration)
+    t3 = (p.concentration - q.concentration) * nr.digamma(p.concentration)
+    t4 = (q.rate - p.rate) * (p.concentration / p.rate)
+    return t1 + t2 + t3 + t4
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _kl_dirichlet_dirichlet(p: Dirichlet, q: Dirichlet) -> Tensor:
+    sum_p, sum_q = p.concentration.sum(-1), q.concentration.sum(-1)
+    t1 = nr.lgamma(sum_p) - nr.lgamma(sum_q)
+    t2 = (nr.lgamma(p.concentration) - nr.lgamma(q.concentration)).sum(-1)
+    t3 = (p.concentration - q.concentration) * (nr.digamma(p.concentration) - nr.digamma(sum_p).unsqueeze(-1))
+    return t1 - t2 + t3.sum(-1)
+
+
+@register_kl(Beta, Beta)
+def _kl_beta_beta(p: Beta, q: Beta) -> Tensor:
+    return _kl_dirichlet_dirichlet(p._dirichlet, q._dirichlet)
