@@ -23,7 +23,8 @@ import traceback
 
 
 class _State(threading.local):
-    enabled = False  # every thread starts with anomaly detection off
+    enabled = False   # every thread starts with anomaly detection off
+    check_nan = True  # with it on, backward checks each gradient (off: forward traces only)
 
 
 _state = _State()
@@ -34,8 +35,15 @@ def is_enabled() -> bool:
     return _state.enabled
 
 
+def checks_gradients() -> bool:
+    """Whether backward checks each gradient for NaN and inf (anomaly mode with ``check_nan``)."""
+    return _state.enabled and _state.check_nan
+
+
 class detect_anomaly:
-    """Context manager (and decorator) switching anomaly detection on, as ``torch.autograd.detect_anomaly``.
+    """Context manager (and decorator) switching anomaly detection on, as ``torch.autograd.detect_anomaly``:
+    nodes keep their forward call's stack, and with ``check_nan`` (the default) backward raises at the
+    first gradient with NaN or inf.
 
     >>> import neurarust as nr
     >>> with nr.autograd.detect_anomaly():
@@ -47,11 +55,11 @@ class detect_anomaly:
         self.check_nan = check_nan
 
     def __enter__(self) -> None:
-        self._previous = is_enabled()
-        _state.enabled = self.check_nan
+        self._previous = (_state.enabled, _state.check_nan)
+        _state.enabled, _state.check_nan = True, self.check_nan
 
     def __exit__(self, *exc) -> None:
-        _state.enabled = self._previous
+        _state.enabled, _state.check_nan = self._previous
 
     def __call__(self, fn):
         def wrapper(*args, **kwargs):

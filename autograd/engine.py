@@ -265,7 +265,7 @@ def _run_node(node: Node, grads: list, capture: dict, captured: list, accumulate
     if len(in_grads) != len(node.next_edges):
         raise AutogradError(f"function {node.name()} returned an incorrect number of gradients "
                             f"(expected {len(node.next_edges)}, got {len(in_grads)})")
-    if anomaly.is_enabled():
+    if anomaly.checks_gradients():
         anomaly.check_gradients(node, in_grads)
     if not retain_graph:
         node.release()

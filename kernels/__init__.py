@@ -13,6 +13,7 @@ from . import softmax  # noqa: F401
 from . import matmul  # noqa: F401
 from . import linalg  # noqa: F401
 from . import linalg_lu  # noqa: F401
+from . import linalg_spectral  # noqa: F401
 from . import sorting  # noqa: F401
 from . import movement  # noqa: F401
 from . import random  # noqa: F401

@@ -1,9 +1,11 @@
 """``nr.linalg``: the linear-algebra namespace, as ``torch.linalg``.
 
 Its functions are registry entries named ``"linalg.<name>"`` (``linalg.qr``, ``linalg.vector_norm``,
-the factorizations ``linalg.lu_factor_ex``, ``linalg.cholesky_ex`` and ``linalg.solve_triangular``)
-and compositions of registry ops (``linalg.solve``, ``inv``, ``det``, ``slogdet``, ``cholesky``,
-``lu_factor``, ``lu_solve``, ``inv_ex`` in ``neurarust/solvers.py``; ``cross``, ``matrix_power``,
+the factorizations ``linalg.lu_factor_ex``, ``linalg.cholesky_ex`` and ``linalg.solve_triangular``,
+the spectral decompositions ``linalg.eigh`` and ``linalg.svd``) and compositions of registry ops
+(``linalg.solve``, ``inv``, ``det``, ``slogdet``, ``cholesky``, ``lu_factor``, ``lu_solve``,
+``inv_ex`` in ``neurarust/solvers.py``; ``eigvalsh``, ``svdvals``, ``pinv``, ``matrix_rank``,
+``lstsq``, ``cond``, ``matrix_exp`` in ``neurarust/spectral.py``; ``cross``, ``matrix_power``,
 ``matrix_norm``, ``norm``, ``vecdot``, ``multi_dot``, ``diagonal``, ``matmul`` in
 ``neurarust/matrices.py``), looked up on first use, so this module imports nothing heavy::
 
@@ -28,6 +30,8 @@ COMPOSITIONS = {
     **{name: ("solvers", name) for name in ("lu_factor", "lu_solve", "solve", "inv", "inv_ex", "det", "slogdet",
                                            "cholesky")},
     **{name: ("factor_solvers", name) for name in ("lu", "solve_ex", "tensorinv", "tensorsolve")},
+    **{name: ("spectral", name) for name in ("eigvalsh", "svdvals", "pinv", "matrix_rank", "lstsq", "cond",
+                                            "matrix_exp")},
 }
 
 

@@ -431,30 +431,44 @@ def _matrix_dims(A, dim) -> tuple[int, int]:
 
 def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None) -> Tensor:
     """The matrix norm over the two dims ``dim`` (``nr.linalg.matrix_norm``): ``"fro"`` (Frobenius),
-    ``1``/``-1`` (largest/smallest absolute column sum), ``inf``/``-inf`` (row sum). ``"nuc"``, ``2``
-    and ``-2`` need singular values, which NeuraRust does not compute yet: they raise ArgumentError.
+    ``"nuc"`` (nuclear: the sum of the singular values), ``2``/``-2`` (largest/smallest singular
+    value), ``1``/``-1`` (largest/smallest absolute column sum), ``inf``/``-inf`` (row sum). The
+    singular values come from ``nr.linalg.svdvals``.
 
     >>> import neurarust as nr
     >>> A = nr.tensor([[1.0, -2.0], [3.0, 4.0]])
     >>> nr.linalg.matrix_norm(A, 1).item(), nr.linalg.matrix_norm(A, float("inf")).item()
     (6.0, 7.0)
+    >>> nr.linalg.matrix_norm(nr.tensor([[3.0, 0.0], [0.0, -4.0]]), "nuc").item()
+    7.0
     """
     d0, d1 = _matrix_dims(A, dim)
-    if ord in ("nuc", 2, -2):
-        raise ArgumentError(f"linalg.matrix_norm: ord={ord!r} needs singular values (linalg.svd), which NeuraRust "
-                            f"does not have yet; use 'fro', 1, -1, inf or -inf")
-    if ord not in _MATRIX_ORDS:
+    if ord not in _MATRIX_ORDS and ord not in _SINGULAR_ORDS:
         raise ArgumentError(f"linalg.matrix_norm: Order {ord} not supported.")
     if dtype is not None:
         A = A.to(dtype)
     if not A.dtype.is_floating_point:
         raise DTypeError(f"linalg.matrix_norm: Expected a floating point tensor as input. Got {A.dtype.name}")
+    if ord in _SINGULAR_ORDS:
+        return _singular_norm(A, ord, d0, d1, keepdim)
     if ord == "fro":
         return call("linalg.vector_norm", A, 2, (d0, d1), keepdim)
     summed, kept = (d0, d1) if ord in (1, -1) else (d1, d0)  # column sums for 1, row sums for inf
     sums = call("sum", call("abs", A), summed, True)
     out = call("amax" if ord > 0 else "amin", sums, kept, True)
     return out.squeeze(max(d0, d1)).squeeze(min(d0, d1)) if not keepdim else out
+
+
+_SINGULAR_ORDS = ("nuc", 2, -2)
+
+
+def _singular_norm(A: Tensor, ord, d0: int, d1: int, keepdim: bool) -> Tensor:
+    """``'nuc'``, 2 or -2: a reduction of the singular values of the matrices in dims ``(d0, d1)``."""
+    from .spectral import svdvals
+
+    s = svdvals(movedim(A, (d0, d1), (-2, -1)))
+    out = call("sum" if ord == "nuc" else "amax" if ord == 2 else "amin", s, -1)
+    return out.unsqueeze(min(d0, d1)).unsqueeze(max(d0, d1)) if keepdim else out
 
 
 def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:

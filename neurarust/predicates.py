@@ -1,6 +1,8 @@
 """PyTorch's top-level questions about tensors and dtypes: ``is_floating_point``, ``is_complex``,
 ``is_signed``, ``is_nonzero``, ``is_same_size`` (the function forms of the Tensor methods),
-``can_cast`` and ``typename``.
+``can_cast`` and ``typename``; and the Tensor properties PyTorch has for layouts, devices and
+kinds of tensor NeuraRust never makes (``is_sparse``, ``is_quantized``, ``is_meta``, ``is_mps``, ...),
+each False for every tensor (installed on ``Tensor`` when this module loads: tensor.py imports it).
 
     >>> import neurarust as nr
     >>> nr.is_floating_point(nr.zeros(2)), nr.can_cast(nr.float32, nr.int32)
@@ -102,3 +104,27 @@ def typename(obj: Any) -> str:
     else:
         name = type(obj).__name__
     return prefix + name
+
+
+# Tensor properties of torch's sparse, quantized, meta, nested and MKL-DNN tensors and of its other
+# device types: NeuraRust tensors are dense, strided and on the CPU or CUDA, so each is False.
+NEVER_TRUE = ("is_sparse", "is_sparse_csr", "is_quantized", "is_meta", "is_nested", "is_mkldnn", "is_xpu",
+              "is_mps", "is_vulkan", "is_ipu", "is_xla", "is_mtia", "is_maia")
+
+
+def _never(name: str) -> property:
+    def get(self: Tensor) -> bool:
+        return False
+
+    get.__name__ = name
+    return property(get, doc=f"""False for every NeuraRust tensor (torch's ``Tensor.{name}``).
+
+        >>> import neurarust as nr
+        >>> nr.zeros(2).{name}
+        False
+        """)
+
+
+for _name in NEVER_TRUE:
+    if _name not in vars(Tensor):
+        setattr(Tensor, _name, _never(_name))

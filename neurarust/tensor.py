@@ -1962,7 +1962,8 @@ for _module, _names in (("compositions", ("clip", "nansum", "nanmean", "count_no
                                       "diagflat", "matrix_power", "inverse", "det", "logdet", "slogdet",
                                       "cholesky")),
                         ("linalg_top_level", ("cholesky_solve", "cholesky_inverse", "lu", "lu_solve",
-                                              "triangular_solve", "ger"))):
+                                              "triangular_solve", "ger")),
+                        ("spectral", ("pinverse", "matrix_exp", "svd"))):
     for _name in _names:
         if _name not in vars(Tensor):
             setattr(Tensor, _name, _composition_method(_module, _name))
@@ -2214,3 +2215,7 @@ for _name, _fn in (("log_normal_", _log_normal_), ("cauchy_", _cauchy_), ("geome
     if _name not in vars(Tensor):
         _fn.__name__ = _fn.__qualname__ = _name
         setattr(Tensor, _name, _fn)
+
+# More Tensor methods and properties, each module installing its own on import.
+from . import predicates, real_complex, tensor_more  # noqa: E402
+del predicates, real_complex, tensor_more

@@ -36,7 +36,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from neurarust import guards
+from neurarust import guards, settings
 from neurarust.amp import autocast_mode
 from neurarust.autograd import grad_mode
 from neurarust.autograd import graph as _autograd_graph
@@ -173,12 +173,16 @@ class CompiledFunction:
     def _over_limit(self, args, kwargs):
         """Too many guard keys (shapes that keep changing): run eagerly instead of capturing again, as
         torch.compile does past its cache size limit."""
-        if "cache limit" not in self._warned:
-            self._warned.add("cache limit")
-            warnings.warn(f"neurarust.compile: {CACHE_LIMIT} input signatures captured already; new ones run "
-                          f"eagerly (reset() forgets them)", stacklevel=3)
+        self._warn_once("cache limit", f"neurarust.compile: {CACHE_LIMIT} input signatures captured already; new "
+                                       f"ones run eagerly (reset() forgets them)")
         self.stats["eager"] += 1
         return self._target(*args, **kwargs)
+
+    def _warn_once(self, key, message: str) -> None:
+        """Warn the first time for ``key``, or every time under ``nr.set_warn_always(True)``."""
+        if key not in self._warned or settings.is_warn_always_enabled():
+            self._warned.add(key)
+            warnings.warn(message, stacklevel=4)   # the caller of the compiled function
 
     def _guard_key(self, args, kwargs) -> tuple:
         leaves, spec = flatten((args, kwargs))
@@ -207,9 +211,7 @@ class CompiledFunction:
             raise error
         entry.eager = True
         self.stats["graph_breaks"] += 1
-        if error.location not in self._warned:
-            self._warned.add(error.location)
-            warnings.warn(f"neurarust.compile: graph break, running eagerly: {error}", stacklevel=3)
+        self._warn_once(error.location, f"neurarust.compile: graph break, running eagerly: {error}")
         # The capture stopped before the function ended: run it again from the start, eagerly.
         return self._target(*args, **kwargs)
 
