@@ -15,10 +15,10 @@ from neurarust.tensor import Tensor
 
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, lazy_property, logits_to_probs, one_of, probs_to_logits
+from .utils import BinaryProbs, broadcast_all, one_of
 
 
-class Bernoulli(Distribution):
+class Bernoulli(BinaryProbs, Distribution):
     """Bernoulli distribution given by ``probs`` (in [0, 1]) or ``logits`` (log-odds), not both.
 
     >>> import neurarust as nr
@@ -37,14 +37,6 @@ class Bernoulli(Distribution):
         (param,) = broadcast_all(value)
         setattr(self, name, param)
         super().__init__(param.shape, validate_args=validate_args)
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> Tensor:
-        return logits_to_probs(self.logits, is_binary=True)
 
     @property
     def param_shape(self) -> Size:

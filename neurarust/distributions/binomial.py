@@ -15,7 +15,7 @@ from neurarust.tensor import Tensor
 
 from . import constraints
 from .distribution import Distribution
-from .utils import as_size, broadcast_all, lazy_property, logits_to_probs, one_of, probs_to_logits
+from .utils import BinaryProbs, as_size, broadcast_all, one_of
 
 TRIALS_PER_ROUND = 256
 """Bernoulli trials ``Binomial.sample`` draws per element in one round (bounds its memory)."""
@@ -26,7 +26,7 @@ def _clamp_by_zero(x: Tensor) -> Tensor:
     return (x.clamp(min=0) + x - x.clamp(max=0)) / 2
 
 
-class Binomial(Distribution):
+class Binomial(BinaryProbs, Distribution):
     """Binomial distribution with ``total_count`` trials (non-negative integers, broadcast with the
     parameter) of success probability ``probs`` or log-odds ``logits``, not both.
 
@@ -56,14 +56,6 @@ class Binomial(Distribution):
         new = super().expand(batch_shape, _instance)
         new.total_count = self.total_count.expand(tuple(as_size(batch_shape)))
         return new
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> Tensor:
-        return logits_to_probs(self.logits, is_binary=True)
 
     @property
     def param_shape(self) -> Size:

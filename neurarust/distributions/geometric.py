@@ -16,10 +16,10 @@ from neurarust.tensor import Tensor
 
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, lazy_property, logits_to_probs, one_of, probs_to_logits
+from .utils import BinaryProbs, broadcast_all, one_of
 
 
-class Geometric(Distribution):
+class Geometric(BinaryProbs, Distribution):
     """Geometric distribution on ``{0, 1, 2, ...}`` with success probability ``probs`` in (0, 1], or
     its ``logits``, not both.
 
@@ -42,14 +42,6 @@ class Geometric(Distribution):
             # probs 0 never succeeds: torch refuses it too, beyond the interval check
             raise ArgumentError(f"Expected parameter probs (Tensor of shape {tuple(param.shape)}) of distribution "
                                 f"{self!r} to be positive but found invalid values:\n{param}")
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> Tensor:
-        return logits_to_probs(self.logits, is_binary=True)
 
     @property
     def mean(self) -> Tensor:

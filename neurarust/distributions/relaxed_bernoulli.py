@@ -19,10 +19,10 @@ from . import constraints
 from .distribution import Distribution
 from .transformed_distribution import TransformedDistribution
 from .transforms import SigmoidTransform
-from .utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, one_of, probs_to_logits
+from .utils import BinaryProbs, broadcast_all, clamp_probs, one_of
 
 
-class LogitRelaxedBernoulli(Distribution):
+class LogitRelaxedBernoulli(BinaryProbs, Distribution):
     """The logit of a :class:`RelaxedBernoulli` draw: ``(logits + logistic noise) / temperature``.
 
     >>> import neurarust as nr
@@ -42,14 +42,6 @@ class LogitRelaxedBernoulli(Distribution):
         setattr(self, name, param)
         self._param_name = name
         super().__init__(param.shape, validate_args=validate_args)
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> Tensor:
-        return logits_to_probs(self.logits, is_binary=True)
 
     @property
     def param_shape(self) -> Size:

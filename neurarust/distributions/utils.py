@@ -137,3 +137,18 @@ def one_of(probs: Any, logits: Any) -> tuple[str, Any]:
 
         raise ArgumentError("Either `probs` or `logits` must be specified, but not both.")
     return ("probs", probs) if probs is not None else ("logits", logits)
+
+
+class BinaryProbs:
+    """``probs`` and ``logits`` of a two-outcome distribution built from either: the other one is
+    computed on first read (Bernoulli, Binomial, Geometric, LogitRelaxedBernoulli)."""
+
+    @lazy_property
+    def logits(self) -> "nr.Tensor":
+        """The log-odds ``log(p / (1 - p))``."""
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self) -> "nr.Tensor":
+        """The probability of the event, ``sigmoid(logits)``."""
+        return logits_to_probs(self.logits, is_binary=True)
