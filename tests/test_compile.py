@@ -2,6 +2,8 @@
 over-limit shared memory (``python -m neurarust.kernels.aot``), plus unit tests of its checks."""
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import re
 import subprocess
@@ -32,13 +34,29 @@ def _parse_table(text: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
-    table = tmp_path_factory.mktemp("aot") / "kernels-compile.md"
+    """The whole matrix, compiled once per test run: under pytest-xdist each worker that runs a test
+    here needs it, and the first to ask compiles it while the others wait (a lock in the folder the
+    workers' temporary folders share) and read its result."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base   # this run's, either way
+    with open(shared / "aot-matrix.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        saved = shared / "aot-matrix.json"
+        if not saved.exists():
+            atomic.write_text(saved, json.dumps(_compile_matrix(shared / "kernels-compile.md")))
+        run = json.loads(saved.read_text())
+    return subprocess.CompletedProcess(run["args"], run["returncode"], run["stdout"], run["stderr"]), \
+        run["rows"], run["seconds"]
+
+
+def _compile_matrix(table) -> dict:
     cmd = [sys.executable, "-m", "neurarust.kernels.aot", "--arch", "80", "90", "--jobs", "2", "--table", str(table)]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3 * MATRIX_BUDGET_S, env=dict(os.environ))
     seconds = time.perf_counter() - start
     rows = _parse_table(table.read_text()) if table.exists() else []
-    return proc, rows, seconds
+    return {"args": cmd, "returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr, "rows": rows,
+            "seconds": seconds}
 
 
 @pytest.mark.compile
