@@ -126,7 +126,11 @@ for _name, _ufunc, _example in [("and", np.bitwise_and, "[4, 1]"), ("or", np.bit
 # -- bit shifts ---------------------------------------------------------------------------------
 
 def _shift_samples(d):
-    """Shift amounts at and past the bit width, and negative ones, where PyTorch defines a result."""
+    """Shift amounts at and past the bit width, and negative ones, where PyTorch defines a result
+    (other dtypes, which the op refuses, get the plain binary samples, as the bitwise ops)."""
+    if d.kind not in "iu":
+        yield from S.binary(d)
+        return
     info, bits = _dt.iinfo(d), d.itemsize * 8
     lhs = np.array([1, info.min, 5, info.max, 3, 2], dtype=np.int64)
     rhs = np.array([0, 1, bits - 1, bits, bits + 1, -1 if d.kind == "i" else bits + 9], dtype=np.int64)
