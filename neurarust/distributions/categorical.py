@@ -16,7 +16,7 @@ from neurarust.tensor import Tensor
 
 from . import constraints
 from .distribution import Distribution
-from .utils import as_size, broadcast_all, lazy_property, logits_to_probs, one_of, probs_to_logits
+from .utils import as_size, broadcast_all, delegate, lazy_property, logits_to_probs, one_of, probs_to_logits
 
 
 class Categorical(Distribution):
@@ -136,17 +136,9 @@ class OneHotCategorical(Distribution):
         new._validate_args = self._validate_args
         return new
 
-    @property
-    def probs(self) -> Tensor:
-        return self._categorical.probs
-
-    @property
-    def logits(self) -> Tensor:
-        return self._categorical.logits
-
-    @property
-    def param_shape(self) -> Size:
-        return self._categorical.param_shape
+    probs = delegate("_categorical", "probs")
+    logits = delegate("_categorical", "logits")
+    param_shape = delegate("_categorical", "param_shape")
 
     @property
     def mean(self) -> Tensor:

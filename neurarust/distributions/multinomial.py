@@ -18,7 +18,7 @@ from . import constraints
 from .binomial import Binomial
 from .categorical import Categorical
 from .distribution import Distribution
-from .utils import as_size, broadcast_all
+from .utils import as_size, broadcast_all, delegate
 
 
 class Multinomial(Distribution):
@@ -59,17 +59,9 @@ class Multinomial(Distribution):
     def support(self) -> constraints.Constraint:  # type: ignore[override]
         return constraints.multinomial(self.total_count)
 
-    @property
-    def probs(self) -> Tensor:
-        return self._categorical.probs
-
-    @property
-    def logits(self) -> Tensor:
-        return self._categorical.logits
-
-    @property
-    def param_shape(self) -> Size:
-        return self._categorical.param_shape
+    probs = delegate("_categorical", "probs")
+    logits = delegate("_categorical", "logits")
+    param_shape = delegate("_categorical", "param_shape")
 
     @property
     def mean(self) -> Tensor:

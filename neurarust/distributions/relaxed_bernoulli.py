@@ -19,7 +19,7 @@ from . import constraints
 from .distribution import Distribution
 from .transformed_distribution import TransformedDistribution
 from .transforms import SigmoidTransform
-from .utils import BinaryProbs, broadcast_all, clamp_probs, one_of
+from .utils import BinaryProbs, broadcast_all, clamp_probs, delegate, one_of
 
 
 class LogitRelaxedBernoulli(BinaryProbs, Distribution):
@@ -81,14 +81,6 @@ class RelaxedBernoulli(TransformedDistribution):
         base = LogitRelaxedBernoulli(temperature, probs, logits, validate_args=validate_args)
         super().__init__(base, SigmoidTransform(), validate_args=validate_args)
 
-    @property
-    def temperature(self) -> Tensor:
-        return self.base_dist.temperature
-
-    @property
-    def logits(self) -> Tensor:
-        return self.base_dist.logits
-
-    @property
-    def probs(self) -> Tensor:
-        return self.base_dist.probs
+    temperature = delegate("base_dist", "temperature")
+    logits = delegate("base_dist", "logits")
+    probs = delegate("base_dist", "probs")

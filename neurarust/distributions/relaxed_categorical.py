@@ -22,7 +22,7 @@ from .categorical import Categorical
 from .distribution import Distribution
 from .transformed_distribution import TransformedDistribution
 from .transforms import ExpTransform
-from .utils import as_size, broadcast_all, clamp_probs
+from .utils import as_size, broadcast_all, clamp_probs, delegate
 
 
 class ExpRelaxedCategorical(Distribution):
@@ -103,14 +103,6 @@ class RelaxedOneHotCategorical(TransformedDistribution):
         base = ExpRelaxedCategorical(temperature, probs, logits, validate_args=validate_args)
         super().__init__(base, ExpTransform(), validate_args=validate_args)
 
-    @property
-    def temperature(self) -> Tensor:
-        return self.base_dist.temperature
-
-    @property
-    def logits(self) -> Tensor:
-        return self.base_dist.logits
-
-    @property
-    def probs(self) -> Tensor:
-        return self.base_dist.probs
+    temperature = delegate("base_dist", "temperature")
+    logits = delegate("base_dist", "logits")
+    probs = delegate("base_dist", "probs")

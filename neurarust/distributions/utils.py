@@ -152,3 +152,17 @@ class BinaryProbs:
     def probs(self) -> "nr.Tensor":
         """The probability of the event, ``sigmoid(logits)``."""
         return logits_to_probs(self.logits, is_binary=True)
+
+
+def delegate(inner: str, name: str) -> property:
+    """A read-only property giving ``self.<inner>.<name>``: a parameter of the distribution an
+    instance wraps (``OneHotCategorical``'s ``probs`` are its ``Categorical``'s).
+
+    >>> class Outer:
+    ...     def __init__(self, inner):
+    ...         self.inner = inner
+    ...     size = delegate("inner", "real")
+    >>> Outer(3).size
+    3
+    """
+    return property(lambda self: getattr(getattr(self, inner), name), doc=f"``{inner}.{name}``.")
